@@ -1,0 +1,128 @@
+"""The store interface: one contract, two implementations (GeoPackage workspace, PostGIS)."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator
+
+import geopandas as gpd
+
+from gis.tiers import CityProfile
+
+
+class StoreError(Exception):
+    """A store that cannot be opened or written (not a problem with the user's data)."""
+
+
+class WorkspaceNotInitialised(StoreError):
+    """The workspace has no city profile yet: run ``tsunagu demo`` or an import first."""
+
+
+class StoreWriter(abc.ABC):
+    """Writes made inside one :meth:`Store.transaction`; they land together or not at all.
+
+    Every frame passed in is first normalised with the matching ``gis.schema.coerce_*``
+    function, so both stores hold exactly the same columns and types.
+    """
+
+    @abc.abstractmethod
+    def set_workspace(self, *, city_code: str, city_name: str, profile: CityProfile) -> None:
+        """Set (or replace) the municipality and its tier profile."""
+
+    @abc.abstractmethod
+    def replace_areas(self, areas: gpd.GeoDataFrame) -> None:
+        """Replace all areas of every level present in ``areas`` (other levels stay)."""
+
+    @abc.abstractmethod
+    def replace_stations(self, stations: gpd.GeoDataFrame) -> None:
+        """Replace all stations."""
+
+    @abc.abstractmethod
+    def add_resources(self, resources: gpd.GeoDataFrame) -> None:
+        """Add resources; an id that already exists is an error (nothing is written)."""
+
+    @abc.abstractmethod
+    def replace_resources(self, resources: gpd.GeoDataFrame, *, kinds: list[str] | None = None) -> None:
+        """Replace resources of ``kinds`` (all kinds when None) with ``resources``."""
+
+    @abc.abstractmethod
+    def delete_resources(self, resource_ids: list[str]) -> int:
+        """Delete resources by id; returns how many were deleted."""
+
+    @abc.abstractmethod
+    def set_nesting_report(self, report: dict) -> None:
+        """Store the latest nesting report (JSON-ready mapping)."""
+
+    @abc.abstractmethod
+    def log_import(self, record: dict) -> None:
+        """Append an import record (what, from which files, counts, when, who)."""
+
+
+class Store(abc.ABC):
+    """A Tsunagu workspace: one municipality's tiers, stations and resources."""
+
+    #: Human-readable location (file path or database URL without password).
+    location: str
+
+    @abc.abstractmethod
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreWriter]:
+        """Open a write transaction: on normal exit everything commits, on an exception nothing does."""
+
+    @abc.abstractmethod
+    def workspace(self) -> dict:
+        """Return ``{"city_code", "city_name", "profile": CityProfile}``.
+
+        Raises :class:`WorkspaceNotInitialised` when nothing was imported yet.
+        """
+
+    @abc.abstractmethod
+    def areas(self, *, level: str | None = None) -> gpd.GeoDataFrame:
+        """Areas (all levels, or one), columns :data:`gis.schema.AREA_COLUMNS`, EPSG:4326."""
+
+    @abc.abstractmethod
+    def stations(self) -> gpd.GeoDataFrame:
+        """Stations, columns :data:`gis.schema.STATION_COLUMNS`."""
+
+    @abc.abstractmethod
+    def resources(self, *, kinds: list[str] | None = None) -> gpd.GeoDataFrame:
+        """Resources (optionally of some kinds), columns :data:`gis.schema.RESOURCE_COLUMNS`."""
+
+    @abc.abstractmethod
+    def nesting_report(self) -> dict | None:
+        """The latest nesting report, or None."""
+
+    @abc.abstractmethod
+    def import_log(self) -> list[dict]:
+        """Import records, oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or file handles."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_store(location: str, *, workspace: str = "default", create: bool = True) -> Store:
+    """Open a store by location.
+
+    Parameters
+    ----------
+    location
+        A ``.gpkg`` path (embedded default) or a ``postgresql://`` / ``postgresql+psycopg://`` URL.
+    workspace
+        Workspace name inside a PostGIS database (one database can hold several cities).
+    create
+        Create the GeoPackage file or run the PostGIS migrations when needed.
+    """
+    if location.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        from api.store.postgis import PostGISStore
+
+        return PostGISStore(location, workspace=workspace, create=create)
+    from api.store.geopackage import GeoPackageStore
+
+    return GeoPackageStore(location, create=create)

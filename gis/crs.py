@@ -1,0 +1,69 @@
+"""Coordinate reference systems: store in EPSG:4326, measure in a JGD2011 plane-rectangular zone."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+
+#: CRS every layer is stored and served in.
+STORAGE_CRS = "EPSG:4326"
+
+#: JGD2011 plane-rectangular coordinate system (平面直角座標系) zone by prefecture code.
+#: Zones I–XIX are EPSG:6669–6687. Where a prefecture spans two zones (北海道, 東京都 islands,
+#: 沖縄県) the zone of its main settled area is used.
+_PREFECTURE_ZONE = {
+    "01": 12, "02": 10, "03": 10, "04": 10, "05": 10, "06": 10, "07": 9, "08": 9, "09": 9,
+    "10": 9, "11": 9, "12": 9, "13": 9, "14": 9, "15": 8, "16": 7, "17": 7, "18": 6,
+    "19": 8, "20": 8, "21": 7, "22": 8, "23": 7, "24": 6, "25": 6, "26": 6, "27": 6,
+    "28": 5, "29": 6, "30": 6, "31": 5, "32": 3, "33": 5, "34": 3, "35": 1, "36": 4,
+    "37": 4, "38": 4, "39": 4, "40": 2, "41": 2, "42": 1, "43": 2, "44": 2, "45": 2,
+    "46": 2, "47": 15,
+}
+
+#: Rough bounding box of Japan (lon/lat) used to catch swapped or projected coordinates.
+JAPAN_LON = (122.0, 154.0)
+JAPAN_LAT = (20.0, 46.0)
+
+
+def plane_rectangular_crs(municipality_code: str) -> str:
+    """Return the JGD2011 plane-rectangular zone for a municipality or prefecture code.
+
+    Parameters
+    ----------
+    municipality_code
+        A 2-digit prefecture code or a 5/6-digit municipality code (e.g. ``"33209"``).
+
+    Returns
+    -------
+    str
+        ``"EPSG:66xx"``; 高梁市 (岡山県, zone V) gives ``"EPSG:6673"``.
+    """
+    pref = str(municipality_code).strip()[:2]
+    if pref not in _PREFECTURE_ZONE:
+        msg = f"unknown prefecture code {pref!r} in {municipality_code!r}; give a JIS code such as 33209"
+        raise ValueError(msg)
+    return f"EPSG:{6668 + _PREFECTURE_ZONE[pref]}"
+
+
+def measuring_crs(gdf: gpd.GeoDataFrame, *, municipality_code: str | None = None) -> str:
+    """Choose the plane-rectangular zone to measure ``gdf`` in.
+
+    Uses the municipality code when given, otherwise the zone whose origin meridian is
+    closest to the layer's centre.
+    """
+    if municipality_code:
+        return plane_rectangular_crs(municipality_code)
+    lon = float(gdf.to_crs(STORAGE_CRS).total_bounds[[0, 2]].mean())
+    # Origins (longitude) of zones I..XIX; nearest meridian as a fallback.
+    origins = [129.5, 131.0, 132 + 1 / 6, 133.5, 134 + 1 / 3, 136.0, 137 + 1 / 6, 138.5,
+               139 + 5 / 6, 140 + 5 / 6, 140.25, 142.25, 144.25, 142.0, 127.5, 124.0, 131.0,
+               136.0, 154.0]
+    zone = min(range(13), key=lambda i: abs(origins[i] - lon)) + 1
+    return f"EPSG:{6668 + zone}"
+
+
+def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in the storage CRS (EPSG:4326)."""
+    if gdf.crs is None:
+        msg = "layer has no CRS; set one (EPSG:4326 for longitude/latitude) before storing it"
+        raise ValueError(msg)
+    return gdf.to_crs(STORAGE_CRS)

@@ -1,0 +1,235 @@
+"""The data model: columns and kinds of areas, stations and resources (one source of truth for both stores)."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import MultiPolygon, Polygon
+
+from gis.crs import STORAGE_CRS
+from gis.errors import InputDataError
+
+#: Population attributes of an area. Nullable integers: <NA> means "not known", never 0.
+POPULATION_COLUMNS = [
+    "population",
+    "households",
+    "pop_65plus",
+    "pop_75plus",
+    "single_elderly_households",
+]
+
+POPULATION_LABELS = {
+    "population": "人口",
+    "households": "世帯数",
+    "pop_65plus": "65歳以上人口",
+    "pop_75plus": "75歳以上人口",
+    "single_elderly_households": "高齢単身世帯数",
+}
+
+#: Areas of every tier level. ``parent_id`` points to the area of the next level out.
+AREA_COLUMNS = ["area_id", "level", "name", "parent_id", *POPULATION_COLUMNS, "source", "geometry"]
+
+STATION_KINDS = {
+    "shakyo_station": "社協地域ステーション",
+    "welfare_center": "地域福祉センター",
+    "comprehensive_support_center": "地域包括支援センター",
+}
+
+#: Stations; ``area_ids`` is the catchment: the areas assigned to the station.
+STATION_COLUMNS = ["station_id", "name", "kind", "address", "area_ids", "source", "is_sample", "geometry"]
+
+#: Resource kinds and their Japanese labels.
+RESOURCE_KINDS = {
+    "salon": "ふれあい・いきいきサロン",
+    "kominkan": "公民館・地域市民センター",
+    "meeting_hall": "集会所",
+    "supermarket": "スーパーマーケット",
+    "convenience_store": "コンビニエンスストア",
+    "drugstore": "ドラッグストア",
+    "department_store": "百貨店・総合スーパー",
+    "greengrocer": "青果店",
+    "fishmonger": "鮮魚店",
+    "butcher": "精肉店",
+    "grocery": "その他の食料品店",
+    "bus_stop": "バス停",
+    "rail_station": "鉄道駅",
+    "clinic": "診療所・病院",
+    "kodomo_shokudo": "子ども食堂",
+    "food_bank": "フードバンク",
+    "mobile_sales_stop": "移動販売停留所",
+    "school": "学校",
+    "shelter": "避難所・避難場所",
+    "other": "その他",
+}
+
+#: Attributes each kind usually carries (free-form otherwise), documented for importers.
+KIND_ATTRIBUTES = {
+    "salon": ["meeting_days", "meeting_hours", "organiser", "capacity"],
+    "supermarket": ["opening_hours"],
+    "convenience_store": ["opening_hours"],
+    "drugstore": ["opening_hours", "sells_fresh_food"],
+    "grocery": ["opening_hours"],
+    "mobile_sales_stop": ["days", "time", "operator"],
+    "bus_stop": ["routes"],
+    "kodomo_shokudo": ["meeting_days"],
+}
+
+RESOURCE_COLUMNS = ["resource_id", "kind", "name", "address", "attributes", "source", "is_sample", "geometry"]
+
+
+def _multipolygon(geom):
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom])
+    return geom
+
+
+def _require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        msg = f"{what} lack columns {missing}; expected {columns}"
+        raise InputDataError(msg)
+
+
+def _check_unique(df: pd.DataFrame, column: str, what: str) -> None:
+    dup = df[column][df[column].duplicated(keep=False)]
+    if len(dup):
+        rows = ", ".join(f"{v!r} (rows {', '.join(str(i + 1) for i in sorted(df.index[df[column] == v].map(df.index.get_loc)))})"
+                         for v in list(dict.fromkeys(dup))[:10])
+        msg = f"duplicate {column} in {what}: {rows}"
+        raise InputDataError(msg, hint=f"give every {what[:-1] if what.endswith('s') else what} its own {column}")
+
+
+def empty_areas() -> gpd.GeoDataFrame:
+    """Return an empty, correctly typed areas frame."""
+    return coerce_areas(gpd.GeoDataFrame({c: [] for c in AREA_COLUMNS}, geometry="geometry", crs=STORAGE_CRS))
+
+
+def coerce_areas(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` with exactly :data:`AREA_COLUMNS`, typed, MultiPolygons in EPSG:4326.
+
+    Missing population columns are added as unknown (<NA>). Raises :class:`InputDataError`
+    on missing ids, duplicates within a level or non-polygon geometry.
+    """
+    gdf = gdf.copy()
+    for col in POPULATION_COLUMNS:
+        if col not in gdf.columns:
+            gdf[col] = pd.NA
+    for col in ("parent_id", "source"):
+        if col not in gdf.columns:
+            gdf[col] = None
+    _require_columns(gdf, ["area_id", "level", "name", "geometry"], "areas")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(STORAGE_CRS)
+    gdf = gdf.to_crs(STORAGE_CRS)
+    out = gpd.GeoDataFrame(
+        {
+            "area_id": gdf["area_id"].astype(str),
+            "level": gdf["level"].astype(str),
+            "name": gdf["name"].fillna("").astype(str),
+            "parent_id": gdf["parent_id"].map(lambda v: None if v is None or pd.isna(v) else str(v)).astype(object),
+            **{c: pd.to_numeric(gdf[c], errors="raise").round().astype("Int64") for c in POPULATION_COLUMNS},
+            "source": gdf["source"].map(lambda v: "" if v is None or pd.isna(v) else str(v)).astype(object),
+        },
+        geometry=gdf.geometry.map(_multipolygon).values,
+        crs=STORAGE_CRS,
+    ).reset_index(drop=True)
+    out = out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
+    bad = ~out.geometry.geom_type.isin(["MultiPolygon"]) & out.geometry.notna()
+    if bad.any():
+        i = int(bad.idxmax())
+        msg = f"area {out.area_id[i]!r} is a {out.geometry.geom_type[i]}, not a polygon"
+        raise InputDataError(msg, feature=out.area_id[i])
+    for level, part in out.groupby("level"):
+        dup = part["area_id"][part["area_id"].duplicated()]
+        if len(dup):
+            msg = f"duplicate area_id in level {level!r}: {', '.join(map(repr, dup.unique()[:10]))}"
+            raise InputDataError(msg, hint="every area of a level needs its own id")
+    return out[AREA_COLUMNS]
+
+
+def coerce_stations(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` with exactly :data:`STATION_COLUMNS`; ``area_ids`` is a list of area ids."""
+    gdf = gdf.copy()
+    for col, default in (("address", ""), ("area_ids", None), ("source", ""), ("is_sample", False)):
+        if col not in gdf.columns:
+            gdf[col] = default
+    _require_columns(gdf, ["station_id", "name", "kind", "geometry"], "stations")
+    unknown = sorted(set(gdf["kind"]) - set(STATION_KINDS))
+    if unknown:
+        msg = f"unknown station kind {unknown[0]!r}; known kinds: {', '.join(STATION_KINDS)}"
+        raise InputDataError(msg)
+    _check_unique(gdf.reset_index(drop=True), "station_id", "stations")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(STORAGE_CRS)
+    gdf = gdf.to_crs(STORAGE_CRS)
+    out = gpd.GeoDataFrame(
+        {
+            "station_id": gdf["station_id"].astype(str),
+            "name": gdf["name"].astype(str),
+            "kind": gdf["kind"].astype(str),
+            "address": gdf["address"].fillna("").astype(str),
+            "area_ids": gdf["area_ids"].map(_as_id_list).astype(object),
+            "source": gdf["source"].fillna("").astype(str),
+            "is_sample": gdf["is_sample"].fillna(False).astype(bool),
+        },
+        geometry=gdf.geometry.values,
+        crs=STORAGE_CRS,
+    ).reset_index(drop=True)
+    return out[STATION_COLUMNS]
+
+
+def coerce_resources(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` with exactly :data:`RESOURCE_COLUMNS`; ``attributes`` is a dict."""
+    gdf = gdf.copy()
+    for col, default in (("address", ""), ("attributes", None), ("source", ""), ("is_sample", False)):
+        if col not in gdf.columns:
+            gdf[col] = default
+    _require_columns(gdf, ["resource_id", "kind", "name", "geometry"], "resources")
+    unknown = sorted(set(gdf["kind"].astype(str)) - set(RESOURCE_KINDS))
+    if unknown:
+        msg = f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}"
+        raise InputDataError(msg)
+    _check_unique(gdf.reset_index(drop=True), "resource_id", "resources")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(STORAGE_CRS)
+    gdf = gdf.to_crs(STORAGE_CRS)
+    out = gpd.GeoDataFrame(
+        {
+            "resource_id": gdf["resource_id"].astype(str),
+            "kind": gdf["kind"].astype(str),
+            "name": gdf["name"].fillna("").astype(str),
+            "address": gdf["address"].fillna("").astype(str),
+            "attributes": gdf["attributes"].map(_as_dict).astype(object),
+            "source": gdf["source"].fillna("").astype(str),
+            "is_sample": gdf["is_sample"].fillna(False).astype(bool),
+        },
+        geometry=gdf.geometry.values,
+        crs=STORAGE_CRS,
+    ).reset_index(drop=True)
+    bad = out.geometry.geom_type != "Point"
+    if bad.any():
+        i = int(bad.idxmax())
+        msg = f"resource {out.resource_id[i]!r} is a {out.geometry.geom_type[i]}, not a point"
+        raise InputDataError(msg, feature=out.resource_id[i])
+    return out[RESOURCE_COLUMNS]
+
+
+def _as_id_list(value) -> list[str]:
+    if value is None or (not isinstance(value, (list, tuple, str)) and pd.isna(value)):
+        return []
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            return [str(v) for v in json.loads(value)]
+        return [v.strip() for v in value.replace("、", ",").split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _as_dict(value) -> dict:
+    if value is None or (not isinstance(value, (dict, str)) and pd.isna(value)):
+        return {}
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return dict(value)
