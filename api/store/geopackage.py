@@ -1,0 +1,365 @@
+"""The embedded store: one workspace in one GeoPackage file, written copy-on-write."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from api.store import _json
+from api.store._checks import check_kinds, check_mapping, check_new_ids, check_points, check_workspace
+from api.store.base import Store, StoreError, StoreWriter, WorkspaceNotInitialised
+from gis.crs import STORAGE_CRS
+from gis.schema import (
+    AREA_COLUMNS,
+    RESOURCE_COLUMNS,
+    STATION_COLUMNS,
+    coerce_areas,
+    coerce_resources,
+    coerce_stations,
+)
+from gis.tiers import CityProfile
+
+#: Spatial layers: name -> (geometry type, columns).
+_LAYERS = {
+    "areas": ("MultiPolygon", AREA_COLUMNS),
+    "stations": ("Point", STATION_COLUMNS),
+    "resources": ("Point", RESOURCE_COLUMNS),
+}
+
+#: Non-spatial (attribute) tables: name -> columns.
+_TABLES = {
+    "workspace": ["city_code", "city_name", "profile"],
+    "nesting_report": ["report"],
+    "import_log": ["logged_at", "record"],
+}
+
+_COERCE = {"areas": coerce_areas, "stations": coerce_stations, "resources": coerce_resources}
+
+
+class GeoPackageStore(Store):
+    """A Tsunagu workspace kept in one GeoPackage file (no server needed).
+
+    Layers ``areas``, ``stations`` and ``resources`` open in QGIS like any GeoPackage;
+    ``workspace``, ``nesting_report`` and ``import_log`` are attribute tables holding JSON.
+    A transaction works on an in-memory copy and commits by writing a new file next to the
+    old one and renaming it over the old one, so readers never see half a write and an
+    error leaves the file untouched. A lock file keeps two writers from interleaving.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file.
+    create
+        Create the file (with empty layers) when it does not exist; otherwise a missing
+        file is a :class:`StoreError`.
+    lock_timeout
+        Seconds to wait for another writer to finish before giving up.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.lock_timeout = lock_timeout
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        if self.path.exists():
+            missing = self._missing_layers()
+            if missing and create:
+                with self._locked():
+                    self._commit({}, ensure=True)
+            elif missing:
+                msg = (f"{self.location} is not a Tsunagu workspace: it lacks the layers {missing}; "
+                       "open it with create=True to add them or choose another file")
+                raise StoreError(msg)
+        elif create:
+            if not self.path.parent.is_dir():
+                msg = f"cannot create {self.location}: folder {self.path.parent} does not exist; create it first"
+                raise StoreError(msg)
+            with self._locked():
+                self._commit({}, ensure=True)
+        else:
+            msg = f"no workspace file at {self.location}; run an import (or tsunagu demo) to create it"
+            raise StoreError(msg)
+
+    # ------------------------------------------------------------------ reading
+
+    def workspace(self) -> dict:
+        """Return ``{"city_code", "city_name", "profile": CityProfile}`` (see :class:`Store`)."""
+        table = self._read_table("workspace")
+        if table.empty:
+            msg = f"workspace {self.location} has no city yet: run `tsunagu demo` or an import first"
+            raise WorkspaceNotInitialised(msg)
+        row = table.iloc[-1]
+        return {
+            "city_code": str(row["city_code"]),
+            "city_name": str(row["city_name"]),
+            "profile": CityProfile.from_dict(_json.loads(row["profile"])),
+        }
+
+    def areas(self, *, level: str | None = None) -> gpd.GeoDataFrame:
+        """Areas (all levels, or one level), columns :data:`gis.schema.AREA_COLUMNS`."""
+        areas = self._read_layer("areas")
+        if level is not None:
+            areas = areas[areas["level"] == level].reset_index(drop=True)
+        return areas
+
+    def stations(self) -> gpd.GeoDataFrame:
+        """Stations, columns :data:`gis.schema.STATION_COLUMNS`."""
+        return self._read_layer("stations")
+
+    def resources(self, *, kinds: list[str] | None = None) -> gpd.GeoDataFrame:
+        """Resources (optionally only of ``kinds``), columns :data:`gis.schema.RESOURCE_COLUMNS`."""
+        resources = self._read_layer("resources")
+        if kinds is not None:
+            resources = resources[resources["kind"].isin(list(kinds))].reset_index(drop=True)
+        return resources
+
+    def nesting_report(self) -> dict | None:
+        """The latest nesting report, or None."""
+        table = self._read_table("nesting_report")
+        return None if table.empty else _json.loads(table["report"].iloc[-1])
+
+    def import_log(self) -> list[dict]:
+        """Import records, oldest first."""
+        return [_json.loads(text) for text in self._read_table("import_log")["record"]]
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreWriter]:
+        """Open a write transaction; it commits on normal exit and leaves the file untouched on error."""
+        with self._locked():
+            writer = _GeoPackageWriter(self)
+            yield writer
+            if writer._dirty:
+                self._commit({name: writer._frames[name] for name in writer._dirty})
+
+    # ------------------------------------------------------------------ internals
+
+    def _missing_layers(self) -> list[str]:
+        try:
+            present = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        except Exception as exc:  # noqa: BLE001 - any GDAL failure means "not a GeoPackage"
+            msg = f"cannot open {self.location} as a GeoPackage ({exc}); give a .gpkg file Tsunagu created"
+            raise StoreError(msg) from exc
+        return [name for name in [*_LAYERS, *_TABLES] if name not in present]
+
+    def _read_layer(self, name: str) -> gpd.GeoDataFrame:
+        raw = pyogrio.read_dataframe(self.path, layer=name)
+        if raw.crs is None:
+            raw = raw.set_crs(STORAGE_CRS)
+        return _COERCE[name](raw)
+
+    def _read_table(self, name: str) -> pd.DataFrame:
+        return pyogrio.read_dataframe(self.path, layer=name, read_geometry=False)
+
+    def _read_any(self, name: str) -> pd.DataFrame:
+        return self._read_layer(name) if name in _LAYERS else self._read_table(name)
+
+    def _commit(self, frames: dict[str, pd.DataFrame], *, ensure: bool = False) -> None:
+        """Write ``frames`` into a copy of the file and rename it over the original."""
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.gpkg", dir=self.path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            present: set[str] = set()
+            if self.path.exists():
+                shutil.copyfile(self.path, tmp)
+                shutil.copymode(self.path, tmp)
+                present = {str(name) for name, _ in pyogrio.list_layers(tmp)}
+            else:
+                tmp.unlink()
+            if ensure:
+                for name in [*_LAYERS, *_TABLES]:
+                    if name not in present and name not in frames:
+                        frames = {**frames, name: _empty(name)}
+            for name, frame in frames.items():
+                _write(tmp, name, frame)
+            if not self.path.exists():
+                os.chmod(tmp, 0o666 & ~_umask())
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fh = open(self._lock_path, "a+b")  # noqa: SIM115 - closed below
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            while not _try_lock(fh):
+                if time.monotonic() > deadline:
+                    msg = (f"another writer has held {self._lock_path} for over {self.lock_timeout:g} s; "
+                           "wait for its import to finish and try again")
+                    raise StoreError(msg)
+                time.sleep(0.05)
+            try:
+                yield
+            finally:
+                _unlock(fh)
+        finally:
+            fh.close()
+
+
+class _GeoPackageWriter(StoreWriter):
+    """Collects writes in memory; :meth:`GeoPackageStore.transaction` writes them out at the end."""
+
+    def __init__(self, store: GeoPackageStore) -> None:
+        self._store = store
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._dirty: set[str] = set()
+
+    def _get(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            self._frames[name] = self._store._read_any(name)
+        return self._frames[name]
+
+    def _put(self, name: str, frame: pd.DataFrame) -> None:
+        self._frames[name] = frame
+        self._dirty.add(name)
+
+    def set_workspace(self, *, city_code: str, city_name: str, profile: CityProfile) -> None:
+        """Set (or replace) the municipality and its tier profile."""
+        check_workspace(city_code, city_name, profile)
+        self._put("workspace", pd.DataFrame(
+            {"city_code": [str(city_code)], "city_name": [str(city_name)],
+             "profile": [_json.dumps(profile.to_dict())]}))
+
+    def replace_areas(self, areas: gpd.GeoDataFrame) -> None:
+        """Replace all areas of every level present in ``areas`` (other levels stay)."""
+        new = coerce_areas(areas)
+        current = self._get("areas")
+        kept = current[~current["level"].isin(set(new["level"]))]
+        self._put("areas", coerce_areas(_concat(kept, new)))
+
+    def replace_stations(self, stations: gpd.GeoDataFrame) -> None:
+        """Replace all stations."""
+        new = coerce_stations(stations)
+        check_points(new, "station_id", "station")
+        self._put("stations", new)
+
+    def add_resources(self, resources: gpd.GeoDataFrame) -> None:
+        """Add resources; an id that already exists raises :class:`InputDataError` and adds nothing."""
+        new = coerce_resources(resources)
+        current = self._get("resources")
+        check_new_ids(new["resource_id"], set(current["resource_id"]))
+        self._put("resources", coerce_resources(_concat(current, new)))
+
+    def replace_resources(self, resources: gpd.GeoDataFrame, *, kinds: list[str] | None = None) -> None:
+        """Replace resources of ``kinds`` (all kinds when None) with ``resources``."""
+        new = coerce_resources(resources)
+        current = self._get("resources")
+        if kinds is None:
+            self._put("resources", new)
+            return
+        check_kinds(new, kinds)
+        kept = current[~current["kind"].isin(list(kinds))]
+        check_new_ids(new["resource_id"], set(kept["resource_id"]), kept=True)
+        self._put("resources", coerce_resources(_concat(kept, new)))
+
+    def delete_resources(self, resource_ids: list[str]) -> int:
+        """Delete resources by id; returns how many were deleted."""
+        current = self._get("resources")
+        gone = current["resource_id"].isin([str(i) for i in resource_ids])
+        if gone.any():
+            self._put("resources", current[~gone].reset_index(drop=True))
+        return int(gone.sum())
+
+    def set_nesting_report(self, report: dict) -> None:
+        """Store the latest nesting report (JSON-ready mapping)."""
+        check_mapping(report, "nesting report")
+        self._put("nesting_report", pd.DataFrame({"report": [_json.dumps(report)]}))
+
+    def log_import(self, record: dict) -> None:
+        """Append an import record (what, from which files, counts, when, who)."""
+        check_mapping(record, "import record")
+        row = pd.DataFrame({"logged_at": [pd.Timestamp.now(tz="UTC").isoformat()], "record": [_json.dumps(record)]})
+        current = self._get("import_log")
+        self._put("import_log", pd.concat([current[_TABLES["import_log"]], row], ignore_index=True))
+
+
+# ---------------------------------------------------------------------- private
+
+
+def _concat(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if a.empty:
+        return b
+    if b.empty:
+        return a.reset_index(drop=True)
+    return gpd.GeoDataFrame(pd.concat([a, b], ignore_index=True), geometry="geometry", crs=STORAGE_CRS)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    if name in _LAYERS:
+        columns = _LAYERS[name][1]
+        return _COERCE[name](gpd.GeoDataFrame({c: [] for c in columns}, geometry="geometry", crs=STORAGE_CRS))
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in _TABLES[name]})
+
+
+def _write(path: Path, name: str, frame: pd.DataFrame) -> None:
+    """Write one layer or table (replacing it) in GeoPackage ``path``."""
+    if name in _LAYERS:
+        out = pd.DataFrame(frame).copy()
+        for col in ("area_ids", "attributes"):
+            if col in out.columns:
+                out[col] = out[col].map(_json.dumps).astype(object)
+        out = gpd.GeoDataFrame(out, geometry="geometry", crs=STORAGE_CRS)
+        pyogrio.write_dataframe(out, path, layer=name, driver="GPKG", geometry_type=_LAYERS[name][0])
+    else:
+        out = pd.DataFrame({c: frame[c].astype(object) for c in _TABLES[name]})
+        pyogrio.write_dataframe(out, path, layer=name, driver="GPKG")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not possible on every platform (e.g. Windows)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+try:
+    import fcntl
+
+    def _try_lock(fh) -> bool:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+except ImportError:  # pragma: no cover - Windows
+    import msvcrt
+
+    def _try_lock(fh) -> bool:
+        try:
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fh) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
