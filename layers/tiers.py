@@ -1,0 +1,156 @@
+"""Tier layers: a population-density choropleth of one welfare-tier level, with Japanese popups."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gis.crs import STORAGE_CRS, measuring_crs
+from layers.style import (
+    DENSITY_LABEL,
+    NO_DATA_COLOUR,
+    NO_DATA_LABEL,
+    density_colour,
+    fmt_float,
+    fmt_int,
+)
+
+#: Popup fields (property name = Japanese label shown to the user), in display order.
+POPUP_FIELDS = ["名称", "人口", "世帯数", "65歳以上", "面積 km²", DENSITY_LABEL]
+
+
+def area_density(areas: gpd.GeoDataFrame, *, municipality_code: str | None = None) -> pd.DataFrame:
+    """Return area (km²) and population density (people per km²) of every area.
+
+    Areas are measured in the JGD2011 plane-rectangular zone of the municipality (or the zone
+    nearest the layer when no code is given); density is <NA> where population is unknown.
+
+    Parameters
+    ----------
+    areas
+        Areas frame (columns of :data:`gis.schema.AREA_COLUMNS`).
+    municipality_code
+        JIS code choosing the measuring zone, e.g. ``"33209"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``area_km2`` (float) and ``density`` (Float64, <NA> when unknown), same index.
+    """
+    if len(areas) == 0:
+        return pd.DataFrame({"area_km2": pd.Series(dtype=float), "density": pd.Series(dtype="Float64")})
+    gdf = areas if areas.crs is not None else areas.set_crs(STORAGE_CRS)
+    crs = measuring_crs(gdf, municipality_code=municipality_code)
+    area_km2 = gdf.geometry.to_crs(crs).area.to_numpy() / 1e6
+    pop = pd.to_numeric(gdf["population"], errors="coerce").astype("Float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        density = pop / pd.Series(area_km2, index=gdf.index)
+    density = density.where(pd.Series(area_km2 > 0, index=gdf.index))
+    return pd.DataFrame({"area_km2": area_km2, "density": density.astype("Float64")}, index=gdf.index)
+
+
+def _style(feature: dict) -> dict:
+    props = feature["properties"]
+    if props.get("_unknown"):
+        return {
+            "fillColor": NO_DATA_COLOUR,
+            "fillOpacity": 0.45,
+            "color": "#555555",
+            "weight": 1,
+            "dashArray": "4 3",
+        }
+    return {"fillColor": props["_fill"], "fillOpacity": 0.6, "color": "#555555", "weight": 1}
+
+
+def _highlight(feature: dict) -> dict:
+    return {"weight": 3, "color": "#000000"}
+
+
+def tier_frame(
+    areas: gpd.GeoDataFrame,
+    *,
+    municipality_code: str | None = None,
+    simplify_tolerance: float | None = 0.0001,
+) -> gpd.GeoDataFrame:
+    """Return the areas as a display frame: Japanese popup fields, fill colour, simplified geometry.
+
+    Parameters
+    ----------
+    areas
+        Areas of one level (columns of :data:`gis.schema.AREA_COLUMNS`).
+    municipality_code
+        JIS code choosing the measuring zone.
+    simplify_tolerance
+        Simplification tolerance in degrees for display (≈ 10 m at 0.0001); None keeps geometry.
+    """
+    stats = area_density(areas, municipality_code=municipality_code)
+    pop65 = areas["pop_65plus"] if "pop_65plus" in areas.columns else pd.Series(pd.NA, index=areas.index)
+    out = gpd.GeoDataFrame(
+        {
+            "area_id": areas["area_id"].astype(str),
+            "名称": areas["name"].fillna("").astype(str).where(areas["name"].fillna("") != "", areas["area_id"].astype(str)),
+            "人口": areas["population"].map(fmt_int),
+            "世帯数": areas["households"].map(fmt_int),
+            "65歳以上": pop65.map(fmt_int),
+            "面積 km²": stats["area_km2"].map(lambda v: fmt_float(v, 2)),
+            DENSITY_LABEL: stats["density"].map(lambda v: fmt_float(v, 1)),
+            "_fill": stats["density"].map(density_colour),
+            "_unknown": stats["density"].isna().astype(bool),
+        },
+        geometry=areas.geometry.to_crs(STORAGE_CRS) if areas.crs is not None else areas.geometry,
+        crs=STORAGE_CRS,
+    )
+    if simplify_tolerance:
+        out["geometry"] = out.geometry.simplify(simplify_tolerance, preserve_topology=True)
+    return out
+
+
+def tier_choropleth(
+    areas: gpd.GeoDataFrame,
+    *,
+    level_label: str,
+    show: bool = True,
+    municipality_code: str | None = None,
+    simplify_tolerance: float | None = 0.0001,
+) -> folium.FeatureGroup:
+    """Return a toggleable population-density choropleth of one tier level.
+
+    Areas with unknown population are drawn grey with a dashed outline (「データなし」 in the
+    shared legend, :func:`layers.style.legend`).
+
+    Parameters
+    ----------
+    areas
+        Areas of one level (columns of :data:`gis.schema.AREA_COLUMNS`).
+    level_label
+        Japanese label of the level, the layer's name in the layer control (e.g. ``"公民館区"``).
+    show
+        Whether the layer is switched on when the map opens.
+    municipality_code
+        JIS code choosing the measuring zone.
+    simplify_tolerance
+        Display simplification in degrees; None keeps full detail.
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    group = folium.FeatureGroup(name=level_label, overlay=True, control=True, show=show)
+    if len(areas) == 0:
+        return group
+    frame = tier_frame(areas, municipality_code=municipality_code, simplify_tolerance=simplify_tolerance)
+    folium.GeoJson(
+        frame.to_json(drop_id=True),
+        name=level_label,
+        style_function=_style,
+        highlight_function=_highlight,
+        tooltip=folium.GeoJsonTooltip(fields=["名称", DENSITY_LABEL], aliases=["名称", DENSITY_LABEL], sticky=True),
+        popup=folium.GeoJsonPopup(fields=POPUP_FIELDS, aliases=POPUP_FIELDS, labels=True),
+        control=False,
+    ).add_to(group)
+    return group
+
+
+__all__ = ["NO_DATA_LABEL", "POPUP_FIELDS", "area_density", "tier_choropleth", "tier_frame"]
