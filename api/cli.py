@@ -1,0 +1,219 @@
+"""The ``tsunagu`` command line: build a workspace, import data, write maps, serve the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from gis.errors import TsunaguError
+
+
+def _settings(**overrides):
+    from api.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(exc: Exception) -> None:
+    click.secho(f"エラー: {exc}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _steps(total: int):
+    state = {"i": 0}
+
+    def say(msg: str) -> None:
+        state["i"] += 1
+        click.echo(f"[{state['i']}/{total}] {msg}…")
+
+    return say
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """つなぐ Tsunagu: 福祉圏域・地域資源のマッピングと分析。"""
+
+
+@main.command()
+@click.option("--city", default=None, help="市区町村コード（5桁、既定 33209 高梁市）")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="オープンデータのフォルダ（既定: TSUNAGU_DATA_DIR、なければ ../shared/data）")
+@click.option("--workspace", default=None, help="ワークスペース（.gpkg ファイルまたは postgresql:// URL）")
+@click.option("--map", "map_path", type=click.Path(dir_okay=False), default=None,
+              help="地図 HTML の出力先（既定: ワークスペースの隣に tier_map_<code>.html）")
+@click.option("--profile", default="default", show_default=True, help="圏域プロファイル（名前または .toml）")
+@click.option("--threshold", type=float, default=None, help="入れ子判定の重なり率のしきい値（既定 0.9）")
+@click.option("--strict-nesting", is_flag=True, help="2つの親にまたがる地域があればエラーにする")
+def demo(city, data_dir, workspace, map_path, profile, threshold, strict_nesting) -> None:
+    """Build a city's workspace from the open data and write its tier map (default: 高梁市)."""
+    from api.importing import DEMO_CITY_CODE, build_city_workspace, find_data_dir
+    from api.store.base import open_store
+    from gis.nesting import DEFAULT_NESTING_THRESHOLD
+    from gis.tiers import load_profile
+
+    settings = _settings(workspace=workspace)
+    try:
+        folder = find_data_dir(data_dir or settings.data_dir)
+        say = _steps(8)
+        with open_store(settings.workspace) as store:
+            summary = build_city_workspace(
+                store,
+                data_dir=folder,
+                city_code=city or DEMO_CITY_CODE,
+                profile=load_profile(profile),
+                threshold=threshold if threshold is not None else DEFAULT_NESTING_THRESHOLD,
+                strict=strict_nesting,
+                progress=say,
+            )
+            say("福祉圏域マップを作成中")
+            out = Path(map_path) if map_path else _default_map_path(settings.workspace, summary["city_code"])
+            _write_tier_map(store, out)
+    except TsunaguError as exc:
+        _fail(exc)
+    _print_summary(summary, settings.workspace, out)
+
+
+def _default_map_path(workspace: str, code: str) -> Path:
+    if "://" in workspace:
+        return Path(f"tier_map_{code}.html")
+    return Path(workspace).resolve().parent / f"tier_map_{code}.html"
+
+
+def _write_tier_map(store, out: Path) -> None:
+    from api.maps import tier_map_html
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(tier_map_html(store), encoding="utf-8")
+
+
+def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
+    report = summary["report"]
+    click.echo("")
+    click.secho(f"{summary['city_name']}（{summary['city_code']}）の福祉圏域", bold=True)
+    labels = {e["level"]: e for e in report["levels"]}
+    for key, n in summary["areas"].items():
+        e = labels[key]
+        pop = e["population"]
+        unc = e.get("uncovered", {}).get("area_km2")
+        extra = f"  未カバー {unc:.2f} km²" if unc else ""
+        click.echo(f"  {e['label']:<16} {n:>5} 地域  人口 {pop if pop is not None else '不明':>8}{extra}")
+    r = report["rollup"]
+    click.echo(f"  国勢調査人口 {r['census_total']}: 各層の合計 {'一致' if r['ok'] else '不一致: ' + '; '.join(r['problems'])}")
+    for p in report["pairs"]:
+        if p["issues"]:
+            click.echo(
+                f"  {p['child_level']} → {p['parent_level']}: またがり {p['straddling']}, 境界越え {p.get('crossing', 0)}, "
+                f"一部未カバー {p['partly_uncovered']}, 圏域外 {p['outside']}（詳細: tsunagu nesting）"
+            )
+    click.echo(f"  地域資源: {', '.join(f'{k} {v}' for k, v in sorted(summary['resources'].items()))}")
+    click.echo(f"  拠点（サンプル）: {summary['stations']}")
+    click.echo(f"ワークスペース: {workspace}")
+    click.secho(f"地図: {map_path}", fg="green")
+    click.echo("API を起動するには: tsunagu serve")
+
+
+@main.command()
+@click.option("--workspace", default=None, help="ワークスペース（.gpkg または postgresql:// URL）")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def serve(workspace, host, port) -> None:
+    """Run the FastAPI service on a workspace."""
+    from api.app import serve as run
+
+    run(_settings(workspace=workspace, host=host, port=port))
+
+
+@main.command(name="map")
+@click.option("--workspace", default=None)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="出力 HTML")
+def map_(workspace, out) -> None:
+    """Write the tier map of the workspace as HTML."""
+    from api.store.base import open_store
+
+    settings = _settings(workspace=workspace)
+    try:
+        with open_store(settings.workspace, create=False) as store:
+            code = store.workspace()["city_code"]
+            path = Path(out) if out else _default_map_path(settings.workspace, code)
+            _write_tier_map(store, path)
+    except (TsunaguError, Exception) as exc:  # noqa: BLE001 - CLI prints, never a traceback
+        _fail(exc)
+    click.echo(f"地図: {path}")
+
+
+@main.command()
+@click.option("--workspace", default=None)
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力")
+def nesting(workspace, as_json) -> None:
+    """Show the nesting report: areas that straddle parents and uncovered parts of the city."""
+    from api.store.base import open_store
+
+    settings = _settings(workspace=workspace)
+    try:
+        with open_store(settings.workspace, create=False) as store:
+            report = store.nesting_report()
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    if report is None:
+        _fail(TsunaguError("入れ子レポートがありません: 先に tsunagu demo を実行してください"))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    status_ja = {"straddles": "またがり", "crosses_boundary": "境界越え", "partly_uncovered": "一部未カバー", "outside": "圏域外"}
+    for p in report["pairs"]:
+        click.secho(f"{p['child_level']} → {p['parent_level']}（{p['children']} 地域）", bold=True)
+        for i in p["issues"]:
+            second = f", {i['second_parent_name']} {i['second_share']:.0%}" if i.get("second_parent_name") else ""
+            click.echo(f"  {status_ja[i['status']]:<6} {i['name']}（{i['area_id']}）: {i['parent_name']} {i['share']:.0%}{second}")
+    for e in report["levels"]:
+        u = e.get("uncovered")
+        if u and u["area_km2"]:
+            click.secho(f"{e['label']} がカバーしない部分: {u['area_km2']} km²", bold=True)
+            for part in u["parts"]:
+                names = "、".join(s["name"] for s in part.get("small_areas", [])[:6])
+                click.echo(f"  {part['area_km2']} km² ({part['lat']}, {part['lon']}) {names}")
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+def municipalities(data_dir) -> None:
+    """List the municipalities in the open-data folder."""
+    from api.importing import find_data_dir, list_municipalities
+
+    try:
+        table = list_municipalities(find_data_dir(data_dir or _settings().data_dir))
+    except TsunaguError as exc:
+        _fail(exc)
+    for row in table.itertuples():
+        click.echo(f"{row.code} {row.name}: {row.key_codes} 小地域, 人口 {row.population}")
+
+
+@main.group(name="import")
+def import_() -> None:
+    """Import data into the workspace (all or nothing)."""
+
+
+@import_.command(name="resources")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", default=None, help="種別（ファイルに種別列がないとき）: salon, kominkan, meeting_hall, …")
+@click.option("--replace", is_flag=True, help="同じ種別の既存データを置き換える")
+@click.option("--workspace", default=None)
+def import_resources(path, kind, replace, workspace) -> None:
+    """Import resource points from CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile."""
+    from api.importing import import_resource_file
+    from api.store.base import StoreError, open_store
+
+    settings = _settings(workspace=workspace)
+    try:
+        with open_store(settings.workspace) as store:
+            result = import_resource_file(store, path, kind=kind, replace=replace)
+    except (TsunaguError, StoreError) as exc:
+        _fail(exc)
+    click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Imports: read files, validate, build tiers and write them to a store in one transaction."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+import data as _manifest
+from api.store.base import Store
+from gis import opendata
+from gis.crs import STORAGE_CRS, plane_rectangular_crs
+from gis.errors import DataNotFoundError, InputDataError
+from gis.nesting import DEFAULT_NESTING_THRESHOLD, TierSource, build_tiers
+from gis.schema import RESOURCE_COLUMNS, coerce_resources, coerce_stations
+from gis.tiers import DEFAULT_PROFILE, CityProfile
+
+#: The demo city: 高梁市 (岡山県), rural, hilly and ageing like the cities Tsunagu was designed from.
+DEMO_CITY_CODE = "33209"
+
+Progress = Callable[[str], None]
+
+#: Note shown wherever the stand-in 公民館区 tier appears.
+KOMINKAN_STAND_IN_NOTE = "公民館区は小学校区（国土数値情報 A27）で代用しています（公式の公民館区ポリゴンがないため）"
+
+
+def find_data_dir(explicit: str | Path | None = None) -> Path:
+    """Locate the open-data folder.
+
+    Looks at ``explicit``, then ``TSUNAGU_DATA_DIR``, then ``../shared/data`` beside the project
+    (and beside the current folder). The error names the official download pages.
+    """
+    candidates: list[Path] = []
+    if explicit:
+        candidates.append(Path(explicit))
+    elif os.environ.get("TSUNAGU_DATA_DIR"):
+        candidates.append(Path(os.environ["TSUNAGU_DATA_DIR"]))
+    else:
+        project = Path(__file__).resolve().parents[1]
+        candidates += [project.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for c in candidates:
+        if (c / _manifest.manifest()["small_areas"]["path"]).exists():
+            return c
+    pages = "\n".join(f"  - {_manifest.manifest()[k]['title']}: {url}" for k, url in _manifest.download_pages().items())
+    looked = ", ".join(str(c) for c in candidates)
+    msg = (
+        f"no open-data folder found (looked in {looked}). Set TSUNAGU_DATA_DIR to a folder laid out "
+        f"like ../shared/data, or download the data from the official pages:\n{pages}"
+    )
+    raise DataNotFoundError(msg)
+
+
+def _path(data_dir: Path, key: str) -> Path:
+    path = data_dir / _manifest.manifest()[key]["path"]
+    if not path.exists():
+        msg = f"{path} is missing; download it from {_manifest.manifest()[key]['download']}"
+        raise DataNotFoundError(msg)
+    return path
+
+
+def list_municipalities(data_dir: Path) -> pd.DataFrame:
+    """Municipalities with census small areas in the data folder: code, name, features, population."""
+    census = opendata.census_municipalities(_path(data_dir, "small_areas"))
+    names = opendata.read_municipalities(_path(data_dir, "municipalities"))[["code", "name"]]
+    return census.drop(columns="name").merge(names, on="code", how="left")
+
+
+def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Real resource points of a city from the data folder: food shops, 公民館・集会所, schools, stations."""
+    from gis import resources as res
+
+    frames = []
+    okayama = data_dir / "okayama"
+    permits = okayama / "food_permits" / f"{city_name}.json"
+    if permits.exists():
+        frames.append(res.read_food_permits(permits))
+    shelter_files = sorted((okayama / "shelters").glob(f"*_{city_code}?.json"))
+    if shelter_files:
+        frames.append(res.read_shelters(shelter_files))
+    for rail in sorted((okayama / "rail_stations").glob("*_line_stations.geojson")):
+        frames.append(res.read_rail_stations(rail))
+    if not frames:
+        return coerce_resources(gpd.GeoDataFrame({c: [] for c in RESOURCE_COLUMNS}, geometry="geometry", crs=STORAGE_CRS))
+    allres = pd.concat(frames, ignore_index=True)
+    allres = gpd.GeoDataFrame(allres, geometry="geometry", crs=STORAGE_CRS)
+    inside = allres[allres.within(boundary.union_all().buffer(0.002))]
+    inside = inside.drop_duplicates("resource_id")
+    return coerce_resources(inside.reset_index(drop=True))
+
+
+def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, profile: CityProfile, crs: str) -> gpd.GeoDataFrame:
+    """Sample 地域包括支援センター, one per level-below-city area, at its most central 公民館 (SAMPLE DATA).
+
+    No open data lists 社協 stations; these points only show how stations and catchments look.
+    Each station's catchment is the innermost areas of its district.
+    """
+    district_level = profile.levels[-2].key
+    districts = areas[areas["level"] == district_level]
+    halls = resources[resources["kind"].isin(["kominkan", "meeting_hall"])].to_crs(crs)
+    base = areas[areas["level"] == profile.base.key]
+    # innermost area → district, following the parent chain
+    parent = dict(zip(areas["area_id"] + "|" + areas["level"], areas["parent_id"]))
+    chain = {}
+    for aid in base["area_id"]:
+        cur, lvl_i = aid, 0
+        while profile.levels[lvl_i].key != district_level:
+            cur = parent[f"{cur}|{profile.levels[lvl_i].key}"]
+            lvl_i += 1
+        chain[aid] = cur
+    rows = []
+    for i, d in enumerate(districts.itertuples(), start=1):
+        members = base[base["area_id"].map(chain) == d.area_id]
+        geom_d = gpd.GeoSeries([d.geometry], crs=STORAGE_CRS).to_crs(crs).iloc[0]
+        pts = members.to_crs(crs).representative_point()
+        w = members["population"].fillna(0).astype(float).to_numpy()
+        if w.sum() > 0:
+            centre = gpd.points_from_xy([float((pts.x * w).sum() / w.sum())], [float((pts.y * w).sum() / w.sum())])[0]
+        else:
+            centre = geom_d.representative_point()
+        cand = halls[halls.within(geom_d)]
+        if len(cand):
+            j = cand.distance(centre).idxmin()
+            point, address = cand.geometry[j], f"{cand.loc[j, 'name']}（{cand.loc[j, 'address']}）"
+        else:
+            point, address = centre, ""
+        rows.append({
+            "station_id": f"sample-station-{i:02d}",
+            "name": f"{d.name.removesuffix('学校').removesuffix('中')}地域包括支援センター（サンプル）",
+            "kind": "comprehensive_support_center",
+            "address": address,
+            "area_ids": members["area_id"].tolist(),
+            "source": "サンプルデータ（実在の施設ではありません）",
+            "is_sample": True,
+            "geometry": gpd.GeoSeries([point], crs=crs).to_crs(STORAGE_CRS).iloc[0],
+        })
+    return coerce_stations(gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
+
+
+def build_city_workspace(
+    store: Store,
+    *,
+    data_dir: Path,
+    city_code: str = DEMO_CITY_CODE,
+    profile: CityProfile = DEFAULT_PROFILE,
+    threshold: float = DEFAULT_NESTING_THRESHOLD,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> dict:
+    """Build a city's workspace from the open-data folder and write it in one transaction.
+
+    Steps: municipal boundary (N03) → census small areas (dissolved by KEY_CODE, water out) →
+    公民館区 stand-in (A27 elementary districts) → 中学校区 (A32) → nesting and roll-up →
+    resources (food shops, 公民館, 集会所, schools, stations) → sample stations.
+
+    Returns
+    -------
+    dict
+        Summary: city, counts per tier, population per tier, nesting report headline, resources.
+    """
+    say = progress or (lambda _msg: None)
+    if len(profile.levels) != 4:
+        msg = (f"the open-data demo builds the four standard tiers; profile {profile.name!r} has "
+               f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
+        raise InputDataError(msg)
+    say("行政区域（N03）を読み込み中")
+    boundary = opendata.municipality(_path(data_dir, "municipalities"), city_code)
+    code, name = boundary["code"].iloc[0], boundary["name"].iloc[0]
+    crs = plane_rectangular_crs(code)
+    say("小地域（e-Stat 国勢調査）を読み込み中")
+    small = opendata.read_census_small_areas(_path(data_dir, "small_areas"), city_code=code)
+    say("小学校区（A27）・中学校区（A32）を読み込み中")
+    elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts"), city_code=code)
+    junior = opendata.read_ksj_junior_high_districts(_path(data_dir, "junior_high_districts"), city_code=code)
+    mid, outer = profile.levels[1].key, profile.levels[2].key
+    profile = profile.with_note(mid, KOMINKAN_STAND_IN_NOTE)
+    say("圏域の入れ子を検証し人口を集計中")
+    build = build_tiers(
+        small,
+        profile=profile,
+        city=boundary,
+        city_code=code,
+        city_name=name,
+        sources={
+            mid: TierSource(polygons=elem.rename(columns={"district_id": "area_id"}),
+                            source="国土数値情報 A27 小学校区（公民館区の代用）", note=KOMINKAN_STAND_IN_NOTE),
+            outer: TierSource(polygons=junior.rename(columns={"district_id": "area_id"}), source="国土数値情報 A32 中学校区"),
+        },
+        crs=crs,
+        base_source="e-Stat 平成22年国勢調査 小地域",
+        threshold=threshold,
+        strict=strict,
+    )
+    build.report["small_area_import"] = small.attrs.get("import", {})
+    say("地域資源（食料品店・公民館・集会所・駅）を読み込み中")
+    resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
+    stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
+    say("ワークスペースに書き込み中")
+    counts = build.areas.groupby("level").size().to_dict()
+    record = {
+        "kind": "city_workspace",
+        "city_code": code,
+        "city_name": name,
+        "data_dir": str(data_dir),
+        "files": [_manifest.manifest()[k]["path"] for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")],
+        "areas": {k: int(v) for k, v in counts.items()},
+        "resources": int(len(resources)),
+        "stations": int(len(stations)),
+        "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "by": _who(),
+    }
+    with store.transaction() as tx:
+        tx.set_workspace(city_code=code, city_name=name, profile=profile)
+        tx.replace_areas(build.areas)
+        tx.replace_stations(stations)
+        tx.replace_resources(resources)
+        tx.set_nesting_report(build.report)
+        tx.log_import(record)
+    return {
+        "city_code": code,
+        "city_name": name,
+        "areas": {lv.key: int(counts.get(lv.key, 0)) for lv in profile.levels},
+        "population": build.report["rollup"]["totals"],
+        "census_total": build.report["rollup"]["census_total"],
+        "rollup_ok": build.report["rollup"]["ok"],
+        "resources": resources["kind"].value_counts().to_dict(),
+        "stations": int(len(stations)),
+        "report": build.report,
+    }
+
+
+def import_resource_file(
+    store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None, replace: bool = False
+) -> dict:
+    """Import resource points from CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile, all or nothing.
+
+    Parameters
+    ----------
+    path
+        The file; ``source_name`` is the name to show in messages (the upload's file name).
+    kind
+        Resource kind for every row when the file has no kind column.
+    replace
+        Replace existing resources of the kinds in the file instead of adding.
+
+    Returns
+    -------
+    dict
+        ``imported`` (rows), ``kinds`` (count per kind), ``source``.
+    """
+    from gis.resources import resources_from_file
+
+    name = source_name or Path(path).name
+    store.workspace()  # a workspace must exist first; raises WorkspaceNotInitialised
+    points = resources_from_file(path, kind=kind, source_name=name)
+    if points.empty:
+        msg = "the file has no resource rows"
+        raise InputDataError(msg, source=name)
+    kinds = points["kind"].value_counts().to_dict()
+    with store.transaction() as tx:
+        if replace:
+            tx.replace_resources(points, kinds=sorted(kinds))
+        else:
+            tx.add_resources(points)
+        tx.log_import({
+            "kind": "resources",
+            "source": name,
+            "rows": int(len(points)),
+            "kinds": {k: int(v) for k, v in kinds.items()},
+            "replace": replace,
+            "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "by": _who(),
+        })
+    return {"imported": int(len(points)), "kinds": {k: int(v) for k, v in kinds.items()}, "source": name}
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "unknown"
