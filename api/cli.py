@@ -215,5 +215,29 @@ def import_resources(path, kind, replace, workspace) -> None:
     click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
 
 
+@import_.command(name="tier")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--level", required=True, help="置き換える層（例: kominkan）")
+@click.option("--id-column", default=None, help="地区コードの列（ポリゴンの場合）")
+@click.option("--name-column", default=None, help="地区名の列（ポリゴンの場合）")
+@click.option("--strict-nesting", is_flag=True, help="2つの親にまたがる地域があればエラーにする")
+@click.option("--repair-geometry", is_flag=True, help="不正なポリゴン（自己交差など）を修復して取り込む")
+@click.option("--workspace", default=None)
+def import_tier(path, level, id_column, name_column, strict_nesting, repair_geometry, workspace) -> None:
+    """Replace one tier level with your polygons or a small-area → district table (CSV/Excel)."""
+    from api.importing import import_tier_file
+    from api.store.base import StoreError, open_store
+
+    settings = _settings(workspace=workspace)
+    try:
+        with open_store(settings.workspace) as store:
+            result = import_tier_file(store, path, level=level, id_column=id_column, name_column=name_column,
+                                      strict=strict_nesting, repair=repair_geometry)
+    except (TsunaguError, StoreError) as exc:
+        _fail(exc)
+    issues = sum(len(p["issues"]) for p in result["report"]["pairs"])
+    click.echo(f"{result['level']}: {result['areas']} 地域を取り込みました（入れ子の指摘 {issues} 件: tsunagu nesting）")
+
+
 if __name__ == "__main__":
     main()

@@ -260,6 +260,14 @@ def import_resource_file(
     if points.empty:
         msg = "the file has no resource rows"
         raise InputDataError(msg, source=name)
+    if not replace:
+        existing = set(store.resources()["resource_id"])
+        clash = points[points["resource_id"].isin(existing)]
+        if len(clash):
+            rows = ", ".join(str(i + 1) for i in clash.index[:10])
+            msg = f"resource id {clash['resource_id'].iloc[0]!r} is already in the workspace (rows {rows})"
+            raise InputDataError(msg, source=name, row=int(clash.index[0]) + 1,
+                                 hint="give new ids, or import with replace to overwrite resources of these kinds")
     kinds = points["kind"].value_counts().to_dict()
     with store.transaction() as tx:
         if replace:
@@ -283,3 +291,101 @@ def _who() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
         return "unknown"
+
+
+def import_tier_file(
+    store: Store,
+    path: str | Path,
+    *,
+    level: str,
+    id_column: str | None = None,
+    name_column: str | None = None,
+    source_name: str | None = None,
+    threshold: float = DEFAULT_NESTING_THRESHOLD,
+    strict: bool = False,
+    repair: bool = False,
+) -> dict:
+    """Replace one tier level of the workspace with the user's polygons or small-area table; rebuild the nesting.
+
+    A polygon file (GeoJSON, GPKG, zipped Shapefile…) gives the level's own polygons; a CSV or
+    Excel table with columns ``small_area_id`` (KEY_CODE), ``area_id`` and ``name`` assigns
+    census small areas to districts, and the level's polygons are dissolved from them. The
+    other levels keep their stored polygons; population is rolled up again. All or nothing.
+
+    Returns
+    -------
+    dict
+        ``level``, ``areas`` (count), ``report`` (the new nesting report).
+    """
+    from gis.io import read_table, read_vector
+
+    name = source_name or Path(path).name
+    ws = store.workspace()
+    profile: CityProfile = ws["profile"]
+    lv = profile.level(level)
+    if lv.key in (profile.base.key, profile.top.key):
+        msg = f"{lv.label} cannot be replaced this way: the innermost level is the census and the outermost the city"
+        raise InputDataError(msg, source=name, hint=f"import one of {', '.join(k for k in profile.keys[1:-1])}")
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xls"):
+        table = read_table(path, source_name=name)
+        cols = {c.lower(): c for c in table.columns}
+        aliases = {"small_area_id": ["small_area_id", "key_code", "小地域コード"],
+                   "area_id": ["area_id", "district_id", "id", "地区コード"],
+                   "name": ["name", "district_name", "名称", "地区名"]}
+        rename = {}
+        for want, options in aliases.items():
+            for o in options:
+                if o.lower() in cols:
+                    rename[cols[o.lower()]] = want
+                    break
+        table = table.rename(columns=rename)
+        source = TierSource(table=table, source=f"{name}（小地域→{lv.label} 対応表）")
+    else:
+        poly = read_vector(path, source_name=name, repair=repair)
+        id_col = id_column or next((c for c in ("area_id", "id", "ID", "code", "コード") if c in poly.columns), None)
+        name_col = name_column or next((c for c in ("name", "名称", "NAME", "地区名") if c in poly.columns), None)
+        if id_col is None or name_col is None or id_col not in poly.columns or name_col not in poly.columns:
+            msg = f"say which columns hold the {lv.label} id and name (columns: {[c for c in poly.columns if c != 'geometry']})"
+            raise InputDataError(msg, source=name, hint="use --id-column and --name-column")
+        poly = poly.rename(columns={id_col: "area_id", name_col: "name"})
+        poly["area_id"] = poly["area_id"].astype(str)
+        dup = poly[poly["area_id"].duplicated(keep=False)]
+        if len(dup):
+            rows = ", ".join(str(i + 1) for i in dup.index[:10])
+            msg = f"duplicate {lv.label} id {dup['area_id'].iloc[0]!r} (features {rows})"
+            raise InputDataError(msg, source=name, feature=str(dup["area_id"].iloc[0]), hint="every district needs its own id")
+        source = TierSource(polygons=poly[["area_id", "name", "geometry"]], source=name)
+
+    stored = store.areas()
+    base = stored[stored["level"] == profile.base.key]
+    sources = {}
+    for key in profile.keys[1:-1]:
+        if key == lv.key:
+            sources[key] = source
+        else:
+            part = stored[stored["level"] == key]
+            sources[key] = TierSource(polygons=part[["area_id", "name", "geometry"]],
+                                      source=str(part["source"].iloc[0]) if len(part) else "")
+    city = stored[stored["level"] == profile.top.key]
+    profile = _without_note(profile, lv.key)  # the user's own source replaces any stand-in
+    build = build_tiers(
+        base.drop(columns=["level", "parent_id", "source"]),
+        profile=profile,
+        city=city, city_code=ws["city_code"], city_name=ws["city_name"], sources=sources,
+        crs=plane_rectangular_crs(ws["city_code"]), base_source=str(base["source"].iloc[0]) if len(base) else "",
+        threshold=threshold, strict=strict,
+    )
+    with store.transaction() as tx:
+        tx.set_workspace(city_code=ws["city_code"], city_name=ws["city_name"], profile=profile)
+        tx.replace_areas(build.areas)
+        tx.set_nesting_report(build.report)
+        tx.log_import({"kind": "tier", "level": lv.key, "source": name,
+                       "areas": int((build.areas["level"] == lv.key).sum()),
+                       "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": _who()})
+    return {"level": lv.key, "areas": int((build.areas["level"] == lv.key).sum()), "report": build.report}
+
+
+def _without_note(profile: CityProfile, level: str) -> CityProfile:
+    notes = {k: v for k, v in profile.notes.items() if k != level}
+    return CityProfile(profile.levels, profile.name, profile.description, notes)
