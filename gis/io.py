@@ -104,17 +104,18 @@ def read_vector(
     gdf = gdf.reset_index(drop=True)
     gdf.attrs = {}
     labels = _feature_labels(gdf)
-    _check_missing_geometry(gdf, source, labels)
+    gdf, labels, dropped = _check_missing_geometry(gdf, source, labels, drop=repair)
     if crs is not None:
         try:
             gdf = gdf.set_crs(crs, allow_override=True)
         except Exception as exc:
             msg = f"{crs!r} is not a CRS GDAL knows ({_short(exc)})"
             raise InputDataError(msg, source=source, hint="give an EPSG code such as 'EPSG:6673'") from exc
-    gdf = _check_crs(gdf, source, labels)
+    gdf = _check_crs(gdf, source, labels, declared=crs is not None or _declares_crs(target))
     gdf, repaired = _check_validity(gdf, source, labels, repair=repair)
     gdf = gdf.to_crs(STORAGE_CRS)
     gdf.attrs["repaired"] = repaired
+    gdf.attrs["dropped"] = dropped
     return gdf
 
 
@@ -190,12 +191,21 @@ def _feature_labels(gdf: pd.DataFrame) -> list[str]:
     return [n if _blank(v) else f"{n} ({column}={v!r})" for n, v in zip(numbers, values)]
 
 
-def _check_missing_geometry(gdf: gpd.GeoDataFrame, source: str, labels: list[str]) -> None:
+def _check_missing_geometry(
+    gdf: gpd.GeoDataFrame, source: str, labels: list[str], *, drop: bool
+) -> tuple[gpd.GeoDataFrame, list[str], list[str]]:
+    # Published layers (e.g. N03 after TopoJSON simplification) can carry features whose tiny
+    # islands vanished; with repair they are dropped and listed, otherwise refused.
     missing = np.asarray(gdf.geometry.isna() | gdf.geometry.is_empty)
-    if missing.any():
+    if not missing.any():
+        return gdf, labels, []
+    if not drop or missing.all():
         first = int(np.argmax(missing))
         msg = f"the feature has no geometry ({int(missing.sum())} of {len(gdf)} features have none)"
         raise InputDataError(msg, source=source, feature=labels[first], hint="draw or geocode it, or remove it")
+    dropped = [lab for lab, m in zip(labels, missing) if m]
+    keep = ~missing
+    return gdf[keep].reset_index(drop=True), [lab for lab, k in zip(labels, keep) if k], dropped
 
 
 def _representative_xy(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -204,14 +214,25 @@ def _representative_xy(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
 
 
-def _check_crs(gdf: gpd.GeoDataFrame, source: str, labels: list[str]) -> gpd.GeoDataFrame:
+def _declares_crs(target: str) -> bool:
+    """False for a GeoJSON/TopoJSON file without a ``crs`` member (GDAL then reports EPSG:4326)."""
+    if target.startswith("/vsi") or not target.lower().endswith((".json", ".geojson", ".topojson")):
+        return True
+    with open(target, "rb") as fh:
+        head = fh.read(1 << 18)
+    return re.search(rb'"crs"\s*:', head) is not None
+
+
+def _check_crs(gdf: gpd.GeoDataFrame, source: str, labels: list[str], *, declared: bool = True) -> gpd.GeoDataFrame:
     b = shapely.bounds(np.asarray(gdf.geometry.values))
     beyond = (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
     geographic = gdf.crs is None or gdf.crs.is_geographic
+    if geographic:
+        _check_swapped(gdf, source, labels)
     if geographic and beyond.any():
         first = int(np.argmax(beyond))
         x, y = b[first, 0], b[first, 1]
-        said = "carries no CRS" if gdf.crs is None else f"is labelled {gdf.crs.to_string()} (longitude/latitude)"
+        said = ("carries no CRS" if gdf.crs is None or not declared else f"is labelled {gdf.crs.to_string()} (longitude/latitude)")
         msg = (
             f"the layer {said} but its coordinates ({x:.1f}, {y:.1f}) are far outside ±180/±90: "
             "they look like projected metres"
@@ -223,8 +244,6 @@ def _check_crs(gdf: gpd.GeoDataFrame, source: str, labels: list[str]) -> gpd.Geo
         )
     if gdf.crs is None:
         gdf = gdf.set_crs(STORAGE_CRS)
-    if gdf.crs.is_geographic:
-        _check_swapped(gdf, source, labels)
     return gdf
 
 
