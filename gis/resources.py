@@ -245,7 +245,7 @@ def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[n
         bad = values.isna()
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
-            shown = "blank" if text.iloc[i] is None else repr(raw.iloc[i])
+            shown = "blank" if _blank(raw.iloc[i]) else repr(raw.iloc[i])
             msg = f"{label} in column {cols[role]!r} is {shown}, not a number"
             more = int(bad.sum())
             if more > 1:
@@ -533,9 +533,12 @@ def _load_json(path: Path, source: str):
 
 def _shelter_kind(name: str) -> str:
     text = _norm(name)
-    if re.search(r"地域市民センター|公民館|コミュニティセンター", text):
+    # Rural community halls go by many names: 農村生活改善センター, 集落センター and 交流センター
+    # are the village's 集会所 (and salon venues); 地域福祉センター and 生涯学習センター serve
+    # a district the way a 公民館 does.
+    if re.search(r"地域市民センター|公民館|コミュニティセンター|地域福祉センター|生涯学習センター|総合学習センター", text):
         return "kominkan"
-    if re.search(r"集会所|集会場|公会堂", text):
+    if re.search(r"集会所|集会場|公会堂|生活改善センター|集落センター|交流センター|ふれあいセンター|研修センター", text):
         return "meeting_hall"
     if re.search(r"小学校|中学校|高校|学校", text) and not text.startswith("旧"):
         return "school"
@@ -551,8 +554,9 @@ def read_shelters(
     files together: a place in both is kept once (same 共通ID, or same name and address) and
     lists both designations.
 
-    Kinds by name: 地域市民センター/公民館/コミュニティセンター → ``kominkan``; 集会所/集会場/
-    公会堂 → ``meeting_hall``; 小学校/中学校/高校/学校 (not 旧…, closed schools) → ``school``;
+    Kinds by name: 地域市民センター/公民館/コミュニティセンター/地域福祉センター/生涯学習センター →
+    ``kominkan``; 集会所/集会場/公会堂 and rural halls (生活改善センター, 集落センター, 交流センター,
+    ふれあいセンター) → ``meeting_hall``; 小学校/中学校/高校/学校 (not 旧…, closed schools) → ``school``;
     anything else → ``shelter``.
 
     Parameters
