@@ -1,0 +1,96 @@
+"""The one place domain errors become HTTP responses; no traceback ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.store.base import StoreError, WorkspaceNotInitialised
+from gis.errors import DataNotFoundError, InputDataError, UnknownMunicipalityError
+
+log = logging.getLogger("tsunagu.api")
+
+DEMO_HINT = "tsunagu demo を実行してください"
+
+
+class UploadTooLarge(Exception):
+    """An upload larger than ``Settings.max_upload_bytes``."""
+
+    def __init__(self, limit: int, *, declared: int | None = None) -> None:
+        self.limit = limit
+        self.declared = declared
+        size = f"{declared:,} bytes declared" if declared is not None else "more than the limit received"
+        super().__init__(f"upload too large ({size}); the limit is {limit:,} bytes")
+
+
+class NotFound(Exception):
+    """A resource of the API (tier level, report) that does not exist; the message names what does."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+
+def _body(error: str, title: str, message: str, hint: str | None = None, **extra) -> dict:
+    return {"error": error, "title": title, "message": message, "hint": hint, **extra}
+
+
+async def _input_data(request: Request, exc: InputDataError) -> JSONResponse:
+    return JSONResponse(_body("input_data", "入力データに問題があります", str(exc), exc.hint,
+                              detail=exc.as_dict()), status_code=422)
+
+
+async def _unknown_municipality(request: Request, exc: UnknownMunicipalityError) -> JSONResponse:
+    return JSONResponse(_body("unknown_municipality", "市区町村が見つかりません", str(exc), exc.hint,
+                              detail=exc.as_dict()), status_code=404)
+
+
+async def _data_not_found(request: Request, exc: DataNotFoundError) -> JSONResponse:
+    return JSONResponse(_body("data_not_found", "データが見つかりません", str(exc)), status_code=404)
+
+
+async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+    return JSONResponse(_body("not_found", "見つかりません", exc.message, exc.hint), status_code=404)
+
+
+async def _not_initialised(request: Request, exc: WorkspaceNotInitialised) -> JSONResponse:
+    return JSONResponse(_body("workspace_not_initialised", "ワークスペースが未作成です", str(exc), DEMO_HINT),
+                        status_code=409)
+
+
+async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+    log.warning("store unavailable: %s", exc)
+    return JSONResponse(_body("store_unavailable", "ワークスペースを開けません", str(exc), DEMO_HINT),
+                        status_code=503)
+
+
+async def _too_large(request: Request, exc: UploadTooLarge) -> JSONResponse:
+    return JSONResponse(_body("upload_too_large", "ファイルが大きすぎます", str(exc),
+                              f"{exc.limit // (1024 * 1024)} MB 以下のファイルにしてください",
+                              limit_bytes=exc.limit), status_code=413, headers={"Connection": "close"})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse(_body("internal", "内部エラーが発生しました",
+                              "an unexpected error occurred; the server log has the details"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the mapping of domain errors to HTTP statuses on ``app``.
+
+    InputDataError → 422, UnknownMunicipalityError / DataNotFoundError / NotFound → 404,
+    WorkspaceNotInitialised → 409, other StoreError → 503, UploadTooLarge → 413, anything else → 500
+    without details.
+    """
+    app.add_exception_handler(InputDataError, _input_data)
+    app.add_exception_handler(UnknownMunicipalityError, _unknown_municipality)
+    app.add_exception_handler(DataNotFoundError, _data_not_found)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(WorkspaceNotInitialised, _not_initialised)
+    app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(UploadTooLarge, _too_large)
+    app.add_exception_handler(Exception, _unexpected)

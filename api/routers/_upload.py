@@ -1,0 +1,169 @@
+"""Receive an upload by streaming the request body to a temp file, with a hard size limit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from api.errors import UploadTooLarge
+from gis.errors import InputDataError
+
+#: File types the resource importer reads.
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".geojson", ".json", ".zip", ".gpkg")
+
+
+def _suffix(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        msg = f"cannot import a {suffix or 'file without extension'}; supported: {', '.join(UPLOAD_SUFFIXES)}"
+        raise InputDataError(msg, source=filename, hint="CSV・Excel・GeoJSON・zip（Shapefile）で送ってください")
+    return suffix
+
+
+class _Sink:
+    """A temp file opened on first write, named with the upload's suffix (importers look at it)."""
+
+    def __init__(self, upload_dir: Path) -> None:
+        self.upload_dir = upload_dir
+        self.path: Path | None = None
+        self._fh = None
+
+    def open(self, filename: str) -> None:
+        suffix = _suffix(filename)
+        if self._fh is not None:
+            msg = "the upload holds more than one file; send one file per request"
+            raise InputDataError(msg, source=filename)
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tsunagu-upload-", suffix=suffix, dir=self.upload_dir)
+        self.path = Path(name)
+        self._fh = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+    def discard(self) -> None:
+        self.close()
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+class _MultipartFile:
+    """Feeds multipart chunks to python-multipart and writes the part called ``file`` to a sink."""
+
+    def __init__(self, boundary: bytes, sink: _Sink, field: str = "file") -> None:
+        self.sink = sink
+        self.field = field
+        self.filename: str | None = None
+        self.fields: dict[str, str] = {}
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._writing = False
+        self._value = bytearray()
+        self.parser = MultipartParser(boundary, callbacks={
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda d, s, e: setattr(self, "_header_field", self._header_field + d[s:e]),
+            "on_header_value": lambda d, s, e: setattr(self, "_header_value", self._header_value + d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        })
+
+    def _part_begin(self) -> None:
+        self._headers, self._name, self._writing, self._value = {}, None, False, bytearray()
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field, self._header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        if filename is not None and self._name == self.field:
+            self.filename = Path(filename.decode("utf-8", "replace").replace("\\", "/")).name
+            self.sink.open(self.filename)
+            self._writing = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writing:
+            self.sink.write(data[start:end])
+        elif len(self._value) < 4096:  # small form fields (kind, replace); anything longer is cut
+            self._value += data[start:end]
+
+    def _part_end(self) -> None:
+        if not self._writing and self._name:
+            self.fields[self._name] = self._value.decode("utf-8", "replace")
+        self._writing = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.parser.write(chunk)
+
+
+async def receive_upload(request: Request, *, limit: int, upload_dir: Path,
+                         filename: str | None = None) -> tuple[Path, str, dict[str, str]]:
+    """Stream the request body to a temp file and return ``(path, filename, form_fields)``.
+
+    A body declared (Content-Length) or found (while streaming) larger than ``limit`` raises
+    :class:`UploadTooLarge` — in the first case before any of it is read — and leaves no file.
+    Accepts ``multipart/form-data`` (the file in field ``file``) or a raw body with the name in
+    ``filename``. Memory use stays at one chunk whatever the upload size. The caller deletes
+    the returned file.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InputDataError(f"invalid Content-Length {declared!r}") from None
+        if size > limit:
+            raise UploadTooLarge(limit, declared=size)
+
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    sink = _Sink(upload_dir)
+    multipart = None
+    if ctype == b"multipart/form-data":
+        boundary = options.get(b"boundary")
+        if not boundary:
+            raise InputDataError("multipart upload without a boundary", hint="フォームからファイルを送ってください")
+        multipart = _MultipartFile(boundary, sink)
+    else:
+        if not filename:
+            msg = "a raw upload needs its file name: add ?filename=資源.csv (or send multipart/form-data)"
+            raise InputDataError(msg)
+        filename = Path(filename.replace("\\", "/")).name
+        sink.open(filename)
+
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise UploadTooLarge(limit)
+            if multipart is not None:
+                multipart.feed(chunk)
+            else:
+                sink.write(chunk)
+        if multipart is not None:
+            multipart.parser.finalize()
+            if sink.path is None:
+                msg = "the form has no file in the field 'file'"
+                raise InputDataError(msg, hint="ファイルを file という名前の欄で送ってください")
+            filename = multipart.filename
+    except BaseException:
+        sink.discard()
+        raise
+    sink.close()
+    return sink.path, filename, (multipart.fields if multipart is not None else {})

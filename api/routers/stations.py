@@ -1,0 +1,20 @@
+"""Stations: 社協 stations and centres with their catchment areas, as GeoJSON."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.dependencies import StoreDep
+from api.routers._geojson import GeoJSONResponse, feature_collection
+from gis.schema import STATION_KINDS
+
+router = APIRouter(tags=["stations"])
+
+
+@router.get("/stations", summary="拠点（GeoJSON）", response_class=GeoJSONResponse)
+def list_stations(store: StoreDep) -> GeoJSONResponse:
+    """Return all stations; ``kind_label`` is the Japanese kind, ``area_ids`` the catchment."""
+    store.workspace()
+    stations = store.stations()
+    stations = stations.assign(kind_label=stations["kind"].map(STATION_KINDS).fillna(stations["kind"]))
+    return GeoJSONResponse(feature_collection(stations, id_column="station_id"))

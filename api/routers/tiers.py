@@ -1,0 +1,48 @@
+"""Tiers: the city's welfare-tier levels and each level's areas as GeoJSON."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.dependencies import StoreDep
+from api.errors import NotFound
+from api.routers._geojson import GeoJSONResponse, feature_collection
+
+router = APIRouter(prefix="/tiers", tags=["tiers"])
+
+
+@router.get("", summary="福祉圏域の階層一覧")
+def list_tiers(store: StoreDep) -> dict:
+    """List the tier levels (inner to outer) with Japanese labels, notes and area counts."""
+    ws = store.workspace()
+    profile = ws["profile"]
+    counts = store.areas()["level"].value_counts()
+    return {
+        "city_code": ws["city_code"],
+        "city_name": ws["city_name"],
+        "profile": profile.name,
+        "levels": [
+            {
+                "key": lv.key,
+                "label": lv.label,
+                "short": lv.short,
+                "count": int(counts.get(lv.key, 0)),
+                "note": profile.notes.get(lv.key),
+            }
+            for lv in profile.levels
+        ],
+    }
+
+
+@router.get("/{level}", summary="ある階層の圏域（GeoJSON）", response_class=GeoJSONResponse)
+def tier_areas(level: str, store: StoreDep) -> GeoJSONResponse:
+    """Return the areas of one tier level as a GeoJSON FeatureCollection (unknown population is null)."""
+    profile = store.workspace()["profile"]
+    if level not in profile.keys:
+        known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
+        raise NotFound(f"unknown tier level {level!r}; this city uses {known}",
+                       hint=f"GET /tiers/{profile.keys[0]} のように既知の階層を指定してください")
+    lv = profile.level(level)
+    areas = store.areas(level=level)
+    return GeoJSONResponse(feature_collection(areas, id_column="area_id", level=lv.key, label=lv.label,
+                                              note=profile.notes.get(lv.key)))

@@ -1,0 +1,378 @@
+"""The HTTP API against a GeoPackage workspace: every endpoint, error statuses, streaming uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tracemalloc
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import Point, box
+
+from api.app import create_app
+from api.settings import Settings
+from api.store.geopackage import GeoPackageStore
+from gis.errors import InputDataError, UnknownMunicipalityError
+from gis.schema import coerce_areas, coerce_resources, coerce_stations
+from gis.tiers import DEFAULT_PROFILE
+
+NOTE = "公民館区は小学校区（国土数値情報 A27）で代用"
+
+
+def _fill(store: GeoPackageStore) -> None:
+    areas = coerce_areas(gpd.GeoDataFrame(
+        {
+            "area_id": ["a1", "a2", "k1", "j1", "c1"],
+            "level": ["neighbourhood", "neighbourhood", "kominkan", "junior_high", "city"],
+            "name": ["落合町阿部", "成羽町下原", "高梁小学校区", "高梁中学校区", "高梁市"],
+            "parent_id": ["k1", "k1", "j1", "c1", None],
+            "population": [1200, pd.NA, 1200, 1200, 1200],
+            "households": [500, pd.NA, 500, 500, 500],
+        },
+        geometry=[box(133.60, 34.78, 133.62, 34.80), box(133.62, 34.78, 133.64, 34.80)]
+        + [box(133.60, 34.78, 133.64, 34.80)] * 3,
+        crs="EPSG:4326",
+    ))
+    resources = coerce_resources(gpd.GeoDataFrame(
+        {
+            "resource_id": ["r1", "r2"],
+            "kind": ["salon", "supermarket"],
+            "name": ["いきいきサロン松山", "天満屋ハピーズ高梁店"],
+            "address": ["高梁市松山1", "高梁市正宗町"],
+            "attributes": [{"meeting_days": ["火", "金"]}, {}],
+            "is_sample": [True, False],
+        },
+        geometry=[Point(133.61, 34.79), Point(133.63, 34.79)],
+        crs="EPSG:4326",
+    ))
+    stations = coerce_stations(gpd.GeoDataFrame(
+        {"station_id": ["s1"], "name": ["高梁市社協本所"], "kind": ["shakyo_station"], "area_ids": [["a1", "a2"]]},
+        geometry=[Point(133.615, 34.785)],
+        crs="EPSG:4326",
+    ))
+    with store.transaction() as tx:
+        tx.set_workspace(city_code="33209", city_name="高梁市", profile=DEFAULT_PROFILE.with_note("kominkan", NOTE))
+        tx.replace_areas(areas)
+        tx.replace_stations(stations)
+        tx.add_resources(resources)
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings(workspace=str(tmp_path / "ws.gpkg"), upload_dir=tmp_path / "uploads",
+                    max_upload_bytes=1024 * 1024)
+
+
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory):
+    """One filled workspace per module (writing a GeoPackage takes a while); tests get copies."""
+    path = tmp_path_factory.mktemp("template") / "ws.gpkg"
+    store = GeoPackageStore(path, create=True)
+    _fill(store)
+    store.close()
+    return path
+
+
+@pytest.fixture()
+def filled(settings, _template):
+    shutil.copyfile(_template, settings.workspace)
+    return settings
+
+
+@pytest.fixture()
+def client(filled):
+    with TestClient(create_app(filled), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _uploads_left(settings: Settings) -> list:
+    return list(settings.upload_dir.glob("*")) if settings.upload_dir.exists() else []
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_health(client, filled):
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["store"] == filled.workspace
+    assert body["city"]["name"] == "高梁市" and body["city"]["code"] == "33209"
+    assert body["counts"] == {
+        "areas": {"neighbourhood": 2, "kominkan": 1, "junior_high": 1, "city": 1},
+        "stations": 1,
+        "resources": 2,
+    }
+
+
+def test_tiers_list(client):
+    body = client.get("/tiers").json()
+    assert [lv["key"] for lv in body["levels"]] == DEFAULT_PROFILE.keys
+    kominkan = body["levels"][1]
+    assert kominkan["label"] == "公民館区" and kominkan["count"] == 1 and kominkan["note"] == NOTE
+    assert body["city_name"] == "高梁市"
+
+
+def test_tier_geojson_with_unknown_as_null(client):
+    r = client.get("/tiers/neighbourhood")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    fc = json.loads(r.content.decode("utf-8"))
+    assert fc["type"] == "FeatureCollection" and fc["label"] == "近隣・自治会（町丁・字）"
+    by_id = {f["id"]: f for f in fc["features"]}
+    assert set(by_id) == {"a1", "a2"}
+    assert by_id["a1"]["properties"]["population"] == 1200
+    assert by_id["a2"]["properties"]["population"] is None  # <NA> → null, never 0 or NaN
+    assert by_id["a1"]["properties"]["name"] == "落合町阿部"
+    assert by_id["a1"]["geometry"]["type"] == "MultiPolygon"
+    assert "落合町阿部" in r.text  # UTF-8, not \u escapes
+
+
+def test_unknown_tier_404_names_known_levels(client):
+    r = client.get("/tiers/shogakko")
+    assert r.status_code == 404
+    body = r.json()
+    assert "shogakko" in body["message"]
+    for key in DEFAULT_PROFILE.keys:
+        assert key in body["message"]
+
+
+def test_resources_geojson_and_kind_filter(client):
+    fc = client.get("/resources").json()
+    assert {f["id"] for f in fc["features"]} == {"r1", "r2"}
+    salon = next(f for f in fc["features"] if f["id"] == "r1")
+    assert salon["properties"]["attributes"] == {"meeting_days": ["火", "金"]}
+    assert salon["properties"]["is_sample"] is True
+    assert salon["properties"]["kind_label"] == "ふれあい・いきいきサロン"
+    assert salon["geometry"] == {"type": "Point", "coordinates": [133.61, 34.79]}
+    only = client.get("/resources", params={"kind": "supermarket"}).json()
+    assert [f["id"] for f in only["features"]] == ["r2"]
+    both = client.get("/resources?kind=salon,supermarket").json()
+    assert len(both["features"]) == 2
+
+
+def test_unknown_resource_kind_422(client):
+    r = client.get("/resources", params={"kind": "pachinko"})
+    assert r.status_code == 422
+    assert "pachinko" in r.json()["message"] and "salon" in r.json()["message"]
+
+
+def test_stations_geojson(client):
+    fc = client.get("/stations").json()
+    (station,) = fc["features"]
+    assert station["properties"]["area_ids"] == ["a1", "a2"]
+    assert station["properties"]["kind_label"] == "社協地域ステーション"
+
+
+def test_nesting_absent_then_present(client, filled):
+    r = client.get("/nesting")
+    assert r.status_code == 404 and r.json()["hint"]
+    store = GeoPackageStore(filled.workspace, create=False)
+    with store.transaction() as tx:
+        tx.set_nesting_report({"levels": {"neighbourhood": {"straddling": 0}}, "uncovered_km2": 18.2})
+    store.close()
+    r = client.get("/nesting")
+    assert r.status_code == 200 and r.json()["uncovered_km2"] == 18.2
+
+
+def test_tier_map_html(client):
+    r = client.get("/maps/tiers")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "高梁市 福祉圏域マップ" in r.text and "公民館区" in r.text
+    assert '<script src="http' not in r.text and "Leaflet 1.9.4" in r.text
+
+
+def test_openapi_title():
+    assert create_app(Settings()).title == "つなぐ Tsunagu"
+
+
+# --------------------------------------------------------------------------- workspace states
+
+
+def test_empty_workspace_409_with_hint(tmp_path):
+    settings = Settings(workspace=str(tmp_path / "empty.gpkg"))
+    GeoPackageStore(settings.workspace, create=True).close()
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        for path in ("/tiers", "/tiers/kominkan", "/stations", "/resources", "/nesting", "/maps/tiers"):
+            r = c.get(path)
+            assert r.status_code == 409, path
+            assert r.json()["hint"] == "tsunagu demo を実行してください"
+        assert c.get("/health").json()["status"] == "not_initialised"
+
+
+def test_missing_workspace_is_not_created_and_not_500(tmp_path):
+    settings = Settings(workspace=str(tmp_path / "nowhere" / "ws.gpkg"))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        assert c.get("/tiers").status_code == 503
+        assert c.get("/health").json()["status"] == "store_unavailable"
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_domain_errors_map_to_statuses_without_tracebacks(filled, monkeypatch):
+    app = create_app(filled)
+
+    @app.get("/boom/{what}")
+    def boom(what: str):
+        if what == "municipality":
+            raise UnknownMunicipalityError("no municipality 99999 in the data")
+        raise RuntimeError("secret internal detail")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/boom/municipality").status_code == 404
+        r = c.get("/boom/crash")
+        assert r.status_code == 500
+        assert "secret" not in r.text and "Traceback" not in r.text
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_upload_multipart_csv_imports_for_real(client, filled):
+    csv = "名称,住所,緯度,経度\nふれあいサロン川面,高梁市川面町,34.83,133.60\n".encode()
+    r = client.post("/resources/import", files={"file": ("サロン一覧.csv", csv, "text/csv")}, data={"kind": "salon"})
+    assert r.status_code == 201, r.text
+    assert r.json()["imported"] == 1
+    names = [f["properties"]["name"] for f in client.get("/resources?kind=salon").json()["features"]]
+    assert "ふれあいサロン川面" in names
+    assert _uploads_left(filled) == []
+
+
+def test_upload_bad_rows_422_and_nothing_written(client, filled):
+    csv = "名称,住所,緯度,経度\n良い行,高梁市,34.8,133.6\n悪い行,高梁市,北緯,133.6\n".encode()
+    r = client.post("/resources/import?kind=salon", files={"file": ("bad.csv", csv, "text/csv")})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]["source"] == "bad.csv"
+    assert len(client.get("/resources").json()["features"]) == 2
+    assert _uploads_left(filled) == []
+
+
+def test_upload_raw_body_passes_file_to_importer(client, filled, monkeypatch):
+    seen = {}
+
+    def fake_import(store, path, *, kind=None, source_name=None, replace=False):
+        seen.update(suffix=path.suffix, content=path.read_bytes(), kind=kind, name=source_name, replace=replace)
+        return {"imported": 1, "kinds": {"salon": 1}, "source": source_name}
+
+    monkeypatch.setattr("api.importing.import_resource_file", fake_import)
+    body = b'{"type": "FeatureCollection", "features": []}'
+    r = client.post("/resources/import?filename=points.geojson&kind=salon&replace=true", content=body)
+    assert r.status_code == 201
+    assert seen == {"suffix": ".geojson", "content": body, "kind": "salon", "name": "points.geojson", "replace": True}
+    assert _uploads_left(filled) == []
+
+
+def test_upload_importer_error_422_and_temp_file_removed(client, filled, monkeypatch):
+    def failing(store, path, **kw):
+        assert path.exists()
+        raise InputDataError("緯度 is not a number", source=kw["source_name"], row=3, hint="数値にしてください")
+
+    monkeypatch.setattr("api.importing.import_resource_file", failing)
+    r = client.post("/resources/import", files={"file": ("x.csv", b"a,b\n", "text/csv")})
+    assert r.status_code == 422 and r.json()["detail"]["row"] == 3
+    assert _uploads_left(filled) == []
+
+
+@pytest.mark.parametrize(("files", "params"), [
+    ({"file": ("virus.exe", b"MZ", "application/octet-stream")}, {}),
+    ({"other": ("x.csv", b"a,b\n", "text/csv")}, {}),
+    (None, {}),  # raw body without a file name
+])
+def test_upload_unusable_requests_422(client, filled, files, params):
+    if files is None:
+        r = client.post("/resources/import", content=b"a,b\n")
+    else:
+        r = client.post("/resources/import", files=files, params=params)
+    assert r.status_code == 422, r.text
+    assert _uploads_left(filled) == []
+
+
+def _asgi_post(app, path: str, headers: list[tuple[bytes, bytes]], chunks) -> tuple[int, dict, int]:
+    """POST through the raw ASGI interface, feeding the body chunk by chunk; returns (status, json, bytes read)."""
+    consumed = 0
+    sent: list[dict] = []
+    iterator = iter(chunks)
+
+    async def receive():
+        nonlocal consumed
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        consumed += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+        "root_path": "", "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body), consumed
+
+
+def test_upload_declared_500mb_refused_before_reading(filled):
+    app = create_app(filled)
+
+    def must_not_be_read():
+        raise AssertionError("the body was read although Content-Length was over the limit")
+        yield b""  # pragma: no cover
+
+    status, body, consumed = _asgi_post(
+        app, "/resources/import?filename=big.csv",
+        [(b"content-type", b"text/csv"), (b"content-length", str(500 * 1024 * 1024).encode())],
+        must_not_be_read(),
+    )
+    assert status == 413 and consumed == 0
+    assert body["limit_bytes"] == filled.max_upload_bytes and "524,288,000" in body["message"]
+    assert _uploads_left(filled) == []
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+def test_upload_chunked_stream_over_limit_413_without_buffering(filled, multipart):
+    app = create_app(filled)
+    chunk = b"x" * (64 * 1024)
+    total = 64 * 1024 * 1024  # 64 MB offered; the limit is 1 MB
+
+    def body():
+        if multipart:
+            yield (b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
+                   b"Content-Type: text/csv\r\n\r\n")
+        for _ in range(total // len(chunk)):
+            yield bytes(chunk)  # a fresh object each time, as a network read would give
+
+    ctype = b"multipart/form-data; boundary=BOUNDARY" if multipart else b"text/csv"
+    path = "/resources/import" if multipart else "/resources/import?filename=big.csv"
+    tracemalloc.start()
+    try:
+        status, body_json, consumed = _asgi_post(app, path, [(b"content-type", ctype)], body())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert status == 413, body_json
+    assert consumed <= filled.max_upload_bytes + 2 * len(chunk)  # stopped reading at the limit
+    assert peak < 8 * 1024 * 1024, f"peak {peak:,} bytes while refusing a {total:,}-byte body"
+    assert _uploads_left(filled) == []  # the partial file was deleted
+
+
+def test_upload_over_limit_with_test_client(client, filled):
+    r = client.post("/resources/import?filename=big.csv", content=b"x" * (filled.max_upload_bytes + 1))
+    assert r.status_code == 413
+    assert _uploads_left(filled) == []
+
+
+def test_settings_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TSUNAGU_WORKSPACE", str(tmp_path / "env.gpkg"))
+    monkeypatch.setenv("TSUNAGU_MAX_UPLOAD_BYTES", "12345")
+    monkeypatch.setenv("TSUNAGU_PORT", "8765")
+    s = Settings()
+    assert s.workspace.endswith("env.gpkg") and s.max_upload_bytes == 12345 and s.port == 8765
+    assert Settings.model_fields["max_upload_bytes"].default == 200 * 1024 * 1024
