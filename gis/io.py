@@ -73,7 +73,8 @@ def read_vector(
     Returns
     -------
     geopandas.GeoDataFrame
-        The layer in EPSG:4326, with ``attrs["repaired"]`` (a list, empty when nothing was fixed).
+        The layer in EPSG:4326, with ``attrs["repaired"]`` (labels of fixed features) and
+        ``attrs["dropped"]`` (labels of features without geometry, dropped only with ``repair``).
 
     Raises
     ------

@@ -364,3 +364,13 @@ def test_real_topojson_layers():
     assert len(jh) == 153
     b = areas.total_bounds
     assert 133 < b[0] < b[2] < 134.5 and 34 < b[1] < b[3] < 35.5
+
+
+@pytest.mark.realdata
+def test_real_n03_missing_geometries_named_or_dropped():
+    path = require_data_dir() / "okayama" / "ksj_n03_municipalities.topo.json"
+    with pytest.raises(InputDataError, match=r"ksj_n03_municipalities\.topo\.json: feature 8: the feature has no geometry"):
+        read_vector(path)
+    gdf = read_vector(path, repair=True)
+    assert len(gdf) + len(gdf.attrs["dropped"]) == 96
+    assert gdf.is_valid.all()
