@@ -17,6 +17,21 @@ def _settings(**overrides):
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _open(workspace: str, *, create: bool = True):
+    """Open the workspace store; a new GeoPackage gets its folder created."""
+    from api.store.base import open_store
+
+    if create and "://" not in workspace:
+        Path(workspace).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    return open_store(workspace, create=create)
+
+
+def _errors():
+    from api.store.base import StoreError
+
+    return (TsunaguError, StoreError)
+
+
 def _fail(exc: Exception) -> None:
     click.secho(f"エラー: {exc}", fg="red", err=True)
     sys.exit(2)
@@ -50,15 +65,14 @@ def main() -> None:
 def demo(city, data_dir, workspace, map_path, profile, threshold, strict_nesting) -> None:
     """Build a city's workspace from the open data and write its tier map (default: 高梁市)."""
     from api.importing import DEMO_CITY_CODE, build_city_workspace, find_data_dir
-    from api.store.base import open_store
     from gis.nesting import DEFAULT_NESTING_THRESHOLD
     from gis.tiers import load_profile
 
     settings = _settings(workspace=workspace)
     try:
         folder = find_data_dir(data_dir or settings.data_dir)
-        say = _steps(8)
-        with open_store(settings.workspace) as store:
+        say = _steps(7)
+        with _open(settings.workspace) as store:
             summary = build_city_workspace(
                 store,
                 data_dir=folder,
@@ -71,7 +85,7 @@ def demo(city, data_dir, workspace, map_path, profile, threshold, strict_nesting
             say("福祉圏域マップを作成中")
             out = Path(map_path) if map_path else _default_map_path(settings.workspace, summary["city_code"])
             _write_tier_map(store, out)
-    except TsunaguError as exc:
+    except _errors() as exc:
         _fail(exc)
     _print_summary(summary, settings.workspace, out)
 
@@ -105,7 +119,7 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
     for p in report["pairs"]:
         if p["issues"]:
             click.echo(
-                f"  {p['child_level']} → {p['parent_level']}: またがり {p['straddling']}, 境界越え {p.get('crossing', 0)}, "
+                f"  {labels[p['child_level']]['label']} → {labels[p['parent_level']]['label']}: またがり {p['straddling']}, 境界越え {p.get('crossing', 0)}, "
                 f"一部未カバー {p['partly_uncovered']}, 圏域外 {p['outside']}（詳細: tsunagu nesting）"
             )
     click.echo(f"  地域資源: {', '.join(f'{k} {v}' for k, v in sorted(summary['resources'].items()))}")
@@ -131,15 +145,14 @@ def serve(workspace, host, port) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="出力 HTML")
 def map_(workspace, out) -> None:
     """Write the tier map of the workspace as HTML."""
-    from api.store.base import open_store
 
     settings = _settings(workspace=workspace)
     try:
-        with open_store(settings.workspace, create=False) as store:
+        with _open(settings.workspace, create=False) as store:
             code = store.workspace()["city_code"]
             path = Path(out) if out else _default_map_path(settings.workspace, code)
             _write_tier_map(store, path)
-    except (TsunaguError, Exception) as exc:  # noqa: BLE001 - CLI prints, never a traceback
+    except _errors() as exc:
         _fail(exc)
     click.echo(f"地図: {path}")
 
@@ -149,13 +162,12 @@ def map_(workspace, out) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力")
 def nesting(workspace, as_json) -> None:
     """Show the nesting report: areas that straddle parents and uncovered parts of the city."""
-    from api.store.base import open_store
 
     settings = _settings(workspace=workspace)
     try:
-        with open_store(settings.workspace, create=False) as store:
+        with _open(settings.workspace, create=False) as store:
             report = store.nesting_report()
-    except Exception as exc:  # noqa: BLE001
+    except _errors() as exc:
         _fail(exc)
     if report is None:
         _fail(TsunaguError("入れ子レポートがありません: 先に tsunagu demo を実行してください"))
@@ -164,7 +176,8 @@ def nesting(workspace, as_json) -> None:
         return
     status_ja = {"straddles": "またがり", "crosses_boundary": "境界越え", "partly_uncovered": "一部未カバー", "outside": "圏域外"}
     for p in report["pairs"]:
-        click.secho(f"{p['child_level']} → {p['parent_level']}（{p['children']} 地域）", bold=True)
+        label = {e["level"]: e["label"] for e in report["levels"]}
+        click.secho(f"{label[p['child_level']]} → {label[p['parent_level']]}（{p['children']} 地域）", bold=True)
         for i in p["issues"]:
             second = f", {i['second_parent_name']} {i['second_share']:.0%}" if i.get("second_parent_name") else ""
             click.echo(f"  {status_ja[i['status']]:<6} {i['name']}（{i['area_id']}）: {i['parent_name']} {i['share']:.0%}{second}")
@@ -185,7 +198,7 @@ def municipalities(data_dir) -> None:
 
     try:
         table = list_municipalities(find_data_dir(data_dir or _settings().data_dir))
-    except TsunaguError as exc:
+    except _errors() as exc:
         _fail(exc)
     for row in table.itertuples():
         click.echo(f"{row.code} {row.name}: {row.key_codes} 小地域, 人口 {row.population}")
@@ -204,13 +217,12 @@ def import_() -> None:
 def import_resources(path, kind, replace, workspace) -> None:
     """Import resource points from CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile."""
     from api.importing import import_resource_file
-    from api.store.base import StoreError, open_store
 
     settings = _settings(workspace=workspace)
     try:
-        with open_store(settings.workspace) as store:
+        with _open(settings.workspace) as store:
             result = import_resource_file(store, path, kind=kind, replace=replace)
-    except (TsunaguError, StoreError) as exc:
+    except _errors() as exc:
         _fail(exc)
     click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
 
@@ -226,14 +238,13 @@ def import_resources(path, kind, replace, workspace) -> None:
 def import_tier(path, level, id_column, name_column, strict_nesting, repair_geometry, workspace) -> None:
     """Replace one tier level with your polygons or a small-area → district table (CSV/Excel)."""
     from api.importing import import_tier_file
-    from api.store.base import StoreError, open_store
 
     settings = _settings(workspace=workspace)
     try:
-        with open_store(settings.workspace) as store:
+        with _open(settings.workspace) as store:
             result = import_tier_file(store, path, level=level, id_column=id_column, name_column=name_column,
                                       strict=strict_nesting, repair=repair_geometry)
-    except (TsunaguError, StoreError) as exc:
+    except _errors() as exc:
         _fail(exc)
     issues = sum(len(p["issues"]) for p in result["report"]["pairs"])
     click.echo(f"{result['level']}: {result['areas']} 地域を取り込みました（入れ子の指摘 {issues} 件: tsunagu nesting）")
