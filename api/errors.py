@@ -34,6 +34,11 @@ class NotFound(Exception):
         super().__init__(message)
 
 
+def _mb(n: int) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
+
+
 def _body(error: str, title: str, message: str, hint: str | None = None, **extra) -> dict:
     return {"error": error, "title": title, "message": message, "hint": hint, **extra}
 
@@ -69,7 +74,7 @@ async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
 
 async def _too_large(request: Request, exc: UploadTooLarge) -> JSONResponse:
     return JSONResponse(_body("upload_too_large", "ファイルが大きすぎます", str(exc),
-                              f"{exc.limit // (1024 * 1024)} MB 以下のファイルにしてください",
+                              f"{_mb(exc.limit)} 以下のファイルにしてください",
                               limit_bytes=exc.limit), status_code=413, headers={"Connection": "close"})
 
 

@@ -333,6 +333,7 @@ def test_upload_declared_500mb_refused_before_reading(filled):
     )
     assert status == 413 and consumed == 0
     assert body["limit_bytes"] == filled.max_upload_bytes and "524,288,000" in body["message"]
+    assert body["hint"] == "1.0 MB 以下のファイルにしてください"
     assert _uploads_left(filled) == []
 
 
