@@ -18,5 +18,6 @@ def tier_map_html(store: Store) -> str:
         profile=profile,
         city_name=ws["city_name"],
         notes=dict(profile.notes),
+        municipality_code=ws["city_code"],
     )
     return render_html(fmap)
