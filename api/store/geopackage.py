@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from api.store.base import Store, StoreError, StoreWriter, WorkspaceNotInitialis
 from gis.crs import STORAGE_CRS
 from gis.schema import (
     AREA_COLUMNS,
+    POPULATION_COLUMNS,
     RESOURCE_COLUMNS,
     STATION_COLUMNS,
     coerce_areas,
@@ -40,6 +42,12 @@ _TABLES = {
     "workspace": ["city_code", "city_name", "profile"],
     "nesting_report": ["report"],
     "import_log": ["logged_at", "record"],
+}
+
+#: Text columns per layer (everything but numbers, booleans and geometry).
+_TEXT_COLUMNS = {
+    name: [c for c in columns if c not in (*POPULATION_COLUMNS, "is_sample", "geometry")]
+    for name, (_, columns) in _LAYERS.items()
 }
 
 _COERCE = {"areas": coerce_areas, "stations": coerce_stations, "resources": coerce_resources}
@@ -156,6 +164,10 @@ class GeoPackageStore(Store):
         raw = pyogrio.read_dataframe(self.path, layer=name)
         if raw.crs is None:
             raw = raw.set_crs(STORAGE_CRS)
+        for col in _TEXT_COLUMNS[name]:
+            # GDAL reads an all-null text column as float NaN; the schema wants None there.
+            values = raw[col].astype(object)
+            raw[col] = values.where(values.notna(), None)
         return _COERCE[name](raw)
 
     def _read_table(self, name: str) -> pd.DataFrame:
@@ -181,8 +193,13 @@ class GeoPackageStore(Store):
                 for name in [*_LAYERS, *_TABLES]:
                     if name not in present and name not in frames:
                         frames = {**frames, name: _empty(name)}
-            for name, frame in frames.items():
-                _write(tmp, name, frame)
+            tables = {n: f for n, f in frames.items() if n in _TABLES and n in present}
+            with _sqlite_unsynchronised():  # the finished file is fsynced once below
+                for name, frame in frames.items():
+                    if name not in tables:
+                        _write(tmp, name, frame)
+            if tables:
+                _write_tables(tmp, tables)
             if not self.path.exists():
                 os.chmod(tmp, 0o666 & ~_umask())
             with open(tmp, "rb+") as fh:
@@ -319,6 +336,34 @@ def _write(path: Path, name: str, frame: pd.DataFrame) -> None:
     else:
         out = pd.DataFrame({c: frame[c].astype(object) for c in _TABLES[name]})
         pyogrio.write_dataframe(out, path, layer=name, driver="GPKG")
+
+
+def _write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Refill existing attribute tables with SQLite directly (much faster than one GDAL open each)."""
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            for name, frame in tables.items():
+                columns = _TABLES[name]
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                con.execute(f'DELETE FROM "{name}"')
+                con.executemany(
+                    f'INSERT INTO "{name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})',
+                    [tuple(None if pd.isna(v) else str(v) for v in row)
+                     for row in frame[columns].itertuples(index=False)],
+                )
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def _sqlite_unsynchronised() -> Iterator[None]:
+    previous = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": previous})
 
 
 def _umask() -> int:
