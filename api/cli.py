@@ -250,5 +250,23 @@ def import_tier(path, level, id_column, name_column, strict_nesting, repair_geom
     click.echo(f"{result['level']}: {result['areas']} 地域を取り込みました（入れ子の指摘 {issues} 件: tsunagu nesting）")
 
 
+@import_.command(name="age-table")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workspace", default=None)
+def import_age(path, workspace) -> None:
+    """Join an e-Stat 年齢（5歳階級）別人口 small-area CSV (Shift_JIS) by KEY_CODE: 65+ and 75+ on every tier."""
+    from api.importing import import_age_table
+
+    settings = _settings(workspace=workspace)
+    try:
+        with _open(settings.workspace) as store:
+            r = import_age_table(store, path)
+    except _errors() as exc:
+        _fail(exc)
+    click.echo(f"65歳以上: {r['pop_65plus']} 人（{r['matched']} 小地域に結合、未結合 {len(r['unmatched'])}、秘匿 {len(r['suppressed'])}）")
+    if r["rollup_problems"]:
+        click.echo("集計の不一致: " + "; ".join(r["rollup_problems"]))
+
+
 if __name__ == "__main__":
     main()

@@ -359,6 +359,8 @@ def import_tier_file(
 
     stored = store.areas()
     base = stored[stored["level"] == profile.base.key]
+    age_report = (store.nesting_report() or {}).get("age_table")
+    absorbed = (age_report or {}).get("absorbed", {})
     sources = {}
     for key in profile.keys[1:-1]:
         if key == lv.key:
@@ -374,8 +376,10 @@ def import_tier_file(
         profile=profile,
         city=city, city_code=ws["city_code"], city_name=ws["city_name"], sources=sources,
         crs=plane_rectangular_crs(ws["city_code"]), base_source=str(base["source"].iloc[0]) if len(base) else "",
-        threshold=threshold, strict=strict,
+        threshold=threshold, strict=strict, absorbed=absorbed,
     )
+    if age_report:
+        build.report["age_table"] = age_report
     with store.transaction() as tx:
         tx.set_workspace(city_code=ws["city_code"], city_name=ws["city_name"], profile=profile)
         tx.replace_areas(build.areas)
@@ -389,3 +393,40 @@ def import_tier_file(
 def _without_note(profile: CityProfile, level: str) -> CityProfile:
     notes = {k: v for k, v in profile.notes.items() if k != level}
     return CityProfile(profile.levels, profile.name, profile.description, notes)
+
+
+def import_age_table(store: Store, path: str | Path, *, source_name: str | None = None) -> dict:
+    """Join an e-Stat small-area age table (Shift_JIS, two header rows) to the workspace by KEY_CODE.
+
+    Sets 65+ and 75+ on the census small areas, rolls them up every tier and stores the join
+    report (matched, unmatched, suppressed areas) in the nesting report. All or nothing.
+    """
+    from gis.io import read_estat_table
+    from gis.nesting import check_rollup, roll_up
+    from gis.population import join_age_table
+
+    name = source_name or Path(path).name
+    ws = store.workspace()
+    profile: CityProfile = ws["profile"]
+    table = read_estat_table(path, source_name=name)
+    areas = store.areas()
+    is_base = areas["level"] == profile.base.key
+    joined, report = join_age_table(areas[is_base], table, source=name)
+    areas = pd.concat([joined, areas[~is_base]], ignore_index=True)
+    areas = roll_up(gpd.GeoDataFrame(areas, geometry="geometry", crs=STORAGE_CRS), profile, absorbed=report["absorbed"])
+    nesting = store.nesting_report() or {}
+    nesting["age_table"] = report
+    problems = check_rollup(areas, profile)
+    if "rollup" in nesting:
+        nesting["rollup"]["problems"] = problems
+        nesting["rollup"]["ok"] = not problems
+    for entry in nesting.get("levels", []):
+        part = areas[areas["level"] == entry["level"]]
+        entry["pop_65plus"] = None if part["pop_65plus"].isna().any() else int(part["pop_65plus"].sum())
+    with store.transaction() as tx:
+        tx.replace_areas(areas)
+        tx.set_nesting_report(nesting)
+        tx.log_import({"kind": "age_table", "source": name, "matched": report["matched"],
+                       "unmatched": len(report["unmatched"]), "suppressed": len(report["suppressed"]),
+                       "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": _who()})
+    return {**report, "rollup_problems": problems}

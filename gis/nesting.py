@@ -207,18 +207,25 @@ def uncovered_parts(
     return {"area_km2": round(total, 3), "parts": parts}
 
 
-def roll_up(areas: gpd.GeoDataFrame, profile: CityProfile) -> gpd.GeoDataFrame:
+def roll_up(
+    areas: gpd.GeoDataFrame, profile: CityProfile, *, absorbed: dict[str, str] | None = None
+) -> gpd.GeoDataFrame:
     """Recompute every outer level's population attributes as the sum of its children.
 
     The innermost level's values are kept. A parent is unknown (<NA>) for an attribute when any
-    of its children is unknown, so partial sums never pass as totals.
+    of its children is unknown, so partial sums never pass as totals — except for innermost
+    areas whose figures e-Stat suppressed and counted in another small area (``absorbed``:
+    suppressed area id → the area holding its people): those add nothing, as published.
     """
     areas = areas.copy()
+    absorbed = absorbed or {}
     for child, parent in zip(profile.levels[:-1], profile.levels[1:]):
         kids = areas[areas["level"] == child.key]
         is_parent = areas["level"] == parent.key
+        counted_elsewhere = kids["area_id"].isin(absorbed) if child.key == profile.base.key else False
         for col in POPULATION_COLUMNS:
-            values = kids.groupby("parent_id")[col].agg(lambda s: s.sum() if s.notna().all() else pd.NA)
+            vals = kids[col].where(~(kids[col].isna() & counted_elsewhere), 0)
+            values = vals.groupby(kids["parent_id"]).agg(lambda s: s.sum() if s.notna().all() else pd.NA)
             summed = areas.loc[is_parent, "area_id"].map(values)
             # Parents without children hold nobody.
             has_kids = areas.loc[is_parent, "area_id"].isin(kids["parent_id"])
@@ -228,11 +235,15 @@ def roll_up(areas: gpd.GeoDataFrame, profile: CityProfile) -> gpd.GeoDataFrame:
 
 
 def check_rollup(areas: gpd.GeoDataFrame, profile: CityProfile) -> list[str]:
-    """Return discrepancies: each level's total must equal the innermost level's total (empty = reconciles)."""
+    """Return discrepancies: each level's total must equal the innermost level's total (empty = reconciles).
+
+    Attributes unknown on every innermost area are skipped; unknown on some is a discrepancy
+    unless every outer level still reconciles (suppressed areas counted elsewhere).
+    """
     problems = []
     base = areas[areas["level"] == profile.base.key]
     for col in POPULATION_COLUMNS:
-        if base[col].isna().any():
+        if base[col].isna().all():
             continue
         want = int(base[col].sum())
         for lv in profile.levels[1:]:
@@ -258,6 +269,7 @@ def build_tiers(
     threshold: float = DEFAULT_NESTING_THRESHOLD,
     straddle_share: float = DEFAULT_STRADDLE_SHARE,
     strict: bool = False,
+    absorbed: dict[str, str] | None = None,
 ) -> TierBuild:
     """Build all tier levels of a city from census small areas and a source per outer level.
 
@@ -276,6 +288,8 @@ def build_tiers(
         Projected CRS to measure in.
     strict
         Raise :class:`NestingError` when any area straddles two parents, instead of reporting it.
+    absorbed
+        Small areas whose age figures e-Stat suppressed, mapped to the area holding their people.
 
     Returns
     -------
@@ -346,7 +360,7 @@ def build_tiers(
             frame[col] = pd.NA
     frame.loc[frame["level"] != profile.base.key, POPULATION_COLUMNS] = pd.NA
     areas = coerce_areas(gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS))
-    areas = roll_up(areas, profile)
+    areas = roll_up(areas, profile, absorbed=absorbed)
     problems = check_rollup(areas, profile)
 
     report_levels = []
@@ -357,6 +371,7 @@ def build_tiers(
             "label": lv.label,
             "count": int(len(part)),
             "population": None if part["population"].isna().any() else int(part["population"].sum()),
+            "pop_65plus": None if part["pop_65plus"].isna().any() else int(part["pop_65plus"].sum()),
             "source": str(part["source"].iloc[0]) if len(part) else "",
             "note": profile.notes.get(lv.key, ""),
         }

@@ -1,4 +1,4 @@
-"""Bad input through the import functions: a clear message naming the file/row/feature, and the store unchanged.
+"""Imports into a workspace: good files land; bad input gets a clear message naming file/row/feature and leaves the store unchanged.
 
 Runs against both stores (GeoPackage and PostGIS) on a small synthetic workspace in 岡山県's
 plane (JGD2011 zone V), so coordinates are genuinely in Japan.
@@ -200,3 +200,69 @@ def test_small_area_table_with_unknown_key_code_is_refused(store, tmp_path):
     rows = ["KEY_CODE,地区コード,地区名"] + [f"3399900{i}{j},k1,北" for i in range(4) for j in range(2)] + ["339990099,k2,南"]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     _refused(store, lambda: import_tier_file(store, path, level="kominkan"), "339990099")
+
+
+def _age_csv(tmp_path, rows, *, name="h22_age.csv"):
+    """An e-Stat 年齢別人口 table as downloaded: cp932, code row, label row, HYOSYO 1/2/3 rows mixed."""
+    meta = ["KEY_CODE", "HYOSYO", "CITYNAME", "NAME", "HTKSYORI", "HTKSAKI", "GASSAN"]
+    codes = ["T000608001", "T000608014", "T000608015", "T000608016", "T000608017", "T000608018", "T000608019", "T000608020"]
+    labels = ["総数　年齢「不詳」含む", "総数６５～６９歳", "総数７０～７４歳", "総数７５～７９歳", "総数８０～８４歳",
+              "総数８５～８９歳", "総数９０～９４歳", "総数９５歳以上"]
+    meta_labels = ["地域識別番号", "表章単位", "市区町村名", "町丁字名", "秘匿処理", "秘匿先情報", "合算地域"]
+    lines = [",".join(meta + codes), ",".join(meta_labels + labels)]
+    lines.append(",".join(["33999", "1", "テスト市", "", "0", "", ""] + ["999"] * 8))  # municipality row: not summed
+    lines += [",".join(r) for r in rows]
+    path = tmp_path / name
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp932"))
+    return path
+
+
+def _age_row(key, *, bands=(1, 1, 1, 1, 1, 1, 1), htk="0", saki="", gassan="", total="10"):
+    return [key, "3", "テスト市", "字", htk, saki, gassan, total, *map(str, bands)]
+
+
+def test_age_table_sets_65_and_75_plus_on_every_tier(store, tmp_path):
+    from api.importing import import_age_table
+
+    base_ids = [f"3399900{i}{j}" for i in range(4) for j in range(2)]
+    rows = [_age_row(k, bands=(1, 2, 3, 4, 5, 6, 7)) for k in base_ids]
+    result = import_age_table(store, _age_csv(tmp_path, rows))
+    assert result["matched"] == 8 and result["unmatched"] == [] and result["rollup_problems"] == []
+    areas = store.areas()
+    base = areas[areas["level"] == "neighbourhood"]
+    assert base["pop_65plus"].tolist() == [28] * 8 and base["pop_75plus"].tolist() == [25] * 8
+    for level in ("kominkan", "junior_high", "city"):
+        assert int(areas.loc[areas["level"] == level, "pop_65plus"].sum()) == 8 * 28
+    assert store.nesting_report()["age_table"]["columns"]["pop_65plus"][0] == "T000608014"
+
+
+def test_age_table_suppressed_area_stays_unknown_and_totals_reconcile(store, tmp_path):
+    from api.importing import import_age_table
+
+    base_ids = [f"3399900{i}{j}" for i in range(4) for j in range(2)]
+    rows = [_age_row(k) for k in base_ids[2:]]
+    # 字00 absorbed 字01's people (both in 東小学校区): 字01 is '*', not 0
+    rows.insert(0, _age_row(base_ids[0], bands=(2, 2, 2, 2, 2, 2, 2), htk="1", gassan=base_ids[1]))
+    rows.insert(1, _age_row(base_ids[1], bands=("*",) * 7, htk="2", saki=base_ids[0], total="*"))
+    result = import_age_table(store, _age_csv(tmp_path, rows))
+    assert [s["area_id"] for s in result["suppressed"]] == [base_ids[1]]
+    areas = store.areas().set_index("area_id")
+    assert pd.isna(areas.loc[base_ids[1], "pop_65plus"])
+    assert areas.loc[base_ids[0], "pop_65plus"] == 14
+    city = store.areas(level="city")["pop_65plus"].iloc[0]
+    assert city == 14 + 6 * 7 and result["rollup_problems"] == []
+
+
+def test_age_table_for_another_city_is_refused(store, tmp_path):
+    from api.importing import import_age_table
+
+    path = _age_csv(tmp_path, [_age_row("332090010" + "01")], name="other_city.csv")
+    _refused(store, lambda: import_age_table(store, path), "other_city.csv", "no KEY_CODE")
+
+
+def test_age_table_in_mojibake_is_refused(store, tmp_path):
+    from api.importing import import_age_table
+
+    path = _age_csv(tmp_path, [_age_row("339990000")], name="garbled.csv")
+    path.write_text(path.read_bytes().decode("utf-8", errors="replace"), encoding="utf-8")
+    _refused(store, lambda: import_age_table(store, path), "garbled.csv", "Shift_JIS")
