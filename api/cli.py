@@ -122,7 +122,10 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
                 f"  {labels[p['child_level']]['label']} → {labels[p['parent_level']]['label']}: またがり {p['straddling']}, 境界越え {p.get('crossing', 0)}, "
                 f"一部未カバー {p['partly_uncovered']}, 圏域外 {p['outside']}（詳細: tsunagu nesting）"
             )
-    click.echo(f"  地域資源: {', '.join(f'{k} {v}' for k, v in sorted(summary['resources'].items()))}")
+    from gis.schema import RESOURCE_KINDS
+
+    kinds = sorted(summary["resources"].items(), key=lambda kv: -kv[1])
+    click.echo(f"  地域資源: {'、'.join(f'{RESOURCE_KINDS.get(k, k)} {v}' for k, v in kinds)}")
     click.echo(f"  拠点（サンプル）: {summary['stations']}")
     click.echo(f"ワークスペース: {workspace}")
     click.secho(f"地図: {map_path}", fg="green")
