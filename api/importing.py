@@ -93,6 +93,38 @@ def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: 
     return coerce_resources(inside.reset_index(drop=True))
 
 
+def sample_salons(resources: gpd.GeoDataFrame, *, share: float = 0.5, seed: int = 33209) -> gpd.GeoDataFrame:
+    """Sample ふれあい・いきいきサロン at a share of the real 公民館・集会所 (SAMPLE DATA).
+
+    No open data lists salons; more than 80 % of 通いの場 meet in 公民館, 自治会館 or 集会所,
+    so sample salons sit in a random (seeded, reproducible) half of those halls. Every row is
+    marked ``is_sample`` and named 「…サロン（サンプル）」.
+    """
+    import numpy as np
+
+    halls = resources[resources["kind"].isin(["kominkan", "meeting_hall"])].sort_values("resource_id")
+    if halls.empty:
+        return coerce_resources(gpd.GeoDataFrame({c: [] for c in RESOURCE_COLUMNS}, geometry="geometry", crs=STORAGE_CRS))
+    rng = np.random.default_rng(seed)
+    pick = halls.iloc[np.sort(rng.choice(len(halls), size=max(1, round(len(halls) * share)), replace=False))]
+    days = ["毎週月曜", "毎週火曜", "毎週水曜", "毎週木曜", "第1・3金曜", "第2・4水曜"]
+    salons = gpd.GeoDataFrame(
+        {
+            "resource_id": [f"sample-salon-{r}" for r in pick["resource_id"]],
+            "kind": "salon",
+            "name": [f"{n}サロン（サンプル）" for n in pick["name"]],
+            "address": pick["address"].values,
+            "attributes": [{"meeting_days": days[i % len(days)], "venue": n, "capacity": 20}
+                           for i, n in enumerate(pick["name"])],
+            "source": "サンプルデータ（実在のサロンではありません）",
+            "is_sample": True,
+        },
+        geometry=pick.geometry.values,
+        crs=STORAGE_CRS,
+    )
+    return coerce_resources(salons)
+
+
 def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, profile: CityProfile, crs: str) -> gpd.GeoDataFrame:
     """Sample 地域包括支援センター, one per level-below-city area, at its most central 公民館 (SAMPLE DATA).
 
@@ -196,9 +228,10 @@ def build_city_workspace(
         strict=strict,
     )
     build.report["small_area_import"] = small.attrs.get("import", {})
-    say("地域資源（食料品店・公民館・集会所・駅）を読み込み中")
+    say("地域資源（食料品店・公民館・集会所・駅）とサンプルのサロンを用意中")
     resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
     stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
+    resources = coerce_resources(pd.concat([resources, sample_salons(resources)], ignore_index=True))
     say("ワークスペースに書き込み中")
     counts = build.areas.groupby("level").size().to_dict()
     record = {

@@ -65,6 +65,8 @@ def test_demo_builds_takahashi_tiers_and_map(demo_workspace):
         kinds = store.resources()["kind"].value_counts()
         assert kinds.get("kominkan", 0) + kinds.get("meeting_hall", 0) >= 30 and kinds.get("rail_station", 0) >= 5
         assert store.nesting_report()["rollup"]["ok"]
+        salons = store.resources(kinds=["salon"])
+        assert len(salons) >= 10 and salons["is_sample"].all() and salons["name"].str.endswith("（サンプル）").all()
     html = (ws.parent / "tier_map_33209.html").read_text(encoding="utf-8")
     for label in ("町丁・字", "公民館区", "中学校区", "市全域", "人口密度", "国土地理院", "e-Stat", "サンプル"):
         assert label in html or json.dumps(label)[1:-1] in html, label
