@@ -1,0 +1,121 @@
+"""The contract every analysis job follows, its registry, and shared helpers (demand, distance engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from pydantic import BaseModel
+
+from api.store.base import Store
+from gis.access import DistanceEngine, StraightLineEngine
+from gis.crs import plane_rectangular_crs
+from gis.demand import demand_points
+
+#: progress(fraction 0–1, Japanese message)
+Progress = Callable[[float, str], None]
+
+#: 65+ shares known for a whole city (2020 census) when no small-area age table was imported.
+KNOWN_ELDERLY_SHARES = {"33209": (11925 / 29072, "2020年国勢調査 高梁市 65歳以上 11,925人／29,072人")}
+#: Fallback: Japan 2020 census, 65+ 28.6 %.
+NATIONAL_ELDERLY_SHARE = (0.286, "2020年国勢調査 全国 65歳以上 28.6%")
+
+
+@dataclass
+class AnalysisResult:
+    """What an analysis job returns and the job store keeps.
+
+    Attributes
+    ----------
+    tables
+        Name → table (first is the main one). Column names are Japanese or have Japanese
+        labels in ``attrs["labels"]``; tables must carry no individual client.
+    map_html
+        The result map (standalone Folium HTML), or None.
+    summary
+        JSON-ready headline figures (counts, shares, solver status...).
+    notes
+        Japanese notes every output repeats: sample data, estimated ages, straight-line fallback.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    map_html: str | None = None
+    summary: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A registered analysis: its name (CLI/API), Japanese label, parameter model and function."""
+
+    name: str
+    label: str
+    params: type[BaseModel]
+    run: Callable[..., AnalysisResult]
+
+
+#: name → spec; filled by :func:`register` when the analysis modules are imported.
+REGISTRY: dict[str, AnalysisSpec] = {}
+
+
+def register(name: str, label: str, params: type[BaseModel]):
+    """Register ``run(store, params, *, progress, data_dir) -> AnalysisResult`` under ``name``."""
+
+    def deco(func):
+        REGISTRY[name] = AnalysisSpec(name=name, label=label, params=params, run=func)
+        return func
+
+    return deco
+
+
+def default_elderly_share(city_code: str) -> tuple[float, str]:
+    """65+ share to use when the workspace has no age table: the city's (2020) if known, else Japan's."""
+    return KNOWN_ELDERLY_SHARES.get(str(city_code), NATIONAL_ELDERLY_SHARE)
+
+
+def workspace_demand(
+    store: Store, *, elderly_share: float | None = None, cell_size_m: float = 100.0
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Demand points of the workspace's census small areas, with the notes outputs must repeat."""
+    ws = store.workspace()
+    profile = ws["profile"]
+    small = store.areas(level=profile.base.key)
+    notes = []
+    share = elderly_share
+    if share is None and small["pop_65plus"].isna().any():
+        share, basis = default_elderly_share(ws["city_code"])
+        notes.append(f"65歳以上人口の比率 {share:.1%}（{basis}）を用いた推計です")
+    points = demand_points(small, crs=plane_rectangular_crs(ws["city_code"]), cell_size_m=cell_size_m, elderly_share=share)
+    if points.attrs.get("age_note"):
+        notes.append(points.attrs["age_note"])
+    return points, notes
+
+
+def choose_engine(
+    city_code: str, *, data_dir: Path | None, mode: str = "walk", road_file: Path | None = None
+) -> tuple[DistanceEngine, list[str]]:
+    """The network engine when a road graph for the city is at hand, else straight line (and say so)."""
+    crs = plane_rectangular_crs(city_code)
+    try:
+        from gis.network import NetworkEngine, find_road_network, read_road_graph
+    except ImportError:  # network module not installed yet
+        find_road_network = None
+    path = road_file
+    if path is None and find_road_network is not None and data_dir is not None:
+        path = find_road_network(data_dir, city_code=city_code)
+    if path is not None and find_road_network is not None:
+        graph = read_road_graph(path, mode=mode, crs=crs)
+        engine = NetworkEngine(graph)
+        return engine, [f"距離は道路網（{Path(path).name}）上の{'徒歩' if mode == 'walk' else '車'}経路距離です"]
+    engine = StraightLineEngine(crs=crs)
+    return engine, ["道路網データがないため、直線距離で計算しました（山間部では実際の道のりより短くなります）"]
+
+
+def sample_note(*frames: pd.DataFrame) -> list[str]:
+    """A note when any of the frames holds sample data."""
+    if any("is_sample" in f.columns and f["is_sample"].any() for f in frames if f is not None and len(f)):
+        return ["サンプルデータを含みます（サロン・拠点の位置は実在のものではありません）"]
+    return []
