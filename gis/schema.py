@@ -150,70 +150,56 @@ def coerce_areas(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out[AREA_COLUMNS]
 
 
-def coerce_stations(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return ``gdf`` with exactly :data:`STATION_COLUMNS`; ``area_ids`` is a list of area ids."""
+def _coerce_points(
+    gdf: gpd.GeoDataFrame, *, id_column: str, kinds: dict[str, str], what: str, extra: dict
+) -> gpd.GeoDataFrame:
+    """Shared normalisation of stations and resources: defaults, kind check, unique ids, CRS, types.
+
+    ``extra`` maps each kind-specific column to (default, converter).
+    """
     gdf = gdf.copy()
-    for col, default in (("address", ""), ("area_ids", None), ("source", ""), ("is_sample", False)):
+    defaults = {"address": "", "source": "", "is_sample": False, **{c: d for c, (d, _f) in extra.items()}}
+    for col, default in defaults.items():
         if col not in gdf.columns:
             gdf[col] = default
-    _require_columns(gdf, ["station_id", "name", "kind", "geometry"], "stations")
-    unknown = sorted(set(gdf["kind"]) - set(STATION_KINDS))
+    _require_columns(gdf, [id_column, "name", "kind", "geometry"], what)
+    unknown = sorted(set(gdf["kind"].astype(str)) - set(kinds))
     if unknown:
-        msg = f"unknown station kind {unknown[0]!r}; known kinds: {', '.join(STATION_KINDS)}"
+        msg = f"unknown {what[:-1]} kind {unknown[0]!r}; known kinds: {', '.join(kinds)}"
         raise InputDataError(msg)
-    _check_unique(gdf.reset_index(drop=True), "station_id", "stations")
+    _check_unique(gdf.reset_index(drop=True), id_column, what)
     if gdf.crs is None:
         gdf = gdf.set_crs(STORAGE_CRS)
     gdf = gdf.to_crs(STORAGE_CRS)
-    out = gpd.GeoDataFrame(
-        {
-            "station_id": gdf["station_id"].astype(str),
-            "name": gdf["name"].astype(str),
-            "kind": gdf["kind"].astype(str),
-            "address": gdf["address"].fillna("").astype(str),
-            "area_ids": gdf["area_ids"].map(_as_id_list).astype(object),
-            "source": gdf["source"].fillna("").astype(str),
-            "is_sample": gdf["is_sample"].fillna(False).astype(bool),
-        },
-        geometry=gdf.geometry.values,
-        crs=STORAGE_CRS,
-    ).reset_index(drop=True)
+    columns = {
+        id_column: gdf[id_column].astype(str),
+        "name": gdf["name"].fillna("").astype(str),
+        "kind": gdf["kind"].astype(str),
+        "address": gdf["address"].fillna("").astype(str),
+        **{c: gdf[c].map(f).astype(object) for c, (_d, f) in extra.items()},
+        "source": gdf["source"].fillna("").astype(str),
+        "is_sample": gdf["is_sample"].fillna(False).astype(bool),
+    }
+    out = gpd.GeoDataFrame(columns, geometry=gdf.geometry.values, crs=STORAGE_CRS).reset_index(drop=True)
+    bad = out.geometry.geom_type != "Point"
+    if bad.any():
+        i = int(bad.idxmax())
+        msg = f"{what[:-1]} {out[id_column][i]!r} is a {out.geometry.geom_type[i]}, not a point"
+        raise InputDataError(msg, feature=out[id_column][i])
+    return out
+
+
+def coerce_stations(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` with exactly :data:`STATION_COLUMNS`; ``area_ids`` is a list of area ids."""
+    out = _coerce_points(gdf, id_column="station_id", kinds=STATION_KINDS, what="stations",
+                         extra={"area_ids": (None, _as_id_list)})
     return out[STATION_COLUMNS]
 
 
 def coerce_resources(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``gdf`` with exactly :data:`RESOURCE_COLUMNS`; ``attributes`` is a dict."""
-    gdf = gdf.copy()
-    for col, default in (("address", ""), ("attributes", None), ("source", ""), ("is_sample", False)):
-        if col not in gdf.columns:
-            gdf[col] = default
-    _require_columns(gdf, ["resource_id", "kind", "name", "geometry"], "resources")
-    unknown = sorted(set(gdf["kind"].astype(str)) - set(RESOURCE_KINDS))
-    if unknown:
-        msg = f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}"
-        raise InputDataError(msg)
-    _check_unique(gdf.reset_index(drop=True), "resource_id", "resources")
-    if gdf.crs is None:
-        gdf = gdf.set_crs(STORAGE_CRS)
-    gdf = gdf.to_crs(STORAGE_CRS)
-    out = gpd.GeoDataFrame(
-        {
-            "resource_id": gdf["resource_id"].astype(str),
-            "kind": gdf["kind"].astype(str),
-            "name": gdf["name"].fillna("").astype(str),
-            "address": gdf["address"].fillna("").astype(str),
-            "attributes": gdf["attributes"].map(_as_dict).astype(object),
-            "source": gdf["source"].fillna("").astype(str),
-            "is_sample": gdf["is_sample"].fillna(False).astype(bool),
-        },
-        geometry=gdf.geometry.values,
-        crs=STORAGE_CRS,
-    ).reset_index(drop=True)
-    bad = out.geometry.geom_type != "Point"
-    if bad.any():
-        i = int(bad.idxmax())
-        msg = f"resource {out.resource_id[i]!r} is a {out.geometry.geom_type[i]}, not a point"
-        raise InputDataError(msg, feature=out.resource_id[i])
+    out = _coerce_points(gdf, id_column="resource_id", kinds=RESOURCE_KINDS, what="resources",
+                         extra={"attributes": (None, _as_dict)})
     return out[RESOURCE_COLUMNS]
 
 

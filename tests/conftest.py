@@ -107,3 +107,11 @@ def tmp_store(tmp_path):
 
     with GeoPackageStore(tmp_path / "workspace.gpkg") as store:
         yield store
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The real open-data folder (skips, saying where it looked, when it is not at hand)."""
+    from _paths import require_data_dir
+
+    return require_data_dir()

@@ -10,16 +10,6 @@ from click.testing import CliRunner
 from api.cli import main
 
 
-@pytest.fixture(scope="module")
-def data_dir():
-    from api.importing import find_data_dir
-    from gis.errors import DataNotFoundError
-
-    try:
-        return find_data_dir()
-    except DataNotFoundError as exc:
-        pytest.skip(f"open data not at hand: {exc}")
-
 
 @pytest.fixture(scope="module")
 def demo_workspace(data_dir, tmp_path_factory):

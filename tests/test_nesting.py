@@ -165,16 +165,6 @@ def test_roll_up_sums_children_and_keeps_unknown_unknown(pops):
 
 # --- real data -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def data_dir():
-    from api.importing import find_data_dir
-    from gis.errors import DataNotFoundError
-
-    try:
-        return find_data_dir()
-    except DataNotFoundError as exc:
-        pytest.skip(f"open data not at hand: {exc}")
-
 
 @pytest.fixture(scope="module")
 def takahashi(data_dir):
