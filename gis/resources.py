@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from data import manifest as _manifest
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
 from gis.io import _blank, looks_japanese, looks_swapped, read_table, read_vector
@@ -55,8 +56,8 @@ _KIND_SYNONYMS = {
     "避難場所": "shelter", "その他": "other",
 }
 
-PDL_FOOD_ATTRIBUTION = "出典：厚生労働省 食品衛生申請等システム（オープンデータ）を加工して作成（PDL1.0）"
-GSI_SHELTER_ATTRIBUTION = "出典：国土地理院 指定緊急避難場所・指定避難所データ"
+PDL_FOOD_ATTRIBUTION = _manifest()["food_permits"]["attribution"] + "（PDL1.0）"
+GSI_SHELTER_ATTRIBUTION = _manifest()["shelters"]["attribution"]
 RAIL_STATION_SOURCE = (
     "zaiyingzhao/Jinshin_Visualization (座標: uedayou.net jrslod); ライセンス記載なし・位置は未検証"
 )

@@ -14,13 +14,16 @@ from gis.schema import RESOURCE_KINDS, STATION_KINDS
 
 # --- attributions -------------------------------------------------------------------------
 
-GSI_TILES_URL = "https://maps.gsi.go.jp/development/ichiran.html"
+from data import manifest as _manifest
+
+GSI_TILES_URL = _manifest()["basemap"]["download"]
 #: 地理院タイル attribution (HTML, as Leaflet shows it).
 GSI_ATTRIBUTION = f'<a href="{GSI_TILES_URL}" target="_blank" rel="noopener">地理院タイル</a>「出典：国土地理院」'
-ESTAT_ATTRIBUTION = "出典：政府統計の総合窓口(e-Stat)"
-KSJ_ATTRIBUTION = "出典：国土数値情報（国土交通省）"
-FOOD_PERMITS_ATTRIBUTION = "出典：厚生労働省 食品衛生申請等システム（オープンデータ）を加工して作成"
-SHELTERS_ATTRIBUTION = "出典：国土地理院 指定緊急避難場所・指定避難所データ"
+#: Attributions come from the source manifest (data/sources.toml), the one place they live.
+ESTAT_ATTRIBUTION = _manifest()["small_areas"]["attribution"]
+KSJ_ATTRIBUTION = _manifest()["municipalities"]["attribution"]
+FOOD_PERMITS_ATTRIBUTION = _manifest()["food_permits"]["attribution"]
+SHELTERS_ATTRIBUTION = _manifest()["shelters"]["attribution"]
 
 #: Data attributions shown on every map built from the bundled sources.
 DATA_ATTRIBUTIONS = (
