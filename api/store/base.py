@@ -19,6 +19,10 @@ class WorkspaceNotInitialised(StoreError):
     """The workspace has no city profile yet: run ``tsunagu demo`` or an import first."""
 
 
+class JobStateError(StoreError):
+    """A job that does not exist, or a change its status does not allow (a finished job is immutable)."""
+
+
 class StoreWriter(abc.ABC):
     """Writes made inside one :meth:`Store.transaction`; they land together or not at all.
 
@@ -96,6 +100,54 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def import_log(self) -> list[dict]:
         """Import records, oldest first."""
+
+    # ------------------------------------------------------------------ analysis jobs
+    #
+    # A job is one run of an analysis on this workspace: queued → running → done | failed
+    # (or queued → cancelled). Re-running creates a new job; a finished job never changes.
+    # Records are dicts with the keys of ``api.store._jobs.JOB_FIELDS``; times are ISO 8601 UTC.
+
+    #: Seconds between persisted progress updates of a running job (the runner keeps the
+    #: latest progress in memory and writes it at most this often).
+    job_progress_interval: float = 1.0
+
+    @abc.abstractmethod
+    def create_job(
+        self, *, analysis: str, params: dict, created_by: str, data_version: str, job_id: str | None = None
+    ) -> dict:
+        """Create a queued job and return its record (a new uuid4 ``job_id`` unless one is given)."""
+
+    @abc.abstractmethod
+    def update_job_progress(self, job_id: str, progress: float, message: str = "") -> None:
+        """Record progress (0–1) and a Japanese message; the first call moves queued → running."""
+
+    @abc.abstractmethod
+    def finish_job(self, job_id: str, result) -> dict:
+        """Store an ``AnalysisResult`` (tables, map, summary, notes) and mark the job done, in one transaction."""
+
+    @abc.abstractmethod
+    def fail_job(self, job_id: str, error: str) -> dict:
+        """Mark a queued or running job failed with ``error`` (what went wrong, in words)."""
+
+    @abc.abstractmethod
+    def cancel_job(self, job_id: str) -> dict:
+        """Mark a queued job cancelled (a running job cannot be cancelled)."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> dict | None:
+        """The job's record, or None when this workspace has no such job."""
+
+    @abc.abstractmethod
+    def list_jobs(self, *, analysis: str | None = None, status: str | None = None, limit: int = 100) -> list[dict]:
+        """Job records, newest first."""
+
+    @abc.abstractmethod
+    def job_table(self, job_id: str, name: str):
+        """Result table ``name`` of a done job as a DataFrame (``attrs`` kept), or None."""
+
+    @abc.abstractmethod
+    def job_map(self, job_id: str) -> str | None:
+        """The result map (HTML) of a done job, or None."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections or file handles."""

@@ -8,16 +8,16 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from api.store import _json
+from api.store import _jobs, _json
 from api.store._checks import check_kinds, check_mapping, check_new_ids, check_points, check_workspace
-from api.store.base import Store, StoreError, StoreWriter, WorkspaceNotInitialised
+from api.store.base import JobStateError, Store, StoreError, StoreWriter, WorkspaceNotInitialised
 from gis.crs import STORAGE_CRS
 from gis.schema import (
     AREA_COLUMNS,
@@ -150,6 +150,171 @@ class GeoPackageStore(Store):
             if writer._dirty:
                 self._commit({name: writer._frames[name] for name in writer._dirty})
 
+    # ------------------------------------------------------------------ analysis jobs
+    #
+    # Jobs live in two attribute tables of the same file (``jobs``, ``job_tables``), created on
+    # first use. Every status change is one copy-on-write commit like any other write, so the
+    # runner persists progress only every ``job_progress_interval`` seconds and keeps the rest
+    # in memory.
+
+    job_progress_interval = 5.0
+
+    def create_job(self, *, analysis: str, params: dict, created_by: str, data_version: str,
+                   job_id: str | None = None) -> dict:
+        """Create a queued job and return its record (see :class:`Store`)."""
+        job_id = _jobs.new_job_id(job_id)
+        row = {"job_id": job_id, "analysis": str(analysis), "params": _json.dumps(params), "status": "queued",
+               "progress": 0.0, "message": "", "created_by": str(created_by), "created_at": _jobs.now(),
+               "data_version": str(data_version), "notes": "[]", "table_names": "[]"}
+
+        def write(con: sqlite3.Connection) -> None:
+            if con.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
+                msg = f"job {job_id} already exists"
+                raise JobStateError(msg)
+            con.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()))
+
+        self._job_commit(write)
+        return self.get_job(job_id)
+
+    def update_job_progress(self, job_id: str, progress: float, message: str = "") -> None:
+        """Record progress and message; the first call moves queued → running (see :class:`Store`)."""
+        job_id = _jobs.check_job_id(job_id)
+        value = _jobs.check_progress(progress)
+
+        def write(con: sqlite3.Connection) -> None:
+            status = self._job_status(con, job_id)
+            _jobs.check_transition(job_id, status, "running")
+            con.execute("UPDATE jobs SET status = 'running', progress = ?, message = ?, "
+                        "started_at = COALESCE(started_at, ?) WHERE job_id = ?",
+                        (value, str(message), _jobs.now(), job_id))
+
+        self._job_commit(write)
+
+    def finish_job(self, job_id: str, result) -> dict:
+        """Store the result and mark the job done in one commit (see :class:`Store`)."""
+        job_id = _jobs.check_job_id(job_id)
+        tables, map_html, summary, notes = _jobs.result_parts(result)
+
+        def write(con: sqlite3.Connection) -> None:
+            status = self._job_status(con, job_id)
+            _jobs.check_transition(job_id, status, "done")
+            con.executemany("INSERT INTO job_tables (job_id, position, name, data) VALUES (?, ?, ?, ?)",
+                            [(job_id, i, name, _json.dumps(data)) for i, (name, data) in enumerate(tables)])
+            now = _jobs.now()
+            con.execute("UPDATE jobs SET status = 'done', progress = 1.0, message = ?, finished_at = ?, "
+                        "started_at = COALESCE(started_at, ?), summary = ?, notes = ?, table_names = ?, "
+                        "map_html = ? WHERE job_id = ?",
+                        ("完了", now, now, _json.dumps(summary), _json.dumps(notes),
+                         _json.dumps([n for n, _ in tables]), _jobs.pack_map(map_html), job_id))
+
+        self._job_commit(write)
+        return self.get_job(job_id)
+
+    def fail_job(self, job_id: str, error: str) -> dict:
+        """Mark a queued or running job failed (see :class:`Store`)."""
+        return self._end_job(job_id, "failed", error=str(error))
+
+    def cancel_job(self, job_id: str) -> dict:
+        """Mark a queued job cancelled (see :class:`Store`)."""
+        return self._end_job(job_id, "cancelled", error=None)
+
+    def get_job(self, job_id: str) -> dict | None:
+        """The job's record, or None (see :class:`Store`)."""
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        rows = self._job_rows("WHERE job_id = ?", (job_id,))
+        return rows[0] if rows else None
+
+    def list_jobs(self, *, analysis: str | None = None, status: str | None = None, limit: int = 100) -> list[dict]:
+        """Job records, newest first (see :class:`Store`)."""
+        where, args = [], []
+        if analysis is not None:
+            where.append("analysis = ?")
+            args.append(str(analysis))
+        if status is not None:
+            where.append("status = ?")
+            args.append(str(status))
+        clause = ("WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, fid DESC LIMIT ?"
+        return self._job_rows(clause, (*args, max(0, int(limit))))
+
+    def job_table(self, job_id: str, name: str):
+        """Result table ``name`` of a job, or None (see :class:`Store`)."""
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        with self._job_reader() as con:
+            row = None if con is None else con.execute(
+                "SELECT data FROM job_tables WHERE job_id = ? AND name = ?", (job_id, str(name))).fetchone()
+        return None if row is None else _jobs.decode_table(_json.loads(row[0]))
+
+    def job_map(self, job_id: str) -> str | None:
+        """The result map HTML of a job, or None (see :class:`Store`)."""
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        with self._job_reader() as con:
+            row = None if con is None else con.execute(
+                "SELECT map_html FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else _jobs.unpack_map(row[0])
+
+    def _end_job(self, job_id: str, status: str, *, error: str | None) -> dict:
+        job_id = _jobs.check_job_id(job_id)
+
+        def write(con: sqlite3.Connection) -> None:
+            _jobs.check_transition(job_id, self._job_status(con, job_id), status)
+            con.execute("UPDATE jobs SET status = ?, error = ?, message = ?, finished_at = ? WHERE job_id = ?",
+                        (status, error, _jobs.JOB_STATUSES[status], _jobs.now(), job_id))
+
+        self._job_commit(write)
+        return self.get_job(job_id)
+
+    @staticmethod
+    def _job_status(con: sqlite3.Connection, job_id: str) -> str | None:
+        row = con.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _job_commit(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        def sql(con: sqlite3.Connection) -> None:
+            _ensure_job_tables(con)
+            write(con)
+
+        with self._locked():
+            self._commit({}, sql=sql)
+
+    @contextlib.contextmanager
+    def _job_reader(self) -> Iterator[sqlite3.Connection | None]:
+        """A read-only connection, or None when the file has no job tables yet."""
+        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            has = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").fetchone()
+            yield con if has else None
+        finally:
+            con.close()
+
+    def _job_rows(self, clause: str, args: tuple) -> list[dict]:
+        columns = ["job_id", "analysis", "params", "status", "progress", "message", "created_by", "created_at",
+                   "started_at", "finished_at", "data_version", "summary", "notes", "error", "table_names",
+                   "map_html IS NOT NULL"]
+        with self._job_reader() as con:
+            if con is None:
+                return []
+            rows = con.execute(f"SELECT {', '.join(columns)} FROM jobs {clause}", args).fetchall()
+        out = []
+        for r in rows:
+            record = dict(zip(columns[:-1], r[:-1], strict=True))
+            for key in ("params", "summary", "notes"):
+                record[key] = _json.loads(record[key])
+            record["notes"] = record["notes"] or []
+            record["tables"] = _json.loads(record.pop("table_names")) or []
+            record["has_map"] = bool(r[-1])
+            out.append({k: record[k] for k in _jobs.JOB_FIELDS})
+        return out
+
     # ------------------------------------------------------------------ internals
 
     def _missing_layers(self) -> list[str]:
@@ -176,8 +341,9 @@ class GeoPackageStore(Store):
     def _read_any(self, name: str) -> pd.DataFrame:
         return self._read_layer(name) if name in _LAYERS else self._read_table(name)
 
-    def _commit(self, frames: dict[str, pd.DataFrame], *, ensure: bool = False) -> None:
-        """Write ``frames`` into a copy of the file and rename it over the original."""
+    def _commit(self, frames: dict[str, pd.DataFrame], *, ensure: bool = False,
+                sql: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Write ``frames`` (and run ``sql(connection)``) in a copy of the file and rename it over the original."""
         fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.gpkg", dir=self.path.parent)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -200,6 +366,8 @@ class GeoPackageStore(Store):
                         _write(tmp, name, frame)
             if tables:
                 _write_tables(tmp, tables)
+            if sql is not None:
+                _run_sql(tmp, sql)
             if not self.path.exists():
                 os.chmod(tmp, 0o666 & ~_umask())
             with open(tmp, "rb+") as fh:
@@ -354,6 +522,33 @@ def _write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
                 )
     finally:
         con.close()
+
+
+def _run_sql(path: Path, sql: Callable[[sqlite3.Connection], None]) -> None:
+    """Run ``sql(connection)`` on GeoPackage ``path`` in one SQLite transaction."""
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA synchronous = OFF")  # the finished file is fsynced once by _commit
+        with con:
+            sql(con)
+    finally:
+        con.close()
+
+
+def _ensure_job_tables(con: sqlite3.Connection) -> None:
+    """Create the job tables (registered as GeoPackage attribute tables, so QGIS lists them)."""
+    con.execute("""CREATE TABLE IF NOT EXISTS jobs (
+        fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE, analysis TEXT NOT NULL,
+        params TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT,
+        created_by TEXT, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, data_version TEXT,
+        summary TEXT, notes TEXT, error TEXT, table_names TEXT, map_html BLOB)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS job_tables (
+        fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+        position INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (job_id, name))""")
+    for name, what in (("jobs", "解析ジョブ"), ("job_tables", "解析ジョブの結果表（JSON）")):
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                    "SELECT ?, 'attributes', ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM gpkg_contents WHERE table_name = ?)", (name, name, what, name))
 
 
 @contextlib.contextmanager

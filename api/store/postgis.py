@@ -12,13 +12,13 @@ import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from geoalchemy2.shape import from_shape
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from api.store import _json
+from api.store import _jobs, _json
 from api.store._checks import check_kinds, check_mapping, check_new_ids, check_points, check_workspace
-from api.store.base import Store, StoreError, StoreWriter, WorkspaceNotInitialised
+from api.store.base import JobStateError, Store, StoreError, StoreWriter, WorkspaceNotInitialised
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
 from gis.schema import (
@@ -82,6 +82,35 @@ _import_log = sa.Table(
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("workspace", sa.Text),
     sa.Column("record", JSONB),
+)
+
+_jobs_t = sa.Table(
+    "jobs", _meta,
+    sa.Column("job_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("workspace", sa.Text),
+    sa.Column("analysis", sa.Text),
+    sa.Column("params", JSONB),
+    sa.Column("status", sa.Text),
+    sa.Column("progress", sa.Float),
+    sa.Column("message", sa.Text),
+    sa.Column("created_by", sa.Text),
+    sa.Column("created_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("started_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("finished_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("data_version", sa.Text),
+    sa.Column("summary", JSONB),
+    sa.Column("notes", JSONB),
+    sa.Column("error", sa.Text),
+    sa.Column("table_names", JSONB),
+    sa.Column("map_html", sa.LargeBinary),
+)
+_job_tables = sa.Table(
+    "job_tables", _meta,
+    sa.Column("job_id", UUID(as_uuid=False)),
+    sa.Column("position", sa.Integer),
+    sa.Column("name", sa.Text),
+    sa.Column("data", JSONB),
 )
 
 _FEATURES = {
@@ -227,6 +256,146 @@ class PostGISStore(Store):
         """Open one SQL transaction; it commits on normal exit and rolls back on an exception."""
         with self._engine.begin() as conn:
             yield _PostGISWriter(conn, self.workspace_name)
+
+    # ------------------------------------------------------------------ analysis jobs
+
+    job_progress_interval = 1.0
+
+    def create_job(self, *, analysis: str, params: dict, created_by: str, data_version: str,
+                   job_id: str | None = None) -> dict:
+        """Create a queued job and return its record (see :class:`Store`)."""
+        job_id = _jobs.new_job_id(job_id)
+        with self._engine.begin() as conn:
+            conn.execute(pg_insert(_workspaces).values(name=self.workspace_name).on_conflict_do_nothing())
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(_jobs_t).values(
+                        job_id=job_id, workspace=self.workspace_name, analysis=str(analysis),
+                        params=_json.normalise(params), status="queued", progress=0.0, message="",
+                        created_by=str(created_by), created_at=sa.func.clock_timestamp(),
+                        data_version=str(data_version), notes=[], table_names=[]))
+            except sa.exc.IntegrityError as exc:
+                msg = f"job {job_id} already exists"
+                raise JobStateError(msg) from exc
+        return self.get_job(job_id)
+
+    def update_job_progress(self, job_id: str, progress: float, message: str = "") -> None:
+        """Record progress and message; the first call moves queued → running (see :class:`Store`)."""
+        job_id = _jobs.check_job_id(job_id)
+        value = _jobs.check_progress(progress)
+        with self._engine.begin() as conn:
+            _jobs.check_transition(job_id, self._lock_job(conn, job_id), "running")
+            conn.execute(sa.update(_jobs_t).where(_jobs_t.c.job_id == job_id).values(
+                status="running", progress=value, message=str(message),
+                started_at=sa.func.coalesce(_jobs_t.c.started_at, sa.func.clock_timestamp())))
+
+    def finish_job(self, job_id: str, result) -> dict:
+        """Store the result and mark the job done in one SQL transaction (see :class:`Store`)."""
+        job_id = _jobs.check_job_id(job_id)
+        tables, map_html, summary, notes = _jobs.result_parts(result)
+        with self._engine.begin() as conn:
+            _jobs.check_transition(job_id, self._lock_job(conn, job_id), "done")
+            if tables:
+                conn.execute(sa.insert(_job_tables), [
+                    {"job_id": job_id, "position": i, "name": name, "data": data}
+                    for i, (name, data) in enumerate(tables)])
+            conn.execute(sa.update(_jobs_t).where(_jobs_t.c.job_id == job_id).values(
+                status="done", progress=1.0, message="完了", finished_at=sa.func.clock_timestamp(),
+                started_at=sa.func.coalesce(_jobs_t.c.started_at, sa.func.clock_timestamp()),
+                summary=summary, notes=notes, table_names=[n for n, _ in tables],
+                map_html=_jobs.pack_map(map_html)))
+        return self.get_job(job_id)
+
+    def fail_job(self, job_id: str, error: str) -> dict:
+        """Mark a queued or running job failed (see :class:`Store`)."""
+        return self._end_job(job_id, "failed", error=str(error))
+
+    def cancel_job(self, job_id: str) -> dict:
+        """Mark a queued job cancelled (see :class:`Store`)."""
+        return self._end_job(job_id, "cancelled", error=None)
+
+    def get_job(self, job_id: str) -> dict | None:
+        """The job's record, or None (see :class:`Store`)."""
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        rows = self._job_rows([_jobs_t.c.job_id == job_id], limit=1)
+        return rows[0] if rows else None
+
+    def list_jobs(self, *, analysis: str | None = None, status: str | None = None, limit: int = 100) -> list[dict]:
+        """Job records, newest first (see :class:`Store`)."""
+        where = []
+        if analysis is not None:
+            where.append(_jobs_t.c.analysis == str(analysis))
+        if status is not None:
+            where.append(_jobs_t.c.status == str(status))
+        return self._job_rows(where, limit=max(0, int(limit)))
+
+    def job_table(self, job_id: str, name: str):
+        """Result table ``name`` of a job, or None (see :class:`Store`)."""
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        with self._engine.connect() as conn:
+            data = conn.execute(
+                sa.select(_job_tables.c.data).join(_jobs_t, _jobs_t.c.job_id == _job_tables.c.job_id)
+                .where(_job_tables.c.job_id == job_id, _job_tables.c.name == str(name),
+                       _jobs_t.c.workspace == self.workspace_name)
+            ).scalar_one_or_none()
+        return None if data is None else _jobs.decode_table(data)
+
+    def job_map(self, job_id: str) -> str | None:
+        """The result map HTML of a job, or None (see :class:`Store`)."""
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        with self._engine.connect() as conn:
+            blob = conn.execute(sa.select(_jobs_t.c.map_html).where(
+                _jobs_t.c.job_id == job_id, _jobs_t.c.workspace == self.workspace_name)).scalar_one_or_none()
+        return _jobs.unpack_map(blob)
+
+    def _end_job(self, job_id: str, status: str, *, error: str | None) -> dict:
+        job_id = _jobs.check_job_id(job_id)
+        with self._engine.begin() as conn:
+            _jobs.check_transition(job_id, self._lock_job(conn, job_id), status)
+            conn.execute(sa.update(_jobs_t).where(_jobs_t.c.job_id == job_id).values(
+                status=status, error=error, message=_jobs.JOB_STATUSES[status],
+                finished_at=sa.func.clock_timestamp()))
+        return self.get_job(job_id)
+
+    def _lock_job(self, conn: Connection, job_id: str) -> str | None:
+        """The job's status, its row locked until the transaction ends (None when unknown)."""
+        return conn.execute(
+            sa.select(_jobs_t.c.status).where(_jobs_t.c.job_id == job_id, _jobs_t.c.workspace == self.workspace_name)
+            .with_for_update()
+        ).scalar_one_or_none()
+
+    def _job_rows(self, where: list, *, limit: int) -> list[dict]:
+        c = _jobs_t.c
+        query = (
+            sa.select(c.job_id, c.analysis, c.params, c.status, c.progress, c.message, c.created_by, c.created_at,
+                      c.started_at, c.finished_at, c.data_version, c.summary, c.notes, c.error, c.table_names,
+                      c.map_html.is_not(None).label("has_map"))
+            .where(c.workspace == self.workspace_name, *where)
+            .order_by(c.created_at.desc(), c.seq.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        out = []
+        for r in rows:
+            record = dict(r)
+            for key in ("created_at", "started_at", "finished_at"):
+                record[key] = None if record[key] is None else record[key].isoformat()
+            record["job_id"] = str(record["job_id"])
+            record["tables"] = list(record.pop("table_names") or [])
+            record["notes"] = list(record["notes"] or [])
+            record["has_map"] = bool(record["has_map"])
+            out.append({k: record[k] for k in _jobs.JOB_FIELDS})
+        return out
 
 
 class _PostGISWriter(StoreWriter):
