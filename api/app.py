@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.routers import jobs as jobs_router
 from api.routers import health, maps, nesting, resources, stations, tiers
 from api.settings import Settings
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, tiers, stations, resources, nesting, maps):
         app.include_router(module.router)
+    app.include_router(jobs_router.router)
     return app
 
 

@@ -271,5 +271,152 @@ def import_age(path, workspace) -> None:
         click.echo("集計の不一致: " + "; ".join(r["rollup_problems"]))
 
 
+# ---------------------------------------------------------------------- analyse
+
+
+class _AnalysisGroup(click.Group):
+    """``tsunagu analyse <name>``: one subcommand per registered analysis (api.analyses REGISTRY)."""
+
+    def list_commands(self, ctx):
+        from api.jobs import load_analyses
+
+        return sorted(load_analyses())
+
+    def get_command(self, ctx, name):
+        from api.jobs import load_analyses
+
+        spec = load_analyses().get(name)
+        return None if spec is None else _analysis_command(spec)
+
+
+def _param_help(spec) -> str:
+    lines = []
+    for key, f in spec.params.model_fields.items():
+        default = "" if f.is_required() else f"（既定 {f.get_default(call_default_factory=True)!r}）"
+        lines.append(f"  {key}: {f.description or ''}{default}")
+    return "\n".join(lines) or "  （なし）"
+
+
+def _analysis_command(spec) -> click.Command:
+    @click.command(
+        name=spec.name,
+        help=f"{spec.label}\n\nパラメータ（--param key=value、複数可）:\n\n\b\n{_param_help(spec)}",
+        short_help=spec.label,
+    )
+    @click.option("--param", "-p", "pairs", multiple=True, metavar="KEY=VALUE", help="解析のパラメータ（繰り返し可）")
+    @click.option("--workspace", default=None, help="ワークスペース（.gpkg または postgresql:// URL）")
+    @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="オープンデータのフォルダ")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                  help="出力フォルダ（既定: ワークスペースの隣の jobs/<名前>-<ID>/）")
+    @click.option("--all-municipalities", is_flag=True, help="データフォルダの全市区町村で実行し、1つの表にまとめる（Dask）")
+    @click.option("--only", default=None, help="--all-municipalities の対象を市区町村コードで絞る（カンマ区切り）")
+    @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask スケジューラのアドレス（tcp://host:8786）")
+    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                  help="LocalCluster のワーカー数（プロセス）")
+    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers):
+        from api.jobs import parse_param_pairs
+
+        try:
+            params = parse_param_pairs(spec, pairs)
+            if all_municipalities:
+                _analyse_all(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace,
+                             scheduler=scheduler, workers=workers, only=only)
+            else:
+                _analyse_one(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace)
+        except _errors() as exc:
+            _fail(exc)
+
+    return command
+
+
+def _data_dir_or_none(explicit):
+    from api.importing import find_data_dir
+    from gis.errors import DataNotFoundError
+
+    try:
+        return find_data_dir(explicit or _settings().data_dir)
+    except DataNotFoundError:
+        return None
+
+
+def _jobs_root(workspace: str) -> Path:
+    return Path("jobs") if "://" in workspace else Path(workspace).resolve().parent / "jobs"
+
+
+def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace) -> None:
+    from tqdm import tqdm
+
+    from api.jobs import run_job, who, write_job_outputs
+
+    settings = _settings(workspace=workspace)
+    folder = _data_dir_or_none(data_dir)
+    with _open(settings.workspace, create=False) as store, \
+            tqdm(total=100, desc=spec.label, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.n = round(100 * fraction)
+            bar.set_postfix_str(message, refresh=False)
+            bar.refresh()
+
+        job_id = run_job(store, spec.name, params, data_dir=folder, created_by=who(), progress_cb=progress)
+        record = store.get_job(job_id)
+        if record["status"] != "done":
+            bar.close()
+            _fail(TsunaguError(f"{spec.label}（ジョブ {job_id[:8]}）は失敗しました: {record['error']}"))
+        out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-{job_id[:8]}"
+        written = write_job_outputs(store, record, out)
+    _print_job(spec, record, written, out)
+
+
+def _print_job(spec, record: dict, written: dict, out: Path) -> None:
+    click.echo("")
+    click.secho(f"{spec.label}（ジョブ {record['job_id']}）", bold=True)
+    click.echo(f"  データ版 {record['data_version']}、実行者 {record['created_by']}、{record['finished_at']}")
+    if record["summary"]:
+        click.echo("概要:")
+        for key, value in record["summary"].items():
+            text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+            click.echo(f"  {key}: {text}")
+    if record["notes"]:
+        click.echo("注記:")
+        for note in record["notes"]:
+            click.echo(f"  ・{note}")
+    click.echo(f"表: {', '.join(str(p.name) for k, p in written.items() if k not in ('map', 'job'))}")
+    if "map" in written:
+        click.secho(f"地図: {written['map']}", fg="green")
+    click.secho(f"出力: {out}", fg="green")
+
+
+def _analyse_all(spec, params: dict, *, data_dir, out_dir, workspace, scheduler, workers, only) -> None:
+    import datetime as _dt
+
+    from api.fanout import run_all_municipalities
+    from api.importing import find_data_dir
+
+    settings = _settings(workspace=workspace)
+    folder = find_data_dir(data_dir or settings.data_dir)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-all-{stamp}"
+    codes = [c.strip() for c in only.split(",") if c.strip()] if only else None
+    where = f"スケジューラ {scheduler}" if scheduler else f"LocalCluster {workers} ワーカー"
+    click.echo(f"{spec.label}: 全市区町村で実行します（{where}）")
+    result = run_all_municipalities(spec.name, params, data_dir=folder, out_dir=out, workers=workers,
+                                    scheduler=scheduler, codes=codes)
+    click.echo("")
+    for row in result.runs.itertuples(index=False):
+        err = f"  {row[6]}" if row[6] else ""
+        click.echo(f"  {row[0]} {row[1]:<10} {row[2]}  {row[5]} 秒{err}")
+    for note in result.notes:
+        click.echo(f"  ・{note}")
+    click.echo(f"所要時間 {result.wall_seconds:.1f} 秒")
+    click.secho(f"結合表: {result.paths['csv']}  {result.paths['xlsx']}", fg="green")
+    if (result.runs["状態"] != "完了").any():
+        sys.exit(1)
+
+
+@main.group(name="analyse", cls=_AnalysisGroup)
+def analyse() -> None:
+    """Run an analysis as a stored job (tables as CSV + Excel, map as HTML); --all-municipalities fans out on Dask."""
+
+
 if __name__ == "__main__":
     main()

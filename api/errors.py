@@ -34,6 +34,16 @@ class NotFound(Exception):
         super().__init__(message)
 
 
+class Conflict(Exception):
+    """A request the resource's state does not allow yet (e.g. the result of a job still running)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, **extra) -> None:
+        self.message = message
+        self.hint = hint
+        self.extra = extra
+        super().__init__(message)
+
+
 def _mb(n: int) -> str:
     mb = n / (1024 * 1024)
     return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
@@ -59,6 +69,10 @@ async def _data_not_found(request: Request, exc: DataNotFoundError) -> JSONRespo
 
 async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
     return JSONResponse(_body("not_found", "見つかりません", exc.message, exc.hint), status_code=404)
+
+
+async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+    return JSONResponse(_body("conflict", "まだ利用できません", exc.message, exc.hint, **exc.extra), status_code=409)
 
 
 async def _not_initialised(request: Request, exc: WorkspaceNotInitialised) -> JSONResponse:
@@ -87,7 +101,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping of domain errors to HTTP statuses on ``app``.
 
-    InputDataError → 422, UnknownMunicipalityError / DataNotFoundError / NotFound → 404,
+    InputDataError → 422, UnknownMunicipalityError / DataNotFoundError / NotFound → 404, Conflict → 409,
     WorkspaceNotInitialised → 409, other StoreError → 503, UploadTooLarge → 413, anything else → 500
     without details.
     """
@@ -95,6 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownMunicipalityError, _unknown_municipality)
     app.add_exception_handler(DataNotFoundError, _data_not_found)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(WorkspaceNotInitialised, _not_initialised)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(UploadTooLarge, _too_large)

@@ -1,0 +1,229 @@
+"""Scale-out: run one analysis for every municipality in the data folder, fanned out on Dask.
+
+Each municipality is one Dask task: build its workspace (a GeoPackage of its own under the
+output folder), run the analysis there as a stored job, write its outputs, and hand back its
+main table. The tasks run on a :class:`distributed.LocalCluster` (one process per worker, one
+thread each) or on a real cluster given by its scheduler address; then data folder and output
+folder must be paths every worker sees (a shared file system).
+
+A municipality that fails is a row saying so in the combined table, never the end of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from api.jobs import STATUS_LABELS, csv_bytes, get_spec, labelled, validate_params, who, write_job_outputs, xlsx_bytes
+
+log = logging.getLogger("tsunagu.fanout")
+
+#: Columns put in front of every municipality's rows in the combined table.
+CODE_COLUMN, NAME_COLUMN, STATUS_COLUMN, ERROR_COLUMN = "市区町村コード", "市区町村名", "状態", "エラー"
+
+
+@dataclass
+class FanoutResult:
+    """What :func:`run_all_municipalities` produced.
+
+    Attributes
+    ----------
+    table
+        The combined main table (Japanese column labels), municipality code and name in front;
+        a failed municipality is one row with its 状態 and エラー.
+    runs
+        One row per municipality: code, name, status, job id, rows, seconds, error, output folder.
+    paths
+        ``csv``, ``xlsx`` (combined table, run status and notes as sheets) and ``folder``.
+    wall_seconds
+        Wall time of the whole fan-out (cluster start included).
+    notes
+        Notes of the analysis (deduplicated across municipalities).
+    """
+
+    table: pd.DataFrame
+    runs: pd.DataFrame
+    paths: dict[str, Path]
+    wall_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_dir: str, created_by: str) -> dict:
+    """One municipality: build its workspace, run the job, write outputs; never raises.
+
+    Returns a dict with ``code``, ``name``, ``status``, ``job_id``, ``error``, ``seconds``,
+    ``table`` (the main result table, or None), ``notes`` and ``folder``.
+    """
+    from api.importing import build_city_workspace
+    from api.jobs import run_job
+    from api.store.geopackage import GeoPackageStore
+
+    started = time.perf_counter()
+    out: dict = {"code": code, "name": name, "status": "failed", "job_id": None, "error": None,
+                 "table": None, "notes": [], "folder": None}
+    root = Path(out_dir)
+    try:
+        (root / "workspaces").mkdir(parents=True, exist_ok=True)
+        with GeoPackageStore(root / "workspaces" / f"{code}.gpkg") as store:
+            build_city_workspace(store, data_dir=Path(data_dir), city_code=code)
+            job_id = run_job(store, spec, params, data_dir=Path(data_dir), created_by=created_by)
+            record = store.get_job(job_id)
+            out.update(status=record["status"], job_id=job_id, error=record["error"], notes=record["notes"])
+            if record["status"] == "done":
+                folder = root / "cities" / f"{code}-{name}"
+                write_job_outputs(store, record, folder)
+                out["folder"] = str(folder)
+                if record["tables"]:
+                    out["table"] = store.job_table(job_id, record["tables"][0])
+    except Exception as exc:  # noqa: BLE001 - one municipality's failure is reported, not fatal
+        log.warning("municipality %s failed: %s", code, exc)
+        out["error"] = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+    out["seconds"] = round(time.perf_counter() - started, 2)
+    return out
+
+
+def run_all_municipalities(
+    analysis,
+    params: dict | None,
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    workers: int = 2,
+    scheduler: str | None = None,
+    codes: list[str] | None = None,
+    created_by: str | None = None,
+    progress: bool | Callable[[dict], None] = True,
+) -> FanoutResult:
+    """Run ``analysis`` for every municipality in ``data_dir`` on Dask and write one combined table.
+
+    Parameters
+    ----------
+    analysis
+        Registered analysis name (or its spec).
+    params
+        Parameters (validated here first: bad parameters fail before any cluster starts).
+    data_dir
+        The open-data folder (``api.importing.list_municipalities`` says what is in it).
+    out_dir
+        Output folder: ``workspaces/<code>.gpkg``, ``cities/<code>-<name>/`` (each job's tables,
+        Excel and map) and the combined ``<analysis>-all.csv`` / ``.xlsx``.
+    workers
+        Worker processes of the LocalCluster (one thread each); ignored with ``scheduler``.
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``) instead of a LocalCluster.
+    codes
+        Only these municipality codes (default: all in the data folder).
+    progress
+        True for a progress bar on stderr, False for none, or a callable given each
+        municipality's outcome as it completes.
+
+    Returns
+    -------
+    FanoutResult
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    from api.importing import list_municipalities
+    from gis.errors import InputDataError
+
+    started = time.perf_counter()
+    spec = get_spec(analysis)
+    model = validate_params(spec, params)
+    plain = model.model_dump(mode="json")
+    if int(workers) < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise InputDataError(msg, feature="workers")
+    table = list_municipalities(Path(data_dir))
+    names = dict(zip(table["code"].astype(str), table["name"].fillna("").astype(str), strict=True))
+    if codes:
+        unknown = [c for c in codes if str(c) not in names]
+        if unknown:
+            msg = f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}"
+            raise InputDataError(msg, feature="codes")
+        names = {str(c): names[str(c)] for c in codes}
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    user = created_by or who()
+
+    if scheduler:
+        cluster = None
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    outcomes: list[dict] = []
+    bar = None
+    try:
+        futures = {
+            client.submit(city_task, code, name, spec, plain, data_dir=str(Path(data_dir).resolve()),
+                          out_dir=str(out_dir), created_by=user, key=f"tsunagu-{spec.name}-{code}-{time.time_ns()}",
+                          pure=False): code
+            for code, name in names.items()
+        }
+        if progress is True:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(futures), desc=f"{spec.label}（{len(futures)} 市区町村）", unit="市区町村")
+        for future in as_completed(futures):
+            code = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker: report, go on
+                outcome = {"code": code, "name": names[code], "status": "failed", "job_id": None, "table": None,
+                           "error": f"worker failed: {type(exc).__name__}: {exc}", "notes": [], "seconds": None,
+                           "folder": None}
+            outcomes.append(outcome)
+            if bar is not None:
+                bar.set_postfix_str(f"{outcome['name']} {STATUS_LABELS.get(outcome['status'], outcome['status'])}")
+                bar.update(1)
+            elif callable(progress):
+                progress(outcome)
+    finally:
+        if bar is not None:
+            bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    order = {code: i for i, code in enumerate(names)}
+    outcomes.sort(key=lambda o: order[o["code"]])
+    combined = combine(outcomes)
+    runs = pd.DataFrame([{
+        CODE_COLUMN: o["code"], NAME_COLUMN: o["name"], STATUS_COLUMN: STATUS_LABELS.get(o["status"], o["status"]),
+        "ジョブID": o["job_id"], "行数": None if o["table"] is None else len(o["table"]),
+        "所要時間（秒）": o["seconds"], ERROR_COLUMN: o["error"] or "", "出力フォルダ": o["folder"] or "",
+    } for o in outcomes])
+    notes = list(dict.fromkeys(n for o in outcomes for n in o["notes"]))
+    failed = [o for o in outcomes if o["status"] != "done"]
+    if failed:
+        notes.append(f"{len(failed)} 市区町村で失敗しました: " + "、".join(f"{o['name']}（{o['code']}）" for o in failed))
+    stem = out_dir / f"{spec.name}-all"
+    csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
+    csv_path.write_bytes(csv_bytes(combined))
+    xlsx_path.write_bytes(xlsx_bytes({"結合表": combined, "実行状況": runs}, notes=notes))
+    return FanoutResult(table=combined, runs=runs, paths={"csv": csv_path, "xlsx": xlsx_path, "folder": out_dir},
+                        wall_seconds=time.perf_counter() - started, notes=notes)
+
+
+def combine(outcomes: list[dict]) -> pd.DataFrame:
+    """The main tables of all municipalities in one, labelled, with code/name/status in front."""
+    frames = []
+    for o in outcomes:
+        status = STATUS_LABELS.get(o["status"], o["status"])
+        if o["table"] is not None:
+            frame = labelled(o["table"])
+        else:
+            frame = pd.DataFrame(index=[0])
+        frame.insert(0, ERROR_COLUMN, o["error"] or "")
+        frame.insert(0, STATUS_COLUMN, status)
+        frame.insert(0, NAME_COLUMN, o["name"])
+        frame.insert(0, CODE_COLUMN, o["code"])
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[CODE_COLUMN, NAME_COLUMN, STATUS_COLUMN, ERROR_COLUMN])
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,180 @@
+"""Analysis jobs: list analyses, start a job, follow its progress, download its tables and map."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from api.dependencies import SettingsDep, StoreDep
+from api.errors import Conflict, NotFound
+from api.jobs import STATUS_LABELS, JobRunner, csv_bytes, describe_analyses, job_tables, xlsx_bytes
+from api.store.base import JobStateError, Store
+
+router = APIRouter(tags=["jobs"])
+
+_runner_lock = threading.Lock()
+
+
+class JobRequest(BaseModel):
+    """``POST /jobs`` body."""
+
+    analysis: str = Field(description="解析の名前（GET /analyses）", examples=["salon-gaps"])
+    params: dict[str, Any] = Field(default_factory=dict, description="解析のパラメータ（GET /analyses の JSON Schema）")
+
+
+def get_runner(request: Request) -> JobRunner:
+    """The app's background job runner (made on first use; at most 2 jobs at once)."""
+    state = request.app.state
+    runner = getattr(state, "job_runner", None)
+    if runner is None:
+        with _runner_lock:
+            runner = getattr(state, "job_runner", None)
+            if runner is None:
+                runner = state.job_runner = JobRunner(max_workers=2)
+    return runner
+
+
+def _data_dir(settings) -> Path | None:
+    from api.importing import find_data_dir
+    from gis.errors import DataNotFoundError
+
+    try:
+        return find_data_dir(settings.data_dir)
+    except DataNotFoundError:
+        return None
+
+
+def _view(record: dict) -> dict:
+    job_id = record["job_id"]
+    links = {"self": f"/jobs/{job_id}"}
+    if record["status"] == "done":
+        links.update({name: f"/jobs/{job_id}/tables/{quote(name)}.csv" for name in record["tables"]})
+        links["xlsx"] = f"/jobs/{job_id}/tables/all.xlsx"
+        if record["has_map"]:
+            links["map"] = f"/maps/jobs/{job_id}"
+    return {**record, "status_label": STATUS_LABELS.get(record["status"], record["status"]), "links": links}
+
+
+def _record(store: Store, request: Request, job_id: str) -> dict:
+    record = get_runner(request).status(store, job_id)
+    if record is None:
+        msg = f"no job {job_id} in this workspace"
+        raise NotFound(msg, hint="GET /jobs でジョブの一覧を確認してください")
+    return record
+
+
+def _done(store: Store, request: Request, job_id: str) -> dict:
+    record = _record(store, request, job_id)
+    if record["status"] != "done":
+        label = STATUS_LABELS.get(record["status"], record["status"])
+        msg = f"job {record['job_id']} is {record['status']} ({label}); its result is not available"
+        hint = (f"GET /jobs/{record['job_id']} で完了を待ってください" if record["status"] in ("queued", "running")
+                else "解析をやり直してください（POST /jobs）")
+        raise Conflict(msg, hint=hint, status=record["status"], progress=record["progress"], job_error=record["error"])
+    return record
+
+
+@router.get("/analyses", summary="解析の一覧（名前・日本語名・パラメータの JSON Schema）")
+def list_analyses() -> list[dict]:
+    """Every registered analysis with its Japanese label and the JSON Schema of its parameters."""
+    return describe_analyses()
+
+
+@router.post("/jobs", status_code=202, summary="解析ジョブを開始")
+def start_job(
+    body: JobRequest,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    user: Annotated[str | None, Header(alias="X-Tsunagu-User")] = None,
+) -> JSONResponse:
+    """Validate the parameters, record a queued job and run it in the background.
+
+    Returns 202 with the job id and the URL to poll; an unknown analysis or bad parameters are
+    422 naming what is wrong (no job is made).
+    """
+    record = get_runner(request).submit(store, body.analysis, body.params, data_dir=_data_dir(settings),
+                                        created_by=user or "api")
+    url = f"/jobs/{record['job_id']}"
+    content = {"job_id": record["job_id"], "analysis": record["analysis"], "status": record["status"],
+               "status_url": url, "data_version": record["data_version"]}
+    return JSONResponse(content, status_code=202, headers={"Location": url})
+
+
+@router.get("/jobs", summary="解析ジョブの一覧（新しい順）")
+def list_jobs(
+    request: Request,
+    store: StoreDep,
+    analysis: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict]:
+    """Job records, newest first (optionally of one analysis or status)."""
+    runner = get_runner(request)
+    out = []
+    for record in store.list_jobs(analysis=analysis, status=status, limit=limit):
+        live = runner.live(record["job_id"])
+        if live is not None and record["status"] in ("queued", "running"):
+            record = {**record, "status": "running", "progress": live[0], "message": live[1]}
+        out.append(_view(record))
+    return out
+
+
+@router.get("/jobs/{job_id}", summary="解析ジョブの状態と進捗")
+def get_job(job_id: str, request: Request, store: StoreDep) -> dict:
+    """Status, progress (0–1) and message; when done, summary, notes and links to tables and map."""
+    return _view(_record(store, request, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", summary="待機中の解析ジョブを取り消す")
+def cancel_job(job_id: str, request: Request, store: StoreDep) -> dict:
+    """Cancel a queued job; a running or finished job is 409."""
+    record = _record(store, request, job_id)
+    try:
+        return _view(get_runner(request).cancel(store, record["job_id"]))
+    except JobStateError as exc:
+        raise Conflict(str(exc), status=record["status"]) from exc
+
+
+@router.get("/jobs/{job_id}/tables/{filename}", summary="結果表のダウンロード（.csv または .xlsx、all.xlsx は全表）")
+def download_table(job_id: str, filename: str, request: Request, store: StoreDep) -> Response:
+    """``<name>.csv`` (UTF-8 with BOM, Japanese headers) or ``<name>.xlsx``; ``all.xlsx`` holds every table."""
+    record = _done(store, request, job_id)
+    name, _, ext = filename.rpartition(".")
+    if ext not in ("csv", "xlsx") or not name:
+        msg = f"unknown table file {filename!r}; ask for <name>.csv or <name>.xlsx (all.xlsx for every table)"
+        raise NotFound(msg, hint=f"表: {', '.join(record['tables'])}")
+    if name == "all" and ext == "xlsx":
+        tables = job_tables(store, record)
+        notes = record["notes"]
+    elif name in record["tables"]:
+        tables = {name: store.job_table(record["job_id"], name)}
+        notes = record["notes"]
+    else:
+        msg = f"job {record['job_id']} has no table {name!r}; its tables: {', '.join(record['tables']) or '（なし）'}"
+        raise NotFound(msg)
+    stem = f"{record['analysis']}-{record['job_id'][:8]}-{name}"
+    if ext == "csv":
+        body, media = csv_bytes(tables[name]), "text/csv; charset=utf-8"
+    else:
+        body = xlsx_bytes(tables, notes=notes)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    disposition = f"attachment; filename=\"{stem.encode('ascii', 'replace').decode()}.{ext}\"; filename*=UTF-8''{quote(stem)}.{ext}"
+    return Response(body, media_type=media, headers={"Content-Disposition": disposition})
+
+
+@router.get("/maps/jobs/{job_id}", summary="解析結果の地図（HTML）", response_class=HTMLResponse)
+def job_map(job_id: str, request: Request, store: StoreDep) -> HTMLResponse:
+    """The result map of a done job (standalone Folium page)."""
+    record = _done(store, request, job_id)
+    html = store.job_map(record["job_id"])
+    if html is None:
+        msg = f"job {record['job_id']} ({record['analysis']}) made no map"
+        raise NotFound(msg)
+    return HTMLResponse(html)

@@ -1,0 +1,58 @@
+"""A tiny analysis registered for the job tests ("test-count-areas"): areas and population per level.
+
+Importable by Dask worker processes (they inherit the test process's ``sys.path``), so the
+fan-out tests run the same analysis in other processes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from api.analyses.base import AnalysisResult, register
+from gis.errors import InputDataError
+
+NAME = "test-count-areas"
+#: Jobs with ``wait=True`` block until this is set (to see a job that is not done yet).
+GATE = threading.Event()
+
+
+class CountParams(BaseModel):
+    level: str = Field(default="neighbourhood", description="集計する層")
+    min_population: int = Field(default=0, ge=0, description="この人口以上の地域だけ数える")
+    fail: bool = Field(default=False, description="入力データの誤りとして失敗する（テスト用）")
+    crash: bool = Field(default=False, description="予期しない例外で失敗する（テスト用）")
+    wait: bool = Field(default=False, description="GATE が開くまで待つ（テスト用）")
+
+
+@register(NAME, "テスト用：地域数の集計", CountParams)
+def count_areas(store, params: CountParams, *, progress, data_dir=None) -> AnalysisResult:
+    progress(0.1, "地域を読み込み中")
+    if params.wait and not GATE.wait(timeout=20):
+        msg = "test gate never opened"
+        raise InputDataError(msg)
+    if params.fail:
+        msg = "サロンの位置データがありません"
+        raise InputDataError(msg, hint="サロンを取り込んでください")
+    if params.crash:
+        raise ZeroDivisionError("division by zero")
+    areas = store.areas(level=params.level)
+    pop = areas["population"].astype("Int64")
+    keep = areas[(pop.fillna(0) >= params.min_population)]
+    progress(0.6, "集計中")
+    table = pd.DataFrame({
+        "area_id": keep["area_id"].astype(str).to_numpy(),
+        "name": keep["name"].astype(str).to_numpy(),
+        "population": pd.array(keep["population"], dtype="Int64"),
+    })
+    table.attrs["labels"] = {"area_id": "地域コード", "name": "地域名", "population": "人口"}
+    levels = store.areas().groupby("level").size().rename("地域数").reset_index().rename(columns={"level": "層"})
+    ws = store.workspace()
+    return AnalysisResult(
+        tables={"areas": table, "levels": levels},
+        map_html=f"<!DOCTYPE html><html><body><h1>{ws['city_name']} 地域数の地図</h1></body></html>",
+        summary={"areas": int(len(table)), "population": int(table["population"].fillna(0).sum())},
+        notes=["テスト用の解析です"],
+    )
