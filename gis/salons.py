@@ -40,7 +40,8 @@ def covered_column(threshold_m: float) -> str:
     return f"covered_{float(threshold_m):g}"
 
 
-def _check_thresholds(thresholds_m: Sequence[float]) -> list[float]:
+def check_thresholds(thresholds_m: Sequence[float]) -> list[float]:
+    """Validate walking thresholds (each positive and finite); return them sorted, without repeats."""
     if isinstance(thresholds_m, (int, float)):
         thresholds_m = [thresholds_m]
     values = [check_threshold(t, what="salon walking threshold") for t in thresholds_m]
@@ -77,7 +78,7 @@ def salon_coverage(
         ``salon_distance_m`` (NaN when unreachable, never infinity) and ``covered_<t>`` per
         threshold. ``attrs``: ``thresholds_m``, ``notes`` (Japanese), ``engine``.
     """
-    thresholds = _check_thresholds(thresholds_m)
+    thresholds = check_thresholds(thresholds_m)
     for col in ("area_id", "elderly"):
         if col not in demand.columns:
             msg = f"demand points lack column {col!r}"
@@ -285,7 +286,7 @@ def salon_catchments(
     ids = proj["resource_id"].astype(str) if "resource_id" in proj.columns else pd.Series(proj.index.astype(str))
     sample = proj["is_sample"].fillna(False).astype(bool) if "is_sample" in proj.columns else pd.Series(False, index=proj.index)
     if engine.mode == "straight" or demand is None or len(demand) == 0:
-        geoms = proj.geometry.buffer(threshold, resolution=24)
+        geoms = proj.geometry.buffer(threshold, quad_segs=24)
         method = "直線距離の円"
     else:
         pairs = engine.within(demand, salons, max_distance_m=threshold)

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 
 from api.analyses.base import AnalysisResult, Progress, choose_engine, register, sample_note, workspace_demand
 from api.store.base import Store
+from gis.access import check_threshold
 from gis.crs import STORAGE_CRS, plane_rectangular_crs
 from gis.errors import InputDataError
-from gis.salons import TIER_TABLE_LABELS, coverage_by_tier, reconcile_tiers, salon_catchments, salon_coverage
+from gis.salons import TIER_TABLE_LABELS, check_thresholds, coverage_by_tier, reconcile_tiers, salon_catchments, salon_coverage
 from gis.siting import (
     STATUS_LABELS,
     aggregate_demand,
@@ -88,6 +89,7 @@ def _common(store: Store, params, data_dir, progress: Progress, thresholds):
 @register("salon-gaps", "サロンの空白地域", SalonGapsParams)
 def run_salon_gaps(store: Store, params: SalonGapsParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Covered / uncovered elderly per tier for each walking threshold, and the map."""
+    check_thresholds(params.thresholds_m)  # before the slow steps
     ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, params.thresholds_m)
     thresholds = cov.attrs["thresholds_m"]
     profile = ws["profile"]
@@ -146,19 +148,21 @@ def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progres
     if params.k <= 0 or params.k_max <= 0:
         msg = f"k and k_max must be positive whole numbers, got k={params.k}, k_max={params.k_max}"
         raise InputDataError(msg, hint="e.g. k=5, k_max=10")
-    ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, [params.threshold_m])
-    t = cov.attrs["thresholds_m"][0]
+    check_threshold(params.threshold_m, what="salon walking threshold")
+    ws = store.workspace()
     profile = ws["profile"]
     crs = plane_rectangular_crs(ws["city_code"])
     areas = store.areas()
-    progress(0.45, "候補地を準備中")
+    progress(0.02, "候補地を準備中")
     city = areas[areas["level"] == profile.top.key]
     cand = candidate_sites(store.resources(), kinds=params.candidate_kinds, user_points=_user_points(params.candidate_points),
-                           boundary=city if len(city) else None, existing=salons, crs=crs)
-    notes += cand.attrs["notes"]
+                           boundary=city if len(city) else None, existing=store.resources(kinds=["salon"]), crs=crs)
     if params.k > len(cand):
         msg = f"k={params.k} is larger than the number of candidate sites ({len(cand)})"
         raise InputDataError(msg, hint=f"choose k ≤ {len(cand)}, or add candidate kinds / points")
+    ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, [params.threshold_m])
+    t = cov.attrs["thresholds_m"][0]
+    notes += cand.attrs["notes"]
     covered = cov[f"covered_{t:g}"].to_numpy()
     weights = np.where(covered, 0.0, cov["elderly"].to_numpy(dtype=float))
     progress(0.5, "候補地ごとの徒歩圏を計算中")
