@@ -25,6 +25,7 @@ class CountParams(BaseModel):
     fail: bool = Field(default=False, description="入力データの誤りとして失敗する（テスト用）")
     crash: bool = Field(default=False, description="予期しない例外で失敗する（テスト用）")
     wait: bool = Field(default=False, description="GATE が開くまで待つ（テスト用）")
+    fail_city: str | None = Field(default=None, description="この市区町村コードのときだけ失敗する（テスト用）")
 
 
 @register(NAME, "テスト用：地域数の集計", CountParams)
@@ -33,7 +34,7 @@ def count_areas(store, params: CountParams, *, progress, data_dir=None) -> Analy
     if params.wait and not GATE.wait(timeout=20):
         msg = "test gate never opened"
         raise InputDataError(msg)
-    if params.fail:
+    if params.fail or (params.fail_city is not None and store.workspace()["city_code"] == params.fail_city):
         msg = "サロンの位置データがありません"
         raise InputDataError(msg, hint="サロンを取り込んでください")
     if params.crash:

@@ -206,7 +206,7 @@ def test_run_job_records_params_progress_and_versions(make_store, tmp_path):
     record = store.get_job(first)
     assert record["status"] == "done" and record["created_by"] == "suzuki"
     assert record["params"] == {"level": "neighbourhood", "min_population": 100, "fail": False, "crash": False,
-                                "wait": False}  # defaults filled in: the result says what it used
+                                "wait": False, "fail_city": None}  # defaults filled in: the result says what it used
     assert record["data_version"].startswith("33209-")
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
     assert store.job_table(first, "areas")["area_id"].tolist() == ["a1"]

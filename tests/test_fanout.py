@@ -1,0 +1,68 @@
+"""The per-municipality fan-out on a Dask LocalCluster: two small real municipalities, one failing run."""
+
+from __future__ import annotations
+
+import _fake_analysis as fake
+import openpyxl
+import pandas as pd
+import pytest
+from _paths import require_data_dir
+
+from api.fanout import combine, run_all_municipalities
+from gis.errors import InputDataError
+
+pytestmark = pytest.mark.realdata
+
+
+def test_two_municipalities_on_one_worker_one_failing(tmp_path):
+    data = require_data_dir()
+    seen = []
+    result = run_all_municipalities(fake.NAME, {"level": "city", "fail_city": "33445"}, data_dir=data,
+                                    out_dir=tmp_path, workers=1, codes=["33445", "33209"], progress=seen.append)
+    assert sorted(o["code"] for o in seen) == ["33209", "33445"]  # every outcome reported as it completed
+    table = result.table
+    assert list(table.columns[:4]) == ["市区町村コード", "市区町村名", "状態", "エラー"]
+    assert table["市区町村コード"].tolist() == ["33445", "33209"]  # in the order asked for
+    assert table["市区町村名"].tolist() == ["浅口郡里庄町", "高梁市"]
+    # 里庄町 failed: one row saying so, the run went on
+    assert table["状態"].tolist() == ["失敗", "完了"]
+    assert "サロンの位置データがありません" in table["エラー"].iloc[0] and table["エラー"].iloc[1] == ""
+    assert pd.isna(table["人口"].iloc[0])
+    # 高梁市: the fake analysis' main table is the city-level area with its census population
+    assert int(table["人口"].iloc[1]) == 34963 and table["地域名"].iloc[1] == "高梁市"
+    assert result.runs["状態"].tolist() == ["失敗", "完了"]
+    assert any("1 市区町村で失敗" in n and "浅口郡里庄町" in n for n in result.notes)
+    assert "テスト用の解析です" in result.notes
+
+    csv = pd.read_csv(result.paths["csv"], encoding="utf-8-sig", dtype=str)
+    assert result.paths["csv"].read_bytes().startswith(b"\xef\xbb\xbf")
+    assert csv["市区町村名"].tolist() == ["浅口郡里庄町", "高梁市"]
+    book = openpyxl.load_workbook(result.paths["xlsx"])
+    assert book.sheetnames[:2] == ["結合表", "実行状況"]
+    assert [c.value for c in book["実行状況"][1]][:3] == ["市区町村コード", "市区町村名", "状態"]
+    for code in ("33209", "33445"):
+        assert (tmp_path / "workspaces" / f"{code}.gpkg").exists()
+    assert (tmp_path / "cities" / "33209-高梁市" / "areas.csv").exists()
+    assert not (tmp_path / "cities" / "33445-浅口郡里庄町").exists()
+
+
+def test_bad_input_fails_before_any_cluster(tmp_path):
+    data = require_data_dir()
+    with pytest.raises(InputDataError, match="min_population"):
+        run_all_municipalities(fake.NAME, {"min_population": -1}, data_dir=data, out_dir=tmp_path)
+    with pytest.raises(InputDataError, match="99999"):
+        run_all_municipalities(fake.NAME, {}, data_dir=data, out_dir=tmp_path, codes=["99999"])
+    with pytest.raises(InputDataError, match="workers"):
+        run_all_municipalities(fake.NAME, {}, data_dir=data, out_dir=tmp_path, workers=0)
+
+
+def test_combine_keeps_failed_rows_beside_results():
+    ok = pd.DataFrame({"area_id": ["a"], "population": [5]})
+    ok.attrs["labels"] = {"population": "人口"}
+    table = combine([
+        {"code": "1", "name": "甲市", "status": "done", "error": None, "table": ok},
+        {"code": "2", "name": "乙町", "status": "failed", "error": "データなし", "table": None},
+    ])
+    assert table.columns.tolist() == ["市区町村コード", "市区町村名", "状態", "エラー", "area_id", "人口"]
+    assert table["状態"].tolist() == ["完了", "失敗"] and table["エラー"].tolist() == ["", "データなし"]
+    assert pd.isna(table["人口"].iloc[1])
