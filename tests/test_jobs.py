@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
 from api.app import create_app
-from api.jobs import data_version, parse_param_pairs, run_job, validate_params
+from api.jobs import data_version, get_spec, parse_param_pairs, run_job, validate_params
 from api.settings import Settings
 from api.store.base import JobStateError, StoreError
 from api.store.geopackage import GeoPackageStore
@@ -250,7 +250,7 @@ def test_data_version_follows_the_data(tmp_path):
 
 
 def test_cli_param_pairs_are_typed_from_the_model():
-    spec = fake.count_areas and __import__("api.jobs", fromlist=["get_spec"]).get_spec(fake.NAME)
+    spec = get_spec(fake.NAME)
     params = parse_param_pairs(spec, ["min_population=5", "level=kominkan", "fail=false"])
     assert params == {"min_population": 5, "level": "kominkan", "fail": False}
     assert validate_params(spec, params).min_population == 5
