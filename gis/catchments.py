@@ -58,20 +58,19 @@ def area_ancestors(areas: pd.DataFrame, *, profile: CityProfile) -> pd.DataFrame
 
 
 def _expand(ids: list[str], anc: pd.DataFrame, profile: CityProfile) -> tuple[list[str], list[str]]:
-    """Innermost areas under each id (an id of any level), and the ids found nowhere."""
+    """Innermost areas under each id (an id of any level, innermost match first), and the ids found nowhere."""
+    base = anc[profile.base.key].to_numpy()
+    index = {}
+    for lv in reversed(profile.levels):  # inner levels overwrite outer ones on a shared id
+        for aid, members in pd.Series(base).groupby(anc[lv.key].to_numpy()):
+            index[str(aid)] = members.tolist()
     members: list[str] = []
     unknown: list[str] = []
     for aid in ids:
-        hit = None
-        for lv in profile.levels:  # innermost match first
-            mask = anc[lv.key] == aid
-            if mask.any():
-                hit = anc.loc[mask, profile.base.key].tolist()
-                break
-        if hit is None:
-            unknown.append(aid)
+        if aid in index:
+            members += index[aid]
         else:
-            members += hit
+            unknown.append(aid)
     return list(dict.fromkeys(members)), unknown
 
 
@@ -218,7 +217,10 @@ def assign_catchments(
         if unreachable:
             notes.append(f"道路網でどの拠点にも行けない地域が {len(unreachable)} あります: {_names(unreachable)}")
         notes.append(f"各地域を{engine.description}で最も近い拠点に割り当てています")
-    out["station_name"] = out["station_id"].map(lambda s: names.get(s) if s is not None else None)
+    for col in ("station_id",):
+        out[col] = pd.Series([None if v is None or pd.isna(v) else str(v) for v in out[col]], index=out.index, dtype=object)
+    out["station_name"] = pd.Series([names.get(s) if s is not None else None for s in out["station_id"]],
+                                    index=out.index, dtype=object)
     out = out[["area_id", "name", "station_id", "station_name", "claimed_by", "distance_m", "geometry"]]
     out.attrs = {
         "by": by, "unclaimed": unclaimed, "double_claimed": double, "unknown_ids": unknown_ids,
@@ -363,6 +365,8 @@ def station_workload(
                     notes.append(f"{row['name']}: {len(pp) - len(d):,} 地点は道路網で拠点から行けません（最遠距離に含めていません）")
         rows.append(row)
     out = pd.DataFrame(rows, columns=list(WORKLOAD_LABELS))
+    for col in ("population", "elderly", "single_elderly_households", "uncovered_elderly", "farthest_m"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)  # unknown stays None, never NaN or 0
     if unknown_single:
         notes.append("高齢単身世帯数は国勢調査の世帯集計を取り込んでいないため不明です（空欄）")
     if uncovered is None:
