@@ -15,7 +15,7 @@ import data as _manifest
 from api.store.base import Store
 from gis import opendata
 from gis.crs import STORAGE_CRS, plane_rectangular_crs
-from gis.errors import DataNotFoundError, InputDataError
+from gis.errors import DataNotFoundError, InputDataError, UnknownMunicipalityError
 from gis.nesting import DEFAULT_NESTING_THRESHOLD, TierSource, build_tiers
 from gis.schema import RESOURCE_COLUMNS, coerce_resources, coerce_stations
 from gis.tiers import DEFAULT_PROFILE, CityProfile
@@ -27,6 +27,8 @@ Progress = Callable[[str], None]
 
 #: Note shown wherever the stand-in 公民館区 tier appears.
 KOMINKAN_STAND_IN_NOTE = "公民館区は小学校区（国土数値情報 A27）で代用しています（公式の公民館区ポリゴンがないため）"
+KOMINKAN_NO_A27_NOTE = ("公民館区は中学校区（国土数値情報 A32）で代用しています（この市町村の小学校区データ A27 がないため）。"
+                        "tsunagu import tier で公民館区を取り込めます")
 
 
 def find_data_dir(explicit: str | Path | None = None) -> Path:
@@ -206,10 +208,18 @@ def build_city_workspace(
     say("小地域（e-Stat 国勢調査）を読み込み中")
     small = opendata.read_census_small_areas(_path(data_dir, "small_areas"), city_code=code)
     say("小学校区（A27）・中学校区（A32）を読み込み中")
-    elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts"), city_code=code)
     junior = opendata.read_ksj_junior_high_districts(_path(data_dir, "junior_high_districts"), city_code=code)
     mid, outer = profile.levels[1].key, profile.levels[2].key
-    profile = profile.with_note(mid, KOMINKAN_STAND_IN_NOTE)
+    note, elem_source = KOMINKAN_STAND_IN_NOTE, "国土数値情報 A27 小学校区（公民館区の代用）"
+    try:
+        elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts"), city_code=code)
+    except UnknownMunicipalityError:
+        # Some municipalities (e.g. 新見市) are missing from the A27 edition: the 中学校区 then stand
+        # in for the 公民館区 too, said on the map and in the report, until the user imports theirs.
+        elem = junior.assign(district_id=junior["district_id"].str.replace("-A32-", "-A32K-"))
+        note = KOMINKAN_NO_A27_NOTE
+        elem_source = "国土数値情報 A32 中学校区（小学校区データがないため公民館区の代用）"
+    profile = profile.with_note(mid, note)
     say("圏域の入れ子を検証し人口を集計中")
     build = build_tiers(
         small,
@@ -218,8 +228,7 @@ def build_city_workspace(
         city_code=code,
         city_name=name,
         sources={
-            mid: TierSource(polygons=elem.rename(columns={"district_id": "area_id"}),
-                            source="国土数値情報 A27 小学校区（公民館区の代用）", note=KOMINKAN_STAND_IN_NOTE),
+            mid: TierSource(polygons=elem.rename(columns={"district_id": "area_id"}), source=elem_source, note=note),
             outer: TierSource(polygons=junior.rename(columns={"district_id": "area_id"}), source="国土数値情報 A32 中学校区"),
         },
         crs=crs,

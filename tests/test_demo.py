@@ -114,3 +114,17 @@ def test_demo_runs_for_kurashiki(data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "倉敷市（33202）" in result.output
     assert (tmp_path / "tier_map_33202.html").exists()
+
+
+def test_city_without_elementary_districts_falls_back_to_junior_high(data_dir, tmp_path):
+    # 新見市 is missing from the A27 edition: its 中学校区 stand in for the 公民館区, and say so.
+    ws = tmp_path / "niimi.gpkg"
+    result = CliRunner().invoke(main, ["demo", "--city", "33210", "--workspace", str(ws), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    from api.store.base import open_store
+
+    with open_store(str(ws), create=False) as store:
+        profile = store.workspace()["profile"]
+        assert "A32" in profile.notes["kominkan"] and "A27" in profile.notes["kominkan"]
+        areas = store.areas()
+        assert (areas.groupby("level")["population"].sum() == 33870).all()
