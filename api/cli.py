@@ -418,5 +418,14 @@ def analyse() -> None:
     """Run an analysis as a stored job (tables as CSV + Excel, map as HTML); --all-municipalities fans out on Dask."""
 
 
+def _add_routes() -> None:
+    from api.cli_routes import routes
+
+    main.add_command(routes)
+
+
+_add_routes()
+
+
 if __name__ == "__main__":
     main()
