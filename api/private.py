@@ -1,0 +1,651 @@
+"""The private client store: CSW client households (要配慮個人情報), kept apart from the public workspace.
+
+Client households — who a community social worker (CSW) visits, where they live, why — are
+sensitive personal information. They never enter the public workspace (tiers, stations,
+resources, analysis jobs, maps); they live in a store of their own:
+
+* GeoPackage workspace ``…/tsunagu.gpkg`` → the SQLite file ``…/tsunagu.private.sqlite`` next to
+  it, created with file mode 0600 (owner only) and ``secure_delete`` on, so deleted rows are
+  overwritten rather than left in free pages;
+* PostGIS workspace → the schema ``tsunagu_private`` in the same database (tables
+  ``client_households`` and ``access_log``, created on first use; ``PUBLIC`` gets no rights on it).
+
+Every read names a :class:`Viewer`: a CSW sees only the households of their own station, an
+administrator all of them, any other role none (:class:`PrivateAccessError`). Every read,
+write, delete and refused attempt is recorded in the store's ``access_log`` (who, when, which
+household ids — never names or addresses). The service issue maps real accounts onto
+:class:`Viewer`; nothing here trusts anything but the viewer it is given.
+
+Deleting a household removes its row here. What else holds traces of it and must be cleaned
+when the service manages deletion: route sheets and maps already written to CSWs' private
+output folders (``tsunagu routes outreach --out``), backups or copies of the private file or
+schema, and the access log (it keeps household ids, which are pseudonymous labels, for audit —
+set a retention period).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from gis.crs import JAPAN_LAT, JAPAN_LON
+from gis.errors import InputDataError, TsunaguError
+
+#: Schema of the private tables in a PostGIS database.
+PRIVATE_SCHEMA = "tsunagu_private"
+
+#: Suffix of the private SQLite file next to a GeoPackage workspace.
+PRIVATE_SUFFIX = ".private.sqlite"
+
+#: pg_advisory_xact_lock key so two processes never create the private schema at once.
+_CREATE_LOCK = 0x7473756E6167C5
+
+#: Marking every private output carries.
+SENSITIVE_MARK = "要配慮個人情報・取扱注意"
+
+#: Roles that may read client households (the service issue maps accounts onto them).
+ROLES = {"csw": "コミュニティソーシャルワーカー", "admin": "管理者"}
+
+#: Columns of a household table (one row per client household).
+HOUSEHOLD_COLUMNS = [
+    "household_id",  # stable id, e.g. "H-003"
+    "station_id",    # the station whose CSWs visit it
+    "label",         # what plans, summaries and error messages show, e.g. 「H-003」
+    "name",          # 氏名 (private)
+    "address",       # 住所 (private)
+    "lon",
+    "lat",
+    "notes",
+    "visit_min",     # visit duration in minutes
+    "windows",       # preferred time windows: list of [open_s, close_s] seconds after midnight; [] = any time
+    "priority",      # 1 = 高, 2 = 中, 3 = 低
+    "is_sample",     # generated sample data
+]
+
+HOUSEHOLD_LABELS = {
+    "household_id": "ID",
+    "station_id": "拠点ID",
+    "label": "訪問先",
+    "name": "氏名",
+    "address": "住所",
+    "lon": "経度",
+    "lat": "緯度",
+    "notes": "メモ",
+    "visit_min": "訪問時間（分）",
+    "windows": "希望時間帯",
+    "priority": "優先度",
+    "is_sample": "サンプルデータ",
+}
+
+#: Accepted column names of a visits file (CSV/Excel) → household column.
+FILE_COLUMNS = {
+    "id": "household_id", "ID": "household_id", "household_id": "household_id", "世帯ID": "household_id",
+    "訪問先": "label", "label": "label", "ラベル": "label",
+    "氏名": "name", "名前": "name", "name": "name", "世帯名": "name",
+    "住所": "address", "address": "address",
+    "緯度": "lat", "lat": "lat", "latitude": "lat",
+    "経度": "lon", "lon": "lon", "lng": "lon", "longitude": "lon",
+    "訪問時間(分)": "visit_min", "訪問時間（分）": "visit_min", "訪問時間": "visit_min", "visit_min": "visit_min",
+    "duration_min": "visit_min",
+    "希望時間帯": "windows", "時間帯": "windows", "windows": "windows", "time_window": "windows",
+    "優先度": "priority", "priority": "priority",
+    "メモ": "notes", "備考": "notes", "notes": "notes",
+    "サンプル": "is_sample", "is_sample": "is_sample",
+}
+
+#: Priority words accepted in files → 1 (高) … 3 (低).
+PRIORITY_WORDS = {"高": 1, "中": 2, "低": 3, "a": 1, "b": 2, "c": 3, "high": 1, "medium": 2, "low": 3}
+PRIORITY_LABELS = {1: "高", 2: "中", 3: "低"}
+
+DEFAULT_VISIT_MIN = 45
+DEFAULT_PRIORITY = 2
+
+
+class PrivateAccessError(TsunaguError, PermissionError):
+    """A viewer who may not see (or change) these client households."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a user name (for the access log), a role and, for a CSW, their station.
+
+    Parameters
+    ----------
+    user
+        Account or person identifier recorded in the access log.
+    role
+        ``"csw"`` (sees their station's households), ``"admin"`` (sees all); any other role
+        (``"planner"``, ``"viewer"`` …) sees none.
+    station_id
+        The CSW's station (required for ``role="csw"``).
+    """
+
+    user: str
+    role: str
+    station_id: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.user}（{ROLES.get(self.role, self.role)}）"
+
+
+# --------------------------------------------------------------------------- time windows
+
+
+_HHMM = re.compile(r"^\s*(\d{1,2})[:：時](\d{2})?分?\s*$")
+
+
+def parse_hhmm(text: str) -> int:
+    """``"8:30"`` / ``"08:30"`` / ``"8時30分"`` → seconds after midnight (raises ValueError)."""
+    m = _HHMM.match(str(text))
+    if not m:
+        msg = f"時刻 {text!r} が読めません（例 8:30）"
+        raise ValueError(msg)
+    h, mm = int(m.group(1)), int(m.group(2) or 0)
+    if not (0 <= h <= 24 and 0 <= mm < 60) or (h == 24 and mm):
+        msg = f"時刻 {text!r} は 0:00〜24:00 の範囲にありません"
+        raise ValueError(msg)
+    return h * 3600 + mm * 60
+
+
+def format_hhmm(seconds: float) -> str:
+    """Seconds after midnight → ``"9:05"`` (rounded to the minute)."""
+    total = int(round(float(seconds) / 60.0))
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def parse_windows(text) -> list[tuple[int, int]]:
+    """``"10:00-11:00, 14:00～15:00"`` → ``[(36000, 39600), (50400, 54000)]``; empty → ``[]`` (any time).
+
+    Order is not checked here (a window that closes before it opens is reported by the planner,
+    naming the household).
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return []
+    if isinstance(text, (list, tuple)):
+        return [(int(a), int(b)) for a, b in text]
+    s = str(text).strip()
+    if not s or s in ("-", "なし", "指定なし", "随時"):
+        return []
+    out = []
+    for part in re.split(r"[,、;／/]\s*|\s{2,}", s):
+        part = part.strip()
+        if not part:
+            continue
+        bits = re.split(r"\s*[-–—~〜～]\s*", part)
+        if len(bits) != 2:
+            msg = f"時間帯 {part!r} が読めません（例 10:00-11:00）"
+            raise ValueError(msg)
+        out.append((parse_hhmm(bits[0]), parse_hhmm(bits[1])))
+    return out
+
+
+def format_windows(windows) -> str:
+    """``[(36000, 39600)]`` → ``"10:00-11:00"``; ``[]`` → ``"指定なし"``."""
+    if not windows:
+        return "指定なし"
+    return "、".join(f"{format_hhmm(a)}-{format_hhmm(b)}" for a, b in windows)
+
+
+# --------------------------------------------------------------------------- reading a visits file
+
+
+def _label(row: pd.Series, n: int) -> str:
+    for key in ("label", "household_id"):
+        v = row.get(key)
+        if v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v).strip():
+            return str(v).strip()
+    return f"{n}行目"
+
+
+def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | None = None) -> pd.DataFrame:
+    """Check and normalise client households into :data:`HOUSEHOLD_COLUMNS` for ``station_id``.
+
+    Errors name the household by its label (「訪問先 H-003」) and its row, never by name,
+    address or coordinates.
+    """
+    if df is None or len(df) == 0:
+        msg = "訪問先が1件もありません"
+        raise InputDataError(msg, source=source, hint="id・氏名・住所・緯度・経度・訪問時間(分)・希望時間帯・優先度 の列で1行1世帯")
+    df = df.rename(columns={c: FILE_COLUMNS.get(str(c).strip(), FILE_COLUMNS.get(str(c).strip().lower(), str(c)))
+                            for c in df.columns})
+    missing = [c for c in ("household_id", "lat", "lon") if c not in df.columns]
+    if missing:
+        names = {"household_id": "id", "lat": "緯度", "lon": "経度"}
+        msg = f"訪問先の表に {', '.join(names[c] for c in missing)} の列がありません"
+        raise InputDataError(msg, source=source, hint="列: id, 氏名, 住所, 緯度, 経度, 訪問時間(分), 希望時間帯, 優先度")
+    rows = []
+    seen: dict[str, int] = {}
+    for n, (_, row) in enumerate(df.iterrows(), start=1):
+        label = _label(row, n)
+        hid = row.get("household_id")
+        if hid is None or (isinstance(hid, float) and math.isnan(hid)) or not str(hid).strip():
+            msg = f"{n}行目の訪問先に id がありません"
+            raise InputDataError(msg, source=source, row=n, hint="世帯ごとに一意の id（例 H-003）を付けてください")
+        hid = str(hid).strip()
+        if isinstance(row.get("household_id"), float) and float(row["household_id"]).is_integer():
+            hid = str(int(row["household_id"]))
+        if hid in seen:
+            msg = f"訪問先 {label} が重複しています（{seen[hid]}行目と{n}行目）"
+            raise InputDataError(msg, source=source, row=n, hint="同じ世帯は1行にまとめ、別の世帯には別の id を付けてください")
+        seen[hid] = n
+        try:
+            lat, lon = float(row.get("lat")), float(row.get("lon"))
+        except (TypeError, ValueError):
+            lat = lon = float("nan")
+        if not (np.isfinite(lat) and np.isfinite(lon)):
+            msg = f"訪問先 {label} の緯度・経度がありません、または数値ではありません"
+            raise InputDataError(msg, source=source, row=n, hint="世界測地系の10進数の緯度・経度を入れてください")
+        if not (JAPAN_LAT[0] <= lat <= JAPAN_LAT[1] and JAPAN_LON[0] <= lon <= JAPAN_LON[1]):
+            msg = f"訪問先 {label} の座標が日本の範囲外です"
+            raise InputDataError(msg, source=source, row=n, hint="緯度と経度が入れ替わっていないか、10進数の度か確かめてください")
+        vm = row.get("visit_min", DEFAULT_VISIT_MIN)
+        try:
+            vm = DEFAULT_VISIT_MIN if vm is None or (isinstance(vm, float) and math.isnan(vm)) or str(vm).strip() == "" else float(vm)
+        except (TypeError, ValueError):
+            vm = float("nan")
+        if not np.isfinite(vm) or vm <= 0:
+            msg = f"訪問先 {label} の訪問時間(分)が正の数ではありません"
+            raise InputDataError(msg, source=source, row=n, hint="例 45")
+        try:
+            windows = parse_windows(row.get("windows"))
+        except ValueError as exc:
+            msg = f"訪問先 {label} の希望時間帯: {exc}"
+            raise InputDataError(msg, source=source, row=n) from exc
+        pr = row.get("priority", DEFAULT_PRIORITY)
+        if pr is None or (isinstance(pr, float) and math.isnan(pr)) or str(pr).strip() == "":
+            pr = DEFAULT_PRIORITY
+        else:
+            word = str(pr).strip().lower()
+            if word in PRIORITY_WORDS:
+                pr = PRIORITY_WORDS[word]
+            else:
+                try:
+                    pr = float(word)
+                except ValueError:
+                    pr = float("nan")
+                if pr not in (1, 2, 3):
+                    msg = f"訪問先 {label} の優先度は 1（高）・2（中）・3（低）のいずれかにしてください"
+                    raise InputDataError(msg, source=source, row=n)
+        text = {}
+        for key in ("name", "address", "notes"):
+            v = row.get(key)
+            text[key] = None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+        sample = row.get("is_sample", False)
+        rows.append({
+            "household_id": hid,
+            "station_id": str(station_id),
+            "label": str(row.get("label")).strip() if "label" in df.columns and _present(row.get("label")) else hid,
+            "name": text["name"],
+            "address": text["address"],
+            "lon": lon,
+            "lat": lat,
+            "notes": text["notes"],
+            "visit_min": int(round(vm)),
+            "windows": [list(w) for w in windows],
+            "priority": int(pr),
+            "is_sample": bool(sample) if _present(sample) and str(sample).strip().lower() not in ("0", "false", "") else False,
+        })
+    return pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
+
+
+def _present(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v).strip() != ""
+
+
+def read_households(path: str | os.PathLike, *, station_id: str) -> pd.DataFrame:
+    """Read a visits file (CSV in UTF-8 or Shift_JIS, or Excel) into checked households.
+
+    Columns (Japanese or English): ``id``, ``氏名``/``name``, ``住所``/``address``, ``緯度``,
+    ``経度``, ``訪問時間(分)``, ``希望時間帯`` (``10:00-11:00``; several separated by 「、」;
+    empty = any time), ``優先度`` (1 高 / 2 中 / 3 低), ``メモ``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        msg = f"訪問先のファイル {p} が見つかりません"
+        raise InputDataError(msg, hint="CSV または Excel（.xlsx）のファイルを指定してください")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            df = pd.read_excel(p, dtype=object)
+        elif suffix in (".csv", ".txt", ".tsv"):
+            df = None
+            for enc in ("utf-8-sig", "cp932"):
+                try:
+                    df = pd.read_csv(p, dtype=object, encoding=enc, sep="\t" if suffix == ".tsv" else ",")
+                    break
+                except UnicodeDecodeError:
+                    continue
+            if df is None:
+                msg = "文字コードが UTF-8 でも Shift_JIS でもありません"
+                raise InputDataError(msg, source=p.name)
+        else:
+            msg = f"訪問先のファイル形式 {suffix or '（拡張子なし）'} は読めません"
+            raise InputDataError(msg, source=p.name, hint="CSV または Excel（.xlsx）にしてください")
+    except InputDataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken file is the user's data problem, said in words
+        msg = f"訪問先のファイルを読めません（{type(exc).__name__}）"
+        raise InputDataError(msg, source=p.name, hint="CSV（UTF-8 または Shift_JIS）か Excel で保存し直してください") from None
+    df = df.dropna(how="all")
+    return normalise_households(df, station_id=station_id, source=p.name)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def _tables(schema: str | None) -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    meta = sa.MetaData(schema=schema)
+    households = sa.Table(
+        "client_households", meta,
+        sa.Column("workspace", sa.Text, primary_key=True),
+        sa.Column("household_id", sa.Text, primary_key=True),
+        sa.Column("station_id", sa.Text, nullable=False, index=True),
+        sa.Column("label", sa.Text, nullable=False),
+        sa.Column("name", sa.Text),
+        sa.Column("address", sa.Text),
+        sa.Column("lon", sa.Float, nullable=False),
+        sa.Column("lat", sa.Float, nullable=False),
+        sa.Column("notes", sa.Text),
+        sa.Column("visit_min", sa.Integer, nullable=False),
+        sa.Column("windows", sa.JSON, nullable=False),
+        sa.Column("priority", sa.Integer, nullable=False),
+        sa.Column("is_sample", sa.Boolean, nullable=False, default=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+        sa.Column("updated_by", sa.Text),
+    )
+    log = sa.Table(
+        "access_log", meta,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("workspace", sa.Text, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("viewer_station_id", sa.Text),
+        sa.Column("action", sa.Text, nullable=False),  # read | write | delete | denied
+        sa.Column("station_id", sa.Text),
+        sa.Column("household_ids", sa.JSON, nullable=False),
+    )
+    return meta, households, log
+
+
+def private_path(workspace: str | os.PathLike) -> Path:
+    """The private SQLite file of a GeoPackage workspace: ``<stem>.private.sqlite`` beside it."""
+    p = Path(workspace).expanduser().resolve()
+    return p.with_name(p.stem + PRIVATE_SUFFIX)
+
+
+def _is_url(location: str) -> bool:
+    return str(location).startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ClientStore:
+    """Client households of one workspace, with per-station access and an access log.
+
+    Parameters
+    ----------
+    location
+        The *public* workspace location: a ``.gpkg`` path (the private data then goes to
+        ``<stem>.private.sqlite`` beside it) or a ``postgresql://`` URL (schema
+        ``tsunagu_private`` in that database). A path ending in ``.sqlite`` is used as the
+        private file itself.
+    workspace
+        Workspace name inside a PostGIS database (ignored for files).
+    create
+        Create the private file / schema when missing; otherwise a missing one is an error.
+    """
+
+    def __init__(self, location: str | os.PathLike, *, workspace: str = "default", create: bool = True) -> None:
+        self.workspace = workspace
+        loc = str(location)
+        if _is_url(loc):
+            from api.store.postgis import normalise_url
+
+            url = normalise_url(loc)
+            self.location = url.render_as_string(hide_password=True) + f" (schema {PRIVATE_SCHEMA})"
+            self.path = None
+            self._meta, self._households, self._log = _tables(PRIVATE_SCHEMA)
+            self._engine = sa.create_engine(url, pool_pre_ping=True)
+            try:
+                self._ensure_postgres(create)
+            except BaseException:
+                self._engine.dispose()
+                raise
+        else:
+            path = Path(loc).expanduser()
+            self.path = path if path.name.endswith(PRIVATE_SUFFIX) else private_path(path)
+            self.location = str(self.path)
+            self._meta, self._households, self._log = _tables(None)
+            if not self.path.exists():
+                if not create:
+                    msg = f"訪問先の非公開ストア {self.path} がありません"
+                    raise InputDataError(msg, hint="訪問先を取り込むと作成されます")
+                if not self.path.parent.is_dir():
+                    msg = f"フォルダ {self.path.parent} がありません"
+                    raise InputDataError(msg)
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+                os.close(fd)
+            os.chmod(self.path, 0o600)  # owner only, also when an older copy was wider
+            self._engine = sa.create_engine(f"sqlite:///{self.path}")
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+            self._meta.create_all(self._engine, checkfirst=True)
+
+    def _ensure_postgres(self, create: bool) -> None:
+        with self._engine.begin() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'access_log'"),
+                {"s": PRIVATE_SCHEMA},
+            ).first()
+            if exists:
+                return
+            if not create:
+                msg = f"schema {PRIVATE_SCHEMA} does not exist in {self.location}"
+                raise InputDataError(msg, hint="open the client store with create=True once")
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})  # one creator at a time
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {PRIVATE_SCHEMA}"))
+            conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {PRIVATE_SCHEMA} FROM PUBLIC"))
+            self._meta.create_all(conn, checkfirst=True)
+
+    def __repr__(self) -> str:
+        return f"ClientStore({self.location!r})"
+
+    def close(self) -> None:
+        """Close connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> ClientStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ access
+
+    def _allowed_station(self, viewer: Viewer, station_id: str | None) -> str | None:
+        """The station the viewer may see (None = all for an admin); raises for anything else."""
+        if not isinstance(viewer, Viewer):
+            msg = "訪問先を読むには閲覧者（役割と拠点）の指定が必要です"
+            raise PrivateAccessError(msg)
+        if viewer.role == "admin":
+            return station_id
+        if viewer.role == "csw" and viewer.station_id:
+            if station_id is None or str(station_id) == str(viewer.station_id):
+                return str(viewer.station_id)
+            msg = (f"拠点 {station_id} の訪問先は、その拠点の CSW と管理者だけが扱えます"
+                   f"（{viewer.describe()}、所属 {viewer.station_id}）")
+            raise PrivateAccessError(msg)
+        if viewer.role == "csw":
+            msg = f"{viewer.describe()} に所属拠点が設定されていないため、訪問先を扱えません"
+            raise PrivateAccessError(msg)
+        msg = f"役割 {viewer.role!r} では訪問先（要配慮個人情報）を扱えません（CSW と管理者のみ）"
+        raise PrivateAccessError(msg)
+
+    @contextlib.contextmanager
+    def _guard(self, viewer: Viewer, station_id: str | None, action: str) -> Iterator[str | None]:
+        try:
+            allowed = self._allowed_station(viewer, station_id)
+        except PrivateAccessError:
+            self._record(viewer, "denied", station_id, [], detail=action)
+            raise
+        yield allowed
+
+    def _record(self, viewer, action: str, station_id, ids: Iterable[str], *, detail: str | None = None, conn=None) -> None:
+        row = {
+            "workspace": self.workspace,
+            "at": _now(),
+            "user": str(getattr(viewer, "user", "?")),
+            "role": str(getattr(viewer, "role", "?")),
+            "viewer_station_id": getattr(viewer, "station_id", None),
+            "action": f"{action}:{detail}" if detail else action,
+            "station_id": None if station_id is None else str(station_id),
+            "household_ids": sorted(str(i) for i in ids),
+        }
+        if conn is not None:
+            conn.execute(self._log.insert().values(**row))
+        else:
+            with self._engine.begin() as c:
+                c.execute(self._log.insert().values(**row))
+
+    # ------------------------------------------------------------------ reads
+
+    def households(self, viewer: Viewer, *, station_id: str | None = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Client households the viewer may see (recorded in the access log).
+
+        Parameters
+        ----------
+        viewer
+            Who reads. A CSW gets their own station's households (asking for another station
+            raises :class:`PrivateAccessError`); an admin gets ``station_id``'s or all.
+        station_id
+            Restrict to one station.
+        ids
+            Restrict to these household ids (ids of other stations are simply not returned).
+
+        Returns
+        -------
+        DataFrame
+            :data:`HOUSEHOLD_COLUMNS`, ordered by station and id.
+        """
+        with self._guard(viewer, station_id, "read") as allowed:
+            h = self._households
+            q = sa.select(*[h.c[c] for c in HOUSEHOLD_COLUMNS]).where(h.c.workspace == self.workspace)
+            if allowed is not None:
+                q = q.where(h.c.station_id == allowed)
+            if ids is not None:
+                q = q.where(h.c.household_id.in_([str(i) for i in ids]))
+            q = q.order_by(h.c.station_id, h.c.household_id)
+            with self._engine.begin() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(q)]
+                self._record(viewer, "read", allowed, [r["household_id"] for r in rows], conn=conn)
+        out = pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
+        out.attrs["labels"] = HOUSEHOLD_LABELS
+        out.attrs["marking"] = SENSITIVE_MARK
+        return out
+
+    def access_log(self, viewer: Viewer, *, limit: int = 1000) -> list[dict]:
+        """The latest access-log entries, newest first (administrators only)."""
+        if not isinstance(viewer, Viewer) or viewer.role != "admin":
+            self._record(viewer, "denied", None, [], detail="access_log")
+            msg = "アクセス記録は管理者だけが閲覧できます"
+            raise PrivateAccessError(msg)
+        lg = self._log
+        q = sa.select(lg).where(lg.c.workspace == self.workspace).order_by(lg.c.id.desc()).limit(int(limit))
+        with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ writes
+
+    def import_households(self, viewer: Viewer, households: pd.DataFrame, *, station_id: str) -> dict:
+        """Add or update households of ``station_id`` (by ``household_id``), all or nothing.
+
+        ``households`` is a raw table (file columns) or one from :func:`normalise_households`.
+        A household id that belongs to another station is refused (it is not moved silently).
+
+        Returns
+        -------
+        dict
+            ``{"added": n, "updated": n}``.
+        """
+        with self._guard(viewer, station_id, "write") as allowed:
+            station = allowed if allowed is not None else station_id
+            if station is None:
+                msg = "取り込む訪問先の拠点（station_id）を指定してください"
+                raise InputDataError(msg)
+            df = households if list(households.columns) == HOUSEHOLD_COLUMNS else normalise_households(households, station_id=station)
+            df = df.assign(station_id=str(station))
+            h = self._households
+            ids = df["household_id"].astype(str).tolist()
+            added = updated = 0
+            with self._engine.begin() as conn:
+                existing = {r.household_id: r.station_id for r in conn.execute(
+                    sa.select(h.c.household_id, h.c.station_id)
+                    .where(h.c.workspace == self.workspace, h.c.household_id.in_(ids)))}
+                for hid, st in existing.items():
+                    if st != str(station):
+                        label = df.loc[df["household_id"] == hid, "label"].iloc[0]
+                        msg = f"訪問先 {label} の id は別の拠点で登録済みです"
+                        raise InputDataError(msg, hint="別の id を付けるか、管理者に拠点の変更を依頼してください")
+                now = _now()
+                for rec in df.to_dict("records"):
+                    values = {**{k: _plain(rec[k]) for k in HOUSEHOLD_COLUMNS}, "workspace": self.workspace,
+                              "updated_at": now, "updated_by": viewer.user}
+                    if rec["household_id"] in existing:
+                        conn.execute(h.update().where(h.c.workspace == self.workspace,
+                                                      h.c.household_id == rec["household_id"]).values(**values))
+                        updated += 1
+                    else:
+                        conn.execute(h.insert().values(**values))
+                        added += 1
+                self._record(viewer, "write", station, ids, conn=conn)
+        return {"added": added, "updated": updated}
+
+    def delete_households(self, viewer: Viewer, ids: Iterable[str]) -> int:
+        """Delete households by id (only the viewer's station's for a CSW); returns how many went.
+
+        The row is removed from the private store (SQLite overwrites it: ``secure_delete``).
+        Route sheets already written to private output folders are not touched: see the
+        module docstring for what else must be cleaned.
+        """
+        ids = [str(i) for i in ids]
+        with self._guard(viewer, viewer.station_id if viewer.role == "csw" else None, "delete") as allowed:
+            h = self._households
+            cond = [h.c.workspace == self.workspace, h.c.household_id.in_(ids)]
+            if allowed is not None:
+                cond.append(h.c.station_id == allowed)
+            with self._engine.begin() as conn:
+                gone = [r.household_id for r in conn.execute(sa.select(h.c.household_id).where(*cond))]
+                conn.execute(h.delete().where(*cond))
+                self._record(viewer, "delete", allowed, gone, conn=conn)
+        return len(gone)
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA secure_delete = ON")
+    cur.close()
+
+
+def open_client_store(location: str | os.PathLike, *, workspace: str = "default", create: bool = True) -> ClientStore:
+    """Open the private client store that belongs to the workspace at ``location``."""
+    return ClientStore(location, workspace=workspace, create=create)
