@@ -1,0 +1,788 @@
+"""Vehicle routing with time windows: the problem model, PyVRP/VROOM adapters and an independent plan checker.
+
+Times are integer seconds since midnight, distances integer metres. The travel matrices are
+(n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Vehicles start and end at the
+depot (``Vehicle.start``/``Vehicle.end`` other than the depot are refused with a clear message).
+
+Solvers
+-------
+* PyVRP (iterated local search) for plan quality. Tsunagu's configuration: a VROOM solution is
+  computed first (well under a second) and used as warm start; then two independently seeded
+  PyVRP searches run in parallel processes for the same wall time and the better plan is kept.
+* VROOM (pyvroom) where breaks are needed (PyVRP has none) and for quick re-plans.
+
+Every stop that is not served is listed in ``RoutingPlan.unassigned`` with a reason; none is
+dropped silently. Given a seed the result is reproducible whenever the search stops on
+"no improvement" (small problems) or on ``max_iterations``; a pure wall-clock stop on a large
+problem may let a faster machine search further.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gis.errors import InputDataError
+
+__all__ = [
+    "Break",
+    "Location",
+    "ProblemCheck",
+    "Route",
+    "RoutingPlan",
+    "RoutingProblem",
+    "Stop",
+    "Vehicle",
+    "Visit",
+    "check_plan",
+    "format_hhmm",
+    "solve",
+    "travel_matrix",
+    "validate_problem",
+]
+
+#: Japan's bounding box used for coordinate checks (longitude, latitude).
+JAPAN_LON = (122.0, 154.0)
+JAPAN_LAT = (20.0, 46.0)
+DAY_END = 48 * 3600  # latest representable time (two days), used when a stop has no window
+
+REASON_CAPACITY = "積載量が足りません（この停留所の需要がどの車両の積載量も超えています）"
+REASON_UNREACHABLE = "道路網で到達できません"
+REASON_WINDOW = "時間帯に間に合いません（どの車両の勤務時間内でも、時間帯内に到着できません）"
+REASON_SHIFT = "勤務時間が短すぎます（拠点から往復すると勤務時間に収まりません）"
+REASON_FLEET = "車両・時間が足りません（他の訪問と合わせると勤務時間・積載量に収まりません）"
+REASON_OPTIONAL = "任意の訪問のため、今回の計画では見送りました（優先度が低いか回り道が大きい）"
+
+
+# --------------------------------------------------------------------------------------------
+# model
+
+
+@dataclass(frozen=True)
+class Location:
+    """A point: longitude and latitude (WGS84), or planar x/y when ``RoutingProblem.planar``."""
+
+    lon: float
+    lat: float
+    name: str = ""
+
+
+@dataclass
+class Stop:
+    """A place to visit.
+
+    ``time_windows`` constrain the start of service (empty = any time); ``required`` stops must
+    be visited or be reported unassigned with the reason; optional ones are visited when worth it
+    (higher ``priority`` = more worth).
+    """
+
+    stop_id: str
+    name: str
+    location: Location
+    service_s: int
+    demand: int = 0
+    time_windows: list[tuple[int, int]] = field(default_factory=list)
+    priority: int = 0
+    required: bool = True
+
+
+@dataclass
+class Break:
+    """A break (e.g. lunch) of ``duration_s`` taken entirely within ``window`` (start, end)."""
+
+    window: tuple[int, int]
+    duration_s: int
+
+
+@dataclass
+class Vehicle:
+    """A vehicle (or a CSW on foot/by car) working ``shift`` = (leave depot not before, be back by)."""
+
+    vehicle_id: str
+    name: str
+    shift: tuple[int, int]
+    capacity: int | None = None
+    breaks: list[Break] = field(default_factory=list)
+    start: Location | None = None
+    end: Location | None = None
+
+
+@dataclass
+class RoutingProblem:
+    """Depot, stops, vehicles and the (n+1)×(n+1) travel matrices (0 = depot, i = stops[i-1]).
+
+    ``planar=True`` marks benchmark instances whose coordinates are not longitude/latitude
+    (the Japan coordinate check is skipped).
+    """
+
+    depot: Location
+    stops: list[Stop]
+    vehicles: list[Vehicle]
+    durations_s: np.ndarray
+    distances_m: np.ndarray
+    note: str = ""
+    planar: bool = False
+
+
+@dataclass
+class Visit:
+    """One visit on a route: arrival, start of service, departure, load on board after it."""
+
+    stop_id: str
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    load_after: int
+
+
+@dataclass
+class Route:
+    """One vehicle's route: visits in order, breaks taken (start, end), leaving and return times."""
+
+    vehicle_id: str
+    visits: list[Visit]
+    breaks: list[tuple[int, int]]
+    start_s: int
+    end_s: int
+    distance_m: int
+    duration_s: int
+
+
+@dataclass
+class RoutingPlan:
+    """Routes, the stops not served (stop id, reason), totals and how it was solved."""
+
+    routes: list[Route]
+    unassigned: list[tuple[str, str]]
+    distance_m: int
+    duration_s: int
+    solver: str
+    runtime_s: float
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+    def route_of(self, vehicle_id: str) -> Route | None:
+        """The route of a vehicle, or None when it stays at the depot."""
+        return next((r for r in self.routes if r.vehicle_id == vehicle_id), None)
+
+
+@dataclass
+class ProblemCheck:
+    """What :func:`validate_problem` found that does not stop planning."""
+
+    unassigned: list[tuple[str, str]]
+    notes: list[str]
+
+
+def format_hhmm(seconds: int) -> str:
+    """Seconds since midnight as 「H:MM」 (hours past 24 kept, e.g. 25:10)."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{(s % 3600) // 60:02d}"
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _windows(stop: Stop) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in stop.time_windows] if stop.time_windows else [(0, DAY_END)]
+
+
+def validate_problem(problem: RoutingProblem) -> ProblemCheck:
+    """Check a routing problem before solving.
+
+    Raises
+    ------
+    InputDataError
+        Zero vehicles; a vehicle whose shift ends before it starts, with a bad capacity or break,
+        or starting/ending away from the depot; duplicated stop ids; a stop with a negative
+        service time or demand, a time window that closes before it opens or lies entirely
+        outside every vehicle's shift; coordinates outside Japan; matrices of the wrong shape.
+
+    Returns
+    -------
+    ProblemCheck
+        ``unassigned``: stops that cannot be planned but do not stop the rest (demand above every
+        vehicle's capacity; unreachable on the road network), with the reason; ``notes``:
+        warnings (duplicated name and coordinates).
+    """
+    stops, vehicles = problem.stops, problem.vehicles
+    if not vehicles:
+        raise InputDataError("車両が0台です（no vehicles）", hint="少なくとも1台の車両（または訪問者）を登録してください")
+    seen: set[str] = set()
+    vids = Counter(v.vehicle_id for v in vehicles)
+    for vid, k in vids.items():
+        if k > 1:
+            raise InputDataError(f"車両IDが重複しています: {vid}", feature=vid)
+    for v in vehicles:
+        a, b = v.shift
+        if b <= a:
+            raise InputDataError(
+                f"車両「{v.name or v.vehicle_id}」の勤務時間が終了 {format_hhmm(b)} ≦ 開始 {format_hhmm(a)} です",
+                feature=v.vehicle_id, hint="開始より後の終了時刻を指定してください")
+        if v.capacity is not None and v.capacity < 0:
+            raise InputDataError(f"車両「{v.name or v.vehicle_id}」の積載量が負です: {v.capacity}", feature=v.vehicle_id)
+        for brk in v.breaks:
+            ba, bb = brk.window
+            if brk.duration_s < 0 or bb - ba < brk.duration_s:
+                raise InputDataError(
+                    f"車両「{v.name or v.vehicle_id}」の休憩（{format_hhmm(ba)}–{format_hhmm(bb)}、{brk.duration_s // 60}分）が時間帯に収まりません",
+                    feature=v.vehicle_id, hint="休憩の時間帯を休憩時間より長くしてください")
+        for end_name, loc in (("出発地", v.start), ("到着地", v.end)):
+            if loc is not None and (abs(loc.lon - problem.depot.lon) > 1e-9 or abs(loc.lat - problem.depot.lat) > 1e-9):
+                raise InputDataError(
+                    f"車両「{v.name or v.vehicle_id}」の{end_name}が拠点と異なります（拠点以外の発着は未対応です）",
+                    feature=v.vehicle_id, hint="拠点を発着地にしてください")
+    shifts = [v.shift for v in vehicles]
+    for k, s in enumerate(stops, start=1):
+        label = f"停留所「{s.name or s.stop_id}」（{s.stop_id}）"
+        if s.stop_id in seen:
+            raise InputDataError(f"停留所IDが重複しています: {label}", row=k, feature=s.stop_id,
+                                 hint="同じIDの停留所を1つにまとめてください")
+        seen.add(s.stop_id)
+        if s.service_s < 0 or s.demand < 0:
+            raise InputDataError(f"{label}の滞在時間または需要が負です", row=k, feature=s.stop_id)
+        if not problem.planar:
+            lon, lat = s.location.lon, s.location.lat
+            if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+                raise InputDataError(
+                    f"{label}の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です", row=k, feature=s.stop_id,
+                    hint="経度122〜154・緯度20〜46の範囲か、経度と緯度が入れ替わっていないか確認してください")
+        for a, b in s.time_windows:
+            if b < a:
+                raise InputDataError(
+                    f"{label}の時間帯が開始 {format_hhmm(a)} より前の {format_hhmm(b)} に終わっています",
+                    row=k, feature=s.stop_id, hint="時間帯の開始と終了を確認してください")
+        if s.time_windows and not any(a <= se and b >= ss for a, b in s.time_windows for ss, se in shifts):
+            wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in s.time_windows)
+            hours = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in shifts)
+            raise InputDataError(
+                f"{label}の時間帯（{wins}）がどの車両の勤務時間（{hours}）とも重なりません",
+                row=k, feature=s.stop_id, hint="時間帯か勤務時間を見直してください")
+    if not problem.planar:
+        lon, lat = problem.depot.lon, problem.depot.lat
+        if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+            raise InputDataError(f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
+                                 feature="depot", hint="経度と緯度が入れ替わっていないか確認してください")
+    n = len(stops) + 1
+    for what, m in (("durations_s", problem.durations_s), ("distances_m", problem.distances_m)):
+        shape = np.shape(m)
+        if shape != (n, n):
+            raise InputDataError(
+                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}＝{n}×{n} が必要です）",
+                hint="travel_matrix() で拠点と停留所の順に作り直してください")
+    notes: list[str] = []
+    dup = Counter((s.name, round(s.location.lon, 7), round(s.location.lat, 7)) for s in stops)
+    for (name, lon, lat), k in dup.items():
+        if k > 1:
+            ids = [s.stop_id for s in stops if (s.name, round(s.location.lon, 7), round(s.location.lat, 7)) == (name, lon, lat)]
+            notes.append(f"同じ名前・座標の停留所が{k}件あります（{name}: {', '.join(ids)}）。重複でないか確認してください")
+    unassigned: list[tuple[str, str]] = []
+    caps = [v.capacity for v in vehicles]
+    max_cap = None if any(c is None for c in caps) else max(caps)
+    d = np.asarray(problem.durations_s, dtype=float)
+    x = np.asarray(problem.distances_m, dtype=float)
+    bad = ~np.isfinite(d) | ~np.isfinite(x) | (d < 0) | (x < 0)
+    for i, s in enumerate(stops, start=1):
+        if bad[0, i] or bad[i, 0]:
+            unassigned.append((s.stop_id, REASON_UNREACHABLE))
+        elif max_cap is not None and s.demand > max_cap:
+            unassigned.append((s.stop_id, f"{REASON_CAPACITY}（需要 {s.demand} ＞ 最大積載量 {max_cap}）"))
+    return ProblemCheck(unassigned=unassigned, notes=notes)
+
+
+# --------------------------------------------------------------------------------------------
+# travel matrices
+
+
+def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity: float = 1.3) -> tuple[np.ndarray, np.ndarray, str]:
+    """Distances (m) and durations (s) between all points, from the distance engine.
+
+    Parameters
+    ----------
+    engine
+        A ``gis.access.DistanceEngine``. Straight-line engines: distance × ``circuity``;
+        network engines: the shortest-path length (circuity ignored).
+    points
+        Depot first, then the stops (longitude/latitude).
+    speed_kmh
+        Average travel speed used for durations.
+    circuity
+        Road distance ÷ straight-line distance when no road graph is used.
+
+    Returns
+    -------
+    (durations_s, distances_m, note)
+        Integer-valued float matrices; unreachable pairs are NaN (``validate_problem`` reports the
+        stop unassigned). The note states the method and speed in Japanese.
+    """
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    if not speed_kmh or speed_kmh <= 0:
+        raise InputDataError(f"速度は正の値（km/h）で指定してください: {speed_kmh!r}")
+    n = len(points)
+    gdf = gpd.GeoDataFrame({"i": range(n)}, geometry=[Point(p.lon, p.lat) for p in points], crs="EPSG:4326")
+    dist = np.full((n, n), np.nan)
+    if n:
+        pairs = engine.within(gdf, gdf, max_distance_m=1e9)
+        dist[pairs["origin"].to_numpy(), pairs["facility"].to_numpy()] = pairs["distance_m"].to_numpy(dtype=float)
+        np.fill_diagonal(dist, 0.0)
+    straight = getattr(engine, "mode", "straight") != "network"
+    factor = float(circuity) if straight else 1.0
+    dist = np.round(dist * factor)
+    dur = np.round(dist / (speed_kmh * 1000.0 / 3600.0))
+    desc = getattr(engine, "description", "")
+    if straight:
+        note = (f"移動距離は{desc or '直線距離'}×迂回係数{factor:g}、移動時間は平均時速{speed_kmh:g}kmで計算しました"
+                "（道路網データがないため概算です）")
+    else:
+        note = f"移動距離は{desc or '道路網上の経路距離'}、移動時間は平均時速{speed_kmh:g}kmで計算しました"
+    return dur, dist, note
+
+
+# --------------------------------------------------------------------------------------------
+# scheduling (shared by plan building and the checker)
+
+
+def _leg_with_breaks(dep: int, travel: int, pending: list[Break]) -> tuple[int, list[tuple[int, int]]]:
+    """Time ready at the next place after leaving at ``dep`` and taking ``pending`` breaks on the way."""
+    t_travel_end = dep + travel
+    cur = dep
+    taken = []
+    for brk in pending:
+        bs = max(cur, brk.window[0])
+        ready_before = max(t_travel_end, bs)  # travel done (partly before the break) or waiting
+        taken.append((bs, bs + brk.duration_s))
+        t_travel_end = ready_before + brk.duration_s
+        cur = bs + brk.duration_s
+    return t_travel_end, taken
+
+
+def _schedule(problem: RoutingProblem, vehicle: Vehicle, seq: list[int], break_pos: list[int] | None = None,
+              windows: list[tuple[int, int]] | None = None) -> Route:
+    """Earliest schedule along ``seq`` (stop positions, 0-based) leaving so as not to wait at the first stop.
+
+    ``break_pos[k]`` = number of visits done before break k is taken (breaks in vehicle order).
+    ``windows[j]`` = the window chosen for seq[j] (default: the first one the arrival fits).
+    """
+    D = np.asarray(problem.durations_s)
+    X = np.asarray(problem.distances_m)
+    brks = list(vehicle.breaks)
+    if break_pos is None:
+        break_pos = []
+    nodes = [0] + [i + 1 for i in seq] + [0]
+    load = sum(problem.stops[i].demand for i in seq)
+
+    def run(t0: int):
+        t = t0
+        visits, taken = [], []
+        ld = load
+        for j in range(len(nodes) - 1):
+            pend = [brks[k] for k, p in enumerate(break_pos) if p == j]
+            ready, tk = _leg_with_breaks(t, int(D[nodes[j], nodes[j + 1]]), pend)
+            taken += tk
+            if j == len(nodes) - 2:
+                return visits, taken, ready
+            st = problem.stops[seq[j]]
+            if windows is not None and windows[j] is not None:
+                a, _b = windows[j]
+                start = max(ready, a)
+            else:
+                wins = _windows(st)
+                fit = [max(ready, a) for a, b in wins if max(ready, a) <= b]
+                start = min(fit) if fit else max(ready, wins[-1][0])
+            ld -= st.demand
+            visits.append(Visit(st.stop_id, int(ready), int(start), int(start + st.service_s), int(ld)))
+            t = start + st.service_s
+        return visits, taken, t
+
+    t0 = int(vehicle.shift[0])
+    visits, taken, end = run(t0)
+    if visits and not break_pos.count(0):
+        wait = visits[0].start_s - visits[0].arrival_s
+        if wait > 0:
+            later = run(t0 + wait)
+            if [v.start_s for v in later[0]] == [v.start_s for v in visits]:
+                visits, taken, end = later
+                t0 += wait
+    dist = int(sum(X[nodes[j], nodes[j + 1]] for j in range(len(nodes) - 1)))
+    return Route(vehicle.vehicle_id, visits, taken, t0, int(end), dist, int(end - t0))
+
+
+# --------------------------------------------------------------------------------------------
+# diagnosis of unserved stops
+
+
+def _reason(problem: RoutingProblem, i: int) -> str:
+    """Why stop ``i`` (0-based) could not be served, judged on a route that visits it alone."""
+    s = problem.stops[i]
+    D = np.asarray(problem.durations_s)
+    out_t, back_t = int(D[0, i + 1]), int(D[i + 1, 0])
+    cap_ok = [v for v in problem.vehicles if v.capacity is None or s.demand <= v.capacity]
+    if not cap_ok:
+        return REASON_CAPACITY
+    shift_ok = [v for v in cap_ok if out_t + s.service_s + back_t <= v.shift[1] - v.shift[0]]
+    if not shift_ok:
+        return REASON_SHIFT
+    for v in shift_ok:
+        for a, b in _windows(s):
+            start = max(v.shift[0] + out_t, a)
+            if start <= b and start + s.service_s + back_t <= v.shift[1]:
+                return REASON_FLEET if s.required else REASON_OPTIONAL
+    return REASON_WINDOW
+
+
+# --------------------------------------------------------------------------------------------
+# VROOM
+
+
+def _vroom_input(problem: RoutingProblem, active: list[int]):
+    import vroom
+
+    inp = vroom.Input()
+    D = np.nan_to_num(np.asarray(problem.durations_s, dtype=float), nan=0).astype(np.int64)
+    X = np.nan_to_num(np.asarray(problem.distances_m, dtype=float), nan=0).astype(np.int64)
+    inp.set_durations_matrix("car", D)
+    inp.set_costs_matrix("car", X)
+    inp.set_distances_matrix("car", X)
+    has_cap = any(v.capacity is not None for v in problem.vehicles)
+    big_cap = int(sum(s.demand for s in problem.stops) + 1)
+    for k, v in enumerate(problem.vehicles):
+        kw = {}
+        if has_cap:
+            kw["capacity"] = [int(v.capacity) if v.capacity is not None else big_cap]
+        brks = [vroom.Break(1000 * k + j, time_windows=[vroom.TimeWindow(int(b.window[0]), int(b.window[1] - b.duration_s))],
+                            service=int(b.duration_s)) for j, b in enumerate(v.breaks)]
+        inp.add_vehicle(vroom.Vehicle(k, start=0, end=0, time_window=vroom.TimeWindow(int(v.shift[0]), int(v.shift[1])),
+                                      breaks=brks, **kw))
+    for i in active:
+        s = problem.stops[i]
+        kw = {"delivery": [int(s.demand)]} if has_cap else {}
+        # VROOM priorities are 0..100; required stops outrank optional ones
+        prio = min(100, (50 if s.required else 0) + max(0, min(49, int(s.priority))))
+        inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prio,
+                              time_windows=[vroom.TimeWindow(int(a), int(b)) for a, b in _windows(s)], **kw))
+    return inp
+
+
+def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int = 5, threads: int = 2):
+    """Routes as (vehicle index, [stop positions], [break positions]) and the unserved positions."""
+    sol = _vroom_input(problem, active).solve(exploration_level=exploration, nb_threads=threads)
+    routes = []
+    for step_route in sol.to_dict()["routes"]:
+        k = int(step_route["vehicle"])
+        seq, bpos = [], []
+        for st in step_route["steps"]:
+            if st["type"] == "job":
+                seq.append(int(st["id"]))
+            elif st["type"] == "break":
+                bpos.append((int(st["id"]) % 1000, len(seq)))
+        routes.append((k, seq, [p for _, p in sorted(bpos)]))
+    served = {i for _, seq, _ in routes for i in seq}
+    return routes, [i for i in active if i not in served]
+
+
+# --------------------------------------------------------------------------------------------
+# PyVRP
+
+
+def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: bool):
+    """ProblemData for the active stops; returns (data, client→stop position, client→window)."""
+    import pyvrp
+
+    D = np.nan_to_num(np.asarray(problem.durations_s, dtype=float), nan=0).astype(np.int64)
+    X = np.nan_to_num(np.asarray(problem.distances_m, dtype=float), nan=0).astype(np.int64)
+    nodes = [0] + [i + 1 for i in active]
+    D = D[np.ix_(nodes, nodes)]
+    X = X[np.ix_(nodes, nodes)]
+    pts = [problem.depot] + [problem.stops[i].location for i in active]
+    locs = [pyvrp.Location(0, 0) if problem.planar is False else pyvrp.Location(int(p.lon), int(p.lat)) for p in pts]
+    has_cap = any(v.capacity is not None for v in problem.vehicles)
+    big = int(X.max(initial=1) + D.max(initial=1) + 1) * (len(active) + 2)
+    clients, groups, owner, win_of = [], [], [], []
+    for li, i in enumerate(active, start=1):
+        s = problem.stops[i]
+        wins = _windows(s)
+        required = bool(s.required) and all_required
+        prize = 0 if required else (big * 10 if s.required else big // max(1, len(active)) * (1 + max(0, int(s.priority))))
+        grp = None
+        if len(wins) > 1:
+            grp = len(groups)
+            groups.append(pyvrp.ClientGroup([len(clients) + j for j in range(len(wins))], required=required))
+        for a, b in wins:
+            clients.append(pyvrp.Client(li, delivery=[int(s.demand)] if has_cap else [],
+                                        service_duration=int(s.service_s), tw_early=int(a), tw_late=int(b),
+                                        prize=int(prize), required=required and grp is None, group=grp))
+            owner.append(i)
+            win_of.append((int(a), int(b)))
+    vts = []
+    big_cap = int(sum(s.demand for s in problem.stops) + 1)
+    for v in problem.vehicles:
+        cap = [int(v.capacity) if v.capacity is not None else big_cap] if has_cap else []
+        vts.append(pyvrp.VehicleType(1, capacity=cap, tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
+                                     name=str(v.vehicle_id)))
+    data = pyvrp.ProblemData(locs, clients, [pyvrp.Depot(0, tw_early=min(v.shift[0] for v in problem.vehicles),
+                                                         tw_late=max(v.shift[1] for v in problem.vehicles))],
+                             vts, [X], [D], groups)
+    return data, owner, win_of
+
+
+def _warm_solution(data, owner: list[int], win_of, vroom_routes, problem: RoutingProblem):
+    """VROOM's routes as a PyVRP Solution (each visit on the client of the window it used)."""
+    import pyvrp
+
+    by_stop: dict[int, list[int]] = {}
+    for c, i in enumerate(owner):
+        by_stop.setdefault(i, []).append(c)
+    routes = []
+    for k, seq, _ in vroom_routes:
+        v = problem.vehicles[k]
+        sched = _schedule(problem, v, seq)
+        visits = []
+        for i, vis in zip(seq, sched.visits):
+            cands = by_stop.get(i, [])
+            if not cands:
+                continue
+            fit = [c for c in cands if win_of[c][0] <= vis.start_s <= win_of[c][1]]
+            visits.append((fit or cands)[0])
+        if visits:
+            routes.append(pyvrp.Route(data, visits, k))
+    return pyvrp.Solution(data, routes)
+
+
+def _pyvrp_worker(args):
+    """One seeded PyVRP search (runs in a child process); returns (key, routes) in picklable form."""
+    import pyvrp
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+
+    data, init, seed, time_limit_s, max_iterations, no_improvement = args
+    crit = [MaxRuntime(max(0.01, time_limit_s))]
+    if max_iterations:
+        crit.append(MaxIterations(int(max_iterations)))
+    if no_improvement:
+        crit.append(NoImprovement(int(no_improvement)))
+    res = pyvrp.solve(data, MultipleCriteria(crit) if len(crit) > 1 else crit[0], seed=seed,
+                      collect_stats=False, initial_solution=init)
+    best = res.best
+    routes = [(r.vehicle_type(), [a.idx for a in r.schedule() if a.is_client()]) for r in best.routes()]
+    key = (0 if best.is_feasible() else 1, int(res.cost()) if best.is_feasible() else int(best.distance()))
+    return key, routes, best.is_feasible()
+
+
+_POOL_CTX = "fork"
+
+
+def pyvrp_best_of(data, *, init=None, seeds: list[int], time_limit_s: float, max_iterations: int | None = None,
+                  no_improvement: int | None = None, workers: int = 2):
+    """Run one PyVRP search per seed (in parallel processes when ``workers`` > 1); keep the best.
+
+    Returns ``(routes, feasible)`` with routes as (vehicle type, [client indices]). Ties go to the
+    earlier seed, so the choice is reproducible.
+    """
+    jobs = [(data, init if j == 0 or init is not None else None, s, time_limit_s, max_iterations, no_improvement)
+            for j, s in enumerate(seeds)]
+    if workers > 1 and len(jobs) > 1:
+        ctx = mp.get_context(_POOL_CTX)
+        with ctx.Pool(min(workers, len(jobs))) as pool:
+            out = pool.map(_pyvrp_worker, jobs)
+    else:
+        out = [_pyvrp_worker(j) for j in jobs]
+    best = min(range(len(out)), key=lambda j: (out[j][0], j))
+    return out[best][1], out[best][2]
+
+
+# --------------------------------------------------------------------------------------------
+# solve
+
+
+def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float = 10.0, seed: int = 0,
+          workers: int = 2, max_iterations: int | None = None) -> RoutingPlan:
+    """Plan routes for the vehicles; every unserved stop is listed with the reason.
+
+    Parameters
+    ----------
+    problem
+        The problem (validated here; see :func:`validate_problem`).
+    solver
+        ``"auto"`` (VROOM when any vehicle has breaks, else PyVRP), ``"pyvrp"`` or ``"vroom"``.
+        PyVRP has no breaks: asking for it with breaks falls back to VROOM, with a note.
+    time_limit_s
+        Wall-clock limit for the PyVRP search (VROOM runs to completion, typically < 1 s).
+    seed
+        Random seed (PyVRP searches use ``seed`` and ``seed + 1``).
+    workers
+        Parallel PyVRP searches (processes); 1 for a single search.
+    max_iterations
+        Optional iteration cap for strictly reproducible PyVRP runs.
+    """
+    t_start = time.perf_counter()
+    if solver not in ("auto", "pyvrp", "vroom"):
+        raise InputDataError(f"solver は auto / pyvrp / vroom のいずれかです: {solver!r}")
+    if time_limit_s is None or not (time_limit_s > 0):
+        raise InputDataError(f"time_limit_s は正の秒数で指定してください: {time_limit_s!r}")
+    check = validate_problem(problem)
+    notes = ([problem.note] if problem.note else []) + list(check.notes)
+    excluded = {sid for sid, _ in check.unassigned}
+    active = [i for i, s in enumerate(problem.stops) if s.stop_id not in excluded]
+    has_breaks = any(v.breaks for v in problem.vehicles)
+    use = solver
+    if solver == "auto":
+        use = "vroom" if has_breaks else "pyvrp"
+    elif solver == "pyvrp" and has_breaks:
+        use = "vroom"
+        notes.append("休憩があるため VROOM で計画しました（PyVRP は休憩に未対応）")
+
+    vroom_routes, vroom_left = _solve_vroom(problem, active) if active else ([], [])
+    routes_seq: list[tuple[int, list[int], list[int] | None, list | None]] = [
+        (k, seq, bpos, None) for k, seq, bpos in vroom_routes]
+    used = "vroom"
+    if use == "pyvrp" and active:
+        all_required = not vroom_left and all(problem.stops[i].required for i in active)
+        data, owner, win_of = _pyvrp_data(problem, active, all_required=all_required)
+        try:
+            init = _warm_solution(data, owner, win_of, vroom_routes, problem)
+        except Exception:  # noqa: BLE001 - a warm start is an optimisation only
+            init = None
+        remaining = max(0.05, time_limit_s - (time.perf_counter() - t_start))
+        no_imp = 20000 if max_iterations is None else None
+        routes, feasible = pyvrp_best_of(data, init=init, seeds=[seed, seed + 1][: max(1, workers)],
+                                         time_limit_s=remaining, max_iterations=max_iterations,
+                                         no_improvement=no_imp, workers=workers)
+        if feasible:
+            used = "pyvrp"
+            routes_seq = [(vt, [owner[c] for c in clients], None, [win_of[c] for c in clients])
+                          for vt, clients in routes if clients]
+        else:
+            notes.append("PyVRP で制約を満たす解が見つからなかったため、VROOM の計画を使いました")
+    built: list[Route] = []
+    for k, seq, bpos, wins in sorted(routes_seq, key=lambda r: r[0]):
+        if not seq:
+            continue
+        built.append(_schedule(problem, problem.vehicles[k], seq, bpos, wins))
+    served = {v.stop_id for r in built for v in r.visits}
+    unassigned = list(check.unassigned)
+    for i in active:
+        s = problem.stops[i]
+        if s.stop_id not in served:
+            unassigned.append((s.stop_id, _reason(problem, i)))
+    plan = RoutingPlan(routes=built, unassigned=unassigned, distance_m=int(sum(r.distance_m for r in built)),
+                       duration_s=int(sum(r.duration_s for r in built)), solver=used,
+                       runtime_s=round(time.perf_counter() - t_start, 3), seed=seed, notes=notes)
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
+# independent checker
+
+
+def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
+    """Every hard-constraint violation in a plan, recomputed from the matrices (empty = valid).
+
+    Does not trust the solver: travel times are re-added along each route and the reported times
+    are checked against them, the time windows, the shifts (leaving and returning to the depot),
+    capacities, breaks (in their window, full length, not during a visit) and coverage (every
+    stop visited at most once; every required stop visited or listed unassigned).
+    """
+    out: list[str] = []
+    D = np.asarray(problem.durations_s, dtype=float)
+    X = np.asarray(problem.distances_m, dtype=float)
+    pos = {s.stop_id: i for i, s in enumerate(problem.stops)}
+    vehicles = {v.vehicle_id: v for v in problem.vehicles}
+    visited: Counter[str] = Counter()
+    route_ids: Counter[str] = Counter()
+    for r in plan.routes:
+        v = vehicles.get(r.vehicle_id)
+        route_ids[r.vehicle_id] += 1
+        if v is None:
+            out.append(f"{r.vehicle_id}: 存在しない車両のルートです")
+            continue
+        vn = v.name or v.vehicle_id
+        if r.start_s < v.shift[0]:
+            out.append(f"{vn}: 出発 {format_hhmm(r.start_s)} が勤務開始 {format_hhmm(v.shift[0])} より前です")
+        if r.end_s > v.shift[1]:
+            out.append(f"{vn}: 帰着 {format_hhmm(r.end_s)} が勤務終了 {format_hhmm(v.shift[1])} より後です")
+        # breaks
+        brk_taken = sorted(r.breaks)
+        if len(brk_taken) != len(v.breaks):
+            out.append(f"{vn}: 休憩が {len(v.breaks)} 回必要ですが {len(brk_taken)} 回です")
+        for (bs, be), brk in zip(brk_taken, sorted(v.breaks, key=lambda b: b.window)):
+            if be - bs < brk.duration_s:
+                out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が {brk.duration_s // 60} 分に足りません")
+            if bs < brk.window[0] or be > brk.window[1]:
+                out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が時間帯 "
+                           f"{format_hhmm(brk.window[0])}–{format_hhmm(brk.window[1])} の外です")
+            if bs < v.shift[0] or be > v.shift[1]:
+                out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が勤務時間の外です")
+        # walk the route
+        nodes = [0]
+        prev_dep = r.start_s
+        load = sum(problem.stops[pos[x.stop_id]].demand for x in r.visits if x.stop_id in pos)
+        if v.capacity is not None and load > v.capacity:
+            out.append(f"{vn}: 積載 {load} が積載量 {v.capacity} を超えています")
+        for x in r.visits:
+            if x.stop_id not in pos:
+                out.append(f"{vn}: 存在しない停留所 {x.stop_id} を訪問しています")
+                continue
+            i = pos[x.stop_id]
+            s = problem.stops[i]
+            label = f"{vn} の停留所「{s.name or s.stop_id}」（{s.stop_id}）"
+            visited[x.stop_id] += 1
+            travel = D[nodes[-1], i + 1]
+            if not np.isfinite(travel):
+                out.append(f"{label}: 前の地点から到達できません")
+                travel = 0
+            in_leg = [(bs, be) for bs, be in brk_taken if prev_dep <= bs and be <= x.start_s]
+            brk_time = sum(be - bs for bs, be in in_leg)
+            if x.arrival_s < prev_dep + travel + brk_time - 1e-6:
+                out.append(f"{label}: 到着 {format_hhmm(x.arrival_s)} が移動時間から計算した "
+                           f"{format_hhmm(prev_dep + travel)} より早いです")
+            if x.start_s < prev_dep + travel + brk_time - 1e-6:
+                out.append(f"{label}: 開始 {format_hhmm(x.start_s)} に間に合いません（前の出発 "
+                           f"{format_hhmm(prev_dep)}＋移動 {int(travel) // 60}分"
+                           + (f"＋休憩 {int(brk_time) // 60}分" if brk_time else "") + "）")
+            if x.start_s < x.arrival_s:
+                out.append(f"{label}: 到着前に開始しています")
+            if x.departure_s - x.start_s < s.service_s:
+                out.append(f"{label}: 滞在 {(x.departure_s - x.start_s) // 60} 分が必要な {s.service_s // 60} 分より短いです")
+            if not any(a <= x.start_s <= b for a, b in _windows(s)):
+                wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in _windows(s))
+                out.append(f"{label}: 開始 {format_hhmm(x.start_s)} が時間帯（{wins}）の外です")
+            for bs, be in brk_taken:
+                if bs < x.departure_s and be > x.start_s:
+                    out.append(f"{label}: 訪問中（{format_hhmm(x.start_s)}–{format_hhmm(x.departure_s)}）に"
+                               f"休憩 {format_hhmm(bs)}–{format_hhmm(be)} が重なっています")
+            load -= s.demand
+            nodes.append(i + 1)
+            prev_dep = x.departure_s
+        travel = D[nodes[-1], 0]
+        in_leg = [(bs, be) for bs, be in brk_taken if prev_dep <= bs and be <= r.end_s]
+        brk_time = sum(be - bs for bs, be in in_leg)
+        if r.end_s < prev_dep + travel + brk_time - 1e-6:
+            out.append(f"{vn}: 帰着 {format_hhmm(r.end_s)} は最後の出発 {format_hhmm(prev_dep)}＋移動 "
+                       f"{int(travel) // 60}分 に間に合いません")
+        dist = sum(X[a, b] for a, b in zip(nodes, nodes[1:] + [0]))
+        if np.isfinite(dist) and abs(dist - r.distance_m) > 1 + 1e-6 * dist:
+            out.append(f"{vn}: 距離 {r.distance_m} m が行列から計算した {int(dist)} m と違います")
+    for vid, k in route_ids.items():
+        if k > 1:
+            out.append(f"{vid}: 同じ車両のルートが {k} 本あります")
+    for sid, k in visited.items():
+        if k > 1:
+            out.append(f"停留所 {sid} を {k} 回訪問しています")
+    un = Counter(sid for sid, _ in plan.unassigned)
+    for s in problem.stops:
+        if visited[s.stop_id] and un[s.stop_id]:
+            out.append(f"停留所 {s.stop_id} は訪問済みなのに未割当にも載っています")
+        if s.required and not visited[s.stop_id] and not un[s.stop_id]:
+            out.append(f"停留所「{s.name or s.stop_id}」（{s.stop_id}）が訪問も未割当の一覧にもありません（黙って落とされています）")
+        if un[s.stop_id]:
+            reason = next(r for sid, r in plan.unassigned if sid == s.stop_id)
+            if not reason:
+                out.append(f"停留所 {s.stop_id} の未割当の理由がありません")
+    return out
