@@ -471,9 +471,13 @@ def _vroom_input(problem: RoutingProblem, active: list[int]):
     return inp
 
 
-def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int = 5, threads: int = 2):
+def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int = 5, threads: int = 2,
+                 timeout_s: float | None = None):
     """Routes as (vehicle index, [stop positions], [break positions]) and the unserved positions."""
-    sol = _vroom_input(problem, active).solve(exploration_level=exploration, nb_threads=threads)
+    from datetime import timedelta
+
+    kw = {"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}
+    sol = _vroom_input(problem, active).solve(exploration_level=exploration, nb_threads=threads, **kw)
     routes = []
     for step_route in sol.to_dict()["routes"]:
         k = int(step_route["vehicle"])
@@ -556,12 +560,23 @@ def _warm_solution(data, owner: list[int], win_of, vroom_routes, problem: Routin
     return pyvrp.Solution(data, routes)
 
 
+def _try_warm(built, vroom_routes, problem: RoutingProblem):
+    data, owner, win_of = built
+    try:
+        return _warm_solution(data, owner, win_of, vroom_routes, problem)
+    except Exception:  # noqa: BLE001 - a warm start is an optimisation only
+        return None
+
+
 def _pyvrp_worker(args):
     """One seeded PyVRP search (runs in a child process); returns (key, routes) in picklable form."""
     import pyvrp
     from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
-    data, init, seed, time_limit_s, max_iterations, no_improvement = args
+    import warnings
+
+    warnings.filterwarnings("ignore", module="pyvrp")
+    data, init, seed, time_limit_s, max_iterations, no_improvement, tag = args
     crit = [MaxRuntime(max(0.01, time_limit_s))]
     if max_iterations:
         crit.append(MaxIterations(int(max_iterations)))
@@ -572,29 +587,29 @@ def _pyvrp_worker(args):
     best = res.best
     routes = [(r.vehicle_type(), [a.idx for a in r.schedule() if a.is_client()]) for r in best.routes()]
     key = (0 if best.is_feasible() else 1, int(res.cost()) if best.is_feasible() else int(best.distance()))
-    return key, routes, best.is_feasible()
+    return key, routes, best.is_feasible(), tag
 
 
 _POOL_CTX = "fork"
 
 
-def pyvrp_best_of(data, *, init=None, seeds: list[int], time_limit_s: float, max_iterations: int | None = None,
+def pyvrp_best_of(jobs: list[tuple], *, time_limit_s: float, max_iterations: int | None = None,
                   no_improvement: int | None = None, workers: int = 2):
-    """Run one PyVRP search per seed (in parallel processes when ``workers`` > 1); keep the best.
+    """Run one PyVRP search per job (in parallel processes when ``workers`` > 1); keep the best.
 
-    Returns ``(routes, feasible)`` with routes as (vehicle type, [client indices]). Ties go to the
-    earlier seed, so the choice is reproducible.
+    ``jobs``: (data, initial solution or None, seed, tag). The best is the feasible one of least
+    cost (ties to the earlier job, so the choice is reproducible); returns its
+    ``(routes, feasible, tag)`` with routes as (vehicle type, [client indices]).
     """
-    jobs = [(data, init if j == 0 or init is not None else None, s, time_limit_s, max_iterations, no_improvement)
-            for j, s in enumerate(seeds)]
-    if workers > 1 and len(jobs) > 1:
+    args = [(d, init, s, time_limit_s, max_iterations, no_improvement, tag) for d, init, s, tag in jobs]
+    if workers > 1 and len(args) > 1:
         ctx = mp.get_context(_POOL_CTX)
-        with ctx.Pool(min(workers, len(jobs))) as pool:
-            out = pool.map(_pyvrp_worker, jobs)
+        with ctx.Pool(min(workers, len(args))) as pool:
+            out = pool.map(_pyvrp_worker, args)
     else:
-        out = [_pyvrp_worker(j) for j in jobs]
+        out = [_pyvrp_worker(a) for a in args]
     best = min(range(len(out)), key=lambda j: (out[j][0], j))
-    return out[best][1], out[best][2]
+    return out[best][1], out[best][2], out[best][3]
 
 
 # --------------------------------------------------------------------------------------------
@@ -602,7 +617,7 @@ def pyvrp_best_of(data, *, init=None, seeds: list[int], time_limit_s: float, max
 
 
 def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float = 10.0, seed: int = 0,
-          workers: int = 2, max_iterations: int | None = None) -> RoutingPlan:
+          workers: int = 2, max_iterations: int | None = None, no_improvement: int | None = 20000) -> RoutingPlan:
     """Plan routes for the vehicles; every unserved stop is listed with the reason.
 
     Parameters
@@ -620,6 +635,9 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         Parallel PyVRP searches (processes); 1 for a single search.
     max_iterations
         Optional iteration cap for strictly reproducible PyVRP runs.
+    no_improvement
+        Stop a PyVRP search after this many iterations without improvement (None: run to the
+        time limit). Small problems then finish early and reproducibly.
     """
     t_start = time.perf_counter()
     if solver not in ("auto", "pyvrp", "vroom"):
@@ -638,26 +656,43 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         use = "vroom"
         notes.append("休憩があるため VROOM で計画しました（PyVRP は休憩に未対応）")
 
-    vroom_routes, vroom_left = _solve_vroom(problem, active) if active else ([], [])
+    remaining = lambda: max(0.05, time_limit_s - (time.perf_counter() - t_start))  # noqa: E731
+    if use == "vroom":
+        vroom_routes, vroom_left = _solve_vroom(problem, active, timeout_s=remaining()) if active else ([], [])
+    else:  # a quick VROOM plan: warm start for PyVRP, and a fallback
+        vroom_routes, vroom_left = (_solve_vroom(problem, active, exploration=3, threads=1,
+                                                 timeout_s=max(0.2, 0.1 * time_limit_s)) if active else ([], []))
     routes_seq: list[tuple[int, list[int], list[int] | None, list | None]] = [
         (k, seq, bpos, None) for k, seq, bpos in vroom_routes]
     used = "vroom"
     if use == "pyvrp" and active:
-        all_required = not vroom_left and all(problem.stops[i].required for i in active)
-        data, owner, win_of = _pyvrp_data(problem, active, all_required=all_required)
-        try:
-            init = _warm_solution(data, owner, win_of, vroom_routes, problem)
-        except Exception:  # noqa: BLE001 - a warm start is an optimisation only
-            init = None
-        remaining = max(0.05, time_limit_s - (time.perf_counter() - t_start))
-        no_imp = 20000 if max_iterations is None else None
-        routes, feasible = pyvrp_best_of(data, init=init, seeds=[seed, seed + 1][: max(1, workers)],
-                                         time_limit_s=remaining, max_iterations=max_iterations,
-                                         no_improvement=no_imp, workers=workers)
-        if feasible:
+        all_req = all(problem.stops[i].required for i in active)
+        n_jobs = max(1, workers)
+        full = _pyvrp_data(problem, active, all_required=True) if all_req else None
+        part = _pyvrp_data(problem, active, all_required=False)
+        no_imp = no_improvement if max_iterations is None else None
+        run = lambda jobs, t: pyvrp_best_of(  # noqa: E731
+            [(d[0], init, s, tag) for d, init, s, tag in jobs], time_limit_s=t,
+            max_iterations=max_iterations, no_improvement=no_imp, workers=workers)
+        feasible = False
+        if full is not None:
+            # VROOM served everyone: every search starts from its plan; else start cold and keep
+            # a quarter of the time for a search that may leave stops out
+            init = _try_warm(full, vroom_routes, problem) if not vroom_left else None
+            jobs = [(full, init, seed + j, j) for j in range(n_jobs)]
+            routes, feasible, tag = run(jobs, remaining() * (1.0 if not vroom_left else 0.75))
+        if not feasible:
+            init = _try_warm(part, vroom_routes, problem)
+            jobs = [(part, init, seed + j, j) for j in range(n_jobs)]
+            routes, feasible, tag = run(jobs, remaining())
+        _data, owner, win_of = jobs[tag][0]
+        n_served = sum(len(c) for _, c in routes)
+        if feasible and n_served >= len(active) - len(vroom_left):
             used = "pyvrp"
             routes_seq = [(vt, [owner[c] for c in clients], None, [win_of[c] for c in clients])
                           for vt, clients in routes if clients]
+        elif feasible:
+            notes.append("VROOM の計画の方が多くの停留所を回れるため、VROOM の計画を使いました")
         else:
             notes.append("PyVRP で制約を満たす解が見つからなかったため、VROOM の計画を使いました")
     built: list[Route] = []

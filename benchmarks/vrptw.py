@@ -1,0 +1,236 @@
+"""Benchmark: Tsunagu's VRPTW solver vs plain PyVRP and plain pyvroom on Solomon / Homberger instances.
+
+Run: ``python3 benchmarks/vrptw.py [PATH ...] [--homberger] [--time-limit 10] [--instances C101,R201]``.
+Without PATH, solves the Solomon instances in ../shared/data/benchmarks/vrptw/solomon (with
+``--homberger`` the 200-customer set). Any file in the Solomon text format works (vehicle number and
+capacity; per customer x, y, demand, ready, due, service; customer 0 is the depot).
+
+Distances are Euclidean, not rounded: solvers see integers at a fixed-point scale ×1000 (durations
+rounded up, so an integer-feasible plan is feasible in real numbers), distances are reported in the
+original units, recomputed from the coordinates. The fleet is fixed to BKS.json's
+``solved_with_vehicles`` for the instance (else the file's vehicle number); the objective is total
+distance. Per instance and per class (C1, C2, R1, R2, RC1, RC2) it prints, side by side:
+
+* ``tsunagu``: ``gis.routing.solve`` — VROOM warm start, then two independently seeded PyVRP searches
+  in parallel processes for the same wall time, the better kept;
+* ``pyvrp``: plain PyVRP, one thread, default settings, ``MaxRuntime(t)``, seed 0;
+* ``vroom``: plain pyvroom, default exploration level (5), default threads (4).
+
+Feasible = every customer served and the plan passes an independent check of time windows,
+capacity and the depot's due time (``gis.routing.check_plan``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gis.routing import Location, RoutingPlan, RoutingProblem, Stop, Vehicle, _schedule, check_plan, solve  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "vrptw"
+SCALE = 1000
+CLASSES = ["C1", "C2", "R1", "R2", "RC1", "RC2"]
+
+
+@dataclass
+class Instance:
+    name: str
+    vehicles: int
+    capacity: int
+    xy: np.ndarray  # (n+1, 2), row 0 depot
+    demand: np.ndarray
+    ready: np.ndarray
+    due: np.ndarray
+    service: np.ndarray
+
+
+def read_solomon(path: Path) -> Instance:
+    """Parse a Solomon-format VRPTW file."""
+    lines = Path(path).read_text().splitlines()
+    nums = [[float(t) for t in ln.split()] for ln in lines if re.fullmatch(r"[\s\d.\-eE+]+", ln) and ln.strip()]
+    veh = next(r for r in nums if len(r) == 2)
+    rows = np.array([r for r in nums if len(r) == 7])
+    if len(rows) < 2 or rows[0, 0] != 0:
+        msg = f"{path}: no customer table in Solomon format (CUST NO. X Y DEMAND READY DUE SERVICE, 0 = depot)"
+        raise SystemExit(msg)
+    return Instance(Path(path).stem, int(veh[0]), int(veh[1]), rows[:, 1:3], rows[:, 3].astype(int),
+                    rows[:, 4], rows[:, 5], rows[:, 6])
+
+
+def to_problem(inst: Instance, fleet: int) -> tuple[RoutingProblem, np.ndarray]:
+    """The instance as a planar RoutingProblem at scale ×1000, and the real-valued distance matrix."""
+    diff = inst.xy[:, None, :] - inst.xy[None, :, :]
+    real = np.sqrt((diff ** 2).sum(-1))
+    dur = np.ceil(real * SCALE - 1e-9)
+    dist = np.round(real * SCALE)
+    sc = lambda v: int(round(v * SCALE))  # noqa: E731
+    stops = [Stop(str(i), str(i), Location(*inst.xy[i]), sc(inst.service[i]), int(inst.demand[i]),
+                  [(sc(inst.ready[i]), sc(inst.due[i]))]) for i in range(1, len(inst.xy))]
+    vehicles = [Vehicle(f"v{k}", f"v{k}", (sc(inst.ready[0]), sc(inst.due[0])), capacity=inst.capacity)
+                for k in range(fleet)]
+    prob = RoutingProblem(Location(*inst.xy[0]), stops, vehicles, dur, dist, planar=True)
+    return prob, real
+
+
+def real_distance(plan: RoutingPlan, real: np.ndarray) -> float:
+    total = 0.0
+    for r in plan.routes:
+        nodes = [0] + [int(v.stop_id) for v in r.visits] + [0]
+        total += sum(real[a, b] for a, b in zip(nodes, nodes[1:]))
+    return total
+
+
+def plan_from_sequences(prob: RoutingProblem, seqs: list[list[int]], solver: str, runtime: float) -> RoutingPlan:
+    routes = [_schedule(prob, prob.vehicles[k], seq) for k, seq in enumerate(seqs) if seq]
+    served = {v.stop_id for r in routes for v in r.visits}
+    un = [(s.stop_id, "not served") for s in prob.stops if s.stop_id not in served]
+    return RoutingPlan(routes, un, sum(r.distance_m for r in routes), sum(r.duration_s for r in routes),
+                       solver, runtime, 0)
+
+
+def plain_pyvrp(prob: RoutingProblem, inst: Instance, fleet: int, t: float, seed: int = 0):
+    import pyvrp
+    from pyvrp.stop import MaxRuntime
+
+    m = pyvrp.Model()
+    m.add_vehicle_type(num_available=fleet, capacity=inst.capacity,
+                       tw_early=prob.vehicles[0].shift[0], tw_late=prob.vehicles[0].shift[1])
+    depot = m.add_depot(m.add_location(0, 0), tw_early=prob.vehicles[0].shift[0], tw_late=prob.vehicles[0].shift[1])
+    locs = [depot.location if hasattr(depot, "location") else None]
+    nodes = [m.locations[0]]
+    for s in prob.stops:
+        loc = m.add_location(0, 0)
+        nodes.append(loc)
+        m.add_client(loc, delivery=s.demand, service_duration=s.service_s,
+                     tw_early=s.time_windows[0][0], tw_late=s.time_windows[0][1])
+    del locs
+    D, X = prob.durations_s.astype(int), prob.distances_m.astype(int)
+    n = len(nodes)
+    for a in range(n):
+        for b in range(n):
+            if a != b:
+                m.add_edge(nodes[a], nodes[b], distance=int(X[a, b]), duration=int(D[a, b]))
+    t0 = time.perf_counter()
+    res = m.solve(stop=MaxRuntime(t), seed=seed, display=False)
+    rt = time.perf_counter() - t0
+    seqs = [[a.idx for a in r.schedule() if a.is_client()] for r in res.best.routes()]
+    plan = plan_from_sequences(prob, seqs, "pyvrp", rt)
+    return plan, res.best.is_feasible()
+
+
+def plain_vroom(prob: RoutingProblem, inst: Instance, fleet: int):
+    import vroom
+
+    inp = vroom.Input()
+    D, X = prob.durations_s.astype(np.int64), prob.distances_m.astype(np.int64)
+    inp.set_durations_matrix("car", D)
+    inp.set_costs_matrix("car", X)
+    for k in range(fleet):
+        inp.add_vehicle(vroom.Vehicle(k, start=0, end=0, capacity=[inst.capacity],
+                                      time_window=vroom.TimeWindow(*prob.vehicles[0].shift)))
+    for i, s in enumerate(prob.stops, start=1):
+        inp.add_job(vroom.Job(i, location=i, default_service=s.service_s, delivery=[s.demand],
+                              time_windows=[vroom.TimeWindow(*s.time_windows[0])]))
+    t0 = time.perf_counter()
+    sol = inp.solve(exploration_level=5)
+    rt = time.perf_counter() - t0
+    seqs = [[int(st["id"]) - 1 for st in r["steps"] if st["type"] == "job"] for r in sol.to_dict()["routes"]]
+    return plan_from_sequences(prob, seqs, "vroom", rt)
+
+
+def summarise(plan: RoutingPlan, prob: RoutingProblem, real: np.ndarray, bks: float | None, runtime: float) -> dict:
+    violations = check_plan(prob, plan)
+    feasible = not plan.unassigned and not violations
+    dist = real_distance(plan, real)
+    gap = (dist / bks - 1) * 100 if bks and feasible else math.nan
+    return {"feasible": feasible, "vehicles": len(plan.routes), "distance": dist, "gap": gap, "time": runtime,
+            "unserved": len(plan.unassigned), "violations": len(violations)}
+
+
+def klass(name: str) -> str:
+    m = re.match(r"(rc|r|c)(\d)", name, re.I)
+    return (m.group(1).upper() + m.group(2)) if m else "other"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("paths", nargs="*", type=Path)
+    ap.add_argument("--homberger", action="store_true", help="the 200-customer Gehring & Homberger set")
+    ap.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance and solver (default 10)")
+    ap.add_argument("--instances", default="", help="comma-separated names, e.g. C101,R201")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bks", type=Path, default=DATA / "BKS.json")
+    ap.add_argument("--json", type=Path, help="write per-instance results here")
+    args = ap.parse_args(argv)
+    paths = list(args.paths)
+    if not paths:
+        folder = DATA / ("homberger_200" if args.homberger else "solomon")
+        paths = sorted(folder.glob("*.txt"))
+    if args.instances:
+        wanted = {w.strip().lower() for w in args.instances.split(",") if w.strip()}
+        paths = [p for p in paths if p.stem.lower() in wanted]
+    if not paths:
+        print("no instances to solve", file=sys.stderr)
+        return 2
+    bks_all = json.loads(args.bks.read_text()) if args.bks.exists() else {}
+    solvers = ["tsunagu", "pyvrp", "vroom"]
+    results = []
+    t = args.time_limit
+    print(f"time limit {t:g} s per instance and solver; fleet = BKS vehicles; distance unrounded\n")
+    head = f"{'instance':10} {'veh':>3} {'BKS':>9} | " + " | ".join(f"{s:^31}" for s in solvers)
+    print(head)
+    print(f"{'':10} {'':>3} {'':>9} | " + " | ".join(f"{'ok':>2} {'veh':>3} {'dist':>9} {'gap%':>6} {'time':>5}" for _ in solvers))
+    for path in paths:
+        inst = read_solomon(path)
+        b = bks_all.get(inst.name) or bks_all.get(inst.name.upper()) or bks_all.get(inst.name.lower()) or {}
+        fleet = int(b.get("solved_with_vehicles", inst.vehicles))
+        bks = b.get("best_known_cost")
+        prob, real = to_problem(inst, fleet)
+        row = {"instance": inst.name, "class": klass(inst.name), "fleet": fleet, "bks": bks}
+        t0 = time.perf_counter()
+        plan = solve(prob, solver="pyvrp", time_limit_s=t, seed=args.seed, workers=2, no_improvement=None)
+        row["tsunagu"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        plan, _ = plain_pyvrp(prob, inst, fleet, t, seed=args.seed)
+        row["pyvrp"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        plan = plain_vroom(prob, inst, fleet)
+        row["vroom"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+        results.append(row)
+        cells = []
+        for s in solvers:
+            r = row[s]
+            cells.append(f"{'✓' if r['feasible'] else '✗':>2} {r['vehicles']:>3} {r['distance']:>9.2f} "
+                         f"{r['gap']:>6.2f} {r['time']:>5.1f}")
+        print(f"{inst.name:10} {fleet:>3} {bks if bks else float('nan'):>9.2f} | " + " | ".join(cells), flush=True)
+    print()
+    print(f"{'class':6} {'n':>3} | " + " | ".join(f"{s + ' feas':>12} {'mean gap%':>9}" for s in solvers))
+    groups = [c for c in CLASSES if any(r["class"] == c for r in results)] + \
+        sorted({r["class"] for r in results} - set(CLASSES))
+    for g in groups + ["all"]:
+        rows = [r for r in results if g == "all" or r["class"] == g]
+        cells = []
+        for s in solvers:
+            feas = sum(r[s]["feasible"] for r in rows)
+            gaps = [r[s]["gap"] for r in rows if not math.isnan(r[s]["gap"])]
+            mean = f"{np.mean(gaps):9.2f}" if gaps else f"{'–':>9}"
+            cells.append(f"{feas:>7}/{len(rows):<4} {mean}")
+        print(f"{g:6} {len(rows):>3} | " + " | ".join(cells))
+    print("\nmean gap over feasible instances only; a ✗ has no gap")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
