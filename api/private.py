@@ -29,7 +29,6 @@ import contextlib
 import datetime as dt
 import math
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import sqlalchemy as sa
 
 from gis.crs import JAPAN_LAT, JAPAN_LON
 from gis.errors import InputDataError, TsunaguError
+from gis.outreach import format_hhmm, format_windows, parse_hhmm, parse_windows  # noqa: F401 - re-exported
 
 #: Schema of the private tables in a PostGIS database.
 PRIVATE_SCHEMA = "tsunagu_private"
@@ -136,64 +136,6 @@ class Viewer:
 
     def describe(self) -> str:
         return f"{self.user}（{ROLES.get(self.role, self.role)}）"
-
-
-# --------------------------------------------------------------------------- time windows
-
-
-_HHMM = re.compile(r"^\s*(\d{1,2})[:：時](\d{2})?分?\s*$")
-
-
-def parse_hhmm(text: str) -> int:
-    """``"8:30"`` / ``"08:30"`` / ``"8時30分"`` → seconds after midnight (raises ValueError)."""
-    m = _HHMM.match(str(text))
-    if not m:
-        msg = f"時刻 {text!r} が読めません（例 8:30）"
-        raise ValueError(msg)
-    h, mm = int(m.group(1)), int(m.group(2) or 0)
-    if not (0 <= h <= 24 and 0 <= mm < 60) or (h == 24 and mm):
-        msg = f"時刻 {text!r} は 0:00〜24:00 の範囲にありません"
-        raise ValueError(msg)
-    return h * 3600 + mm * 60
-
-
-def format_hhmm(seconds: float) -> str:
-    """Seconds after midnight → ``"9:05"`` (rounded to the minute)."""
-    total = int(round(float(seconds) / 60.0))
-    return f"{total // 60}:{total % 60:02d}"
-
-
-def parse_windows(text) -> list[tuple[int, int]]:
-    """``"10:00-11:00, 14:00～15:00"`` → ``[(36000, 39600), (50400, 54000)]``; empty → ``[]`` (any time).
-
-    Order is not checked here (a window that closes before it opens is reported by the planner,
-    naming the household).
-    """
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return []
-    if isinstance(text, (list, tuple)):
-        return [(int(a), int(b)) for a, b in text]
-    s = str(text).strip()
-    if not s or s in ("-", "なし", "指定なし", "随時"):
-        return []
-    out = []
-    for part in re.split(r"[,、;／/]\s*|\s{2,}", s):
-        part = part.strip()
-        if not part:
-            continue
-        bits = re.split(r"\s*[-–—~〜～]\s*", part)
-        if len(bits) != 2:
-            msg = f"時間帯 {part!r} が読めません（例 10:00-11:00）"
-            raise ValueError(msg)
-        out.append((parse_hhmm(bits[0]), parse_hhmm(bits[1])))
-    return out
-
-
-def format_windows(windows) -> str:
-    """``[(36000, 39600)]`` → ``"10:00-11:00"``; ``[]`` → ``"指定なし"``."""
-    if not windows:
-        return "指定なし"
-    return "、".join(f"{format_hhmm(a)}-{format_hhmm(b)}" for a, b in windows)
 
 
 # --------------------------------------------------------------------------- reading a visits file
