@@ -238,11 +238,12 @@ class OutreachPlan:
                     "開始": format_hhmm(t),
                     "終了": format_hhmm(end) if end is not None else "",
                     "移動（分）": round(v.travel_s / 60) if v else None,
+                    "待ち（分）": round(v.wait_s / 60) if v else None,
                     "希望時間帯": format_windows(v.windows) if v else "",
                     "優先度": PRIORITY_LABELS.get(v.priority, "") if v else "",
                 })
         return pd.DataFrame(rows, columns=["CSW", "移動手段", "順番", "種別", "訪問先", "到着", "開始", "終了",
-                                           "移動（分）", "希望時間帯", "優先度"])
+                                           "移動（分）", "待ち（分）", "希望時間帯", "優先度"])
 
     def summary(self) -> dict:
         """Headline figures, JSON-ready: counts, times, unfitted labels with reasons (nothing identifying)."""

@@ -1,0 +1,342 @@
+"""`tsunagu routes outreach`: plan a station's CSW outreach day; route sheets go to a private folder only.
+
+Client households are 要配慮個人情報. This command keeps them in the private client store
+(:mod:`api.private`), writes the CSWs' route sheets (with names and addresses) only to a
+private output folder (mode 0700, files 0600) marked 「要配慮個人情報・取扱注意」, and prints a
+summary with household labels, counts and times — never a name, an address or a coordinate.
+Nothing is written to the public workspace, its maps or its job results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from gis.errors import InputDataError
+from gis.outreach import (
+    DEFAULT_BREAK_S,
+    DEFAULT_BREAK_WINDOW,
+    DEFAULT_HOURS,
+    MODE_LABELS,
+    PRIORITY_LABELS,
+    OutreachPlan,
+    format_hhmm,
+    format_windows,
+    make_csws,
+    parse_break,
+    parse_span,
+    plan_outreach,
+    visits_from_table,
+)
+
+SAMPLE_NOTE = "サンプルデータ（実在の世帯ではありません）"
+
+
+# --------------------------------------------------------------------------- sample visits
+
+
+def sample_households(store, station_id: str, n: int, *, seed: int = 0, cell_size_m: float = 200.0) -> pd.DataFrame:
+    """A SAMPLE visit list for the demo: ``n`` made-up households in the station's catchment.
+
+    Households sit at demand points (census population on a mesh) of the station's areas,
+    drawn with probability proportional to their 65+ population and moved a few tens of metres;
+    they are named 「サンプル世帯 01」…, addressed 「（サンプルデータ）<町丁・字>付近」, labelled
+    ``S-01``…, flagged ``is_sample`` and noted as sample data. About 60 % have an appointment
+    window (60–90 minutes between 9:00 and 16:00); visits last 30–60 minutes; priorities
+    高:中:低 ≈ 1:2:1. Deterministic given ``seed``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`api.private.HOUSEHOLD_COLUMNS`.
+    """
+    from api.analyses.base import workspace_demand
+    from api.private import HOUSEHOLD_COLUMNS
+    from gis.catchments import assign_catchments
+
+    if n is None or int(n) < 1:
+        msg = "--sample-visits には1以上の件数を指定してください"
+        raise InputDataError(msg)
+    ws = store.workspace()
+    stations = store.stations()
+    assigned = assign_catchments(store.areas(), stations, profile=ws["profile"], by="given")
+    mine = assigned[assigned["station_id"] == station_id]
+    points, _notes = workspace_demand(store, cell_size_m=cell_size_m)
+    points = points.to_crs("EPSG:4326")
+    if len(mine):
+        points = points[points["area_id"].astype(str).isin(mine["area_id"].astype(str))]
+        area_names = dict(zip(mine["area_id"].astype(str), mine["name"]))
+    else:  # a station without a catchment: the demand points nearest to it
+        st = stations[stations["station_id"] == station_id].to_crs("EPSG:4326").geometry.iloc[0]
+        d = points.geometry.distance(st)
+        points = points.loc[d.nsmallest(max(50, 5 * int(n))).index]
+        area_names = {}
+    weights = points["elderly"].astype(float).fillna(0).to_numpy()
+    if len(points) == 0 or weights.sum() <= 0:
+        msg = f"拠点 {station_id} の担当圏域に人口のある地点がないため、サンプルの訪問先を作れません"
+        raise InputDataError(msg, hint="担当圏域（area_ids）のある拠点を指定してください")
+    rng = np.random.default_rng(seed)
+    k = min(int(n), int((weights > 0).sum()))
+    pick = rng.choice(len(points), size=k, replace=False, p=weights / weights.sum())
+    rows = []
+    for j, p in enumerate(pick, start=1):
+        pt = points.iloc[int(p)]
+        lat = pt.geometry.y + rng.uniform(-0.0003, 0.0003)
+        lon = pt.geometry.x + rng.uniform(-0.0004, 0.0004)
+        windows = []
+        if rng.random() < 0.6:
+            start = 9 * 3600 + int(rng.integers(0, 13)) * 1800  # 9:00 … 15:00
+            windows = [[start, start + int(rng.choice([3600, 5400]))]]
+        rows.append({
+            "household_id": f"S-{j:02d}",
+            "station_id": station_id,
+            "label": f"S-{j:02d}",
+            "name": f"サンプル世帯 {j:02d}",
+            "address": f"（サンプルデータ）{area_names.get(str(pt['area_id']), '')}付近",
+            "lon": float(lon),
+            "lat": float(lat),
+            "notes": SAMPLE_NOTE,
+            "visit_min": int(rng.choice([30, 45, 60])),
+            "windows": windows,
+            "priority": int(rng.choice([1, 2, 2, 3])),
+            "is_sample": True,
+        })
+    return pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
+
+
+# --------------------------------------------------------------------------- private output
+
+
+def _private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) owner-only (0700)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700)
+        os.chmod(d, 0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def _sheet_rows(plan: OutreachPlan, route, households: pd.DataFrame) -> list[dict]:
+    info = households.set_index("label")
+    rows = []
+    events = [(route.leave_s, 0, "出発", None)] if route.leave_s is not None else []
+    events += [(v.start_s, 1, "訪問", v) for v in route.visits]
+    events += [(bs, 2, "休憩", (bs, be)) for bs, be in route.breaks]
+    if route.return_s is not None:
+        events.append((route.return_s, 3, "帰着", None))
+    for t, _k, kind, obj in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == "訪問":
+            h = info.loc[obj.visit_id] if obj.visit_id in info.index else {}
+            rows.append({"順番": obj.order, "到着": format_hhmm(obj.arrival_s), "開始": format_hhmm(obj.start_s),
+                         "終了": format_hhmm(obj.end_s), "訪問先": obj.visit_id, "氏名": h.get("name") or "",
+                         "住所": h.get("address") or "", "希望時間帯": format_windows(obj.windows),
+                         "優先度": PRIORITY_LABELS.get(obj.priority, ""), "移動（分）": round(obj.travel_s / 60),
+                         "待ち（分）": round(obj.wait_s / 60), "メモ": h.get("notes") or ""})
+        elif kind == "休憩":
+            rows.append({"順番": "", "到着": "", "開始": format_hhmm(obj[0]), "終了": format_hhmm(obj[1]), "訪問先": "休憩",
+                         "氏名": "", "住所": "", "希望時間帯": "", "優先度": "", "移動（分）": "", "待ち（分）": "", "メモ": ""})
+        else:
+            rows.append({"順番": "", "到着": "", "開始": format_hhmm(t), "終了": "", "訪問先": f"{kind}（{plan.station_name}）",
+                         "氏名": "", "住所": "", "希望時間帯": "", "優先度": "", "移動（分）": "", "待ち（分）": "", "メモ": ""})
+    return rows
+
+
+def write_route_sheets(plan: OutreachPlan, households: pd.DataFrame, out_dir: Path, *, sample: bool) -> list[Path]:
+    """Each CSW's route sheet (printable HTML + CSV) and the unfitted list, in the private folder ``out_dir``.
+
+    Every file is marked 「要配慮個人情報・取扱注意」 (and サンプルデータ for sample visits) and
+    written owner-only (0600) in a folder created 0700.
+    """
+    from api.private import SENSITIVE_MARK
+
+    out_dir = _private_dir(Path(out_dir))
+    day = plan.date.isoformat() if plan.date else ""
+    wd = "月火水木金土日"[plan.date.weekday()] if plan.date else ""
+    marks = [SENSITIVE_MARK] + ([SAMPLE_NOTE] if sample else [])
+    written = []
+    for r in plan.routes:
+        rows = _sheet_rows(plan, r, households)
+        table = pd.DataFrame(rows, columns=["順番", "到着", "開始", "終了", "訪問先", "氏名", "住所", "希望時間帯",
+                                            "優先度", "移動（分）", "待ち（分）", "メモ"])
+        stem = f"訪問ルート_{r.csw.csw_id}"
+        csv_text = "".join(f"# {m}\n" for m in marks) + table.to_csv(index=False)
+        p = out_dir / f"{stem}.csv"
+        _write_private(p, "\ufeff" + csv_text)
+        written.append(p)
+        title = f"訪問ルート {r.csw.name}（{MODE_LABELS.get(r.csw.mode, r.csw.mode)}）{day}（{wd}）"
+        body = table.to_html(index=False, escape=True, border=0, classes="sheet")
+        extra = (f"<p>出発 {format_hhmm(r.leave_s)}・帰着 {format_hhmm(r.return_s)}・移動 {round(r.travel_s / 60)} 分"
+                 f"・{len(r.visits)} 件</p>" if r.visits else "<p>本日の訪問はありません</p>")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes)
+        page = f"""<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body{{font-family:sans-serif;margin:1.5em}} .mark{{border:3px solid #c00;color:#c00;font-weight:bold;padding:.4em;display:inline-block}}
+table.sheet{{border-collapse:collapse;width:100%}} table.sheet th,table.sheet td{{border:1px solid #666;padding:.3em .5em;text-align:left}}
+@media print{{@page{{size:A4 landscape;margin:12mm}} body{{margin:0}}}}
+</style></head><body>
+<div class="mark">{" ／ ".join(html.escape(m) for m in marks)}</div>
+<h1>{html.escape(title)}</h1><p>拠点: {html.escape(plan.station_name)}</p>{extra}{body}
+<ul>{notes}</ul><p class="mark">{html.escape(SENSITIVE_MARK)}：この用紙を共有・掲示しないでください。訪問後は所定の方法で廃棄してください。</p>
+</body></html>"""
+        p = out_dir / f"{stem}.html"
+        _write_private(p, page)
+        written.append(p)
+    info = households.set_index("label")
+    un = pd.DataFrame([{"訪問先": v, "氏名": (info.loc[v].get("name") if v in info.index else "") or "", "理由": why}
+                       for v, why in plan.unfitted], columns=["訪問先", "氏名", "理由"])
+    p = out_dir / "訪問できなかった世帯.csv"
+    _write_private(p, "\ufeff" + "".join(f"# {m}\n" for m in marks) + un.to_csv(index=False))
+    written.append(p)
+    return written
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _span_option(text: str, what: str) -> tuple[int, int]:
+    try:
+        return parse_span(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{what} {exc}") from None
+
+
+@click.command("outreach")
+@click.option("--station", "station_id", required=True, help="拠点ID（tsunagu の stations、例 sample-station-01）")
+@click.option("--workspace", default=None, help="ワークスペース（.gpkg または postgresql:// URL）")
+@click.option("--visits", "visits_file", type=click.Path(dir_okay=False), default=None,
+              help="訪問先の表（CSV/Excel: id, 氏名, 住所, 緯度, 経度, 訪問時間(分), 希望時間帯 例 10:00-11:00, 優先度 1高/2中/3低）")
+@click.option("--csws", "n_csws", type=int, default=2, show_default=True, help="この日に訪問する CSW の人数")
+@click.option("--hours", default="8:30-17:15", show_default=True, help="勤務時間")
+@click.option("--break", "break_text", default="12:00-13:00/45", show_default=True,
+              help="休憩（時間帯/分、例 12:00-13:00/45; なし = none）")
+@click.option("--mode", type=click.Choice(["car", "walk"]), default="car", show_default=True, help="移動手段")
+@click.option("--speed-kmh", type=float, default=None, help="平均時速（既定: 車 30、徒歩 4）")
+@click.option("--circuity", type=float, default=1.3, show_default=True, help="道路網がないときの迂回係数")
+@click.option("--sample-visits", type=int, default=None, help="デモ用のサンプル訪問先を N 件作る（サンプルデータ）")
+@click.option("--seed", type=int, default=0, show_default=True, help="乱数の種（サンプル作成と計画）")
+@click.option("--date", "date_text", default=None, help="訪問日（YYYY-MM-DD、既定: 今日）")
+@click.option("--role", type=click.Choice(["csw", "admin", "planner"]), default="csw", show_default=True,
+              help="あなたの役割（CSW は自分の拠点の訪問先だけを扱えます）")
+@click.option("--as-station", default=None, help="CSW の所属拠点（既定: --station）")
+@click.option("--user", default=None, help="アクセス記録に残す利用者名（既定: ログインユーザー）")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="非公開の出力フォルダ（既定: ワークスペースの隣の <名前>.private/outreach/<拠点>_<日付>）")
+@click.option("--time-limit", type=float, default=5.0, show_default=True, help="計算時間の上限（秒）")
+def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode, speed_kmh, circuity, sample_visits,
+             seed, date_text, role, as_station, user, out_dir, time_limit) -> None:
+    """CSW の訪問ルート：拠点から各 CSW の1日の訪問順・時刻を計画（訪問先は要配慮個人情報として別保管）。"""
+    from api.analyses.base import choose_engine
+    from api.cli import _errors, _fail, _open, _settings
+    from api.private import ClientStore, PrivateAccessError, Viewer, read_households
+
+    settings = _settings(workspace=workspace)
+    ws_location = settings.workspace
+    work_hours = _span_option(hours, "--hours")
+    try:
+        brk_window, brk_s = parse_break(break_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--break") from None
+    try:
+        day = dt.date.fromisoformat(date_text) if date_text else dt.date.today()
+    except ValueError:
+        raise click.BadParameter(f"{date_text!r} は YYYY-MM-DD ではありません", param_hint="--date") from None
+    if visits_file and sample_visits:
+        raise click.UsageError("--visits と --sample-visits は同時に使えません")
+    viewer = Viewer(user=user or os.environ.get("USER") or "cli", role=role,
+                    station_id=(as_station or station_id) if role == "csw" else as_station)
+    try:
+        csws = make_csws(n_csws, hours=work_hours, break_window=brk_window, break_s=brk_s, mode=mode)
+        with _open(ws_location, create=False) as store, ClientStore(ws_location) as clients:
+            ws = store.workspace()
+            stations = store.stations()
+            match = stations[stations["station_id"].astype(str) == str(station_id)]
+            if match.empty:
+                known = "、".join(stations["station_id"].astype(str).tolist()) or "（なし）"
+                msg = f"拠点 {station_id} がワークスペースにありません（登録済み: {known}）"
+                raise InputDataError(msg, hint="tsunagu の拠点一覧（GET /stations）の拠点IDを指定してください")
+            station = match.to_crs("EPSG:4326").iloc[0]
+            ids = None
+            sample = False
+            if sample_visits:
+                table = sample_households(store, str(station_id), sample_visits, seed=seed)
+                sample = True
+            elif visits_file:
+                table = read_households(visits_file, station_id=str(station_id))
+            else:
+                table = None
+            if table is not None:
+                clients.import_households(viewer, table, station_id=str(station_id))
+                ids = table["household_id"].tolist()
+            households = clients.households(viewer, station_id=str(station_id), ids=ids)
+            if households.empty:
+                msg = f"拠点 {station_id} の訪問先が登録されていません"
+                raise InputDataError(msg, hint="--visits で訪問先の表を取り込むか、デモでは --sample-visits 12 を付けてください")
+            sample = sample or bool(households["is_sample"].any())
+            engine, _engine_notes = choose_engine(ws["city_code"], data_dir=settings.data_dir,
+                                                  mode="walk" if mode == "walk" else "drive")
+            plan = plan_outreach(station, visits_from_table(households), csws, engine=engine, date=day,
+                                 speed_kmh={mode: speed_kmh} if speed_kmh else None, circuity=circuity,
+                                 time_limit_s=time_limit, seed=seed)
+            folder = Path(out_dir) if out_dir else _default_out(ws_location, str(station_id), day)
+            written = write_route_sheets(plan, households, folder, sample=sample)
+    except PrivateAccessError as exc:
+        _fail(exc)
+    except _errors() as exc:
+        _fail(exc)
+    _print_plan(plan, folder, written, sample=sample)
+
+
+def _default_out(workspace: str, station_id: str, day: dt.date) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in station_id)
+    if "://" in workspace:
+        base = Path("tsunagu.private")
+    else:
+        p = Path(workspace).expanduser().resolve()
+        base = p.with_name(p.stem + ".private")
+    return base / "outreach" / f"{safe}_{day.isoformat()}"
+
+
+def _print_plan(plan: OutreachPlan, folder: Path, written: list[Path], *, sample: bool) -> None:
+    """The summary on stdout: labels, counts and times only (no names, addresses or coordinates)."""
+    day = plan.date.isoformat() if plan.date else ""
+    click.secho(f"{plan.station_name}（{plan.station_id}）の訪問ルート {day}", bold=True)
+    if sample:
+        click.echo(f"  ※ {SAMPLE_NOTE}")
+    total = plan.n_visits + len(plan.unfitted)
+    click.echo(f"  訪問 {plan.n_visits}/{total} 件を {len(plan.routes)} 人の CSW に割り当てました"
+               f"（計算 {plan.runtime_s:.1f} 秒、{plan.solver}）")
+    for r in plan.routes:
+        if not r.visits:
+            click.echo(f"  {r.csw.name}: 訪問なし")
+            continue
+        brk = "、".join(f"{format_hhmm(a)}-{format_hhmm(b)}" for a, b in r.breaks) or "なし"
+        order = " → ".join(v.visit_id for v in r.visits)
+        click.echo(f"  {r.csw.name}（{MODE_LABELS.get(r.csw.mode, r.csw.mode)}）: {len(r.visits)} 件 "
+                   f"出発 {format_hhmm(r.leave_s)} 帰着 {format_hhmm(r.return_s)} 移動 {round(r.travel_s / 60)} 分 "
+                   f"休憩 {brk}")
+        click.echo(f"    順番: {order}")
+    if plan.unfitted:
+        click.echo(f"  訪問できなかった訪問先 {len(plan.unfitted)} 件:")
+        for v, why in plan.unfitted:
+            click.echo(f"    {v}: {why}")
+    for n in plan.notes:
+        click.echo(f"  注: {n}")
+    click.echo(f"  訪問ルート表（要配慮個人情報・取扱注意、本人のみ閲覧可）: {folder}（{len(written)} ファイル）")
