@@ -8,8 +8,8 @@ Method (:func:`plan_week`)
 -------------------------
 1. Day patterns: for every stop, every set of ``visits_per_week`` allowed service days whose
    visits are at least ``min_days_apart`` days apart (cyclically over the week).
-2. Assignment on a fast surrogate: the travel of a day is estimated by the minimum spanning tree
-   of the depot and that day's stops on the travel-time matrix (a classical TSP bound), plus a
+2. Assignment on a fast surrogate: the travel of a day is estimated by a tour through the depot
+   and that day's stops (farthest insertion + 2-opt on the travel-time matrix), plus a
    heavy penalty for a day whose estimated work (service + travel) or load exceeds what the
    fleet can do that day. Several starts (geographic sweep around the depot, greedy clustering,
    and the naive round-robin split) are improved by local search (move a stop to another day
@@ -697,7 +697,7 @@ def plan_week(problem: WeeklyProblem, *, time_limit_s: float = 30.0, seed: int =
             r = final.run(d, a.sets[d], time_limit_s=left_s / max(1, len(busy)))
             if (len(r[1].unassigned), r[2]) < (len(results[d][1].unassigned), results[d][2]):
                 results[d] = r
-    notes.append("曜日の割り当て：停留所を地理的にまとめ（拠点まわりの方位・最小全域木による移動時間の見積もり）、"
+    notes.append("曜日の割り当て：停留所を地理的にまとめ（拠点まわりの方位と巡回路の移動時間の見積もり）、"
                  "局所探索で改善したうえで各曜日のルートを計算しました")
     return _finish(problem, patterns, a.sets, results, method="tsunagu", t0=t0, seed=seed, notes=notes)
 
