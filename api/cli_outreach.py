@@ -47,7 +47,7 @@ def sample_households(store, station_id: str, n: int, *, seed: int = 0, cell_siz
     Households sit at demand points (census population on a mesh) of the station's areas,
     drawn with probability proportional to their 65+ population and moved a few tens of metres;
     they are named 「サンプル世帯 01」…, addressed 「（サンプルデータ）<町丁・字>付近」, labelled
-    ``S-01``…, flagged ``is_sample`` and noted as sample data. About 60 % have an appointment
+    ``S-01``… (ids ``<station>:S-01``…), flagged ``is_sample`` and noted as sample data. About 60 % have an appointment
     window (60–90 minutes between 9:00 and 16:00); visits last 30–60 minutes; priorities
     高:中:低 ≈ 1:2:1. Deterministic given ``seed``.
 
@@ -94,7 +94,7 @@ def sample_households(store, station_id: str, n: int, *, seed: int = 0, cell_siz
             start = 9 * 3600 + int(rng.integers(0, 13)) * 1800  # 9:00 … 15:00
             windows = [[start, start + int(rng.choice([3600, 5400]))]]
         rows.append({
-            "household_id": f"S-{j:02d}",
+            "household_id": f"{station_id}:S-{j:02d}",
             "station_id": station_id,
             "label": f"S-{j:02d}",
             "name": f"サンプル世帯 {j:02d}",
@@ -199,6 +199,11 @@ table.sheet{{border-collapse:collapse;width:100%}} table.sheet th,table.sheet td
         p = out_dir / f"{stem}.html"
         _write_private(p, page)
         written.append(p)
+    for r in plan.routes:
+        if r.visits:
+            p = out_dir / f"訪問ルート地図_{r.csw.csw_id}.html"
+            _write_private(p, route_map_html(plan, r, households, marks=marks))
+            written.append(p)
     info = households.set_index("label")
     un = pd.DataFrame([{"訪問先": v, "氏名": (info.loc[v].get("name") if v in info.index else "") or "", "理由": why}
                        for v, why in plan.unfitted], columns=["訪問先", "氏名", "理由"])
@@ -206,6 +211,43 @@ table.sheet{{border-collapse:collapse;width:100%}} table.sheet th,table.sheet td
     _write_private(p, "\ufeff" + "".join(f"# {m}\n" for m in marks) + un.to_csv(index=False))
     written.append(p)
     return written
+
+
+def route_map_html(plan: OutreachPlan, route, households: pd.DataFrame, *, marks: list[str]) -> str:
+    """The CSW's own route map (private output only): numbered visits joined in order from the station.
+
+    Legs are drawn as straight lines between stops (the order, not the road taken).
+    """
+    import folium
+
+    from layers.basemap import tier_base_map
+    from layers.maps import render_html
+    from layers.style import HtmlBox
+
+    info = households.set_index("label")
+    st = plan.checks[0][0].depot if plan.checks else None
+    pts = [(float(info.loc[v.visit_id, "lat"]), float(info.loc[v.visit_id, "lon"])) for v in route.visits]
+    home = [(st.lat, st.lon)] if st is not None else []
+    lats = [p[0] for p in pts + home]
+    lons = [p[1] for p in pts + home]
+    m = tier_base_map(bounds=(min(lons), min(lats), max(lons), max(lats)))
+    if home:
+        folium.PolyLine(home + pts + home, color="#1f5fa8", weight=3, opacity=0.8).add_to(m)
+        folium.CircleMarker(home[0], radius=9, color="#000", fill=True, fill_color="#ffd400", fill_opacity=1,
+                            tooltip=html.escape(f"拠点: {plan.station_name}")).add_to(m)
+    for v, (lat, lon) in zip(route.visits, pts):
+        name = info.loc[v.visit_id].get("name") or ""
+        tip = f"{v.order}. {v.visit_id} {name} {format_hhmm(v.start_s)}-{format_hhmm(v.end_s)}"
+        folium.Marker((lat, lon), tooltip=html.escape(tip), icon=folium.DivIcon(
+            html=f'<div style="background:#c00;color:#fff;border-radius:50%;width:22px;height:22px;'
+                 f'text-align:center;line-height:22px;font-weight:bold">{v.order}</div>',
+            icon_size=(22, 22), icon_anchor=(11, 11))).add_to(m)
+    title = f"訪問ルート {route.csw.name} {plan.date.isoformat() if plan.date else ''}"
+    m.add_child(HtmlBox(html.escape(title) + "<br><b style='color:#c00'>" + " ／ ".join(html.escape(x) for x in marks)
+                        + "</b>", css_class="tsunagu-title"), name="tsunagu_title")
+    note = "線は訪問の順番を結んだもので、実際の道順ではありません。" + " ".join(plan.notes)
+    m.add_child(HtmlBox(html.escape(note), css_class="tsunagu-note"), name="tsunagu_note")
+    return render_html(m)
 
 
 # --------------------------------------------------------------------------- the command
@@ -273,6 +315,7 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
                 msg = f"拠点 {station_id} がワークスペースにありません（登録済み: {known}）"
                 raise InputDataError(msg, hint="tsunagu の拠点一覧（GET /stations）の拠点IDを指定してください")
             station = match.to_crs("EPSG:4326").iloc[0]
+            clients.check_access(viewer, str(station_id))
             ids = None
             sample = False
             if sample_visits:

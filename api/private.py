@@ -461,6 +461,11 @@ class ClientStore:
             with self._engine.begin() as c:
                 c.execute(self._log.insert().values(**row))
 
+    def check_access(self, viewer: Viewer, station_id: str | None) -> None:
+        """Raise :class:`PrivateAccessError` (and record the refusal) unless ``viewer`` may use ``station_id``'s households."""
+        with self._guard(viewer, station_id, "check"):
+            pass
+
     # ------------------------------------------------------------------ reads
 
     def households(self, viewer: Viewer, *, station_id: str | None = None, ids: Iterable[str] | None = None) -> pd.DataFrame:

@@ -364,7 +364,8 @@ def test_cli_outreach_on_takahashi_sample_visits(takahashi, tmp_path):
     # the private output: marked, owner only
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     files = sorted(out.iterdir())
-    assert {f.name for f in files} >= {"訪問ルート_csw-1.html", "訪問ルート_csw-2.csv", "訪問できなかった世帯.csv"}
+    assert {f.name for f in files} >= {"訪問ルート_csw-1.html", "訪問ルート_csw-2.csv", "訪問できなかった世帯.csv",
+                                      "訪問ルート地図_csw-1.html"}
     for f in files:
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
         body = f.read_text(encoding="utf-8-sig")
