@@ -138,6 +138,7 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
     day_list = _check_days([d for d in re.split(r"[,、・\s]+", str(days)) if d])
     shift = _hours(hours)
     brk = _lunch(lunch)
+    depot_xy = _lonlat(depot, "拠点") if depot else None
     ws = store.workspace()
     code = ws["city_code"]
     notes: list[str] = []
@@ -168,7 +169,7 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
     echo("[3/6] 拠点と移動時間を準備中…")
     depot_sample = False
     if depot:
-        lon, lat = _lonlat(depot, "拠点")
+        lon, lat = depot_xy
         depot_loc = Location(lon, lat, "拠点")
         depot_desc = f"指定の拠点（{lon:.5f}, {lat:.5f}）"
     elif depot_resource:

@@ -263,6 +263,7 @@ def propose_stops(
     points = _points(refugee_points, "refugee points")
     w = _weights(points)
     cust = w * adoption
+    retired = list(existing.attrs.get("deleted", [])) if existing is not None else []
     kept = _check_stops(existing).copy()
     kept.loc[kept["status"] == "proposed", "status"] = "kept"
     notes: list[str] = []
@@ -349,7 +350,7 @@ def propose_stops(
     new_pos = new_pos[np.argsort(-final["expected_customers"].to_numpy()[new_pos], kind="stable")]
     order = np.concatenate([np.flatnonzero(~is_new), new_pos]).astype(np.int64)
     final = final.iloc[order].reset_index(drop=True)
-    start = _next_number(kept["stop_id"]) if len(kept) else 1
+    start = _next_number([*kept["stop_id"], *retired])  # a deleted stop's id is never reused
     k = int((~is_new).sum())
     final.loc[k:, "stop_id"] = [f"S{start + i:03d}" for i in range(len(new_pos))]
     final.loc[k:, "name"] = stop_names(list(final.loc[k:, "area_name"]),

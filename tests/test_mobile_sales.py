@@ -1,0 +1,147 @@
+"""Mobile-sales stops: hand-checked covering, revision, and `tsunagu routes mobile-sales` on 高梁市 end to end."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from gis.access import StraightLineEngine
+from gis.errors import InputDataError
+from gis.mobile_sales import propose_stops, read_stops_table, revise_stops, stops_table
+
+CRS = "EPSG:6673"  # 岡山県, metres
+
+
+def _refugees(xy_weights):
+    pts = gpd.GeoSeries([Point(x, y) for x, y, _ in xy_weights], crs=CRS).to_crs(4326)
+    return gpd.GeoDataFrame({"point_id": range(len(xy_weights)), "area_id": ["a"] * len(xy_weights),
+                             "refugee": True, "refugees": [w for *_, w in xy_weights]}, geometry=pts.values, crs=4326)
+
+
+# Two clusters 2 km apart: A = three points 250 m apart on a line (one stop in the middle covers
+# all), B = two points 500 m apart (no single point covers both within 300 m → two stops), and a
+# lone point C far away. Fewest stops with candidates = the points: 1 + 2 + 1 = 4.
+BASE = (-20000.0, -140000.0)
+POINTS = [(0, 0, 10), (250, 0, 10), (500, 0, 10), (2000, 0, 5), (2500, 0, 5), (6000, 0, 1)]
+
+
+def _case():
+    return _refugees([(BASE[0] + x, BASE[1] + y, w) for x, y, w in POINTS])
+
+
+def test_fewest_stops_cover_every_refugee_within_walk():
+    pts = _case()
+    eng = StraightLineEngine(crs=CRS)
+    stops = propose_stops(pts, engine=eng, walk_m=300, min_customers=0, adoption=0.5)
+    assert len(stops) == 4
+    d = eng.nearest(pts, stops)
+    assert (d["distance_m"] <= 300 + 1e-6).all()
+    # each refugee counted once, at its nearest stop
+    assert stops["refugees"].sum() == pytest.approx(41)
+    assert stops["expected_customers"].sum() == pytest.approx(20.5)
+    assert stops.iloc[0]["refugees"] == pytest.approx(30) and stops.iloc[0]["stop_id"] == "S001"
+    assert stops.attrs["covered_refugees"] == pytest.approx(41)
+
+
+def test_min_customers_leaves_sparse_refugees_listed_not_dropped():
+    stops = propose_stops(_case(), engine=StraightLineEngine(crs=CRS), walk_m=300, min_customers=2, adoption=0.5)
+    # C (0.5 expected customers) and each B point alone (2.5 ≥ 2) — C is too sparse
+    assert stops["expected_customers"].min() >= 2
+    assert stops.attrs["sparse_refugees"] == pytest.approx(1)
+    assert any("まばら" in n for n in stops.attrs["notes"])
+
+
+def test_stop_names_from_small_area():
+    pts = _case()
+    areas = gpd.GeoDataFrame({"area_id": ["x1", "x2"], "name": ["松山", "成羽"]},
+                             geometry=[box(BASE[0] - 100, BASE[1] - 100, BASE[0] + 1000, BASE[1] + 100),
+                                       box(BASE[0] + 1000, BASE[1] - 100, BASE[0] + 7000, BASE[1] + 100)], crs=CRS)
+    stops = propose_stops(pts, engine=StraightLineEngine(crs=CRS), walk_m=300, min_customers=0, areas=areas)
+    assert set(stops["name"]) == {"松山停留所", "成羽停留所", "成羽停留所2", "成羽停留所3"}
+
+
+def test_revise_pin_move_delete_then_repropose(tmp_path):
+    pts = _case()
+    eng = StraightLineEngine(crs=CRS)
+    stops = propose_stops(pts, engine=eng, walk_m=300, min_customers=0)
+    lone = stops.loc[stops["refugees"] == 1, "stop_id"].iloc[0]
+    first = stops["stop_id"].iloc[0]
+    where = gpd.GeoSeries([Point(BASE[0] + 600, BASE[1])], crs=CRS).to_crs(4326).iloc[0]
+    rev = revise_stops(stops, pin=[lone], move={first: (where.x, where.y)}, delete=[])
+    assert rev.set_index("stop_id").loc[first, "status"] == "moved"
+    again = propose_stops(pts, engine=eng, walk_m=300, min_customers=0, existing=rev)
+    # the moved stop (600 m) no longer reaches the points at 0 and 250 m: one new stop covers them
+    assert len(again) == len(stops) + 1
+    assert set(rev["stop_id"]) <= set(again["stop_id"])
+    assert (eng.nearest(pts, again)["distance_m"] <= 300 + 1e-6).all()
+    # deleting the lone stop: a re-run puts one back there, with a new id
+    rev2 = revise_stops(stops, delete=[lone])
+    again2 = propose_stops(pts, engine=eng, walk_m=300, min_customers=0, existing=rev2)
+    assert len(again2) == len(stops) and lone not in set(again2["stop_id"])
+    # round trip through the CSV the CLI writes
+    path = tmp_path / "stops.csv"
+    stops_table(rev).to_csv(path, index=False, encoding="utf-8-sig")
+    back = read_stops_table(path)
+    assert list(back["stop_id"]) == list(rev["stop_id"]) and back["pinned"].sum() == 2
+
+
+def test_revise_bad_input_names_the_stop():
+    stops = propose_stops(_case(), engine=StraightLineEngine(crs=CRS), walk_m=300, min_customers=0)
+    with pytest.raises(InputDataError, match="S999"):
+        revise_stops(stops, delete=["S999"])
+    with pytest.raises(InputDataError, match="S001.*outside Japan"):
+        revise_stops(stops, move={"S001": (34.79, 133.62)})
+    dup = pd.concat([stops, stops.iloc[:1]])
+    with pytest.raises(InputDataError, match="S001"):
+        revise_stops(gpd.GeoDataFrame(dup, geometry="geometry", crs=4326))
+
+
+# --- 高梁市 end to end ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def takahashi(tmp_path_factory, data_dir):
+    from api.importing import build_city_workspace
+    from api.store.base import open_store
+
+    path = tmp_path_factory.mktemp("mobile") / "t.gpkg"
+    store = open_store(str(path))
+    build_city_workspace(store, data_dir=data_dir)
+    store.close()
+    return path
+
+
+def test_cli_mobile_sales_takahashi(takahashi, data_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["routes", "mobile-sales", "--workspace", str(takahashi), "--data-dir", str(data_dir),
+                                    "--vehicles", "2", "--capacity", "200", "--time-limit", "4", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for name in ("stops.csv", "timetable.html", "timetable.csv", "timetable.xlsx", "timetable.gpx", "route_map.html"):
+        assert (out / name).stat().st_size > 500, name
+    stops = pd.read_csv(out / "stops.csv", encoding="utf-8-sig")
+    assert len(stops) > 10 and stops["停留所名"].str.endswith(tuple(f"停留所{s}" for s in ["", *range(2, 20)])).all()
+    assert "曜日" in res.output and "ゆめタウン高梁" in res.output and "サンプル" in res.output
+    assert "迂回係数1.3" in res.output and "時速30km" in res.output
+    tt = pd.read_csv(out / "timetable.csv", encoding="utf-8-sig")
+    assert set(tt["曜日"]) <= set("月火水木金") and (tt["種別"] == "停留所").sum() > 10
+    assert "サンプル" in (out / "timetable.html").read_text(encoding="utf-8")
+
+
+def test_cli_bad_input_is_a_message_not_a_traceback(takahashi, data_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    res = CliRunner().invoke(main, ["routes", "mobile-sales", "--workspace", str(takahashi), "--vehicles", "0",
+                                    "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "車両" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["routes", "mobile-sales", "--workspace", str(takahashi), "--depot", "34.79,133.62",
+                                    "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "日本の範囲外" in res.output
