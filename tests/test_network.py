@@ -352,7 +352,7 @@ def grids(draw):
     return xy, kept, facilities
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(grids())
 def test_nearest_equals_min_of_per_facility_dijkstra(case):
     xy, kept, facilities = case
@@ -382,3 +382,15 @@ def test_nearest_equals_min_of_per_facility_dijkstra(case):
     within = eng.within(origins, fac, max_distance_m=300)
     want = {(o, j) for j, d in enumerate(per) for o, x in d.items() if x <= 300}
     assert {(o, f) for o, f, _ in within.itertuples(index=False)} == want
+
+
+def test_choose_engine_uses_a_road_file_in_the_data_folder(tmp_path):
+    from api.analyses.base import choose_engine
+
+    engine, notes = choose_engine("33209", data_dir=tmp_path)
+    assert engine.mode == "straight" and "直線距離" in notes[0]
+    (tmp_path / "roads").mkdir()
+    (tmp_path / "roads" / "33209_test.osm").write_text(TOWN.read_text())
+    engine, notes = choose_engine("33209", data_dir=tmp_path)
+    assert engine.mode == "network" and "33209_test.osm" in notes[0]
+    assert engine.nearest(pts(N3), pts(N8))["distance_m"].iloc[0] == pytest.approx(200, abs=TOL)
