@@ -594,12 +594,13 @@ _POOL_CTX = "fork"
 
 
 def pyvrp_best_of(jobs: list[tuple], *, time_limit_s: float, max_iterations: int | None = None,
-                  no_improvement: int | None = None, workers: int = 2):
+                  no_improvement: int | None = None, workers: int = 2, prefer: list[int] | None = None):
     """Run one PyVRP search per job (in parallel processes when ``workers`` > 1); keep the best.
 
     ``jobs``: (data, initial solution or None, seed, tag). The best is the feasible one of least
     cost (ties to the earlier job, so the choice is reproducible); returns its
-    ``(routes, feasible, tag)`` with routes as (vehicle type, [client indices]).
+    ``(routes, feasible, tag)`` with routes as (vehicle type, [client indices]). ``prefer``
+    ranks the jobs' models (lower first) among feasible results before cost.
     """
     args = [(d, init, s, time_limit_s, max_iterations, no_improvement, tag) for d, init, s, tag in jobs]
     if workers > 1 and len(args) > 1:
@@ -608,7 +609,10 @@ def pyvrp_best_of(jobs: list[tuple], *, time_limit_s: float, max_iterations: int
             out = pool.map(_pyvrp_worker, args)
     else:
         out = [_pyvrp_worker(a) for a in args]
-    best = min(range(len(out)), key=lambda j: (out[j][0], j))
+    rank = prefer or [0] * len(out)
+    # feasible before infeasible; then the preferred model (the full problem before the one that
+    # may leave stops out); then the least cost
+    best = min(range(len(out)), key=lambda j: (out[j][0][0], rank[j], out[j][0][1], j))
     return out[best][1], out[best][2], out[best][3]
 
 
@@ -671,20 +675,28 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         full = _pyvrp_data(problem, active, all_required=True) if all_req else None
         part = _pyvrp_data(problem, active, all_required=False)
         no_imp = no_improvement if max_iterations is None else None
-        run = lambda jobs, t: pyvrp_best_of(  # noqa: E731
-            [(d[0], init, s, tag) for d, init, s, tag in jobs], time_limit_s=t,
-            max_iterations=max_iterations, no_improvement=no_imp, workers=workers)
-        feasible = False
-        if full is not None:
-            # VROOM served everyone: every search starts from its plan; else start cold and keep
-            # a quarter of the time for a search that may leave stops out
-            init = _try_warm(full, vroom_routes, problem) if not vroom_left else None
-            jobs = [(full, init, seed + j, j) for j in range(n_jobs)]
-            routes, feasible, tag = run(jobs, remaining() * (1.0 if not vroom_left else 0.75))
-        if not feasible:
-            init = _try_warm(part, vroom_routes, problem)
-            jobs = [(part, init, seed + j, j) for j in range(n_jobs)]
-            routes, feasible, tag = run(jobs, remaining())
+
+        def run_best(jobs, t):
+            # a feasible full plan beats any partial one; among equals, the least cost
+            return pyvrp_best_of([(d[0], init, sd, tag) for d, init, sd, tag in jobs], time_limit_s=t,
+                                 max_iterations=max_iterations, no_improvement=no_imp,
+                                 workers=workers, prefer=[0 if d is full else 1 for d, *_ in jobs])
+
+        # Both cores search for the whole time limit. When the quick VROOM plan served everyone,
+        # all searches solve the full problem (one cold, the others warm-started from VROOM for
+        # diversity); when it left stops out, one search keeps the full problem and one solves
+        # the prize-collecting version (stops may be left out), so a partial plan is at hand if
+        # the full problem has no feasible solution.
+        if full is not None and not vroom_left:
+            warm = _try_warm(full, vroom_routes, problem)
+            jobs = [(full, None if j == 0 else warm, seed + j, j) for j in range(n_jobs)]
+        elif full is not None and n_jobs > 1:
+            jobs = [(full, None, seed, 0)] + [(part, _try_warm(part, vroom_routes, problem), seed + j, j)
+                                               for j in range(1, n_jobs)]
+        else:
+            jobs = [(part, _try_warm(part, vroom_routes, problem) if j else None, seed + j, j)
+                    for j in range(n_jobs)]
+        routes, feasible, tag = run_best(jobs, remaining())
         _data, owner, win_of = jobs[tag][0]
         n_served = sum(len(c) for _, c in routes)
         if feasible and n_served >= len(active) - len(vroom_left):

@@ -66,18 +66,19 @@ def test_line_optimum_out_and_back(solver):
     plan = solve(prob, solver=solver, time_limit_s=1, workers=1, max_iterations=500)
     assert check_plan(prob, plan) == []
     assert plan.unassigned == []
-    assert plan.distance_m == 8000  # out to km 4 and back
-    assert order(plan) in ([list("ABCD")], [list("DCBA")])
+    assert plan.distance_m == 8000  # out to km 4 and back (several visit orders reach it, e.g. ABCD, ABDC)
+    assert sorted(order(plan)[0]) == list("ABCD")
 
 
 @pytest.mark.parametrize("solver", ["pyvrp", "vroom"])
 def test_time_windows_force_far_stop_first(solver):
-    # D must be served before 8:30; A only after 10:00: the optimum goes D first, then back to A
+    # D must be served before 8:30; A only after 10:00: the optimum serves D early and ends at A
     wins = [[(10 * H, 11 * H)], [], [], [(8 * H, 8 * H + 1800)]]
     prob = line_problem(windows=wins)
     plan = solve(prob, solver=solver, time_limit_s=1, workers=1, max_iterations=500)
     assert check_plan(prob, plan) == []
-    assert order(plan) == [list("DCBA")]
+    seq = order(plan)[0]
+    assert seq.index("D") < seq.index("A") and seq[-1] == "A"  # DCBA and CDBA both reach 8 km
     a = plan.routes[0].visits[-1]
     assert a.stop_id == "A" and a.start_s == 10 * H  # waits for A to open
     assert plan.distance_m == 8000
