@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from gis.errors import InputDataError, TsunaguError
 
@@ -187,11 +188,15 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
         depot_sample = True
         notes.append(f"{SAMPLE_DEPOT_NOTE}。{depot_desc}を仮に使っています")
     drive_engine, drive_notes = choose_engine(code, data_dir=data_dir, mode="drive")
+    wishes = _stop_wishes(existing)
     wstops = []
     for r in stops.itertuples():
         cust = float(r.expected_customers)
+        days, windows, per_week = wishes.get(str(r.stop_id), (None, [], None))
         wstops.append(WeeklyStop(stop_id=str(r.stop_id), name=str(r.name), location=Location(r.geometry.x, r.geometry.y, str(r.name)),
-                                 expected_customers=cust, visits_per_week=2 if cust >= twice_weekly_min_customers else 1))
+                                 expected_customers=cust,
+                                 visits_per_week=per_week or (2 if cust >= twice_weekly_min_customers else 1),
+                                 allowed_days=days, time_windows=windows))
     D, X, tnote = travel_matrix(drive_engine, [depot_loc] + [s.location for s in wstops], speed_kmh=speed_kmh,
                                 circuity=DEFAULT_CIRCUITY)
     fleet = [Vehicle(vehicle_id=f"v{k + 1}", name=f"{k + 1}号車", shift=shift, capacity=capacity,
@@ -259,3 +264,38 @@ def _print_summary(res: dict) -> None:
 
 
 __all__ = ["mobile_sales", "run_mobile_sales", "default_depot"]
+
+
+def _stop_wishes(existing) -> dict:
+    """stop id → (allowed days, time windows, visits per week) from the optional columns of a stops file.
+
+    Columns (gis.mobile_sales.WISH_COLUMNS): 運行曜日 (e.g. 火,金), 時間帯 (start of service, e.g.
+    9:00-12:00, several separated by commas), 週回数 (1 or 2).
+    """
+    from gis.errors import InputDataError
+    from gis.shopping import parse_days
+    from gis.weekly import parse_hhmm
+
+    if existing is None or not len(existing):
+        return {}
+    out = {}
+    for r in existing.to_dict("records"):
+        sid = str(r["stop_id"])
+        days = r.get("運行曜日")
+        parsed = parse_days(days) if isinstance(days, str) and days.strip() else None
+        allowed = tuple(sorted(parsed)) if parsed else None
+        if isinstance(days, str) and days.strip() and not parsed:
+            raise InputDataError(f"停留所 {sid} の運行曜日 {days!r} を読めません", hint="例: 火,金 / 毎週水曜")
+        windows = []
+        span = r.get("時間帯")
+        if isinstance(span, str) and span.strip():
+            for part in span.replace("、", ",").split(","):
+                try:
+                    a, b = (parse_hhmm(x.strip()) for x in part.replace("〜", "-").replace("～", "-").split("-"))
+                except (ValueError, InputDataError) as exc:
+                    raise InputDataError(f"停留所 {sid} の時間帯 {part!r} を読めません", hint="例: 9:00-12:00") from exc
+                windows.append((a, b))
+        per_week = r.get("週回数")
+        per_week = None if per_week is None or pd.isna(per_week) else int(per_week)
+        out[sid] = (allowed, windows, per_week)
+    return out

@@ -33,6 +33,8 @@ STOP_LABELS = {
     "refugees": "徒歩圏の買い物弱者数", "expected_customers": "見込み客数（1回あたり）",
     "status": "状態", "pinned": "固定", "snap_m": "道路までの距離（m）",
 }
+#: Optional columns a planner may add to the stops CSV: allowed days, service windows, visits per week.
+WISH_COLUMNS = ("運行曜日", "時間帯", "週回数")
 #: ``status`` values.
 STATUS_LABELS = {"proposed": "提案", "kept": "既存", "pinned": "固定", "moved": "移動"}
 
@@ -487,7 +489,12 @@ def read_stops_table(path) -> gpd.GeoDataFrame:
         _check_lonlat(row["lon"], row["lat"], stop=str(row["stop_id"]))
     gdf = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(df["lon"], df["lat"]),
                            crs=STORAGE_CRS)
-    return _check_stops(gdf)
+    out = _check_stops(gdf)
+    # the planner's wishes per stop (運行曜日, 時間帯, 週回数) travel with the stops, as written
+    for col in WISH_COLUMNS:
+        if col in df.columns:
+            out[col] = df[col].where(df[col].notna(), None).astype(object).values
+    return out
 
 
 __all__ = [
