@@ -12,6 +12,7 @@ import shapely
 from gis.access import DistanceEngine, check_threshold
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
+from gis.schema import TIER_TABLE_LABELS as _TIER_BASE_LABELS
 from gis.tiers import CityProfile
 
 #: Default walking thresholds (m): 500 m (MAFF's "walkable without strain") and 1 km.
@@ -22,13 +23,7 @@ NO_SALONS_NOTE = "サロンが1か所も登録されていないため、すべ�
 
 #: Japanese labels of :func:`coverage_by_tier` columns.
 TIER_TABLE_LABELS = {
-    "level": "階層キー",
-    "level_label": "階層",
-    "area_id": "地域ID",
-    "name": "名称",
-    "parent_id": "上位地域ID",
-    "population": "人口",
-    "elderly": "65歳以上人口",
+    **_TIER_BASE_LABELS,
     "covered_elderly": "カバー済み高齢者",
     "uncovered_elderly": "未カバー高齢者",
     "uncovered_share": "未カバー率",

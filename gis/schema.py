@@ -28,6 +28,17 @@ POPULATION_LABELS = {
     "single_elderly_households": "高齢単身世帯数",
 }
 
+#: Japanese labels of the columns every per-tier result table starts with.
+TIER_TABLE_LABELS = {
+    "level": "階層キー",
+    "level_label": "階層",
+    "area_id": "地域ID",
+    "name": "名称",
+    "parent_id": "上位地域ID",
+    "population": "人口",
+    "elderly": "65歳以上人口",
+}
+
 #: Areas of every tier level. ``parent_id`` points to the area of the next level out.
 AREA_COLUMNS = ["area_id", "level", "name", "parent_id", *POPULATION_COLUMNS, "source", "geometry"]
 

@@ -15,7 +15,7 @@ from shapely.geometry import Point
 from gis.access import DistanceEngine, check_threshold
 from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
 from gis.errors import InputDataError
-from gis.schema import RESOURCE_KINDS
+from gis.schema import RESOURCE_KINDS, TIER_TABLE_LABELS as _TIER_BASE_LABELS
 from gis.tiers import CityProfile
 
 #: Food shops counted by the MAFF method, 2020 edition (農林水産政策研究所「食料品アクセス困難人口」):
@@ -379,13 +379,7 @@ def point_status(points: pd.DataFrame) -> pd.Series:
 
 #: Tier-table column → Japanese label (``_straight`` = MAFF straight line, ``_network`` = road network).
 TIER_LABELS = {
-    "level": "階層キー",
-    "level_label": "階層",
-    "area_id": "地域ID",
-    "name": "名称",
-    "parent_id": "上位地域ID",
-    "population": "人口",
-    "elderly": "65歳以上人口",
+    **_TIER_BASE_LABELS,
     "refugees_straight": "買い物弱者（農水省方式・直線）",
     "share_straight": "割合（直線）",
     "served_straight": "移動販売でカバー（直線）",
@@ -604,13 +598,7 @@ class ScenarioResult:
 
 
 SCENARIO_LABELS = {
-    "level": "階層キー",
-    "level_label": "階層",
-    "area_id": "地域ID",
-    "name": "名称",
-    "parent_id": "上位地域ID",
-    "population": "人口",
-    "elderly": "65歳以上人口",
+    **_TIER_BASE_LABELS,
     "refugees_before": "買い物弱者（変更前）",
     "refugees_after": "買い物弱者（変更後）",
     "refugees_change": "買い物弱者の増減",
