@@ -20,7 +20,7 @@ from gis.access import StraightLineEngine
 from gis.errors import InputDataError
 from gis.network import NetworkEngine, RoadGraph, find_road_network, read_road_graph
 
-OSM = Path(__file__).parent / "data" / "osm"
+OSM = Path(__file__).parent / "fixtures" / "osm"
 TOWN = OSM / "town.osm"
 CRS = "EPSG:6673"
 X0, Y0 = -67000.0, -133000.0  # town.osm's local origin in EPSG:6673 (see the file's comment)
