@@ -593,6 +593,21 @@ def _pyvrp_worker(args):
 _POOL_CTX = "fork"
 
 
+def _vroom_then_pyvrp(args):
+    """VROOM at full exploration on one core, then PyVRP warm-started from its plan when it serves everyone.
+
+    Returns ``((vroom routes, vroom unserved), PyVRP result or None)``; runs in a child process.
+    """
+    problem, active, full, time_limit_s, seed, max_iterations, no_improvement = args
+    t0 = time.perf_counter()
+    vr_routes, vr_left = _solve_vroom(problem, active, exploration=5, threads=1, timeout_s=0.6 * time_limit_s)
+    rest = time_limit_s - (time.perf_counter() - t0)
+    if vr_left or rest < 0.2:
+        return (vr_routes, vr_left), None
+    warm = _try_warm(full, vr_routes, problem)
+    return (vr_routes, vr_left), _pyvrp_worker((full[0], warm, seed, rest, max_iterations, no_improvement, 1))
+
+
 def pyvrp_best_of(jobs: list[tuple], *, time_limit_s: float, max_iterations: int | None = None,
                   no_improvement: int | None = None, workers: int = 2, prefer: list[int] | None = None):
     """Run one PyVRP search per job (in parallel processes when ``workers`` > 1); keep the best.
@@ -684,19 +699,36 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
 
         # Both cores search for the whole time limit. When the quick VROOM plan served everyone,
         # all searches solve the full problem (one cold, the others warm-started from VROOM for
-        # diversity); when it left stops out, one search keeps the full problem and one solves
-        # the prize-collecting version (stops may be left out), so a partial plan is at hand if
-        # the full problem has no feasible solution.
+        # diversity).
+        searched = False
         if full is not None and not vroom_left:
             warm = _try_warm(full, vroom_routes, problem)
             jobs = [(full, None if j == 0 else warm, seed + j, j) for j in range(n_jobs)]
         elif full is not None and n_jobs > 1:
-            jobs = [(full, None, seed, 0)] + [(part, _try_warm(part, vroom_routes, problem), seed + j, j)
-                                               for j in range(1, n_jobs)]
+            # the quick VROOM plan left stops out: one core runs PyVRP on the full problem for the
+            # whole time; the other runs VROOM at full exploration (under a tight fleet it often
+            # finds a plan serving everyone) and then PyVRP warm-started from that plan. VROOM's
+            # plan is also the partial plan when nothing serves everyone.
+            jobs = [(full, None, seed, 0), (full, None, seed + 1, 1)]
+            t = remaining()
+            with mp.get_context(_POOL_CTX).Pool(2) as pool:
+                first = pool.apply_async(_pyvrp_worker, ((full[0], None, seed, t, max_iterations, no_imp, 0),))
+                second = pool.apply_async(_vroom_then_pyvrp, ((problem, active, full, t, seed + 1, max_iterations,
+                                                               no_imp),))
+                outs = [first.get()]
+                (vr_routes, vr_left), warm_out = second.get()
+            if warm_out is not None:
+                outs.append(warm_out)
+            if len(vr_left) < len(vroom_left):
+                vroom_routes, vroom_left = vr_routes, vr_left
+                routes_seq = [(k, seq, bpos, None) for k, seq, bpos in vroom_routes]
+            _key, routes, feasible, tag = min(outs, key=lambda o: (o[0], o[3]))
+            searched = True
         else:
             jobs = [(part, _try_warm(part, vroom_routes, problem) if j else None, seed + j, j)
                     for j in range(n_jobs)]
-        routes, feasible, tag = run_best(jobs, remaining())
+        if not searched:
+            routes, feasible, tag = run_best(jobs, remaining())
         _data, owner, win_of = jobs[tag][0]
         n_served = sum(len(c) for _, c in routes)
         if feasible and n_served >= len(active) - len(vroom_left):
