@@ -125,17 +125,31 @@ class Store(abc.ABC):
     def finish_job(self, job_id: str, result) -> dict:
         """Store an ``AnalysisResult`` (tables, map, summary, notes) and mark the job done, in one transaction."""
 
-    @abc.abstractmethod
     def fail_job(self, job_id: str, error: str) -> dict:
         """Mark a queued or running job failed with ``error`` (what went wrong, in words)."""
+        return self._end_job(job_id, "failed", error=str(error))
 
-    @abc.abstractmethod
     def cancel_job(self, job_id: str) -> dict:
         """Mark a queued job cancelled (a running job cannot be cancelled)."""
+        return self._end_job(job_id, "cancelled", error=None)
 
-    @abc.abstractmethod
     def get_job(self, job_id: str) -> dict | None:
         """The job's record, or None when this workspace has no such job."""
+        from api.store import _jobs
+
+        try:
+            job_id = _jobs.check_job_id(job_id)
+        except StoreError:
+            return None
+        return self._job_record(job_id)
+
+    @abc.abstractmethod
+    def _end_job(self, job_id: str, status: str, *, error: str | None) -> dict:
+        """Move a job to a final status (failed/cancelled) and return its record."""
+
+    @abc.abstractmethod
+    def _job_record(self, job_id: str) -> dict | None:
+        """The record of a (valid) job id, or None."""
 
     @abc.abstractmethod
     def list_jobs(self, *, analysis: str | None = None, status: str | None = None, limit: int = 100) -> list[dict]:

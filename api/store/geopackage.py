@@ -211,20 +211,7 @@ class GeoPackageStore(Store):
         self._job_commit(write)
         return self.get_job(job_id)
 
-    def fail_job(self, job_id: str, error: str) -> dict:
-        """Mark a queued or running job failed (see :class:`Store`)."""
-        return self._end_job(job_id, "failed", error=str(error))
-
-    def cancel_job(self, job_id: str) -> dict:
-        """Mark a queued job cancelled (see :class:`Store`)."""
-        return self._end_job(job_id, "cancelled", error=None)
-
-    def get_job(self, job_id: str) -> dict | None:
-        """The job's record, or None (see :class:`Store`)."""
-        try:
-            job_id = _jobs.check_job_id(job_id)
-        except StoreError:
-            return None
+    def _job_record(self, job_id: str) -> dict | None:
         rows = self._job_rows("WHERE job_id = ?", (job_id,))
         return rows[0] if rows else None
 
