@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.errors import install_error_handlers
+from api.routers import auth, health, maps, nesting, resources, stations, tiers, users
 from api.routers import jobs as jobs_router
-from api.routers import health, maps, nesting, resources, stations, tiers
+from api.security import deny_undeclared
 from api.settings import Settings
 
+#: Optional routers (client households, web UI): included when their module exists.
+OPTIONAL_ROUTERS = ("api.routers.clients", "api.web")
 
-def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
+
+def create_app(settings: Settings | None = None, *, store=None, accounts=None) -> FastAPI:
     """Build the Tsunagu API.
 
     Parameters
@@ -22,6 +27,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     store
         An already open :class:`~api.store.base.Store` to serve (tests, embedding); otherwise
         the store is opened from ``settings.workspace`` on first use.
+    accounts
+        An already open :class:`~api.accounts.AccountStore`; otherwise opened on first use
+        beside the workspace (or from ``settings.accounts``).
 
     Returns
     -------
@@ -36,19 +44,33 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         if opened is not None and store is None:
             opened.close()
             app.state.store = None
+        opened_accounts = getattr(app.state, "accounts", None)
+        if opened_accounts is not None and accounts is None:
+            opened_accounts.close()
+            app.state.accounts = None
 
     app = FastAPI(
         title="つなぐ Tsunagu",
         description="社協の福祉圏域・地域資源の地図と分析のための API",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(deny_undeclared)],  # a route without an access rule is closed
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.accounts = accounts
     install_error_handlers(app)
-    for module in (health, tiers, stations, resources, nesting, maps):
+    for module in (health, auth, users, tiers, stations, resources, nesting, maps):
         app.include_router(module.router)
     app.include_router(jobs_router.router)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.install(app) if hasattr(module, "install") else app.include_router(module.router)
     return app
 
 

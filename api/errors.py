@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
+from api.accounts import AuthError
 from api.store.base import StoreError, WorkspaceNotInitialised
 from gis.errors import DataNotFoundError, InputDataError, UnknownMunicipalityError
 
@@ -27,6 +28,24 @@ class UploadTooLarge(Exception):
 
 class NotFound(Exception):
     """A resource of the API (tier level, report) that does not exist; the message names what does."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+
+class Unauthorized(Exception):
+    """No valid login: missing, unknown or expired session token (401; web pages redirect to the login)."""
+
+    def __init__(self, message: str = "login required", *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint or "ログインしてください"
+        super().__init__(message)
+
+
+class Forbidden(Exception):
+    """A logged-in caller whose role may not do this (403), or a route with no access rule."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
@@ -75,6 +94,35 @@ async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
     return JSONResponse(_body("conflict", "まだ利用できません", exc.message, exc.hint, **exc.extra), status_code=409)
 
 
+async def _unauthorized(request: Request, exc: Unauthorized):
+    path = request.url.path
+    if path.startswith("/web") and request.method in ("GET", "HEAD"):
+        from urllib.parse import quote
+
+        target = path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/web/login?next={quote(target)}", status_code=303)
+    return JSONResponse(_body("unauthorized", "ログインが必要です", exc.message, exc.hint), status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="tsunagu"'})
+
+
+async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+    return JSONResponse(_body("forbidden", "権限がありません", exc.message, exc.hint), status_code=403)
+
+
+async def _auth_failed(request: Request, exc: AuthError) -> JSONResponse:
+    if exc.reason == "locked":
+        minutes = max(1, round((exc.retry_after or 60) / 60))
+        return JSONResponse(_body("locked", "アカウントがロックされています", str(exc),
+                                  f"ログインの失敗が続いたため、約 {minutes} 分後まで ログインできません"),
+                            status_code=423, headers={"Retry-After": str(exc.retry_after or 60)})
+    if exc.reason == "disabled":
+        return JSONResponse(_body("disabled", "アカウントが無効です", str(exc), "管理者に連絡してください"),
+                            status_code=403)
+    return JSONResponse(_body("login_failed", "ログインできません", str(exc),
+                              "ユーザー名とパスワードを確かめてください"), status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="tsunagu"'})
+
+
 async def _not_initialised(request: Request, exc: WorkspaceNotInitialised) -> JSONResponse:
     return JSONResponse(_body("workspace_not_initialised", "ワークスペースが未作成です", str(exc), DEMO_HINT),
                         status_code=409)
@@ -102,7 +150,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping of domain errors to HTTP statuses on ``app``.
 
     InputDataError → 422, UnknownMunicipalityError / DataNotFoundError / NotFound → 404, Conflict → 409,
-    WorkspaceNotInitialised → 409, other StoreError → 503, UploadTooLarge → 413, anything else → 500
+    Unauthorized / failed login → 401 (web pages: redirect to the login page), Forbidden → 403,
+    locked account → 423 with Retry-After, WorkspaceNotInitialised → 409, other StoreError → 503, UploadTooLarge → 413, anything else → 500
     without details.
     """
     app.add_exception_handler(InputDataError, _input_data)
@@ -110,6 +159,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataNotFoundError, _data_not_found)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(AuthError, _auth_failed)
     app.add_exception_handler(WorkspaceNotInitialised, _not_initialised)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(UploadTooLarge, _too_large)

@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     #: Folder for uploads while they are imported (deleted afterwards); system temp by default.
     upload_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))
+    #: Account store: None = beside the workspace (``<stem>.accounts.sqlite``, or schema
+    #: ``tsunagu_auth`` of a PostGIS workspace); or a path / ``postgresql://`` URL.
+    accounts: str | None = None
+    #: Minutes a login session lasts.
+    session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
+    #: Wrong passwords in a row that lock an account, and for how many minutes.
+    max_login_failures: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: Mark the session cookie Secure (HTTPS only); turn on behind an HTTPS proxy.
+    secure_cookies: bool = False
     #: Address ``tsunagu serve`` listens on.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

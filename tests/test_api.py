@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
+from _auth import accounts_of, ensure_user, login
 from api.app import create_app
+from api.security import PUBLIC, allow
 from api.settings import Settings
 from api.store.geopackage import GeoPackageStore
 from gis.errors import InputDataError, UnknownMunicipalityError
@@ -86,6 +88,7 @@ def filled(settings, _template):
 @pytest.fixture()
 def client(filled):
     with TestClient(create_app(filled), raise_server_exceptions=False) as c:
+        login(c, "planner")
         yield c
 
 
@@ -195,6 +198,7 @@ def test_empty_workspace_409_with_hint(tmp_path):
     settings = Settings(workspace=str(tmp_path / "empty.gpkg"))
     GeoPackageStore(settings.workspace, create=True).close()
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        login(c, "viewer")
         for path in ("/tiers", "/tiers/kominkan", "/stations", "/resources", "/nesting", "/maps/tiers"):
             r = c.get(path)
             assert r.status_code == 409, path
@@ -205,15 +209,17 @@ def test_empty_workspace_409_with_hint(tmp_path):
 def test_missing_workspace_is_not_created_and_not_500(tmp_path):
     settings = Settings(workspace=str(tmp_path / "nowhere" / "ws.gpkg"))
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        assert c.get("/tiers").status_code == 503
+        assert c.get("/tiers").status_code == 401  # no login: refused before any store is opened
         assert c.get("/health").json()["status"] == "store_unavailable"
+        r = c.post("/auth/login", json={"username": "someone", "password": "x" * 12})
+        assert r.status_code == 503  # no folder for the accounts either: said so, nothing made
     assert not (tmp_path / "nowhere").exists()
 
 
 def test_domain_errors_map_to_statuses_without_tracebacks(filled, monkeypatch):
     app = create_app(filled)
 
-    @app.get("/boom/{what}")
+    @app.get("/boom/{what}", dependencies=[allow(PUBLIC)])
     def boom(what: str):
         if what == "municipality":
             raise UnknownMunicipalityError("no municipality 99999 in the data")
@@ -310,13 +316,20 @@ def _asgi_post(app, path: str, headers: list[tuple[bytes, bytes]], chunks) -> tu
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-        "root_path": "", "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 1),
+        "root_path": "", "headers": [(b"host", b"testserver"), _bearer(app, "planner"), *headers],
+        "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
     asyncio.run(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], json.loads(body), consumed
+
+
+def _bearer(app, role: str) -> tuple[bytes, bytes]:
+    """An Authorization header of a fresh ``role`` session (raw ASGI calls have no TestClient login)."""
+    token, _ = accounts_of(app).start_session(ensure_user(app, role))
+    return b"authorization", f"Bearer {token}".encode()
 
 
 def test_upload_declared_500mb_refused_before_reading(filled):

@@ -8,6 +8,7 @@ import uuid
 from types import SimpleNamespace
 
 import _fake_analysis as fake
+from _auth import login
 import geopandas as gpd
 import openpyxl
 import pandas as pd
@@ -270,6 +271,7 @@ def client(tmp_path):
     app = create_app(Settings(workspace=str(tmp_path / "ws.gpkg"), data_dir=tmp_path), store=store)
     fake.GATE.clear()
     with TestClient(app) as c:
+        login(c, "planner")
         yield c
     fake.GATE.set()
     runner = getattr(app.state, "job_runner", None)
@@ -292,13 +294,12 @@ def test_api_job_to_csv_xlsx_and_map(client):
     assert listed[fake.NAME]["label"] == "テスト用：地域数の集計"
     assert "min_population" in listed[fake.NAME]["params"]["properties"]
 
-    posted = client.post("/jobs", json={"analysis": fake.NAME, "params": {"min_population": 10}},
-                         headers={"X-Tsunagu-User": "sato"})
+    posted = client.post("/jobs", json={"analysis": fake.NAME, "params": {"min_population": 10}})
     assert posted.status_code == 202
     job_id = posted.json()["job_id"]
     assert posted.json()["status_url"] == f"/jobs/{job_id}" == posted.headers["location"]
     done = _wait(client, job_id)
-    assert done["status"] == "done" and done["status_label"] == "完了" and done["created_by"] == "sato"
+    assert done["status"] == "done" and done["status_label"] == "完了" and done["created_by"] == "test-planner"  # the logged-in user, not a header
     assert done["summary"] == {"areas": 2, "population": 1230} and done["notes"] == ["テスト用の解析です"]
 
     csv = client.get(done["links"]["areas"])

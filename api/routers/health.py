@@ -7,11 +7,12 @@ from fastapi import APIRouter, Request
 from api.dependencies import SettingsDep, get_store
 from api.errors import DEMO_HINT
 from api.store.base import StoreError, WorkspaceNotInitialised
+from api.security import PUBLIC, allow
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="稼働状況")
+@router.get("/health", summary="稼働状況", dependencies=[allow(PUBLIC)])
 def health(request: Request, settings: SettingsDep) -> dict:
     """Return ``status`` (ok / not_initialised / store_unavailable), the store location, city and counts.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,7 @@ from api.dependencies import SettingsDep, StoreDep
 from api.errors import Conflict, NotFound
 from api.jobs import STATUS_LABELS, JobRunner, csv_bytes, describe_analyses, job_tables, xlsx_bytes
 from api.store.base import JobStateError, Store
+from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
 
 router = APIRouter(tags=["jobs"])
 
@@ -80,19 +81,19 @@ def _done(store: Store, request: Request, job_id: str) -> dict:
     return record
 
 
-@router.get("/analyses", summary="解析の一覧（名前・日本語名・パラメータの JSON Schema）")
+@router.get("/analyses", summary="解析の一覧（名前・日本語名・パラメータの JSON Schema）", dependencies=[allow(*ANY_ROLE)])
 def list_analyses() -> list[dict]:
     """Every registered analysis with its Japanese label and the JSON Schema of its parameters."""
     return describe_analyses()
 
 
-@router.post("/jobs", status_code=202, summary="解析ジョブを開始")
+@router.post("/jobs", status_code=202, summary="解析ジョブを開始", dependencies=[allow(*EDITORS)])
 def start_job(
     body: JobRequest,
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    user: Annotated[str | None, Header(alias="X-Tsunagu-User")] = None,
+    user: CurrentUser,
 ) -> JSONResponse:
     """Validate the parameters, record a queued job and run it in the background.
 
@@ -100,14 +101,14 @@ def start_job(
     422 naming what is wrong (no job is made).
     """
     record = get_runner(request).submit(store, body.analysis, body.params, data_dir=_data_dir(settings),
-                                        created_by=user or "api")
+                                        created_by=user.username)
     url = f"/jobs/{record['job_id']}"
     content = {"job_id": record["job_id"], "analysis": record["analysis"], "status": record["status"],
                "status_url": url, "data_version": record["data_version"]}
     return JSONResponse(content, status_code=202, headers={"Location": url})
 
 
-@router.get("/jobs", summary="解析ジョブの一覧（新しい順）")
+@router.get("/jobs", summary="解析ジョブの一覧（新しい順）", dependencies=[allow(*ANY_ROLE)])
 def list_jobs(
     request: Request,
     store: StoreDep,
@@ -126,13 +127,13 @@ def list_jobs(
     return out
 
 
-@router.get("/jobs/{job_id}", summary="解析ジョブの状態と進捗")
+@router.get("/jobs/{job_id}", summary="解析ジョブの状態と進捗", dependencies=[allow(*ANY_ROLE)])
 def get_job(job_id: str, request: Request, store: StoreDep) -> dict:
     """Status, progress (0–1) and message; when done, summary, notes and links to tables and map."""
     return _view(_record(store, request, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", summary="待機中の解析ジョブを取り消す")
+@router.post("/jobs/{job_id}/cancel", summary="待機中の解析ジョブを取り消す", dependencies=[allow(*EDITORS)])
 def cancel_job(job_id: str, request: Request, store: StoreDep) -> dict:
     """Cancel a queued job; a running or finished job is 409."""
     record = _record(store, request, job_id)
@@ -142,7 +143,7 @@ def cancel_job(job_id: str, request: Request, store: StoreDep) -> dict:
         raise Conflict(str(exc), status=record["status"]) from exc
 
 
-@router.get("/jobs/{job_id}/tables/{filename}", summary="結果表のダウンロード（.csv または .xlsx、all.xlsx は全表）")
+@router.get("/jobs/{job_id}/tables/{filename}", summary="結果表のダウンロード（.csv または .xlsx、all.xlsx は全表）", dependencies=[allow(*ANY_ROLE)])
 def download_table(job_id: str, filename: str, request: Request, store: StoreDep) -> Response:
     """``<name>.csv`` (UTF-8 with BOM, Japanese headers) or ``<name>.xlsx``; ``all.xlsx`` holds every table."""
     record = _done(store, request, job_id)
@@ -169,7 +170,7 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
 
 
-@router.get("/maps/jobs/{job_id}", summary="解析結果の地図（HTML）", response_class=HTMLResponse)
+@router.get("/maps/jobs/{job_id}", summary="解析結果の地図（HTML）", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
 def job_map(job_id: str, request: Request, store: StoreDep) -> HTMLResponse:
     """The result map of a done job (standalone Folium page)."""
     record = _done(store, request, job_id)

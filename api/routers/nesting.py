@@ -6,11 +6,12 @@ from fastapi import APIRouter
 
 from api.dependencies import StoreDep
 from api.errors import DEMO_HINT, NotFound
+from api.security import ANY_ROLE, allow
 
 router = APIRouter(tags=["nesting"])
 
 
-@router.get("/nesting", summary="圏域の入れ子チェック結果")
+@router.get("/nesting", summary="圏域の入れ子チェック結果", dependencies=[allow(*ANY_ROLE)])
 def nesting_report(store: StoreDep) -> dict:
     """Return the latest nesting report (areas straddling parents, uncovered area, ...)."""
     store.workspace()

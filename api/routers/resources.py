@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import SettingsDep, StoreDep
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import UPLOAD_SUFFIXES, receive_upload
+from api.security import ANY_ROLE, EDITORS, allow
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS
 
@@ -28,7 +29,7 @@ def _kinds(values: list[str] | None) -> list[str] | None:
     return kinds or None
 
 
-@router.get("", summary="地域資源（GeoJSON）", response_class=GeoJSONResponse)
+@router.get("", summary="地域資源（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
 def list_resources(store: StoreDep, kind: Annotated[list[str] | None, Query()] = None) -> GeoJSONResponse:
     """Return resources, optionally of some kinds (``?kind=salon&kind=supermarket`` or ``?kind=salon,supermarket``)."""
     kinds = _kinds(kind)
@@ -38,7 +39,7 @@ def list_resources(store: StoreDep, kind: Annotated[list[str] | None, Query()] =
     return GeoJSONResponse(feature_collection(resources, id_column="resource_id"))
 
 
-@router.post("/import", summary="地域資源ファイルの取り込み", status_code=201)
+@router.post("/import", summary="地域資源ファイルの取り込み", status_code=201, dependencies=[allow(*EDITORS)])
 async def import_resources(
     request: Request,
     store: StoreDep,

@@ -6,12 +6,13 @@ from fastapi import APIRouter
 
 from api.dependencies import StoreDep
 from api.routers._geojson import GeoJSONResponse, feature_collection
+from api.security import ANY_ROLE, allow
 from gis.schema import STATION_KINDS
 
 router = APIRouter(tags=["stations"])
 
 
-@router.get("/stations", summary="拠点（GeoJSON）", response_class=GeoJSONResponse)
+@router.get("/stations", summary="拠点（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
 def list_stations(store: StoreDep) -> GeoJSONResponse:
     """Return all stations; ``kind_label`` is the Japanese kind, ``area_ids`` the catchment."""
     store.workspace()

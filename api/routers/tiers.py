@@ -7,11 +7,12 @@ from fastapi import APIRouter
 from api.dependencies import StoreDep
 from api.errors import NotFound
 from api.routers._geojson import GeoJSONResponse, feature_collection
+from api.security import ANY_ROLE, allow
 
 router = APIRouter(prefix="/tiers", tags=["tiers"])
 
 
-@router.get("", summary="福祉圏域の階層一覧")
+@router.get("", summary="福祉圏域の階層一覧", dependencies=[allow(*ANY_ROLE)])
 def list_tiers(store: StoreDep) -> dict:
     """List the tier levels (inner to outer) with Japanese labels, notes and area counts."""
     ws = store.workspace()
@@ -34,7 +35,7 @@ def list_tiers(store: StoreDep) -> dict:
     }
 
 
-@router.get("/{level}", summary="ある階層の圏域（GeoJSON）", response_class=GeoJSONResponse)
+@router.get("/{level}", summary="ある階層の圏域（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
 def tier_areas(level: str, store: StoreDep) -> GeoJSONResponse:
     """Return the areas of one tier level as a GeoJSON FeatureCollection (unknown population is null)."""
     profile = store.workspace()["profile"]
