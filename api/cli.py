@@ -420,8 +420,10 @@ def analyse() -> None:
 
 def _add_routes() -> None:
     from api.cli_routes import routes
+    from api.cli_users import users
 
     main.add_command(routes)
+    main.add_command(users)
 
 
 _add_routes()
