@@ -7,60 +7,23 @@ import json
 import shutil
 import tracemalloc
 
-import geopandas as gpd
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from shapely.geometry import Point, box
 
 from _auth import accounts_of, ensure_user, login
+from _sample_workspace import fill_small_workspace
 from api.app import create_app
 from api.security import PUBLIC, allow
 from api.settings import Settings
 from api.store.geopackage import GeoPackageStore
 from gis.errors import InputDataError, UnknownMunicipalityError
-from gis.schema import coerce_areas, coerce_resources, coerce_stations
 from gis.tiers import DEFAULT_PROFILE
 
 NOTE = "公民館区は小学校区（国土数値情報 A27）で代用"
 
 
 def _fill(store: GeoPackageStore) -> None:
-    areas = coerce_areas(gpd.GeoDataFrame(
-        {
-            "area_id": ["a1", "a2", "k1", "j1", "c1"],
-            "level": ["neighbourhood", "neighbourhood", "kominkan", "junior_high", "city"],
-            "name": ["落合町阿部", "成羽町下原", "高梁小学校区", "高梁中学校区", "高梁市"],
-            "parent_id": ["k1", "k1", "j1", "c1", None],
-            "population": [1200, pd.NA, 1200, 1200, 1200],
-            "households": [500, pd.NA, 500, 500, 500],
-        },
-        geometry=[box(133.60, 34.78, 133.62, 34.80), box(133.62, 34.78, 133.64, 34.80)]
-        + [box(133.60, 34.78, 133.64, 34.80)] * 3,
-        crs="EPSG:4326",
-    ))
-    resources = coerce_resources(gpd.GeoDataFrame(
-        {
-            "resource_id": ["r1", "r2"],
-            "kind": ["salon", "supermarket"],
-            "name": ["いきいきサロン松山", "天満屋ハピーズ高梁店"],
-            "address": ["高梁市松山1", "高梁市正宗町"],
-            "attributes": [{"meeting_days": ["火", "金"]}, {}],
-            "is_sample": [True, False],
-        },
-        geometry=[Point(133.61, 34.79), Point(133.63, 34.79)],
-        crs="EPSG:4326",
-    ))
-    stations = coerce_stations(gpd.GeoDataFrame(
-        {"station_id": ["s1"], "name": ["高梁市社協本所"], "kind": ["shakyo_station"], "area_ids": [["a1", "a2"]]},
-        geometry=[Point(133.615, 34.785)],
-        crs="EPSG:4326",
-    ))
-    with store.transaction() as tx:
-        tx.set_workspace(city_code="33209", city_name="高梁市", profile=DEFAULT_PROFILE.with_note("kominkan", NOTE))
-        tx.replace_areas(areas)
-        tx.replace_stations(stations)
-        tx.add_resources(resources)
+    fill_small_workspace(store, note=NOTE)
 
 
 @pytest.fixture()
