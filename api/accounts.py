@@ -341,40 +341,46 @@ class AccountStore:
         """
         now = _now()
         name = str(username or "")[:200]
+        # The transaction commits the failure count and the log row; the error is raised after it.
+        failure: AuthError | None = None
         with self._engine.begin() as conn:
             row = conn.execute(sa.select(self._users).where(self._users.c.username == name)).first()
+            locked_until = _aware(row.locked_until) if row is not None else None
             if row is None:
                 try:
                     _hasher.verify(_DUMMY_HASH, str(password or ""))
                 except VerificationError:
                     pass
-                self._log_event(conn, name, "credentials", now)
-                raise AuthError("wrong user name or password", reason="credentials")
-            locked_until = _aware(row.locked_until)
-            if locked_until is not None and locked_until > now:
-                self._log_event(conn, name, "locked", now)
+                failure = AuthError("wrong user name or password", reason="credentials")
+            elif locked_until is not None and locked_until > now:
                 wait = int((locked_until - now).total_seconds()) + 1
-                raise AuthError(f"account {name} is locked after repeated failed logins", reason="locked",
-                                retry_after=wait)
-            try:
-                _hasher.verify(row.password_hash, str(password or ""))
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                failure = AuthError(f"account {name} is locked after repeated failed logins", reason="locked",
+                                    retry_after=wait)
+            elif not self._verify(row.password_hash, password):
                 failures = int(row.failed_logins or 0) + 1
                 values: dict = {"failed_logins": failures}
                 if failures >= self.max_failures:
                     values = {"failed_logins": 0, "locked_until": now + dt.timedelta(minutes=self.lockout_minutes)}
                 conn.execute(self._users.update().where(self._users.c.username == name).values(**values))
-                self._log_event(conn, name, "credentials", now)
-                raise AuthError("wrong user name or password", reason="credentials") from None
-            if row.disabled:
-                self._log_event(conn, name, "disabled", now)
-                raise AuthError(f"account {name} is disabled", reason="disabled")
-            values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
-            if _hasher.check_needs_rehash(row.password_hash):
-                values["password_hash"] = _hasher.hash(str(password))
-            conn.execute(self._users.update().where(self._users.c.username == name).values(**values))
-            self._log_event(conn, name, "ok", now)
+                failure = AuthError("wrong user name or password", reason="credentials")
+            elif row.disabled:
+                failure = AuthError(f"account {name} is disabled", reason="disabled")
+            else:
+                values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+                if _hasher.check_needs_rehash(row.password_hash):
+                    values["password_hash"] = _hasher.hash(str(password))
+                conn.execute(self._users.update().where(self._users.c.username == name).values(**values))
+            self._log_event(conn, name, failure.reason if failure else "ok", now)
+        if failure is not None:
+            raise failure
         return self._user(row)
+
+    @staticmethod
+    def _verify(password_hash: str, password) -> bool:
+        try:
+            return _hasher.verify(password_hash, str(password or ""))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
     def _log_event(self, conn, username: str, outcome: str, at: dt.datetime) -> None:
         conn.execute(self._log.insert().values(at=at, username=username[:200], outcome=outcome))
