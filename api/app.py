@@ -70,7 +70,10 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
             if exc.name != name:
                 raise
             continue
-        module.install(app) if hasattr(module, "install") else app.include_router(module.router)
+        if hasattr(module, "install"):
+            module.install(app)
+        elif hasattr(module, "router"):
+            app.include_router(module.router)
     return app
 
 
