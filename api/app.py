@@ -6,6 +6,7 @@ import importlib
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
 from api.routers import auth, health, maps, nesting, resources, stations, tiers, users
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
     app.state.settings = settings
     app.state.store = store
     app.state.accounts = accounts
+    # Maps are megabytes of HTML and GeoJSON: compress them for tablets on a slow office network.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     install_error_handlers(app)
     for module in (health, auth, users, tiers, stations, resources, nesting, maps):
         app.include_router(module.router)

@@ -150,6 +150,21 @@ def test_tier_map_html(client):
     assert '<script src="http' not in r.text and "Leaflet 1.9.4" in r.text
 
 
+def test_tier_map_is_gzipped_cached_and_follows_the_data(client, filled):
+    first = client.get("/maps/tiers", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip"
+    etag = first.headers["etag"]
+    again = client.get("/maps/tiers", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    store = GeoPackageStore(filled.workspace)  # another process edits the workspace
+    with store.transaction() as tx:
+        tx.delete_resources(["r1"])
+    store.close()
+    changed = client.get("/maps/tiers", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert "いきいきサロン松山" in first.text and "いきいきサロン松山" not in changed.text
+
+
 def test_openapi_title():
     assert create_app(Settings()).title == "つなぐ Tsunagu"
 

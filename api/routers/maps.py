@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 
 from api.dependencies import StoreDep
 from api.security import ANY_ROLE, allow
@@ -12,8 +12,17 @@ router = APIRouter(prefix="/maps", tags=["maps"])
 
 
 @router.get("/tiers", summary="福祉圏域マップ（HTML）", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
-def tiers_map(store: StoreDep) -> HTMLResponse:
-    """Return the tier map (every level, stations, resources, legend); Leaflet is inlined, so it works offline."""
-    from api.maps import tier_map_html
+def tiers_map(store: StoreDep, request: Request) -> Response:
+    """Return the tier map (every level, stations, resources, legend); Leaflet is inlined, so it works offline.
 
-    return HTMLResponse(tier_map_html(store))
+    The page is rendered once per data version and carries it as its ETag: a browser asking
+    again with ``If-None-Match`` gets 304 until a layer changes.
+    """
+    from api.maps import cached_tier_map
+
+    html, version = cached_tier_map(store)
+    etag = f'"{version}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    return HTMLResponse(html, headers=headers)
