@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     #: Mark the session cookie Secure (HTTPS only); turn on behind an HTTPS proxy.
     secure_cookies: bool = False
+    #: Smallest count of client households shown per area in public aggregates (GET /clients/counts);
+    #: counts from 1 to k-1 are suppressed (gis.disclosure).
+    small_cell_k: int = Field(default=3, ge=2, le=100)
     #: Address ``tsunagu serve`` listens on.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
