@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
-from api.routers import auth, health, maps, nesting, resources, stations, tiers, users
+from api.routers import auth, health, maps, nesting, resources, stations, tiers, users, workspaces
 from api.routers import jobs as jobs_router
 from api.security import deny_undeclared
 from api.settings import Settings
@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
         if opened is not None and store is None:
             opened.close()
             app.state.store = None
+        for other in (getattr(app.state, "stores", None) or {}).values():
+            other.close()
+        app.state.stores = {}
         opened_accounts = getattr(app.state, "accounts", None)
         if opened_accounts is not None and accounts is None:
             opened_accounts.close()
@@ -63,7 +66,7 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
     # Maps are megabytes of HTML and GeoJSON: compress them for tablets on a slow office network.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     install_error_handlers(app)
-    for module in (health, auth, users, tiers, stations, resources, nesting, maps):
+    for module in (health, auth, users, workspaces, tiers, stations, resources, nesting, maps):
         app.include_router(module.router)
     app.include_router(jobs_router.router)
     for name in OPTIONAL_ROUTERS:

@@ -18,14 +18,51 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def chosen_workspace(request: Request) -> str:
+    """Name of the workspace this request works on (``X-Tsunagu-Workspace`` / cookie, else the default)."""
+    from api.workspaces import default_name, requested_name
+
+    return requested_name(request) or default_name(request.app.state.settings)
+
+
+def _named_store(request: Request, name: str) -> Store:
+    """A workspace other than the default, opened once and kept in ``app.state.stores``."""
+    from api.errors import NotFound
+    from api.workspaces import list_workspaces, location_of
+
+    state = request.app.state
+    stores = getattr(state, "stores", None)
+    if stores is None:
+        stores = state.stores = {}
+    store = stores.get(name)
+    if store is not None:
+        return store
+    names = [w["name"] for w in list_workspaces(state.settings)]
+    if name not in names:
+        msg = f"no workspace {name!r}; this server has: {', '.join(names)}"
+        raise NotFound(msg, hint="GET /workspaces で一覧を確認し、ワークスペースを選び直してください")
+    with _open_lock:
+        store = stores.get(name)
+        if store is None:
+            location, workspace = location_of(state.settings, name)
+            store = stores[name] = open_store(location, workspace=workspace, create=False)
+    return store
+
+
 def get_store(request: Request) -> Store:
     """Return the app's store, opening it from ``settings.workspace`` on first use.
 
     The store is not created here (a read-only service should not make files): a missing
     workspace is a :class:`~api.store.base.StoreError` (503) until ``tsunagu demo`` has run,
-    and the next request tries again.
+    and the next request tries again. A request may ask for another workspace of the server
+    (:mod:`api.workspaces`); an unknown name is 404.
     """
+    from api.workspaces import default_name, requested_name
+
     state = request.app.state
+    name = requested_name(request)
+    if name is not None and name != default_name(state.settings):
+        return _named_store(request, name)
     store = getattr(state, "store", None)
     if store is None:
         with _open_lock:

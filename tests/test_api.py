@@ -368,3 +368,27 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     s = Settings()
     assert s.workspace.endswith("env.gpkg") and s.max_upload_bytes == 12345 and s.port == 8765
     assert Settings.model_fields["max_upload_bytes"].default == 200 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- workspaces
+
+
+def test_workspaces_listed_and_chosen_per_request(client, filled, tmp_path):
+    from pathlib import Path
+
+    folder = Path(filled.workspace).parent
+    other = GeoPackageStore(folder / "kurashiki.gpkg", create=True)
+    fill_small_workspace(other)
+    with other.transaction() as tx:
+        tx.set_workspace(city_code="33202", city_name="倉敷市", profile=DEFAULT_PROFILE)
+    other.close()
+    body = client.get("/workspaces").json()
+    names = {w["name"]: w for w in body["workspaces"]}
+    assert body["current"] == "ws" and names["ws"]["default"] and names["kurashiki"]["city_name"] == "倉敷市"
+    assert client.get("/tiers").json()["city_name"] == "高梁市"
+    assert client.get("/tiers", headers={"X-Tsunagu-Workspace": "kurashiki"}).json()["city_name"] == "倉敷市"
+    r = client.get("/tiers", headers={"X-Tsunagu-Workspace": "../../etc/passwd"})
+    assert r.status_code == 404 and "kurashiki" in r.json()["message"]
+    assert client.post("/workspaces/select", json={"name": "nowhere"}).status_code == 404
+    assert client.post("/workspaces/select", json={"name": "kurashiki"}).json() == {"current": "kurashiki"}
+    assert client.get("/tiers").json()["city_name"] == "倉敷市"  # the cookie chooses it now
