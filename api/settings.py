@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     #: Folder for uploads while they are imported (deleted afterwards); system temp by default.
     upload_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))
+    #: Most bytes an uploaded zip (or .xlsx) may unpack to, declared and counted while extracting.
+    max_unpacked_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    #: Largest compression ratio of one member (of 1 MB or more) of an uploaded zip: above it is a zip bomb.
+    max_zip_ratio: float = Field(default=100.0, gt=1)
+    #: Most members an uploaded zip may hold.
+    max_zip_entries: int = Field(default=1000, gt=0)
     #: Account store: None = beside the workspace (``<stem>.accounts.sqlite``, or schema
     #: ``tsunagu_auth`` of a PostGIS workspace); or a path / ``postgresql://`` URL.
     accounts: str | None = None

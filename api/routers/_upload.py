@@ -1,32 +1,44 @@
-"""Receive an upload by streaming the request body to a temp file, with a hard size limit."""
+"""Receive an upload: stream the request body to a private temp file with a hard size limit, then check its content."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
+import re
 from pathlib import Path
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from api import uploads
 from api.errors import UploadTooLarge
+from api.uploads import UPLOAD_SUFFIXES, UploadLimits
 from gis.errors import InputDataError
 
-#: File types the resource importer reads.
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".geojson", ".json", ".zip", ".gpkg")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean_name(filename: str) -> str:
+    """The base name of a client's file name, without folders or control characters (at most 200 characters)."""
+    name = Path(filename.replace("\\", "/")).name
+    name = _CONTROL.sub("", name).strip()
+    if len(name) > 200:
+        stem, suffix = os.path.splitext(name)
+        name = stem[: 200 - len(suffix)] + suffix
+    return name
 
 
 def _suffix(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        msg = f"cannot import a {suffix or 'file without extension'}; supported: {', '.join(UPLOAD_SUFFIXES)}"
-        raise InputDataError(msg, source=filename, hint="CSV・Excel・GeoJSON・zip（Shapefile）で送ってください")
+        msg = f"拡張子 {suffix or '（なし）'} のファイルは取り込めません（対応: {', '.join(UPLOAD_SUFFIXES)}）"
+        raise InputDataError(msg, source=filename, hint="CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください")
     return suffix
 
 
 class _Sink:
-    """A temp file opened on first write, named with the upload's suffix (importers look at it)."""
+    """The upload file (0600, in its own 0700 folder), made on first write and named with the upload's suffix."""
 
     def __init__(self, upload_dir: Path) -> None:
         self.upload_dir = upload_dir
@@ -38,9 +50,7 @@ class _Sink:
         if self._fh is not None:
             msg = "the upload holds more than one file; send one file per request"
             raise InputDataError(msg, source=filename)
-        self.upload_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="tsunagu-upload-", suffix=suffix, dir=self.upload_dir)
-        self.path = Path(name)
+        self.path, fd = uploads.create_upload_file(self.upload_dir, suffix=suffix)
         self._fh = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
@@ -53,8 +63,7 @@ class _Sink:
     def discard(self) -> None:
         self.close()
         if self.path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            uploads.remove_upload(self.path)
 
 
 class _MultipartFile:
@@ -71,6 +80,8 @@ class _MultipartFile:
         self._name: str | None = None
         self._writing = False
         self._value = bytearray()
+        self.file_complete = False
+        self.ended = False
         self.parser = MultipartParser(boundary, callbacks={
             "on_part_begin": self._part_begin,
             "on_header_field": lambda d, s, e: setattr(self, "_header_field", self._header_field + d[s:e]),
@@ -79,6 +90,7 @@ class _MultipartFile:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         })
 
     def _part_begin(self) -> None:
@@ -93,7 +105,7 @@ class _MultipartFile:
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
         if filename is not None and self._name == self.field:
-            self.filename = Path(filename.decode("utf-8", "replace").replace("\\", "/")).name
+            self.filename = _clean_name(filename.decode("utf-8", "replace"))
             self.sink.open(self.filename)
             self._writing = True
 
@@ -104,23 +116,31 @@ class _MultipartFile:
             self._value += data[start:end]
 
     def _part_end(self) -> None:
-        if not self._writing and self._name:
+        if self._writing:
+            self.file_complete = True
+        elif self._name:
             self.fields[self._name] = self._value.decode("utf-8", "replace")
         self._writing = False
+
+    def _end(self) -> None:
+        self.ended = True
 
     def feed(self, chunk: bytes) -> None:
         self.parser.write(chunk)
 
 
-async def receive_upload(request: Request, *, limit: int, upload_dir: Path,
-                         filename: str | None = None) -> tuple[Path, str, dict[str, str]]:
-    """Stream the request body to a temp file and return ``(path, filename, form_fields)``.
+async def receive_upload(request: Request, *, limit: int, upload_dir: Path, filename: str | None = None,
+                         limits: UploadLimits | None = None) -> tuple[Path, str, dict[str, str]]:
+    """Stream the request body to a private temp file, check its content, and return ``(path, filename, form_fields)``.
 
     A body declared (Content-Length) or found (while streaming) larger than ``limit`` raises
     :class:`UploadTooLarge` — in the first case before any of it is read — and leaves no file.
     Accepts ``multipart/form-data`` (the file in field ``file``) or a raw body with the name in
-    ``filename``. Memory use stays at one chunk whatever the upload size. The caller deletes
-    the returned file.
+    ``filename``. Memory use stays at one chunk whatever the upload size. The file is written
+    0600 in its own 0700 folder inside ``upload_dir``; then its type is checked by content and a
+    zip or workbook for bombs and escaping paths (:func:`api.uploads.check_content`, limits
+    ``limits``), and any refusal leaves no file. The caller deletes the returned file with
+    :func:`api.uploads.remove_upload` (an import job does it when it ends).
     """
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -131,6 +151,8 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path,
         if size > limit:
             raise UploadTooLarge(limit, declared=size)
 
+    uploads.trust_upload_dir(upload_dir)
+    await run_in_threadpool(uploads.sweep_stale, upload_dir)
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
     sink = _Sink(upload_dir)
     multipart = None
@@ -143,7 +165,7 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path,
         if not filename:
             msg = "a raw upload needs its file name: add ?filename=資源.csv (or send multipart/form-data)"
             raise InputDataError(msg)
-        filename = Path(filename.replace("\\", "/")).name
+        filename = _clean_name(filename)
         sink.open(filename)
 
     received = 0
@@ -161,9 +183,17 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path,
             if sink.path is None:
                 msg = "the form has no file in the field 'file'"
                 raise InputDataError(msg, hint="ファイルを file という名前の欄で送ってください")
+            if not (multipart.file_complete and multipart.ended):
+                msg = "the multipart form ends before the file does (the upload was cut off or is malformed)"
+                raise InputDataError(msg, source=multipart.filename, hint="フォームからファイルを送り直してください")
             filename = multipart.filename
+        sink.close()
+        await run_in_threadpool(uploads.check_content, sink.path, source=filename, limits=limits)
+    except MultipartParseError as exc:
+        sink.discard()
+        msg = f"the multipart form could not be read ({exc})"
+        raise InputDataError(msg, hint="フォームからファイルを送り直してください") from None
     except BaseException:
         sink.discard()
         raise
-    sink.close()
     return sink.path, filename, (multipart.fields if multipart is not None else {})
