@@ -52,3 +52,34 @@ def check_new_ids(new_ids: pd.Series, existing: set[str], *, kept: bool = False)
         where = "resources of other kinds that stay" if kept else "the workspace"
         msg = f"{len(clash)} resource_id(s) already exist in {where}: {shown}; nothing was added"
         raise InputDataError(msg, hint="give new ids, or replace or delete the existing resources first")
+
+
+#: Resource columns :meth:`StoreWriter.update_resource` may change.
+RESOURCE_EDITABLE = ("name", "kind", "address", "geometry")
+
+
+def check_resource_changes(changes: dict) -> dict:
+    """The changes of one resource, checked: known columns, text as text, a known kind, one point."""
+    from shapely.geometry import Point
+
+    from gis.schema import RESOURCE_KINDS
+
+    unknown = sorted(set(changes) - set(RESOURCE_EDITABLE))
+    if unknown:
+        msg = f"cannot change {unknown} of a resource; editable: {', '.join(RESOURCE_EDITABLE)}"
+        raise InputDataError(msg)
+    out = {}
+    for column, value in changes.items():
+        if column == "geometry":
+            if not isinstance(value, Point) or value.is_empty:
+                msg = f"a resource's position must be one point, not {type(value).__name__}"
+                raise InputDataError(msg, hint="give its location as one point")
+            out[column] = value
+        elif column == "kind":
+            if value not in RESOURCE_KINDS:
+                msg = f"unknown resource kind {value!r}; known kinds: {', '.join(RESOURCE_KINDS)}"
+                raise InputDataError(msg)
+            out[column] = str(value)
+        else:
+            out[column] = "" if value is None else str(value)
+    return out

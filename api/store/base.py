@@ -55,6 +55,14 @@ class StoreWriter(abc.ABC):
         """Delete resources by id; returns how many were deleted."""
 
     @abc.abstractmethod
+    def update_resource(self, resource_id: str, changes: dict) -> bool:
+        """Change one resource: ``changes`` maps ``name``, ``kind``, ``address`` or ``geometry`` (a Point) to new values.
+
+        Returns False (and changes nothing) when there is no such resource. The new values are
+        normalised like :func:`gis.schema.coerce_resources` does; a geometry must be a point.
+        """
+
+    @abc.abstractmethod
     def set_nesting_report(self, report: dict) -> None:
         """Store the latest nesting report (JSON-ready mapping)."""
 

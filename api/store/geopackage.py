@@ -16,7 +16,14 @@ import pandas as pd
 import pyogrio
 
 from api.store import _jobs, _json
-from api.store._checks import check_kinds, check_mapping, check_new_ids, check_points, check_workspace
+from api.store._checks import (
+    check_kinds,
+    check_mapping,
+    check_new_ids,
+    check_points,
+    check_resource_changes,
+    check_workspace,
+)
 from api.store.base import JobStateError, Store, StoreError, StoreWriter, WorkspaceNotInitialised
 from gis.crs import STORAGE_CRS
 from gis.schema import (
@@ -447,6 +454,25 @@ class _GeoPackageWriter(StoreWriter):
         if gone.any():
             self._put("resources", current[~gone].reset_index(drop=True))
         return int(gone.sum())
+
+    def update_resource(self, resource_id: str, changes: dict) -> bool:
+        """Change one resource's name, kind, address or position; False when there is no such resource."""
+        changes = check_resource_changes(changes)
+        current = self._get("resources")
+        hit = current["resource_id"] == str(resource_id)
+        if not hit.any():
+            return False
+        updated = current.copy()
+        i = updated.index[hit.to_numpy()][0]
+        for column, value in changes.items():
+            if column == "geometry":
+                updated.loc[[i], "geometry"] = gpd.GeoSeries([value], index=[i], crs=updated.crs)
+            else:
+                updated.at[i, column] = value
+        updated = coerce_resources(updated)
+        check_points(updated.loc[[i]], "resource_id", "resource")
+        self._put("resources", updated)
+        return True
 
     def set_nesting_report(self, report: dict) -> None:
         """Store the latest nesting report (JSON-ready mapping)."""

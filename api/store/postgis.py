@@ -17,7 +17,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from api.store import _jobs, _json
-from api.store._checks import check_kinds, check_mapping, check_new_ids, check_points, check_workspace
+from api.store._checks import (
+    check_kinds,
+    check_mapping,
+    check_new_ids,
+    check_points,
+    check_resource_changes,
+    check_workspace,
+)
 from api.store.base import JobStateError, Store, StoreError, StoreWriter, WorkspaceNotInitialised
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
@@ -459,6 +466,18 @@ class _PostGISWriter(StoreWriter):
             result = conn.execute(sa.delete(_resources).where(
                 _resources.c.workspace == self._ws, _resources.c.resource_id == sa.any_(_text_array(ids))))
         return int(result.rowcount)
+
+    def update_resource(self, resource_id: str, changes: dict) -> bool:
+        """Change one resource's name, kind, address or position; False when there is no such resource."""
+        changes = check_resource_changes(changes)
+        values = {("geom" if c == "geometry" else c): (from_shape(v, srid=4326) if c == "geometry" else v)
+                  for c, v in changes.items()}
+        if not values:
+            return bool(self._existing_ids(self._conn, [str(resource_id)]))
+        with self._step() as conn:
+            result = conn.execute(sa.update(_resources).where(
+                _resources.c.workspace == self._ws, _resources.c.resource_id == str(resource_id)).values(**values))
+        return int(result.rowcount) > 0
 
     def set_nesting_report(self, report: dict) -> None:
         """Store the latest nesting report (JSON-ready mapping)."""
