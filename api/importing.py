@@ -5,19 +5,26 @@ from __future__ import annotations
 import datetime as _dt
 import getpass
 import os
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 import data as _manifest
+from api import uploads
 from api.store.base import Store
+from api.uploads import UploadLimits
 from gis import opendata
 from gis.crs import STORAGE_CRS, plane_rectangular_crs
 from gis.errors import DataNotFoundError, InputDataError, UnknownMunicipalityError
+from gis.io import looks_japanese, looks_swapped
 from gis.nesting import DEFAULT_NESTING_THRESHOLD, TierSource, build_tiers
-from gis.schema import RESOURCE_COLUMNS, coerce_resources, coerce_stations
+from gis.resources import resource_kind
+from gis.schema import RESOURCE_COLUMNS, RESOURCE_KINDS, coerce_resources, coerce_stations
 from gis.tiers import DEFAULT_PROFILE, CityProfile
 
 #: The demo city: 高梁市 (岡山県), rural, hilly and ageing like the cities Tsunagu was designed from.
@@ -275,8 +282,153 @@ def build_city_workspace(
     }
 
 
+@dataclass
+class RowProblem:
+    """One problem found while checking a resource file.
+
+    Attributes
+    ----------
+    row
+        1-based data row (header excluded) or feature number; None for the whole file.
+    reason
+        What is wrong, in Japanese.
+    resource_id, name
+        The row's id and name when they could be read.
+    """
+
+    row: int | None
+    reason: str
+    resource_id: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class ResourceCheck:
+    """What checking a resource file found: the points to write, or the problems (then nothing is written).
+
+    Attributes
+    ----------
+    source
+        The file's name as the user knows it.
+    rows_read
+        Data rows (or features) read; 0 when the file could not be read at all.
+    points
+        The resources to write (None when there are problems).
+    problems
+        Every problem found, in row order (file-level ones first).
+    error
+        The first problem as the :class:`InputDataError` :func:`import_resource_file` raises.
+    replace
+        Whether the import replaces the resources of the kinds in the file.
+    """
+
+    source: str
+    rows_read: int
+    points: gpd.GeoDataFrame | None
+    problems: list[RowProblem]
+    error: InputDataError | None
+    replace: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the file can be written as it is."""
+        return not self.problems
+
+    def report(self) -> pd.DataFrame:
+        """The validation report: one row per imported resource, or one per problem (Japanese labels)."""
+        labels = {"row": "行（見出しを除く）", "resource_id": "ID", "kind": "種別", "name": "名称", "result": "結果"}
+        if self.ok:
+            points = self.points
+            verb = "置き換えて取り込み" if self.replace else "取り込み"
+            table = pd.DataFrame({
+                "row": range(1, len(points) + 1),
+                "resource_id": points["resource_id"].astype(str).to_numpy(),
+                "kind": points["kind"].map(lambda k: RESOURCE_KINDS.get(k, k)).to_numpy(),
+                "name": points["name"].fillna("").astype(str).to_numpy(),
+                "result": verb,
+            })
+        else:
+            table = pd.DataFrame({
+                "row": pd.array([p.row for p in self.problems], dtype="Int64"),
+                "resource_id": [p.resource_id or "" for p in self.problems],
+                "kind": "",
+                "name": [p.name or "" for p in self.problems],
+                "result": [p.reason for p in self.problems],
+            })
+        table = table.rename(columns=labels)
+        table.attrs["labels"] = {}
+        return table
+
+    def message(self, *, limit: int = 20) -> str:
+        """A Japanese summary: rows read, rows imported or every problem (at most ``limit`` listed)."""
+        if self.ok:
+            how = "置き換えて" if self.replace else ""
+            return f"{self.rows_read:,} 行を読み、{len(self.points):,} 件を{how}取り込みました"
+        bad_rows = {p.row for p in self.problems if p.row is not None}
+        head = (f"取り込みを中止しました（何も書き込んでいません）。読んだ行: {self.rows_read:,}、"
+                f"問題: {len(self.problems):,} 件" + (f"（{len(bad_rows):,} 行）" if bad_rows else ""))
+        lines = [f"・{p.row}行目: {p.reason}" if p.row is not None else f"・ファイル全体: {p.reason}"
+                 for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"・ほか {len(self.problems) - limit:,} 件")
+        return "\n".join([head, *lines])
+
+
+def check_resource_file(
+    store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None,
+    replace: bool = False, limits: UploadLimits | None = None,
+) -> ResourceCheck:
+    """Check a resource file against the workspace without writing anything.
+
+    The file's type is checked by content and a zip is extracted safely first
+    (:func:`api.uploads.readable`). When the file cannot be used, every row's problems are
+    listed (coordinates missing, not numbers, swapped or outside Japan; unknown or missing
+    kind; blank or duplicate ids; ids already in the workspace), each with its row number.
+
+    Parameters
+    ----------
+    path
+        The file; ``source_name`` is the name to show in messages (the upload's file name).
+    kind
+        Resource kind for every row when the file has no kind column.
+    replace
+        Check for replacing the resources of the kinds in the file instead of adding.
+    limits
+        Zip limits (defaults of :class:`~api.uploads.UploadLimits` when None).
+
+    Returns
+    -------
+    ResourceCheck
+    """
+    from gis.resources import resources_from_file
+
+    name = source_name or Path(path).name
+    store.workspace()  # a workspace must exist first; raises WorkspaceNotInitialised
+    try:
+        with uploads.readable(path, source=name, limits=limits) as readable:
+            try:
+                points = resources_from_file(readable, kind=kind, source_name=name)
+            except InputDataError as exc:
+                rows_read, problems = _diagnose(readable, kind=kind, source=name)
+                if not problems:
+                    problems = [RowProblem(exc.row, exc.reason)]
+                return ResourceCheck(name, rows_read, None, problems, exc, replace)
+    except InputDataError as exc:  # the file itself: type, zip, unreadable
+        return ResourceCheck(name, 0, None, [RowProblem(None, exc.reason)], exc, replace)
+    if points.empty:
+        exc = InputDataError("the file has no resource rows", source=name)
+        return ResourceCheck(name, 0, None, [RowProblem(None, "資源の行がありません")], exc, replace)
+    problems, exc = _nul_characters(points, name)
+    if not problems:
+        problems, exc = _clashes(store, points, name, replace=replace)
+    if problems:
+        return ResourceCheck(name, len(points), None, problems, exc, replace)
+    return ResourceCheck(name, len(points), points, [], None, replace)
+
+
 def import_resource_file(
-    store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None, replace: bool = False
+    store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None, replace: bool = False,
+    limits: UploadLimits | None = None,
 ) -> dict:
     """Import resource points from CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile, all or nothing.
 
@@ -288,28 +440,30 @@ def import_resource_file(
         Resource kind for every row when the file has no kind column.
     replace
         Replace existing resources of the kinds in the file instead of adding.
+    limits
+        Zip limits (defaults of :class:`~api.uploads.UploadLimits` when None).
 
     Returns
     -------
     dict
-        ``imported`` (rows), ``kinds`` (count per kind), ``source``.
-    """
-    from gis.resources import resources_from_file
+        ``imported`` (rows), ``rows_read``, ``kinds`` (count per kind), ``source``.
 
-    name = source_name or Path(path).name
-    store.workspace()  # a workspace must exist first; raises WorkspaceNotInitialised
-    points = resources_from_file(path, kind=kind, source_name=name)
-    if points.empty:
-        msg = "the file has no resource rows"
-        raise InputDataError(msg, source=name)
-    if not replace:
-        existing = set(store.resources()["resource_id"])
-        clash = points[points["resource_id"].isin(existing)]
-        if len(clash):
-            rows = ", ".join(str(i + 1) for i in clash.index[:10])
-            msg = f"resource id {clash['resource_id'].iloc[0]!r} is already in the workspace (rows {rows})"
-            raise InputDataError(msg, source=name, row=int(clash.index[0]) + 1,
-                                 hint="give new ids, or import with replace to overwrite resources of these kinds")
+    Raises
+    ------
+    InputDataError
+        The first problem :func:`check_resource_file` found (nothing is written).
+    """
+    check = check_resource_file(store, path, kind=kind, source_name=source_name, replace=replace, limits=limits)
+    if not check.ok:
+        raise check.error
+    return write_checked_resources(store, check)
+
+
+def write_checked_resources(store: Store, check: ResourceCheck) -> dict:
+    """Write the points of a passed :func:`check_resource_file` in one transaction (and log the import)."""
+    if not check.ok:
+        raise check.error
+    points, name, replace = check.points, check.source, check.replace
     kinds = points["kind"].value_counts().to_dict()
     with store.transaction() as tx:
         if replace:
@@ -325,7 +479,169 @@ def import_resource_file(
             "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "by": _who(),
         })
-    return {"imported": int(len(points)), "kinds": {k: int(v) for k, v in kinds.items()}, "source": name}
+    return {"imported": int(len(points)), "rows_read": int(check.rows_read),
+            "kinds": {k: int(v) for k, v in kinds.items()}, "source": name}
+
+
+def _clashes(store: Store, points: gpd.GeoDataFrame, name: str, *, replace: bool
+             ) -> tuple[list[RowProblem], InputDataError | None]:
+    """Rows whose id is already taken in the workspace (by any resource, or with replace by one of another kind)."""
+    existing = store.resources()
+    if replace:
+        existing = existing[~existing["kind"].isin(set(points["kind"]))]
+    taken = dict(zip(existing["resource_id"], existing["kind"]))
+    clash = points[points["resource_id"].isin(taken)]
+    if clash.empty:
+        return [], None
+    problems = []
+    for i, row in clash.iterrows():
+        if replace:
+            other = RESOURCE_KINDS.get(taken[row["resource_id"]], taken[row["resource_id"]])
+            reason = f"ID「{row['resource_id']}」は種別の違う既存の資源（{other}）が使っています"
+        else:
+            reason = f"ID「{row['resource_id']}」はすでに登録されています（置き換えるなら「置き換え」を選んでください）"
+        problems.append(RowProblem(int(i) + 1, reason, str(row["resource_id"]), str(row["name"] or "")))
+    rows = ", ".join(str(i + 1) for i in clash.index[:10])
+    where = "used by a resource of another kind" if replace else "already in the workspace"
+    msg = f"resource id {clash['resource_id'].iloc[0]!r} is {where} (rows {rows})"
+    exc = InputDataError(msg, source=name, row=int(clash.index[0]) + 1,
+                         hint="give new ids, or import with replace to overwrite resources of these kinds")
+    return problems, exc
+
+
+def _nul_characters(points: gpd.GeoDataFrame, name: str) -> tuple[list[RowProblem], InputDataError | None]:
+    """Rows with a NUL character in their text (no database can store one; it is a sign of a broken file)."""
+    import json
+
+    text = (points["resource_id"].astype(str) + points["name"].astype(str) + points["address"].astype(str)
+            + points["attributes"].map(lambda a: json.dumps(a, ensure_ascii=False, default=str)))
+    bad = text.str.contains("\x00", regex=False) | text.str.contains("\\u0000", regex=False)
+    if not bad.any():
+        return [], None
+    rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
+    problems = [RowProblem(r, "NUL 文字（制御文字）が含まれています。壊れたファイルでないか確かめてください") for r in rows]
+    msg = f"rows {', '.join(map(str, rows[:10]))} contain a NUL character"
+    return problems, InputDataError(msg, source=name, row=rows[0], hint="save the table again as CSV UTF-8")
+
+
+def _blank(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _diagnose(path: Path, *, kind: str | None, source: str) -> tuple[int, list[RowProblem]]:
+    """Every row's problems in a resource file (Japanese), for the validation report.
+
+    Mirrors the checks of :func:`gis.resources.resources_from_table` but goes on past the
+    first problem. A file that cannot be read at all gives one file-level problem.
+    """
+    from gis.io import read_table, read_vector
+
+    try:
+        if path.suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"):
+            table, xy, geom_types = read_table(path, source_name=source), None, None
+        else:
+            gdf = read_vector(path, source_name=source)
+            table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+            geoms = [g.geoms[0] if g.geom_type == "MultiPoint" and len(g.geoms) == 1 else g for g in gdf.geometry]
+            geom_types = [g.geom_type for g in geoms]
+            xy = ([g.x if g.geom_type == "Point" else np.nan for g in geoms],
+                  [g.y if g.geom_type == "Point" else np.nan for g in geoms])
+    except InputDataError as exc:
+        return 0, [RowProblem(None, exc.reason)]
+    table = table.reset_index(drop=True)
+    n = len(table)
+    problems: list[RowProblem] = []
+    file_level: list[RowProblem] = []
+    cols = _resource_columns(table)
+    ids = table[cols["id"]] if "id" in cols else pd.Series([None] * n)
+    names = table[cols["name"]] if "name" in cols else pd.Series([None] * n)
+
+    def add(i: int, reason: str) -> None:
+        rid = None if _blank(ids.iloc[i]) else str(ids.iloc[i]).strip()
+        nm = None if _blank(names.iloc[i]) else str(names.iloc[i]).strip()
+        problems.append(RowProblem(i + 1, reason, rid, nm))
+
+    default_kind = None
+    if kind is not None:
+        default_kind = resource_kind(kind)
+        if default_kind is None:
+            file_level.append(RowProblem(None, f"指定された種別「{kind}」が分かりません（使える種別: {_kind_list()}）"))
+    # coordinates
+    if xy is None:
+        if "lat" not in cols or "lon" not in cols:
+            shown = "、".join(map(str, table.columns))
+            file_level.append(RowProblem(None, f"緯度・経度の列がありません（列: {shown}）。緯度と経度の列を加えてください"))
+            lon = lat = np.full(n, np.nan)
+        else:
+            lon, lat = (_numbers(table, cols[role], label, add) for role, label in (("lon", "経度"), ("lat", "緯度")))
+    else:
+        lon, lat = (np.asarray(v, dtype=float) for v in xy)
+        for i, t in enumerate(geom_types):
+            if t != "Point":
+                add(i, f"点ではなく {t} です。資源は1か所につき1つの点にしてください")
+    usable = ~(np.isnan(lon) | np.isnan(lat))
+    swapped = usable & looks_swapped(lon, lat)
+    outside = usable & ~swapped & ~looks_japanese(lon, lat)
+    for i in np.flatnonzero(swapped):
+        add(int(i), f"緯度と経度が入れ替わっているようです（緯度={lat[i]:g}, 経度={lon[i]:g}）。列を入れ替えてください")
+    for i in np.flatnonzero(outside):
+        add(int(i), f"位置（緯度={lat[i]:g}, 経度={lon[i]:g}）が日本の範囲外です。十進の度（例 34.79, 133.62）で書いてください")
+    # kinds
+    if "kind" in cols:
+        for i, value in enumerate(table[cols["kind"]].tolist()):
+            if resource_kind(value) is None:
+                if _blank(value):
+                    if default_kind is None and kind is None:
+                        add(i, "種別が空欄です。種別の列に書くか、取り込むときに種別を選んでください")
+                else:
+                    add(i, f"種別「{str(value).strip()}」が分かりません（使える種別: {_kind_list()}）")
+    elif kind is None:
+        file_level.append(RowProblem(None, "種別の列がなく、種別も指定されていません。種別の列を加えるか、取り込むときに種別を選んでください"))
+    # ids
+    if "id" in cols:
+        text = ids.map(lambda v: None if _blank(v) else _id_text(v))
+        for i in np.flatnonzero(text.isna().to_numpy()):
+            add(int(i), "ID が空欄です。すべての行に ID を書くか、ID の列を消してください（自動で付けます）")
+        dup = text.notna() & text.duplicated(keep=False)
+        for i in np.flatnonzero(dup.to_numpy()):
+            same = np.flatnonzero((text == text.iloc[i]).to_numpy()) + 1
+            others = "、".join(str(r) for r in same if r != i + 1)
+            add(int(i), f"ID「{text.iloc[i]}」が {others} 行目と重複しています")
+    problems.sort(key=lambda p: p.row)
+    return n, file_level + problems
+
+
+def _resource_columns(table: pd.DataFrame) -> dict[str, str]:
+    """Which columns hold lat, lon, name, address, kind and id (the importer's own vocabulary)."""
+    from gis.resources import _find_columns
+
+    return _find_columns(table)
+
+
+def _numbers(table: pd.DataFrame, column: str, label: str, add) -> np.ndarray:
+    raw = table[column]
+    text = raw.map(lambda v: None if _blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
+    values = pd.to_numeric(text, errors="coerce")
+    for i in np.flatnonzero(values.isna().to_numpy()):
+        if _blank(raw.iloc[i]):
+            add(int(i), f"{label}（列「{column}」）が空欄です")
+        else:
+            add(int(i), f"{label}「{raw.iloc[i]}」（列「{column}」）が数値ではありません。十進の度で書いてください")
+    return values.to_numpy(dtype=float)
+
+
+def _id_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _kind_list() -> str:
+    return "、".join(RESOURCE_KINDS.values())
 
 
 def _who() -> str:
