@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import tracemalloc
 
 import pytest
 from fastapi.testclient import TestClient
 
-from _auth import accounts_of, ensure_user, login
+from _auth import login
 from _sample_workspace import fill_small_workspace
 from api.app import create_app
 from api.security import PUBLIC, allow
 from api.settings import Settings
 from api.store.geopackage import GeoPackageStore
-from gis.errors import InputDataError, UnknownMunicipalityError
+from gis.errors import UnknownMunicipalityError
 from gis.tiers import DEFAULT_PROFILE
 
 NOTE = "公民館区は小学校区（国土数値情報 A27）で代用"
@@ -53,10 +51,6 @@ def client(filled):
     with TestClient(create_app(filled), raise_server_exceptions=False) as c:
         login(c, "planner")
         yield c
-
-
-def _uploads_left(settings: Settings) -> list:
-    return list(settings.upload_dir.glob("*")) if settings.upload_dir.exists() else []
 
 
 # --------------------------------------------------------------------------- reading
@@ -210,155 +204,8 @@ def test_domain_errors_map_to_statuses_without_tracebacks(filled, monkeypatch):
         assert "secret" not in r.text and "Traceback" not in r.text
 
 
-# --------------------------------------------------------------------------- uploads
-
-
-def test_upload_multipart_csv_imports_for_real(client, filled):
-    csv = "名称,住所,緯度,経度\nふれあいサロン川面,高梁市川面町,34.83,133.60\n".encode()
-    r = client.post("/resources/import", files={"file": ("サロン一覧.csv", csv, "text/csv")}, data={"kind": "salon"})
-    assert r.status_code == 201, r.text
-    assert r.json()["imported"] == 1
-    names = [f["properties"]["name"] for f in client.get("/resources?kind=salon").json()["features"]]
-    assert "ふれあいサロン川面" in names
-    assert _uploads_left(filled) == []
-
-
-def test_upload_bad_rows_422_and_nothing_written(client, filled):
-    csv = "名称,住所,緯度,経度\n良い行,高梁市,34.8,133.6\n悪い行,高梁市,北緯,133.6\n".encode()
-    r = client.post("/resources/import?kind=salon", files={"file": ("bad.csv", csv, "text/csv")})
-    assert r.status_code == 422, r.text
-    assert r.json()["detail"]["source"] == "bad.csv"
-    assert len(client.get("/resources").json()["features"]) == 2
-    assert _uploads_left(filled) == []
-
-
-def test_upload_raw_body_passes_file_to_importer(client, filled, monkeypatch):
-    seen = {}
-
-    def fake_import(store, path, *, kind=None, source_name=None, replace=False):
-        seen.update(suffix=path.suffix, content=path.read_bytes(), kind=kind, name=source_name, replace=replace)
-        return {"imported": 1, "kinds": {"salon": 1}, "source": source_name}
-
-    monkeypatch.setattr("api.importing.import_resource_file", fake_import)
-    body = b'{"type": "FeatureCollection", "features": []}'
-    r = client.post("/resources/import?filename=points.geojson&kind=salon&replace=true", content=body)
-    assert r.status_code == 201
-    assert seen == {"suffix": ".geojson", "content": body, "kind": "salon", "name": "points.geojson", "replace": True}
-    assert _uploads_left(filled) == []
-
-
-def test_upload_importer_error_422_and_temp_file_removed(client, filled, monkeypatch):
-    def failing(store, path, **kw):
-        assert path.exists()
-        raise InputDataError("緯度 is not a number", source=kw["source_name"], row=3, hint="数値にしてください")
-
-    monkeypatch.setattr("api.importing.import_resource_file", failing)
-    r = client.post("/resources/import", files={"file": ("x.csv", b"a,b\n", "text/csv")})
-    assert r.status_code == 422 and r.json()["detail"]["row"] == 3
-    assert _uploads_left(filled) == []
-
-
-@pytest.mark.parametrize(("files", "params"), [
-    ({"file": ("virus.exe", b"MZ", "application/octet-stream")}, {}),
-    ({"other": ("x.csv", b"a,b\n", "text/csv")}, {}),
-    (None, {}),  # raw body without a file name
-])
-def test_upload_unusable_requests_422(client, filled, files, params):
-    if files is None:
-        r = client.post("/resources/import", content=b"a,b\n")
-    else:
-        r = client.post("/resources/import", files=files, params=params)
-    assert r.status_code == 422, r.text
-    assert _uploads_left(filled) == []
-
-
-def _asgi_post(app, path: str, headers: list[tuple[bytes, bytes]], chunks) -> tuple[int, dict, int]:
-    """POST through the raw ASGI interface, feeding the body chunk by chunk; returns (status, json, bytes read)."""
-    consumed = 0
-    sent: list[dict] = []
-    iterator = iter(chunks)
-
-    async def receive():
-        nonlocal consumed
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        consumed += len(chunk)
-        return {"type": "http.request", "body": chunk, "more_body": True}
-
-    async def send(message):
-        sent.append(message)
-
-    path, _, query = path.partition("?")
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-        "root_path": "", "headers": [(b"host", b"testserver"), _bearer(app, "planner"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], json.loads(body), consumed
-
-
-def _bearer(app, role: str) -> tuple[bytes, bytes]:
-    """An Authorization header of a fresh ``role`` session (raw ASGI calls have no TestClient login)."""
-    token, _ = accounts_of(app).start_session(ensure_user(app, role))
-    return b"authorization", f"Bearer {token}".encode()
-
-
-def test_upload_declared_500mb_refused_before_reading(filled):
-    app = create_app(filled)
-
-    def must_not_be_read():
-        raise AssertionError("the body was read although Content-Length was over the limit")
-        yield b""  # pragma: no cover
-
-    status, body, consumed = _asgi_post(
-        app, "/resources/import?filename=big.csv",
-        [(b"content-type", b"text/csv"), (b"content-length", str(500 * 1024 * 1024).encode())],
-        must_not_be_read(),
-    )
-    assert status == 413 and consumed == 0
-    assert body["limit_bytes"] == filled.max_upload_bytes and "524,288,000" in body["message"]
-    assert body["hint"] == "1.0 MB 以下のファイルにしてください"
-    assert _uploads_left(filled) == []
-
-
-@pytest.mark.parametrize("multipart", [False, True])
-def test_upload_chunked_stream_over_limit_413_without_buffering(filled, multipart):
-    app = create_app(filled)
-    chunk = b"x" * (64 * 1024)
-    total = 64 * 1024 * 1024  # 64 MB offered; the limit is 1 MB
-
-    def body():
-        if multipart:
-            yield (b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
-                   b"Content-Type: text/csv\r\n\r\n")
-        for _ in range(total // len(chunk)):
-            yield bytes(chunk)  # a fresh object each time, as a network read would give
-
-    ctype = b"multipart/form-data; boundary=BOUNDARY" if multipart else b"text/csv"
-    path = "/resources/import" if multipart else "/resources/import?filename=big.csv"
-    tracemalloc.start()
-    try:
-        status, body_json, consumed = _asgi_post(app, path, [(b"content-type", ctype)], body())
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert status == 413, body_json
-    assert consumed <= filled.max_upload_bytes + 2 * len(chunk)  # stopped reading at the limit
-    assert peak < 8 * 1024 * 1024, f"peak {peak:,} bytes while refusing a {total:,}-byte body"
-    assert _uploads_left(filled) == []  # the partial file was deleted
-
-
-def test_upload_over_limit_with_test_client(client, filled):
-    r = client.post("/resources/import?filename=big.csv", content=b"x" * (filled.max_upload_bytes + 1))
-    assert r.status_code == 413
-    assert _uploads_left(filled) == []
+# --------------------------------------------------------------------------- settings
+# (uploads: tests/test_uploads.py)
 
 
 def test_settings_from_environment(monkeypatch, tmp_path):
