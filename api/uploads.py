@@ -484,6 +484,8 @@ def readable(path: str | Path, *, source: str, limits: UploadLimits | None = Non
 
     The content is checked first (:func:`check_content`); a zip is extracted into a private
     temporary folder (0700) inside ``scratch`` (default: beside the file), removed on exit.
+    A suffix :data:`EXPECTED_KINDS` does not know (a GDAL format given to the CLI) is passed
+    through unchecked; uploads never have one (:data:`UPLOAD_SUFFIXES`).
     """
     path = Path(path)
     if path.suffix.lower() not in EXPECTED_KINDS:  # the CLI reads other GDAL formats; uploads never get here
@@ -575,23 +577,25 @@ def trusted_upload_dirs() -> list[str]:
 def check_upload_path(value: str | Path) -> Path:
     """An upload path from job parameters, checked to be an upload inside a trusted upload folder.
 
-    It must be a file directly inside a ``tsunagu-upload-*`` folder of the upload folder, with
-    no symbolic link on the way; anything else (``/etc/passwd``, ``../``) is a ``ValueError``.
+    It must name a file directly inside a ``tsunagu-upload-*`` folder of a trusted upload
+    folder, with no ``..`` and neither the folder nor the file a symbolic link (the upload
+    folder itself may sit behind one, like macOS's ``/tmp``); anything else (``/etc/passwd``,
+    ``../``, a link planted in an upload folder) is a ``ValueError``.
     """
     text = str(value)
-    if not text or "\x00" in text or not os.path.isabs(text):
+    if not text or "\x00" in text or not os.path.isabs(text) or ".." in Path(text).parts:
         msg = "アップロードしたファイルの場所が正しくありません（アップロードフォルダー内の絶対パスが必要です）"
         raise ValueError(msg)
-    real = os.path.realpath(text)
-    folder = os.path.dirname(real)
-    if real != os.path.normpath(text) or not os.path.basename(folder).startswith(UPLOAD_PREFIX):
+    path = Path(text)
+    folder = path.parent
+    if not folder.name.startswith(UPLOAD_PREFIX) or os.path.islink(folder) or os.path.islink(path):
         msg = "アップロードしたファイルの場所が正しくありません（取り込みはアップロードしたファイルだけを読みます）"
         raise ValueError(msg)
-    root = os.path.dirname(folder)
+    root = os.path.realpath(folder.parent)
     if root not in trusted_upload_dirs():
         msg = "アップロードしたファイルがアップロードフォルダーの外にあります。取り込みはアップロードしたファイルだけを読みます"
         raise ValueError(msg)
-    return Path(real)
+    return Path(root) / folder.name / path.name
 
 
 __all__ = [

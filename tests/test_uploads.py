@@ -867,3 +867,59 @@ def test_nul_characters_are_refused_not_a_500(client, store):
         assert getattr(client, method)("/resources/a%00b").status_code == 404
     assert client.patch("/resources/a%00b", json={"name": "x"}).status_code == 404
     assert _snapshot(store) == before
+
+
+def test_import_job_in_another_process_trusts_only_its_own_upload_folder(gpkg_store, settings, tmp_path):
+    """A worker process (fresh interpreter) finds import-resources, reads uploads only from TSUNAGU_UPLOAD_DIR."""
+    import subprocess
+    import sys
+
+    shared = tmp_path / "shared-uploads"
+    path, fd = uploads.create_upload_file(shared, suffix=".csv")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(GOOD_CSV.encode("cp932"))
+    gpkg_store.close()
+    script = (
+        "import json, sys\n"
+        "from api.store.base import open_store\n"
+        "from api.jobs import run_job\n"
+        "from gis.errors import InputDataError\n"
+        "store = open_store(sys.argv[1], create=False)\n"
+        "try:\n"
+        "    job_id = run_job(store, 'import-resources', json.loads(sys.argv[2]), data_dir=None, created_by='worker-test')\n"
+        "except InputDataError as exc:\n"
+        "    print('REFUSED', exc); sys.exit(3)\n"
+        "print(json.dumps(store.get_job(job_id), default=str))\n"
+    )
+    params = json.dumps({"upload": str(path), "kind": "salon", "source_name": "サロン.csv"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TSUNAGU_")}
+    refused = subprocess.run([sys.executable, "-c", script, settings.workspace, params], capture_output=True,
+                             text=True, env={**env, "TSUNAGU_UPLOAD_DIR": str(tmp_path / "elsewhere")}, timeout=120)
+    assert refused.returncode == 3 and "アップロードフォルダーの外" in refused.stdout, refused.stdout + refused.stderr
+    assert path.exists()
+    done = subprocess.run([sys.executable, "-c", script, settings.workspace, params], capture_output=True,
+                          text=True, env={**env, "TSUNAGU_UPLOAD_DIR": str(shared)}, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["status"] == "done" and record["summary"]["imported"] == 1, record
+    assert not path.exists() and not path.parent.exists()
+    with GeoPackageStore(settings.workspace, create=False) as reopened:
+        assert "ふれあいサロン川面" in set(reopened.resources()["name"])
+
+
+def test_upload_folder_behind_a_symlink_is_trusted(tmp_path, monkeypatch):
+    """Like macOS's /tmp -> /private/tmp: the upload folder may be reached through a link, its uploads may not be links."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.setattr(uploads, "_TRUSTED", set())
+    uploads.trust_upload_dir(tmp_path / "link")
+    path, fd = uploads.create_upload_file(tmp_path / "link", suffix=".csv")
+    os.close(fd)
+    assert uploads.check_upload_path(path) == real / path.parent.name / path.name
+    other = uploads.private_dir(real)
+    (other / "upload.csv").symlink_to(path)
+    with pytest.raises(ValueError, match="正しくありません"):
+        uploads.check_upload_path(other / "upload.csv")
+    with pytest.raises(ValueError, match="正しくありません"):
+        uploads.check_upload_path(f"{path.parent}/../{path.parent.name}/{path.name}")
