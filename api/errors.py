@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from api.accounts import AuthError
@@ -140,6 +142,30 @@ async def _too_large(request: Request, exc: UploadTooLarge) -> JSONResponse:
                               limit_bytes=exc.limit), status_code=413, headers={"Connection": "close"})
 
 
+def _finite(value):
+    """JSON-safe copy: NaN and ±Infinity (which Starlette's JSON parser accepts) become text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors():
+        problems.append({"loc": _finite(list(err.get("loc", ()))), "msg": str(err.get("msg", "")),
+                         "type": str(err.get("type", "")), "input": _finite(err.get("input"))})
+    first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"]) or "request"
+    return JSONResponse(_body("invalid_request", "リクエストの形式が正しくありません", f"{where}: {first['msg']}",
+                              "送信した項目と値を確かめてください", detail=problems), status_code=422)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(_body("internal", "内部エラーが発生しました",
@@ -154,6 +180,7 @@ def install_error_handlers(app: FastAPI) -> None:
     locked account → 423 with Retry-After, WorkspaceNotInitialised → 409, other StoreError → 503, UploadTooLarge → 413, anything else → 500
     without details.
     """
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(InputDataError, _input_data)
     app.add_exception_handler(UnknownMunicipalityError, _unknown_municipality)
     app.add_exception_handler(DataNotFoundError, _data_not_found)

@@ -239,3 +239,12 @@ def test_workspaces_listed_and_chosen_per_request(client, filled, tmp_path):
     assert client.post("/workspaces/select", json={"name": "nowhere"}).status_code == 404
     assert client.post("/workspaces/select", json={"name": "kurashiki"}).json() == {"current": "kurashiki"}
     assert client.get("/tiers").json()["city_name"] == "倉敷市"  # the cookie chooses it now
+
+
+def test_nan_in_a_json_body_is_422_not_500(client):
+    r = client.post("/jobs", content=b'{"analysis": "salon-gaps", "params": {"threshold_m": NaN}, "x": [Infinity]}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code in (202, 422), r.text
+    r = client.post("/workspaces/select", content=b'{"name": NaN}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["title"] == "リクエストの形式が正しくありません"
+    assert r.json()["detail"][0]["input"] == "nan"
