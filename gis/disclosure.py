@@ -83,7 +83,8 @@ def _rows(constraints: Sequence[Constraint]) -> list[list[tuple[Hashable, int]]]
     return [[(total, 1), *((m, -1) for m in members)] for total, members in constraints]
 
 
-def pinned_cells(values: Mapping[Hashable, int], hidden: Iterable[Hashable], constraints: Sequence[Constraint]) -> list:
+def pinned_cells(values: Mapping[Hashable, int], hidden: Iterable[Hashable], constraints: Sequence[Constraint],
+                 *, only: Iterable[Hashable] | None = None) -> list:
     """Hidden cells whose value follows from the published ones and the sums.
 
     Parameters
@@ -94,6 +95,8 @@ def pinned_cells(values: Mapping[Hashable, int], hidden: Iterable[Hashable], con
         The cells not published (each known to the reader to be at least 1).
     constraints
         The sums the reader knows (see :data:`Constraint`).
+    only
+        Check only these hidden cells (default: all).
 
     Returns
     -------
@@ -123,8 +126,9 @@ def pinned_cells(values: Mapping[Hashable, int], hidden: Iterable[Hashable], con
         return []
     a_eq, b_eq = np.vstack(a_rows), np.asarray(b)
     pinned = []
+    check = None if only is None else set(only)
     for cell in unknowns:
-        if cell not in touched:
+        if cell not in touched or (check is not None and cell not in check):
             continue  # in no known sum: anything from 1 up
         c = np.zeros(len(unknowns))
         c[col[cell]] = 1.0
@@ -170,10 +174,10 @@ def suppress_small_cells(
     Notes
     -----
     Zeros are published (an area with no client households says nothing about a person).
-    Complementary cells are chosen among published non-zero cells that share a sum with a cell
-    that could be worked out, smallest count first (ties in ``counts`` order), so totals are
-    hidden only when nothing smaller protects the cell ("don't publish the exact total").
-    Deterministic for the same input.
+    Complementary cells are chosen one at a time for the first cell that could be worked out:
+    the published non-zero cell that frees it, preferring cells in a sum with it, then the
+    smallest count (ties in ``counts`` order), so totals are hidden only when nothing smaller
+    protects the cell ("don't publish the exact total"). Deterministic for the same input.
 
     Raises
     ------
@@ -199,16 +203,33 @@ def suppress_small_cells(
         if not pinned:
             break
         cell = pinned[0]
-        extra = smallest(neighbours[cell])
-        if extra is None:  # every neighbour hidden or zero: widen to cells next to any hidden cell
-            extra = smallest(set().union(*(neighbours[h] for h in hidden)))
-        if extra is None:
-            extra = smallest(values)
+        extra = _freeing(cell, values, hidden, constraints, neighbours, order)
+        if extra is None:  # no single cell frees it: hide the smallest next to it (or anywhere) and look again
+            extra = smallest(neighbours[cell])
+            if extra is None:
+                extra = smallest(set().union(*(neighbours[h] for h in hidden)))
+            if extra is None:
+                extra = smallest(values)
         if extra is None:  # every non-zero cell is hidden already: nothing can be worked out from zeros
             break
         hidden[extra] = COMPLEMENTARY
     published = {c: (None if c in hidden else v) for c, v in values.items()}
     return Suppression(values=published, hidden=dict(hidden), k=int(k))
+
+
+#: Most candidate cells tried one by one for freeing a cell that can be worked out.
+_MAX_TRIES = 40
+
+
+def _freeing(cell, values, hidden, constraints, neighbours, order) -> Hashable | None:
+    """The published non-zero cell whose hiding frees ``cell``: those sharing a sum with it first, then the rest,
+    each group smallest count first (so a total goes only when nothing smaller does)."""
+    options = [c for c in values if c not in hidden and values[c] > 0]
+    options.sort(key=lambda c: (c not in neighbours[cell], values[c], order[c]))
+    for candidate in options[:_MAX_TRIES]:
+        if not pinned_cells(values, {*hidden, candidate}, constraints, only=[cell]):
+            return candidate
+    return None
 
 
 def hierarchy_constraints(
