@@ -8,7 +8,12 @@ resources, analysis jobs, maps); they live in a store of their own:
   it, created with file mode 0600 (owner only) and ``secure_delete`` on, so deleted rows are
   overwritten rather than left in free pages;
 * PostGIS workspace → the schema ``tsunagu_private`` in the same database (tables
-  ``client_households`` and ``access_log``, created on first use; ``PUBLIC`` gets no rights on it).
+  ``client_households``, ``outreach_plans`` and ``access_log``, created on first use; ``PUBLIC``
+  gets no rights on it).
+
+Outreach plans made by the ``outreach`` job (routes naming households, their points) are kept
+here too (``outreach_plans``, keyed by a plan id that the public job record carries); the public
+job row holds only the station, the number of CSWs and counts.
 
 Every read names a :class:`Viewer`: a CSW sees only the households of their own station, an
 administrator all of them, any other role none (:class:`PrivateAccessError`). Every read,
@@ -16,11 +21,13 @@ write, delete and refused attempt is recorded in the store's ``access_log`` (who
 household ids — never names or addresses). The service issue maps real accounts onto
 :class:`Viewer`; nothing here trusts anything but the viewer it is given.
 
-Deleting a household removes its row here. What else holds traces of it and must be cleaned
-when the service manages deletion: route sheets and maps already written to CSWs' private
-output folders (``tsunagu routes outreach --out``), backups or copies of the private file or
-schema, and the access log (it keeps household ids, which are pseudonymous labels, for audit —
-set a retention period).
+Deleting a household removes its row here and its every trace in the stored outreach plans (its
+visit rows and unfitted entries are taken out, the plan's map and sheets are drawn from what
+remains, a failure message naming its label is blanked); public job records never held any of
+it. What this store cannot reach: route sheets and maps already written to CSWs' private output
+folders (``tsunagu routes outreach --out``) or downloaded, backups or copies of the private file
+or schema. The access log keeps household ids — pseudonymous labels chosen by the station, never
+names, addresses or coordinates — after deletion, for audit; set a retention period for it.
 """
 
 from __future__ import annotations
@@ -53,8 +60,9 @@ _CREATE_LOCK = 0x7473756E6167C5
 #: Marking every private output carries.
 SENSITIVE_MARK = "要配慮個人情報・取扱注意"
 
-#: Roles that may read client households (the service issue maps accounts onto them).
-ROLES = {"csw": "コミュニティソーシャルワーカー", "admin": "管理者"}
+#: Roles that may read client households (the service issue maps accounts onto them). ``job`` is a
+#: route-planning job started by a station's CSW or an administrator: it sees that station only.
+ROLES = {"csw": "コミュニティソーシャルワーカー", "admin": "管理者", "job": "ルート計画ジョブ"}
 
 #: Columns of a household table (one row per client household).
 HOUSEHOLD_COLUMNS = [
@@ -115,6 +123,10 @@ class PrivateAccessError(TsunaguError, PermissionError):
     """A viewer who may not see (or change) these client households."""
 
 
+class HouseholdExists(InputDataError):
+    """A household id that is already registered (adding one, not updating)."""
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Who is asking: a user name (for the access log), a role and, for a CSW, their station.
@@ -127,7 +139,7 @@ class Viewer:
         ``"csw"`` (sees their station's households), ``"admin"`` (sees all); any other role
         (``"planner"``, ``"viewer"`` …) sees none.
     station_id
-        The CSW's station (required for ``role="csw"``).
+        The CSW's station (required for ``role="csw"`` and ``role="job"``).
     """
 
     user: str
@@ -203,6 +215,13 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
         except ValueError as exc:
             msg = f"訪問先 {label} の希望時間帯: {exc}"
             raise InputDataError(msg, source=source, row=n) from exc
+        for a, b in windows:
+            if b <= a:
+                msg = f"訪問先 {label} の希望時間帯 {format_windows([(a, b)])} は終わりが始まりより前です"
+                raise InputDataError(msg, source=source, row=n, hint="例 10:00-11:00")
+            if b - a < int(round(vm)) * 60:
+                msg = f"訪問先 {label} の希望時間帯 {format_windows([(a, b)])} が訪問時間 {int(round(vm))}分より短いです"
+                raise InputDataError(msg, source=source, row=n, hint="時間帯を広げるか訪問時間を短くしてください")
         pr = row.get("priority", DEFAULT_PRIORITY)
         if pr is None or (isinstance(pr, float) and math.isnan(pr)) or str(pr).strip() == "":
             pr = DEFAULT_PRIORITY
@@ -244,14 +263,17 @@ def _present(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v).strip() != ""
 
 
-def read_households(path: str | os.PathLike, *, station_id: str) -> pd.DataFrame:
+def read_households(path: str | os.PathLike, *, station_id: str, source: str | None = None) -> pd.DataFrame:
     """Read a visits file (CSV in UTF-8 or Shift_JIS, or Excel) into checked households.
 
     Columns (Japanese or English): ``id``, ``氏名``/``name``, ``住所``/``address``, ``緯度``,
     ``経度``, ``訪問時間(分)``, ``希望時間帯`` (``10:00-11:00``; several separated by 「、」;
-    empty = any time), ``優先度`` (1 高 / 2 中 / 3 低), ``メモ``.
+    empty = any time), ``優先度`` (1 高 / 2 中 / 3 低), ``メモ``. ``source`` is the file name
+    messages show (default: the file's own name; an upload's temp file is named by the user's).
+    Errors name the row and the household's id, never its name, address or coordinates.
     """
     p = Path(path)
+    shown = source or p.name
     if not p.is_file():
         msg = f"訪問先のファイル {p} が見つかりません"
         raise InputDataError(msg, hint="CSV または Excel（.xlsx）のファイルを指定してください")
@@ -269,23 +291,23 @@ def read_households(path: str | os.PathLike, *, station_id: str) -> pd.DataFrame
                     continue
             if df is None:
                 msg = "文字コードが UTF-8 でも Shift_JIS でもありません"
-                raise InputDataError(msg, source=p.name)
+                raise InputDataError(msg, source=shown)
         else:
             msg = f"訪問先のファイル形式 {suffix or '（拡張子なし）'} は読めません"
-            raise InputDataError(msg, source=p.name, hint="CSV または Excel（.xlsx）にしてください")
+            raise InputDataError(msg, source=shown, hint="CSV または Excel（.xlsx）にしてください")
     except InputDataError:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken file is the user's data problem, said in words
         msg = f"訪問先のファイルを読めません（{type(exc).__name__}）"
-        raise InputDataError(msg, source=p.name, hint="CSV（UTF-8 または Shift_JIS）か Excel で保存し直してください") from None
+        raise InputDataError(msg, source=shown, hint="CSV（UTF-8 または Shift_JIS）か Excel で保存し直してください") from None
     df = df.dropna(how="all")
-    return normalise_households(df, station_id=station_id, source=p.name)
+    return normalise_households(df, station_id=station_id, source=shown)
 
 
 # --------------------------------------------------------------------------- the store
 
 
-def _tables(schema: str | None) -> tuple[sa.MetaData, sa.Table, sa.Table]:
+def _tables(schema: str | None) -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
     meta = sa.MetaData(schema=schema)
     households = sa.Table(
         "client_households", meta,
@@ -317,7 +339,20 @@ def _tables(schema: str | None) -> tuple[sa.MetaData, sa.Table, sa.Table]:
         sa.Column("station_id", sa.Text),
         sa.Column("household_ids", sa.JSON, nullable=False),
     )
-    return meta, households, log
+    plans = sa.Table(
+        "outreach_plans", meta,
+        sa.Column("workspace", sa.Text, primary_key=True),
+        sa.Column("plan_id", sa.Text, primary_key=True),
+        sa.Column("station_id", sa.Text, nullable=False, index=True),
+        sa.Column("status", sa.Text, nullable=False),  # done | failed
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.Text),
+        sa.Column("household_ids", sa.JSON, nullable=False),  # every household the plan names
+        sa.Column("document", sa.JSON),  # the plan (see api.analyses.outreach.plan_document)
+        sa.Column("error", sa.Text),  # why planning failed (names households by label only)
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+    )
+    return meta, households, log, plans
 
 
 def private_path(workspace: str | os.PathLike) -> Path:
@@ -359,7 +394,7 @@ class ClientStore:
             url = normalise_url(loc)
             self.location = url.render_as_string(hide_password=True) + f" (schema {PRIVATE_SCHEMA})"
             self.path = None
-            self._meta, self._households, self._log = _tables(PRIVATE_SCHEMA)
+            self._meta, self._households, self._log, self._plans = _tables(PRIVATE_SCHEMA)
             self._engine = sa.create_engine(url, pool_pre_ping=True)
             try:
                 self._ensure_postgres(create)
@@ -370,7 +405,7 @@ class ClientStore:
             path = Path(loc).expanduser()
             self.path = path if path.name.endswith(PRIVATE_SUFFIX) else private_path(path)
             self.location = str(self.path)
-            self._meta, self._households, self._log = _tables(None)
+            self._meta, self._households, self._log, self._plans = _tables(None)
             if not self.path.exists():
                 if not create:
                     msg = f"訪問先の非公開ストア {self.path} がありません"
@@ -386,16 +421,17 @@ class ClientStore:
             self._meta.create_all(self._engine, checkfirst=True)
 
     def _ensure_postgres(self, create: bool) -> None:
+        wanted = sorted(t.name for t in self._meta.sorted_tables)
         with self._engine.begin() as conn:
-            exists = conn.execute(
-                sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'access_log'"),
-                {"s": PRIVATE_SCHEMA},
-            ).first()
-            if exists:
+            present = {r[0] for r in conn.execute(
+                sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
+                {"s": PRIVATE_SCHEMA})}
+            if set(wanted) <= present:
                 return
-            if not create:
+            if not create and "access_log" not in present:
                 msg = f"schema {PRIVATE_SCHEMA} does not exist in {self.location}"
                 raise InputDataError(msg, hint="open the client store with create=True once")
+            # a new schema, or one from before a table was added (outreach_plans): add what is missing
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})  # one creator at a time
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {PRIVATE_SCHEMA}"))
             conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {PRIVATE_SCHEMA} FROM PUBLIC"))
@@ -423,13 +459,13 @@ class ClientStore:
             raise PrivateAccessError(msg)
         if viewer.role == "admin":
             return station_id
-        if viewer.role == "csw" and viewer.station_id:
+        if viewer.role in ("csw", "job") and viewer.station_id:
             if station_id is None or str(station_id) == str(viewer.station_id):
                 return str(viewer.station_id)
             msg = (f"拠点 {station_id} の訪問先は、その拠点の CSW と管理者だけが扱えます"
                    f"（{viewer.describe()}、所属 {viewer.station_id}）")
             raise PrivateAccessError(msg)
-        if viewer.role == "csw":
+        if viewer.role in ("csw", "job"):
             msg = f"{viewer.describe()} に所属拠点が設定されていないため、訪問先を扱えません"
             raise PrivateAccessError(msg)
         msg = f"役割 {viewer.role!r} では訪問先（要配慮個人情報）を扱えません（CSW と管理者のみ）"
@@ -515,11 +551,13 @@ class ClientStore:
 
     # ------------------------------------------------------------------ writes
 
-    def import_households(self, viewer: Viewer, households: pd.DataFrame, *, station_id: str) -> dict:
+    def import_households(self, viewer: Viewer, households: pd.DataFrame, *, station_id: str,
+                          only_new: bool = False) -> dict:
         """Add or update households of ``station_id`` (by ``household_id``), all or nothing.
 
         ``households`` is a raw table (file columns) or one from :func:`normalise_households`.
-        A household id that belongs to another station is refused (it is not moved silently).
+        A household id that belongs to another station is refused (it is not moved silently);
+        with ``only_new`` an id already registered at all is refused (:class:`HouseholdExists`).
 
         Returns
         -------
@@ -541,6 +579,10 @@ class ClientStore:
                     sa.select(h.c.household_id, h.c.station_id)
                     .where(h.c.workspace == self.workspace, h.c.household_id.in_(ids)))}
                 for hid, st in existing.items():
+                    if only_new:
+                        label = df.loc[df["household_id"] == hid, "label"].iloc[0]
+                        msg = f"訪問先 {label} の id は登録済みです"
+                        raise HouseholdExists(msg, hint="別の id を付けてください（変更は取り込み POST /clients/import で）")
                     if st != str(station):
                         label = df.loc[df["household_id"] == hid, "label"].iloc[0]
                         msg = f"訪問先 {label} の id は別の拠点で登録済みです"
@@ -560,23 +602,181 @@ class ClientStore:
         return {"added": added, "updated": updated}
 
     def delete_households(self, viewer: Viewer, ids: Iterable[str]) -> int:
-        """Delete households by id (only the viewer's station's for a CSW); returns how many went.
+        """Delete households by id (only the viewer's station's for a CSW) everywhere; returns how many went.
 
-        The row is removed from the private store (SQLite overwrites it: ``secure_delete``).
-        Route sheets already written to private output folders are not touched: see the
-        module docstring for what else must be cleaned.
+        In one transaction: the rows go from the household table (SQLite overwrites them:
+        ``secure_delete``) and every stored outreach plan that named them is rewritten without
+        them (:func:`scrub_plan_document`). The access log keeps the ids (pseudonymous). Route
+        sheets already written to private output folders or downloaded are not reachable from
+        here: see the module docstring.
         """
         ids = [str(i) for i in ids]
-        with self._guard(viewer, viewer.station_id if viewer.role == "csw" else None, "delete") as allowed:
+        with self._guard(viewer, viewer.station_id if viewer.role in ("csw", "job") else None, "delete") as allowed:
             h = self._households
             cond = [h.c.workspace == self.workspace, h.c.household_id.in_(ids)]
             if allowed is not None:
                 cond.append(h.c.station_id == allowed)
             with self._engine.begin() as conn:
-                gone = [r.household_id for r in conn.execute(sa.select(h.c.household_id).where(*cond))]
+                found = {r.household_id: r.label for r in conn.execute(
+                    sa.select(h.c.household_id, h.c.label).where(*cond))}
                 conn.execute(h.delete().where(*cond))
-                self._record(viewer, "delete", allowed, gone, conn=conn)
-        return len(gone)
+                if found:
+                    self._scrub_plans(conn, found)
+                self._record(viewer, "delete", allowed, list(found), conn=conn)
+        return len(found)
+
+    def _scrub_plans(self, conn, gone: dict[str, str]) -> int:
+        """Rewrite every plan naming a household of ``gone`` (id → label) without it; returns plans changed."""
+        p = self._plans
+        rows = conn.execute(sa.select(p.c.plan_id, p.c.household_ids, p.c.document, p.c.error)
+                            .where(p.c.workspace == self.workspace)).fetchall()
+        changed = 0
+        for row in rows:
+            named = [str(i) for i in (row.household_ids or [])]
+            hit = set(named) & set(gone)
+            if not hit:
+                continue
+            values = {"household_ids": [i for i in named if i not in hit], "updated_at": _now()}
+            if row.document is not None:
+                values["document"] = scrub_plan_document(row.document, hit)
+            if row.error and any(_names_label(row.error, gone[i]) for i in hit):
+                values["error"] = ERROR_REDACTED
+            conn.execute(p.update().where(p.c.workspace == self.workspace, p.c.plan_id == row.plan_id).values(**values))
+            changed += 1
+        return changed
+
+    # ------------------------------------------------------------------ aggregates
+
+    def count_by_area(self, viewer: Viewer, areas) -> tuple[pd.Series, int]:
+        """Client households per area (all stations): the counts only, never a household.
+
+        Any role may ask (the caller publishes the counts only after small-cell suppression,
+        :mod:`gis.disclosure`); the read is logged as ``aggregate`` with the household ids.
+
+        Parameters
+        ----------
+        viewer
+            Who asks (any role).
+        areas
+            GeoDataFrame of non-overlapping areas with ``area_id`` (any CRS).
+
+        Returns
+        -------
+        (Series, int)
+            Households per ``area_id`` (every area, 0 included; a household on a shared border
+            counts once) and the number of households in none of the areas.
+        """
+        import geopandas as gpd
+
+        h = self._households
+        q = (sa.select(h.c.household_id, h.c.lon, h.c.lat).where(h.c.workspace == self.workspace)
+             .order_by(h.c.household_id))
+        with self._engine.begin() as conn:
+            rows = conn.execute(q).fetchall()
+            self._record(viewer, "aggregate", None, [r.household_id for r in rows], detail="count_by_area", conn=conn)
+        zones = areas[["area_id", "geometry"]].to_crs("EPSG:4326").reset_index(drop=True)
+        counts = pd.Series(0, index=zones["area_id"].astype(str).tolist(), dtype="int64")
+        if not rows:
+            return counts, 0
+        points = gpd.GeoDataFrame({"household_id": [r.household_id for r in rows]},
+                                  geometry=gpd.points_from_xy([r.lon for r in rows], [r.lat for r in rows]),
+                                  crs="EPSG:4326")
+        hits = gpd.sjoin(points, zones, how="left", predicate="intersects")
+        hits = hits[~hits.index.duplicated(keep="first")]  # a point on a shared border: its first area
+        inside = hits["area_id"].dropna().astype(str).value_counts()
+        counts = counts.add(inside, fill_value=0).astype("int64").reindex(counts.index)
+        return counts, int(hits["area_id"].isna().sum())
+
+    # ------------------------------------------------------------------ outreach plans
+
+    def save_outreach_plan(self, viewer: Viewer, *, plan_id: str, station_id: str, document: dict | None,
+                           household_ids: Iterable[str], error: str | None = None, created_by: str | None = None) -> None:
+        """Store an outreach plan (``document``) or, with ``error``, why planning failed; replaces ``plan_id``."""
+        with self._guard(viewer, station_id, "write_plan") as allowed:
+            station = allowed if allowed is not None else str(station_id)
+            ids = sorted({str(i) for i in household_ids})
+            p = self._plans
+            values = {"workspace": self.workspace, "plan_id": str(plan_id), "station_id": station,
+                      "status": "failed" if error is not None else "done", "created_at": _now(),
+                      "created_by": created_by or viewer.user, "household_ids": ids, "document": document,
+                      "error": error, "updated_at": None}
+            with self._engine.begin() as conn:
+                conn.execute(p.delete().where(p.c.workspace == self.workspace, p.c.plan_id == str(plan_id)))
+                conn.execute(p.insert().values(**values))
+                self._record(viewer, "write", station, ids, detail=f"plan {plan_id}", conn=conn)
+
+    def outreach_plan(self, viewer: Viewer, plan_id: str) -> dict | None:
+        """One stored plan (None when there is none the viewer may see); logged with the household ids it names.
+
+        Returns
+        -------
+        dict or None
+            ``plan_id``, ``station_id``, ``status`` (done | failed), ``created_at``,
+            ``created_by``, ``household_ids``, ``document`` and ``error``.
+        """
+        with self._guard(viewer, None, "read_plan") as allowed:
+            p = self._plans
+            cond = [p.c.workspace == self.workspace, p.c.plan_id == str(plan_id)]
+            if allowed is not None:
+                cond.append(p.c.station_id == allowed)
+            with self._engine.begin() as conn:
+                row = conn.execute(sa.select(p).where(*cond)).first()
+                ids = list(row.household_ids or []) if row is not None else []
+                self._record(viewer, "read", allowed, ids, detail=f"plan {plan_id}", conn=conn)
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        out.pop("workspace", None)
+        return out
+
+    def outreach_plan_index(self, viewer: Viewer, *, station_id: str | None = None) -> list[dict]:
+        """Plans the viewer may see, newest first: ids, station, status, time and counts only (no households)."""
+        with self._guard(viewer, station_id, "list_plans") as allowed:
+            p = self._plans
+            q = sa.select(p.c.plan_id, p.c.station_id, p.c.status, p.c.created_at, p.c.created_by,
+                          p.c.household_ids).where(p.c.workspace == self.workspace)
+            if allowed is not None:
+                q = q.where(p.c.station_id == allowed)
+            with self._engine.connect() as conn:
+                rows = conn.execute(q.order_by(p.c.created_at.desc())).fetchall()
+        return [{"plan_id": r.plan_id, "station_id": r.station_id, "status": r.status, "created_at": r.created_at,
+                 "created_by": r.created_by, "households": len(r.household_ids or [])} for r in rows]
+
+
+#: What replaces a stored failure message that named a deleted household.
+ERROR_REDACTED = "（削除された訪問先に関する内容のため、エラーの詳細を消去しました）"
+
+
+def _names_label(text: str, label: str) -> bool:
+    """True when ``text`` names ``label`` as a whole word (「S-1」 is not in 「S-10」)."""
+    import re
+
+    return re.search(rf"(?<![0-9A-Za-z_-]){re.escape(str(label))}(?![0-9A-Za-z_-])", str(text)) is not None
+
+
+def scrub_plan_document(document: dict, household_ids: Iterable[str]) -> dict:
+    """A plan document without the given households: their visits and unfitted entries taken out.
+
+    The remaining visits keep their planned times (nothing is re-planned); ``removed`` counts
+    what was taken out over the plan's life and a note says so.
+    """
+    gone = {str(i) for i in household_ids}
+    doc = dict(document)
+    removed = 0
+    csws = []
+    for c in doc.get("csws", []):
+        keep = [v for v in c.get("visits", []) if str(v.get("household_id")) not in gone]
+        removed += len(c.get("visits", [])) - len(keep)
+        csws.append({**c, "visits": keep})
+    doc["csws"] = csws
+    unfitted = [u for u in doc.get("unfitted", []) if str(u.get("household_id")) not in gone]
+    removed += len(doc.get("unfitted", [])) - len(unfitted)
+    doc["unfitted"] = unfitted
+    if removed:
+        doc["removed"] = int(doc.get("removed", 0)) + removed
+        note = "削除された訪問先を計画から除きました（残りの訪問の時刻は計画時のまま）"
+        doc["notes"] = [*[n for n in doc.get("notes", []) if n != note], note]
+    return doc
 
 
 def _plain(v):
@@ -596,3 +796,19 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 def open_client_store(location: str | os.PathLike, *, workspace: str = "default", create: bool = True) -> ClientStore:
     """Open the private client store that belongs to the workspace at ``location``."""
     return ClientStore(location, workspace=workspace, create=create)
+
+
+def client_store_for(store, *, create: bool = True) -> ClientStore:
+    """The private client store that belongs to an open public store (GeoPackage or PostGIS).
+
+    A GeoPackage store's private file sits beside it; a PostGIS store's households are in the
+    schema ``tsunagu_private`` of the same database, under the same workspace name.
+    """
+    url = getattr(store, "url", None)
+    if url is not None and hasattr(url, "render_as_string"):
+        return ClientStore(url.render_as_string(hide_password=False), workspace=store.workspace_name, create=create)
+    path = getattr(store, "path", None)
+    if path is None:
+        msg = f"{store!r} has no location a private client store can sit beside"
+        raise InputDataError(msg)
+    return ClientStore(path, create=create)

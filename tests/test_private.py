@@ -9,11 +9,14 @@ import pandas as pd
 import pytest
 
 from api.private import (
+    ERROR_REDACTED,
     HOUSEHOLD_COLUMNS,
     PRIVATE_SCHEMA,
     ClientStore,
+    HouseholdExists,
     PrivateAccessError,
     Viewer,
+    client_store_for,
     normalise_households,
     private_path,
     read_households,
@@ -53,7 +56,7 @@ def pg_store(postgis_url):
     import sqlalchemy as sa
 
     with store._engine.begin() as conn:
-        for table in ("client_households", "access_log"):
+        for table in ("client_households", "access_log", "outreach_plans"):
             conn.execute(sa.text(f"DELETE FROM {PRIVATE_SCHEMA}.{table} WHERE workspace = :w"), {"w": name})
     store.close()
 
@@ -166,8 +169,8 @@ def test_postgis_tables_live_in_their_own_schema(pg_store):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"), {"s": PRIVATE_SCHEMA})}
         public = {r[0] for r in conn.execute(sa.text(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"))}
-    assert {"client_households", "access_log"} <= tables
-    assert "client_households" not in public
+    assert {"client_households", "access_log", "outreach_plans"} <= tables
+    assert "client_households" not in public and "outreach_plans" not in public
 
 
 def test_postgis_public_workspace_holds_no_household(pg_store_factory, postgis_url):
@@ -204,3 +207,103 @@ def test_visits_file_in_shift_jis_and_excel(tmp_path):
         normalise_households(raw.drop(columns=["緯度"]), station_id="st-A")
     with pytest.raises(InputDataError, match="1件もありません"):
         normalise_households(raw.iloc[:0], station_id="st-A")
+
+
+# --------------------------------------------------------------------------- adding, aggregates, plans
+
+
+def test_only_new_refuses_an_existing_id(any_store):
+    fill(any_store)
+    with pytest.raises(HouseholdExists, match="訪問先 A-001 の id は登録済み"):
+        any_store.import_households(CSW_A, households("A", ["甲野 改"]), station_id="st-A", only_new=True)
+    assert any_store.households(CSW_A)["name"].tolist() == ["甲野 一", "乙野 二"]
+
+
+def test_a_job_viewer_is_bound_to_its_station(any_store):
+    fill(any_store)
+    job = Viewer("csw-a", "job", "st-A")
+    assert any_store.households(job)["household_id"].tolist() == ["A-001", "A-002"]
+    with pytest.raises(PrivateAccessError):
+        any_store.households(job, station_id="st-B")
+    with pytest.raises(PrivateAccessError, match="所属拠点"):
+        any_store.households(Viewer("x", "job", None))
+    assert any_store.access_log(ADMIN)[1]["role"] == "job"
+
+
+def test_counts_by_area_give_numbers_only_and_are_logged(any_store):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    fill(any_store)  # A-001 (34.791, 133.611), A-002 (34.792, 133.612), B-001 (34.791, 133.611)
+    areas = gpd.GeoDataFrame({"area_id": ["x", "y"]}, geometry=[box(133.6, 34.78, 133.6115, 34.80),
+                                                                box(133.6115, 34.78, 133.63, 34.80)], crs="EPSG:4326")
+    counts, outside = any_store.count_by_area(Viewer("viewer-1", "viewer"), areas)
+    assert counts.to_dict() == {"x": 2, "y": 1} and outside == 0
+    counts, outside = any_store.count_by_area(PLANNER, areas.iloc[:1])
+    assert counts.to_dict() == {"x": 2} and outside == 1
+    entry = any_store.access_log(ADMIN)[0]
+    assert entry["action"] == "aggregate:count_by_area" and entry["user"] == "planner-1"
+    assert entry["household_ids"] == ["A-001", "A-002", "B-001"]
+
+
+def _plan(ids_labels, unfitted=()):
+    return {"version": 1, "station_id": "st-A", "station_name": "拠点A", "notes": [],
+            "csws": [{"csw_id": "csw-1", "name": "CSW 1", "mode": "car", "leave_s": 30600, "return_s": 40000,
+                      "breaks": [], "travel_s": 600, "distance_m": 3000,
+                      "visits": [{"order": n, "household_id": hid, "label": hid, "lon": round(133.61234 + n / 1000, 5),
+                                  "lat": round(34.79123 + n / 1000, 5), "arrival_s": 31000 + n, "start_s": 31000 + n,
+                                  "end_s": 33000 + n, "travel_s": 60, "wait_s": 0, "priority": 2, "windows": []}
+                                 for n, hid in enumerate(ids_labels, start=1)]}],
+            "unfitted": [{"household_id": u, "label": u, "reason": "時間枠に間に合わない"} for u in unfitted],
+            "removed": 0}
+
+
+def test_outreach_plans_by_station_and_deletion_scrubs_them(any_store):
+    import json
+
+    fill(any_store)
+    any_store.save_outreach_plan(CSW_A, plan_id="p1", station_id="st-A", document=_plan(["A-001", "A-002"]),
+                                 household_ids=["A-001", "A-002"])
+    any_store.save_outreach_plan(Viewer("csw-a", "job", "st-A"), plan_id="p2", station_id="st-A",
+                                 document=_plan(["A-002"], unfitted=["A-001"]), household_ids=["A-001", "A-002"])
+    any_store.save_outreach_plan(CSW_A, plan_id="p3", station_id="st-A", document=None, household_ids=["A-001", "A-002"],
+                                 error="訪問先 A-001 の希望時間帯 11:00-10:00 は終わりが始まりより前です")
+    with pytest.raises(PrivateAccessError):
+        any_store.save_outreach_plan(CSW_B, plan_id="p4", station_id="st-A", document=None, household_ids=[], error="x")
+    assert any_store.outreach_plan(CSW_B, "p1") is None  # another station: nothing, not an error
+    assert any_store.outreach_plan(ADMIN, "no-such") is None
+    plan = any_store.outreach_plan(CSW_A, "p1")
+    assert plan["status"] == "done" and plan["household_ids"] == ["A-001", "A-002"]
+    assert any_store.access_log(ADMIN)[0]["household_ids"] == ["A-001", "A-002"]
+    assert [p["plan_id"] for p in any_store.outreach_plan_index(CSW_A)] == ["p3", "p2", "p1"]
+    assert any_store.outreach_plan_index(CSW_B) == []
+
+    assert any_store.delete_households(CSW_A, ["A-001"]) == 1
+    p1, p2, p3 = (any_store.outreach_plan(ADMIN, p) for p in ("p1", "p2", "p3"))
+    for p in (p1, p2, p3):
+        assert "A-001" not in json.dumps(p, default=str), p["plan_id"]
+    assert [v["household_id"] for v in p1["document"]["csws"][0]["visits"]] == ["A-002"]
+    assert p1["document"]["removed"] == 1 and any("削除された訪問先" in n for n in p1["document"]["notes"])
+    assert p2["document"]["unfitted"] == [] and p2["household_ids"] == ["A-002"]
+    assert p3["status"] == "failed" and p3["error"] == ERROR_REDACTED
+    assert "34.79223" not in json.dumps(p1["document"])  # the deleted visit's point went with it
+
+
+def test_a_deleted_households_plan_rows_are_overwritten_in_the_file(gpkg_store):
+    fill(gpkg_store)
+    gpkg_store.save_outreach_plan(CSW_A, plan_id="p1", station_id="st-A", document=_plan(["A-001", "A-002"]),
+                                  household_ids=["A-001", "A-002"])
+    assert b"34.79223" in gpkg_store.path.read_bytes()  # A-001's planned point, as JSON text
+    gpkg_store.delete_households(ADMIN, ["A-001"])
+    gpkg_store.close()
+    data = gpkg_store.path.read_bytes()
+    assert b"34.79223" not in data and "甲野 一".encode() not in data
+
+
+def test_the_client_store_of_a_public_store(tmp_store, pg_store_factory, postgis_url):
+    with client_store_for(tmp_store) as clients:
+        assert clients.path == private_path(tmp_store.path)
+    public = pg_store_factory()
+    with client_store_for(public) as clients:
+        assert clients.workspace == public.workspace_name and clients.path is None
+        assert PRIVATE_SCHEMA in clients.location and "***" not in str(clients._engine.url.password or "")
