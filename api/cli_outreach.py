@@ -15,19 +15,21 @@ import os
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
+from api.analyses.outreach import (  # shared with the outreach job
+    SAMPLE_NOTE,
+    plan_document,
+    plan_map_html,
+    plan_sheet,
+    route_sheet,
+    sample_households,
+)
 from gis.errors import InputDataError
 from gis.outreach import (
-    DEFAULT_BREAK_S,
-    DEFAULT_BREAK_WINDOW,
-    DEFAULT_HOURS,
     MODE_LABELS,
-    PRIORITY_LABELS,
     OutreachPlan,
     format_hhmm,
-    format_windows,
     make_csws,
     parse_break,
     parse_span,
@@ -35,80 +37,7 @@ from gis.outreach import (
     visits_from_table,
 )
 
-SAMPLE_NOTE = "サンプルデータ（実在の世帯ではありません）"
-
-
-# --------------------------------------------------------------------------- sample visits
-
-
-def sample_households(store, station_id: str, n: int, *, seed: int = 0, cell_size_m: float = 200.0) -> pd.DataFrame:
-    """A SAMPLE visit list for the demo: ``n`` made-up households in the station's catchment.
-
-    Households sit at demand points (census population on a mesh) of the station's areas,
-    drawn with probability proportional to their 65+ population and moved a few tens of metres;
-    they are named 「サンプル世帯 01」…, addressed 「（サンプルデータ）<町丁・字>付近」, labelled
-    ``S-01``… (ids ``<station>:S-01``…), flagged ``is_sample`` and noted as sample data. About 60 % have an appointment
-    window (60–90 minutes between 9:00 and 16:00); visits last 30–60 minutes; priorities
-    高:中:低 ≈ 1:2:1. Deterministic given ``seed``.
-
-    Returns
-    -------
-    DataFrame
-        :data:`api.private.HOUSEHOLD_COLUMNS`.
-    """
-    from api.analyses.base import workspace_demand
-    from api.private import HOUSEHOLD_COLUMNS
-    from gis.catchments import assign_catchments
-
-    if n is None or int(n) < 1:
-        msg = "--sample-visits には1以上の件数を指定してください"
-        raise InputDataError(msg)
-    ws = store.workspace()
-    stations = store.stations()
-    assigned = assign_catchments(store.areas(), stations, profile=ws["profile"], by="given")
-    mine = assigned[assigned["station_id"] == station_id]
-    points, _notes = workspace_demand(store, cell_size_m=cell_size_m)
-    points = points.to_crs("EPSG:4326")
-    if len(mine):
-        points = points[points["area_id"].astype(str).isin(mine["area_id"].astype(str))]
-        area_names = dict(zip(mine["area_id"].astype(str), mine["name"]))
-    else:  # a station without a catchment: the demand points nearest to it
-        st = stations[stations["station_id"] == station_id].to_crs("EPSG:4326").geometry.iloc[0]
-        d = points.geometry.distance(st)
-        points = points.loc[d.nsmallest(max(50, 5 * int(n))).index]
-        area_names = {}
-    weights = points["elderly"].astype(float).fillna(0).to_numpy()
-    if len(points) == 0 or weights.sum() <= 0:
-        msg = f"拠点 {station_id} の担当圏域に人口のある地点がないため、サンプルの訪問先を作れません"
-        raise InputDataError(msg, hint="担当圏域（area_ids）のある拠点を指定してください")
-    rng = np.random.default_rng(seed)
-    k = min(int(n), int((weights > 0).sum()))
-    pick = rng.choice(len(points), size=k, replace=False, p=weights / weights.sum())
-    rows = []
-    for j, p in enumerate(pick, start=1):
-        pt = points.iloc[int(p)]
-        lat = pt.geometry.y + rng.uniform(-0.0003, 0.0003)
-        lon = pt.geometry.x + rng.uniform(-0.0004, 0.0004)
-        windows = []
-        if rng.random() < 0.6:
-            start = 9 * 3600 + int(rng.integers(0, 13)) * 1800  # 9:00 … 15:00
-            windows = [[start, start + int(rng.choice([3600, 5400]))]]
-        rows.append({
-            "household_id": f"{station_id}:S-{j:02d}",
-            "station_id": station_id,
-            "label": f"S-{j:02d}",
-            "name": f"サンプル世帯 {j:02d}",
-            "address": f"（サンプルデータ）{area_names.get(str(pt['area_id']), '')}付近",
-            "lon": float(lon),
-            "lat": float(lat),
-            "notes": SAMPLE_NOTE,
-            "visit_min": int(rng.choice([30, 45, 60])),
-            "windows": windows,
-            "priority": int(rng.choice([1, 2, 2, 3])),
-            "is_sample": True,
-        })
-    return pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
-
+__all__ = ["outreach", "sample_households", "write_route_sheets", "SAMPLE_NOTE"]
 
 # --------------------------------------------------------------------------- private output
 
@@ -134,48 +63,23 @@ def _write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     os.chmod(path, 0o600)
 
 
-def _sheet_rows(plan: OutreachPlan, route, households: pd.DataFrame) -> list[dict]:
-    info = households.set_index("label")
-    rows = []
-    events = [(route.leave_s, 0, "出発", None)] if route.leave_s is not None else []
-    events += [(v.start_s, 1, "訪問", v) for v in route.visits]
-    events += [(bs, 2, "休憩", (bs, be)) for bs, be in route.breaks]
-    if route.return_s is not None:
-        events.append((route.return_s, 3, "帰着", None))
-    for t, _k, kind, obj in sorted(events, key=lambda e: (e[0], e[1])):
-        if kind == "訪問":
-            h = info.loc[obj.visit_id] if obj.visit_id in info.index else {}
-            rows.append({"順番": obj.order, "到着": format_hhmm(obj.arrival_s), "開始": format_hhmm(obj.start_s),
-                         "終了": format_hhmm(obj.end_s), "訪問先": obj.visit_id, "氏名": h.get("name") or "",
-                         "住所": h.get("address") or "", "希望時間帯": format_windows(obj.windows),
-                         "優先度": PRIORITY_LABELS.get(obj.priority, ""), "移動（分）": round(obj.travel_s / 60),
-                         "待ち（分）": round(obj.wait_s / 60), "メモ": h.get("notes") or ""})
-        elif kind == "休憩":
-            rows.append({"順番": "", "到着": "", "開始": format_hhmm(obj[0]), "終了": format_hhmm(obj[1]), "訪問先": "休憩",
-                         "氏名": "", "住所": "", "希望時間帯": "", "優先度": "", "移動（分）": "", "待ち（分）": "", "メモ": ""})
-        else:
-            rows.append({"順番": "", "到着": "", "開始": format_hhmm(t), "終了": "", "訪問先": f"{kind}（{plan.station_name}）",
-                         "氏名": "", "住所": "", "希望時間帯": "", "優先度": "", "移動（分）": "", "待ち（分）": "", "メモ": ""})
-    return rows
-
-
 def write_route_sheets(plan: OutreachPlan, households: pd.DataFrame, out_dir: Path, *, sample: bool) -> list[Path]:
     """Each CSW's route sheet (printable HTML + CSV) and the unfitted list, in the private folder ``out_dir``.
 
     Every file is marked 「要配慮個人情報・取扱注意」 (and サンプルデータ for sample visits) and
-    written owner-only (0600) in a folder created 0700.
+    written owner-only (0600) in a folder created 0700. Built from the same plan document as
+    the service's private views (:func:`api.analyses.outreach.plan_document`).
     """
-    from api.private import SENSITIVE_MARK
+    from api.analyses.outreach import plan_marks
 
     out_dir = _private_dir(Path(out_dir))
+    doc = plan_document(plan, households, sample=sample)
     day = plan.date.isoformat() if plan.date else ""
     wd = "月火水木金土日"[plan.date.weekday()] if plan.date else ""
-    marks = [SENSITIVE_MARK] + ([SAMPLE_NOTE] if sample else [])
+    marks = plan_marks(doc)
     written = []
-    for r in plan.routes:
-        rows = _sheet_rows(plan, r, households)
-        table = pd.DataFrame(rows, columns=["順番", "到着", "開始", "終了", "訪問先", "氏名", "住所", "希望時間帯",
-                                            "優先度", "移動（分）", "待ち（分）", "メモ"])
+    for r, c in zip(plan.routes, doc["csws"]):
+        table = route_sheet(doc, c, households)
         stem = f"訪問ルート_{r.csw.csw_id}"
         csv_text = "".join(f"# {m}\n" for m in marks) + table.to_csv(index=False)
         p = out_dir / f"{stem}.csv"
@@ -194,7 +98,7 @@ table.sheet{{border-collapse:collapse;width:100%}} table.sheet th,table.sheet td
 </style></head><body>
 <div class="mark">{" ／ ".join(html.escape(m) for m in marks)}</div>
 <h1>{html.escape(title)}</h1><p>拠点: {html.escape(plan.station_name)}</p>{extra}{body}
-<ul>{notes}</ul><p class="mark">{html.escape(SENSITIVE_MARK)}：この用紙を共有・掲示しないでください。訪問後は所定の方法で廃棄してください。</p>
+<ul>{notes}</ul><p class="mark">{html.escape(SENSITIVE_MARK_TEXT)}</p>
 </body></html>"""
         p = out_dir / f"{stem}.html"
         _write_private(p, page)
@@ -202,52 +106,17 @@ table.sheet{{border-collapse:collapse;width:100%}} table.sheet th,table.sheet td
     for r in plan.routes:
         if r.visits:
             p = out_dir / f"訪問ルート地図_{r.csw.csw_id}.html"
-            _write_private(p, route_map_html(plan, r, households, marks=marks))
+            _write_private(p, plan_map_html(doc, households, csw_ids=[r.csw.csw_id], marks=marks))
             written.append(p)
-    info = households.set_index("label")
-    un = pd.DataFrame([{"訪問先": v, "氏名": (info.loc[v].get("name") if v in info.index else "") or "", "理由": why}
-                       for v, why in plan.unfitted], columns=["訪問先", "氏名", "理由"])
+    un = plan_sheet(doc, households)["訪問できなかった世帯"]
     p = out_dir / "訪問できなかった世帯.csv"
     _write_private(p, "\ufeff" + "".join(f"# {m}\n" for m in marks) + un.to_csv(index=False))
     written.append(p)
     return written
 
 
-def route_map_html(plan: OutreachPlan, route, households: pd.DataFrame, *, marks: list[str]) -> str:
-    """The CSW's own route map (private output only): numbered visits joined in order from the station.
-
-    Legs are drawn as straight lines between stops (the order, not the road taken).
-    """
-    import folium
-
-    from layers.basemap import tier_base_map
-    from layers.maps import render_html
-    from layers.style import HtmlBox
-
-    info = households.set_index("label")
-    st = plan.checks[0][0].depot if plan.checks else None
-    pts = [(float(info.loc[v.visit_id, "lat"]), float(info.loc[v.visit_id, "lon"])) for v in route.visits]
-    home = [(st.lat, st.lon)] if st is not None else []
-    lats = [p[0] for p in pts + home]
-    lons = [p[1] for p in pts + home]
-    m = tier_base_map(bounds=(min(lons), min(lats), max(lons), max(lats)))
-    if home:
-        folium.PolyLine(home + pts + home, color="#1f5fa8", weight=3, opacity=0.8).add_to(m)
-        folium.CircleMarker(home[0], radius=9, color="#000", fill=True, fill_color="#ffd400", fill_opacity=1,
-                            tooltip=html.escape(f"拠点: {plan.station_name}")).add_to(m)
-    for v, (lat, lon) in zip(route.visits, pts):
-        name = info.loc[v.visit_id].get("name") or ""
-        tip = f"{v.order}. {v.visit_id} {name} {format_hhmm(v.start_s)}-{format_hhmm(v.end_s)}"
-        folium.Marker((lat, lon), tooltip=html.escape(tip), icon=folium.DivIcon(
-            html=f'<div style="background:#c00;color:#fff;border-radius:50%;width:22px;height:22px;'
-                 f'text-align:center;line-height:22px;font-weight:bold">{v.order}</div>',
-            icon_size=(22, 22), icon_anchor=(11, 11))).add_to(m)
-    title = f"訪問ルート {route.csw.name} {plan.date.isoformat() if plan.date else ''}"
-    m.add_child(HtmlBox(html.escape(title) + "<br><b style='color:#c00'>" + " ／ ".join(html.escape(x) for x in marks)
-                        + "</b>", css_class="tsunagu-title"), name="tsunagu_title")
-    note = "線は訪問の順番を結んだもので、実際の道順ではありません。" + " ".join(plan.notes)
-    m.add_child(HtmlBox(html.escape(note), css_class="tsunagu-note"), name="tsunagu_note")
-    return render_html(m)
+#: The closing line of a printed route sheet.
+SENSITIVE_MARK_TEXT = "要配慮個人情報・取扱注意：この用紙を共有・掲示しないでください。訪問後は所定の方法で廃棄してください。"
 
 
 # --------------------------------------------------------------------------- the command

@@ -29,7 +29,8 @@ from gis.errors import InputDataError, TsunaguError
 log = logging.getLogger("tsunagu.jobs")
 
 #: Modules that register the analyses; each is optional (imported when present).
-ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments")
+ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments",
+                    "api.analyses.mobile_sales", "api.analyses.outreach")
 
 #: Status → Japanese label.
 STATUS_LABELS = {"queued": "待機中", "running": "実行中", "done": "完了", "failed": "失敗", "cancelled": "取消"}

@@ -145,3 +145,54 @@ def test_cli_bad_input_is_a_message_not_a_traceback(takahashi, data_dir, tmp_pat
     res = CliRunner().invoke(main, ["routes", "mobile-sales", "--workspace", str(takahashi), "--depot", "34.79,133.62",
                                     "--out", str(tmp_path)])
     assert res.exit_code == 2 and "日本の範囲外" in res.output
+
+
+# --- the mobile-sales job (shares its planning with the CLI) ----------------------------------
+
+
+@pytest.fixture
+def small_workspace(tmp_path):
+    from _clients_sample import fill_workspace
+
+    from api.store.geopackage import GeoPackageStore
+
+    with GeoPackageStore(tmp_path / "ws.gpkg", create=True) as store:
+        fill_workspace(store)
+        yield store
+
+
+def test_mobile_sales_job_tables_map_and_the_cli_agree(small_workspace, tmp_path):
+    from api.cli_mobile_sales import run_mobile_sales
+    from api.jobs import job_tables, run_job
+
+    params = {"time_limit_s": 1, "vehicles": 1, "days": "火,金", "seed": 3, "cell_size_m": 200}
+    job_id = run_job(small_workspace, "mobile-sales", params, data_dir=tmp_path, created_by="tester")
+    record = small_workspace.get_job(job_id)
+    assert record["status"] == "done", record["error"]
+    assert list(record["tables"]) == ["停留所", "週間時刻表", "週間一覧", "曜日別の集計", "未割当"]
+    tables = job_tables(small_workspace, record)
+    s = record["summary"]
+    assert s["stops"] == len(tables["停留所"]) > 0 and s["visits_served"] <= s["visits_required"]
+    assert set(tables["週間時刻表"]["曜日"]) <= {"火", "金"} and set(tables["曜日別の集計"]["曜日"]) == {"火", "金"}
+    assert record["params"]["time_limit_s"] == 1 and record["params"]["walk_m"] == 300.0
+    html = small_workspace.job_map(job_id)
+    assert "移動販売 週間ルート" in html and "leaflet" in html.lower()
+    assert any("サンプル" in n for n in record["notes"])  # the default depot is a sample choice
+    # the CLI plans with the same code: the same stops
+    res = run_mobile_sales(small_workspace, data_dir=tmp_path, vehicles=1, days="火,金", time_limit_s=1, seed=3,
+                           cell_size_m=200, out_dir=tmp_path / "cli")
+    cli_stops = pd.read_csv(res["paths"]["stops"], encoding="utf-8-sig", dtype={"停留所ID": str})
+    assert cli_stops["停留所ID"].tolist() == tables["停留所"]["停留所ID"].astype(str).tolist()
+    assert cli_stops["停留所名"].tolist() == tables["停留所"]["停留所名"].tolist()
+
+
+def test_mobile_sales_job_bad_parameters_name_the_field(small_workspace, tmp_path):
+    from api.jobs import run_job
+
+    for params, field in (({"hours": "朝から"}, "hours"), ({"days": "月,祝"}, "days"), ({"vehicles": 0}, "vehicles"),
+                          ({"depot": "34.79,133.62"}, "depot"), ({"lunch": "12:00-13:00/x"}, "lunch")):
+        with pytest.raises(InputDataError, match=field):
+            run_job(small_workspace, "mobile-sales", params, data_dir=tmp_path, created_by="tester")
+    job_id = run_job(small_workspace, "mobile-sales", {"depot_resource": "no-such", "time_limit_s": 1, "cell_size_m": 200},
+                     data_dir=tmp_path, created_by="tester")
+    assert "地域資源 no-such がワークスペースにありません" in small_workspace.get_job(job_id)["error"]

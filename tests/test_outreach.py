@@ -430,3 +430,129 @@ def test_cli_refuses_other_roles_and_other_stations(takahashi, tmp_path):
     assert not (tmp_path / "o").exists()
     res = _run(["--station", "no-such-station", "--workspace", str(takahashi), "--sample-visits", "3"])
     assert res.exit_code == 2 and "sample-station-01" in res.output
+
+
+# --------------------------------------------------------------------------- the outreach job (private plan)
+
+
+@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def job_store(request, tmp_path):
+    """A small complete SAMPLE workspace (tests/_clients_sample.py) with its sample client households."""
+    from _clients_sample import fill_workspace, households_table
+
+    from api.private import PRIVATE_SCHEMA, Viewer, client_store_for
+
+    if request.param == "gpkg":
+        from api.store.geopackage import GeoPackageStore
+
+        store = GeoPackageStore(tmp_path / "ws.gpkg", create=True)
+    else:
+        store = request.getfixturevalue("pg_store_factory")()
+    fill_workspace(store)
+    with client_store_for(store) as clients:
+        for station in ("s1", "s2"):
+            clients.import_households(Viewer("admin", "admin"), households_table(station), station_id=station)
+    yield store
+    if request.param == "postgis":
+        import sqlalchemy as sa
+
+        with client_store_for(store) as clients, clients._engine.begin() as conn:
+            for table in ("client_households", "access_log", "outreach_plans"):
+                conn.execute(sa.text(f"DELETE FROM {PRIVATE_SCHEMA}.{table} WHERE workspace = :w"),
+                             {"w": store.workspace_name})
+    store.close()
+
+
+def _public_text(store, job_id) -> str:
+    import json
+
+    from api.jobs import job_tables
+
+    record = store.get_job(job_id)
+    tables = job_tables(store, record) if record["status"] == "done" else {}
+    return json.dumps(record, ensure_ascii=False, default=str) + "".join(t.to_csv() for t in tables.values()) + \
+        (store.job_map(job_id) or "" if record["status"] == "done" else "")
+
+
+def test_outreach_job_keeps_the_plan_private(job_store, tmp_path):
+    from _clients_sample import leaks
+
+    from api.jobs import run_job
+    from api.private import Viewer, client_store_for
+
+    job_id = run_job(job_store, "outreach", {"station_id": "s1", "csws": 2, "time_limit_s": 1, "date": "2025-06-02",
+                                              "requested_by": "csw-1"}, data_dir=tmp_path, created_by="csw-1")
+    record = job_store.get_job(job_id)
+    assert record["status"] == "done", record["error"]
+    s = record["summary"]
+    assert s["station_id"] == "s1" and s["csws"] == 2 and s["visits"] == 5
+    assert s["visits_planned"] + s["visits_unfitted"] == 5 and record["has_map"] is False
+    assert list(record["tables"]) == ["訪問計画の概要"]
+    public = _public_text(job_store, job_id)
+    assert leaks(public) == [] and "S1-00" not in public  # not even the pseudonymous ids
+    with client_store_for(job_store) as clients:
+        plan = clients.outreach_plan(Viewer("csw-1", "csw", "s1"), s["plan_id"])
+        assert plan["status"] == "done" and plan["created_by"] == "csw-1"
+        assert set(plan["household_ids"]) == {f"S1-00{i}" for i in range(1, 6)}
+        doc = plan["document"]
+        assert sum(len(c["visits"]) for c in doc["csws"]) == s["visits_planned"]
+        assert clients.outreach_plan(Viewer("csw-2", "csw", "s2"), s["plan_id"]) is None
+        log = clients.access_log(Viewer("auditor", "admin"))
+        assert any(e["user"] == "csw-1" and e["role"] == "job" and e["action"] == "read" for e in log)
+
+
+def test_outreach_job_failure_names_nobody_in_public(job_store, tmp_path):
+    from _clients_sample import leaks
+
+    from api.jobs import run_job
+    from api.private import Viewer, client_store_for
+
+    bad = pd.DataFrame([{"id": "S2-009", "氏名": "漏洩検査夜子", "住所": "架空県漏洩検査町九番地", "緯度": 34.79011,
+                         "経度": 133.63377, "訪問時間(分)": 30, "希望時間帯": "20:00-21:00", "優先度": 1}])
+    with client_store_for(job_store) as clients:
+        clients.import_households(Viewer("admin", "admin"), bad, station_id="s2")
+    job_id = run_job(job_store, "outreach", {"station_id": "s2", "time_limit_s": 1, "plan_id": "a" * 32},
+                     data_dir=tmp_path, created_by="csw-2")
+    record = job_store.get_job(job_id)
+    assert record["status"] == "failed"
+    assert "非公開の記録" in record["error"] and "S2-009" not in record["error"]
+    public = _public_text(job_store, job_id)
+    assert leaks(public) == [] and "34.790" not in public and "133.634" not in public
+    with client_store_for(job_store) as clients:
+        plan = clients.outreach_plan(Viewer("csw-2", "csw", "s2"), "a" * 32)
+        assert plan["status"] == "failed" and "訪問先 S2-009 の希望時間帯" in plan["error"]
+        assert "漏洩検査夜子" not in plan["error"]
+        clients.delete_households(Viewer("admin", "admin"), ["S2-009"])
+        assert "S2-009" not in clients.outreach_plan(Viewer("admin", "admin"), "a" * 32)["error"]
+
+
+def test_outreach_job_bad_input(job_store, tmp_path):
+    from api.jobs import run_job
+
+    with pytest.raises(InputDataError, match="break_time"):
+        run_job(job_store, "outreach", {"station_id": "s1", "break_time": "昼ごろ"}, data_dir=tmp_path, created_by="x")
+    with pytest.raises(InputDataError, match="hours"):
+        run_job(job_store, "outreach", {"station_id": "s1", "hours": "17:00-9:00"}, data_dir=tmp_path, created_by="x")
+    job_id = run_job(job_store, "outreach", {"station_id": "no-such"}, data_dir=tmp_path, created_by="x")
+    assert "拠点 no-such がワークスペースにありません" in job_store.get_job(job_id)["error"]
+
+
+def test_outreach_job_sample_visits_on_a_station_without_clients(tmp_path):
+    from _clients_sample import fill_workspace
+
+    from api.jobs import run_job
+    from api.private import Viewer, client_store_for
+    from api.store.geopackage import GeoPackageStore
+
+    with GeoPackageStore(tmp_path / "ws.gpkg", create=True) as store:
+        fill_workspace(store)
+        job_id = run_job(store, "outreach", {"station_id": "s2", "time_limit_s": 1}, data_dir=tmp_path, created_by="x")
+        assert "拠点 s2 の訪問先が登録されていません" in store.get_job(job_id)["error"]
+        job_id = run_job(store, "outreach", {"station_id": "s2", "sample_visits": 4, "time_limit_s": 1},
+                         data_dir=tmp_path, created_by="x")
+        record = store.get_job(job_id)
+        assert record["status"] == "done" and record["summary"]["sample"] is True
+        assert any("サンプルデータ" in n for n in record["notes"])
+        with client_store_for(store) as clients:
+            table = clients.households(Viewer("a", "admin"), station_id="s2")
+            assert len(table) == 4 and table["is_sample"].all() and table["name"].str.startswith("サンプル世帯").all()
