@@ -100,8 +100,13 @@ def start_job(
     Returns 202 with the job id and the URL to poll; an unknown analysis or bad parameters are
     422 naming what is wrong (no job is made).
     """
-    record = get_runner(request).submit(store, body.analysis, body.params, data_dir=_data_dir(settings),
-                                        created_by=user.username)
+    if body.analysis == "outreach":  # client households: only admins and the station's CSWs (api/routers/outreach.py)
+        from api.routers.outreach import submit_outreach
+
+        record = submit_outreach(request, store, settings, user, body.params)
+    else:
+        record = get_runner(request).submit(store, body.analysis, body.params, data_dir=_data_dir(settings),
+                                            created_by=user.username)
     url = f"/jobs/{record['job_id']}"
     content = {"job_id": record["job_id"], "analysis": record["analysis"], "status": record["status"],
                "status_url": url, "data_version": record["data_version"]}
