@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import pandas as pd
@@ -11,7 +14,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from api.store.base import StoreError, WorkspaceNotInitialised
+from api.store.base import JobLeaseLost, StoreError, WorkspaceNotInitialised
 from api.store.geopackage import GeoPackageStore
 from gis.errors import InputDataError
 from gis.schema import coerce_areas, coerce_resources, coerce_stations
@@ -453,6 +456,107 @@ def test_geopackage_file_that_is_not_a_workspace(tmp_path):
     path.write_text("これは GeoPackage ではありません", encoding="utf-8")
     with pytest.raises(StoreError, match="cannot open"):
         GeoPackageStore(path)
+
+
+# ---------------------------------------------------------------------------- the job queue
+
+
+def _queued(store, n: int = 1, analysis: str = "a") -> list[str]:
+    return [store.create_job(analysis=analysis, params={"i": i}, created_by="u", data_version="v")["job_id"]
+            for i in range(n)]
+
+
+def test_queue_claims_oldest_first_and_only_named_analyses(store):
+    first, second = _queued(store, 2)
+    (other,) = _queued(store, 1, analysis="b")
+    claimed = store.claim_job(worker_id="w1", lease_s=30, analyses=["a"])
+    assert claimed["job_id"] == first and claimed["status"] == "running" and claimed["attempts"] == 1
+    assert claimed["worker_id"] == "w1" and claimed["lease_until"] > claimed["heartbeat_at"]
+    assert claimed["started_at"] is not None and claimed["message"] == "開始"
+    assert store.claim_job(worker_id="w2", lease_s=30, analyses=["a"])["job_id"] == second
+    assert store.claim_job(worker_id="w3", lease_s=30, analyses=["a"]) is None  # b is not w3's
+    assert store.claim_job(worker_id="w3", lease_s=30, analyses=[]) is None
+    assert store.claim_job(worker_id="w3", lease_s=30, job_id=other)["job_id"] == other
+    assert store.claim_job(worker_id="w4", lease_s=30, job_id=other) is None  # taken already
+    with pytest.raises(StoreError, match="lease"):
+        store.claim_job(worker_id="w4", lease_s=0)
+
+
+def test_queue_only_the_holder_writes(store):
+    (job_id,) = _queued(store)
+    store.claim_job(worker_id="w1", lease_s=30)
+    before = store.get_job(job_id)
+    assert store.heartbeat_job(job_id, worker_id="w1", attempt=1, lease_s=60, progress=0.5, message="半分") is False
+    after = store.get_job(job_id)
+    assert (after["progress"], after["message"]) == (0.5, "半分") and after["lease_until"] > before["lease_until"]
+    result = SimpleNamespace(tables={"t": pd.DataFrame({"x": [1]})}, map_html=None, summary={}, notes=[])
+    for wrong in ({"worker_id": "w2", "attempt": 1}, {"worker_id": "w1", "attempt": 2}):
+        with pytest.raises(JobLeaseLost):
+            store.heartbeat_job(job_id, lease_s=30, **wrong)
+        with pytest.raises(JobLeaseLost):
+            store.finish_job(job_id, result, **wrong)
+        with pytest.raises(JobLeaseLost):
+            store.fail_job(job_id, "x", **wrong)
+    assert store.get_job(job_id)["status"] == "running" and store.job_table(job_id, "t") is None
+    done = store.finish_job(job_id, result, worker_id="w1", attempt=1)
+    assert done["status"] == "done" and done["lease_until"] is None and store.job_table(job_id, "t")["x"].tolist() == [1]
+    with pytest.raises(JobLeaseLost):
+        store.heartbeat_job(job_id, worker_id="w1", attempt=1, lease_s=30)
+
+
+def test_queue_expired_leases_requeue_then_fail(store):
+    (job_id,) = _queued(store)
+    store.claim_job(worker_id="dead-1", lease_s=5)
+    assert store.reap_expired_jobs(max_attempts=2) == []  # a live lease is left alone
+    store.heartbeat_job(job_id, worker_id="dead-1", attempt=1, lease_s=0.05)  # then the worker goes silent
+    time.sleep(0.1)
+    (requeued,) = store.reap_expired_jobs(max_attempts=2)
+    assert requeued["status"] == "queued" and requeued["attempts"] == 1 and requeued["worker_id"] is None
+    assert "再実行待ち" in requeued["message"]
+    with pytest.raises(JobLeaseLost):  # the dead worker, should it wake up, cannot write any more
+        store.finish_job(job_id, SimpleNamespace(tables={"t": pd.DataFrame({"x": [1]})}), worker_id="dead-1",
+                         attempt=1)
+    assert store.claim_job(worker_id="dead-2", lease_s=0.05)["attempts"] == 2
+    time.sleep(0.1)
+    (failed,) = store.reap_expired_jobs(max_attempts=2)
+    assert failed["status"] == "failed" and failed["attempts"] == 2 and failed["finished_at"]
+    assert "ワーカーが応答しなくなった" in failed["error"] and "dead-2" in failed["error"]
+    assert failed["tables"] == [] and store.job_table(job_id, "t") is None
+    assert store.reap_expired_jobs(max_attempts=2) == []
+
+
+def test_queue_cancel_and_release(store):
+    queued, running, released = _queued(store, 3)
+    assert store.cancel_job(queued)["status"] == "cancelled"
+    store.claim_job(worker_id="w", lease_s=30)
+    assert store.get_job(running)["status"] == "running"
+    asked = store.cancel_job(running)
+    assert asked["status"] == "running" and asked["cancel_requested"] is True
+    assert store.heartbeat_job(running, worker_id="w", attempt=1, lease_s=30) is True
+    assert store.cancel_job(running, worker_id="w", attempt=1)["status"] == "cancelled"
+
+    assert store.claim_job(worker_id="w", lease_s=30)["job_id"] == released
+    back = store.release_job(released, worker_id="w", attempt=1)
+    assert back["status"] == "queued" and back["attempts"] == 0 and back["worker_id"] is None
+    assert store.claim_job(worker_id="w2", lease_s=30)["attempts"] == 1
+
+
+def test_queue_concurrent_claims_are_exclusive(make_store):
+    ids = set(_queued(make_store(), 30))
+    stores = [make_store() for _ in range(4)]
+    got: list[list[str]] = [[] for _ in stores]
+
+    def claim_all(i: int) -> None:
+        while (record := stores[i].claim_job(worker_id=f"w{i}", lease_s=30)) is not None:
+            got[i].append(record["job_id"])
+
+    threads = [threading.Thread(target=claim_all, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [job_id for mine in got for job_id in mine]
+    assert sorted(claimed) == sorted(ids)  # every job once, none twice
 
 
 def _data_dir() -> Path | None:

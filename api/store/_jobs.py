@@ -1,4 +1,10 @@
-"""Job records shared by both stores: statuses, allowed transitions, result tables as JSON."""
+"""Job records shared by both stores: statuses, the queue's state machine, result tables as JSON.
+
+Both stores lock a job's row, hand it to one of the ``plan_*`` functions below and write the
+changes it returns; so the rules (who may finish a job, what a dead worker's job becomes) are
+written once. Times in a plan are :data:`NOW` or :class:`After` markers that each store turns
+into its own clock (PostgreSQL's ``clock_timestamp()``, or UTC text in the GeoPackage).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ import datetime as _dt
 import json
 import uuid
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from api.store import _json
-from api.store.base import JobStateError, StoreError
+from api.store.base import JobLeaseLost, JobStateError, StoreError
 
 #: Status → Japanese label (what users see).
 JOB_STATUSES = {
@@ -28,12 +35,45 @@ FINAL_STATUSES = frozenset({"done", "failed", "cancelled"})
 JOB_FIELDS = [
     "job_id", "analysis", "params", "status", "progress", "message", "created_by", "created_at",
     "started_at", "finished_at", "data_version", "summary", "notes", "error", "tables", "has_map",
+    "attempts", "worker_id", "heartbeat_at", "lease_until", "cancel_requested",
 ]
+
+#: Columns of a job row the ``plan_*`` functions read.
+ROW_FIELDS = ("status", "worker_id", "attempts", "cancel_requested", "started_at")
 
 
 def now() -> str:
-    """UTC now as ISO 8601 text (seconds precision is too coarse for ordering; keep microseconds)."""
-    return _dt.datetime.now(_dt.UTC).isoformat()
+    """UTC now as ISO 8601 text with microseconds (fixed width, so text order is time order)."""
+    return iso(_dt.datetime.now(_dt.UTC))
+
+
+def iso(moment: _dt.datetime) -> str:
+    """A UTC time as fixed-width ISO 8601 text (``2025-04-01T09:00:00.000000+00:00``)."""
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+class _Now:
+    def __repr__(self) -> str:
+        return "NOW"
+
+
+#: Marker in a plan: the store's current time.
+NOW = _Now()
+
+
+@dataclass(frozen=True)
+class After:
+    """Marker in a plan: the store's current time plus ``seconds``."""
+
+    seconds: float
+
+
+def resolve_time(value, moment: _dt.datetime | None = None):
+    """Turn :data:`NOW` / :class:`After` into UTC text (GeoPackage); other values pass through."""
+    if value is NOW or isinstance(value, After):
+        moment = moment or _dt.datetime.now(_dt.UTC)
+        return iso(moment + _dt.timedelta(seconds=value.seconds) if isinstance(value, After) else moment)
+    return value
 
 
 def new_job_id(job_id: str | None = None) -> str:
@@ -66,7 +106,7 @@ def check_progress(progress: float) -> float:
 
 
 def check_transition(job_id: str, status: str | None, new: str) -> None:
-    """Raise when ``job_id`` (now ``status``; None = unknown) may not move to ``new``."""
+    """Raise when ``job_id`` (now ``status``; None = unknown) may not move to ``new`` (no worker named)."""
     if status is None:
         msg = f"no job {job_id} in this workspace"
         raise JobStateError(msg)
@@ -76,6 +116,131 @@ def check_transition(job_id: str, status: str | None, new: str) -> None:
     if new == "queued" or (new == "cancelled" and status != "queued"):
         msg = f"job {job_id} cannot go from {status} to {new}"
         raise JobStateError(msg)
+
+
+def check_lease(lease_s) -> float:
+    """A lease length in seconds (positive and finite)."""
+    try:
+        value = float(lease_s)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        msg = f"a job lease must be a positive number of seconds, got {lease_s!r}"
+        raise StoreError(msg)
+    return value
+
+
+def check_owner(job_id: str, row: dict | None, worker_id: str, attempt: int) -> None:
+    """Raise :class:`JobLeaseLost` unless ``worker_id`` still runs ``attempt`` of the job."""
+    if row is None:
+        msg = f"no job {job_id} in this workspace"
+        raise JobStateError(msg)
+    if row["status"] != "running" or row["worker_id"] != worker_id or int(row["attempts"]) != int(attempt):
+        msg = (f"job {job_id} is no longer run by worker {worker_id} (attempt {attempt}): it is {row['status']}"
+               + (f", attempt {row['attempts']} of worker {row['worker_id']}" if row["status"] == "running" else "")
+               + "; its lease ran out or it was ended elsewhere")
+        raise JobLeaseLost(msg)
+
+
+# ---------------------------------------------------------------------- plans
+#
+# Each plan takes the locked row (a dict of ROW_FIELDS, or None when there is no such job) and
+# returns ``(changes, value)``: the columns to write and what the store method returns.
+
+
+def _ended(status: str, *, error: str | None = None) -> dict:
+    return {"status": status, "error": error, "message": JOB_STATUSES[status], "finished_at": NOW,
+            "lease_until": None}
+
+
+def plan_claim(row: dict, *, worker_id: str, lease_s: float) -> dict:
+    """queued → running for ``worker_id``: a new attempt with a lease of ``lease_s`` seconds."""
+    changes = {"status": "running", "worker_id": str(worker_id), "attempts": int(row["attempts"] or 0) + 1,
+               "lease_until": After(lease_s), "heartbeat_at": NOW, "progress": 0.0, "message": "開始",
+               "error": None}
+    if row.get("started_at") is None:
+        changes["started_at"] = NOW
+    return changes
+
+
+def plan_progress(job_id: str, row: dict | None, *, progress: float, message: str) -> tuple[dict, None]:
+    """Progress without a worker (legacy callers): the first call moves queued → running."""
+    check_transition(job_id, None if row is None else row["status"], "running")
+    changes = {"status": "running", "progress": progress, "message": str(message)}
+    if row.get("started_at") is None:
+        changes["started_at"] = NOW
+    return changes, None
+
+
+def plan_heartbeat(job_id: str, row: dict | None, *, worker_id: str, attempt: int, lease_s: float,
+                   progress: float | None, message: str | None) -> tuple[dict, bool]:
+    """The running worker extends its lease (and records progress); returns whether cancel was asked."""
+    check_owner(job_id, row, worker_id, attempt)
+    changes: dict = {"heartbeat_at": NOW, "lease_until": After(lease_s)}
+    if progress is not None:
+        changes["progress"] = progress
+    if message is not None:
+        changes["message"] = str(message)
+    return changes, bool(row["cancel_requested"])
+
+
+def plan_finish(job_id: str, row: dict | None, *, worker_id: str | None, attempt: int | None) -> tuple[dict, str]:
+    """running → done (the result is written in the same transaction), or cancelled when cancel was asked."""
+    if worker_id is None:
+        check_transition(job_id, None if row is None else row["status"], "done")
+    else:
+        check_owner(job_id, row, worker_id, attempt)
+    if row["cancel_requested"]:
+        return _ended("cancelled"), "cancelled"
+    changes = {**_ended("done"), "progress": 1.0, "message": "完了"}
+    if row.get("started_at") is None:
+        changes["started_at"] = NOW
+    return changes, "done"
+
+
+def plan_fail(job_id: str, row: dict | None, *, error: str, worker_id: str | None,
+              attempt: int | None) -> tuple[dict, None]:
+    """queued or running → failed with ``error``."""
+    if worker_id is None:
+        check_transition(job_id, None if row is None else row["status"], "failed")
+    else:
+        check_owner(job_id, row, worker_id, attempt)
+    return _ended("failed", error=str(error)), None
+
+
+def plan_cancel(job_id: str, row: dict | None, *, worker_id: str | None, attempt: int | None) -> tuple[dict, None]:
+    """A user's cancel: queued → cancelled at once, running → cancel requested (the worker stops at
+    its next progress report). With ``worker_id``: the worker records that it stopped (running → cancelled)."""
+    if worker_id is not None:
+        check_owner(job_id, row, worker_id, attempt)
+        return _ended("cancelled"), None
+    status = None if row is None else row["status"]
+    if status == "running":
+        return {"cancel_requested": True, "message": "取消の要求を受け付けました"}, None
+    check_transition(job_id, status, "cancelled")
+    return {**_ended("cancelled"), "cancel_requested": True}, None
+
+
+def plan_release(job_id: str, row: dict | None, *, worker_id: str, attempt: int) -> tuple[dict, None]:
+    """A worker that shuts down gives its job back: running → queued, the attempt not counted."""
+    check_owner(job_id, row, worker_id, attempt)
+    if row["cancel_requested"]:
+        return _ended("cancelled"), None
+    return {"status": "queued", "worker_id": None, "lease_until": None, "attempts": max(0, int(attempt) - 1),
+            "progress": 0.0, "message": "再開待ち（ワーカーが停止したため）"}, None
+
+
+def plan_expired(row: dict, *, max_attempts: int) -> dict:
+    """A running job whose lease ran out (its worker died or hung): queued again, or failed/cancelled."""
+    attempts = int(row["attempts"] or 0)
+    if row["cancel_requested"]:
+        return _ended("cancelled")
+    if attempts >= max_attempts:
+        error = (f"ワーカーが応答しなくなったため、{attempts} 回試みたところで中止しました"
+                 f"（最後のワーカー: {row['worker_id']}）。データや設定を確かめて、解析をもう一度実行してください。")
+        return _ended("failed", error=error)
+    return {"status": "queued", "worker_id": None, "lease_until": None, "progress": 0.0,
+            "message": f"再実行待ち（ワーカーが応答しなくなったため、{attempts} 回目の実行を打ち切りました）"}
 
 
 def result_parts(result) -> tuple[list[tuple[str, dict]], str | None, dict, list[str]]:

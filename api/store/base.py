@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import geopandas as gpd
 
@@ -21,6 +21,10 @@ class WorkspaceNotInitialised(StoreError):
 
 class JobStateError(StoreError):
     """A job that does not exist, or a change its status does not allow (a finished job is immutable)."""
+
+
+class JobLeaseLost(JobStateError):
+    """A worker wrote to a job it no longer holds (its lease ran out and the job was re-queued or ended)."""
 
 
 class StoreWriter(abc.ABC):
@@ -112,8 +116,16 @@ class Store(abc.ABC):
     # ------------------------------------------------------------------ analysis jobs
     #
     # A job is one run of an analysis on this workspace: queued → running → done | failed
-    # (or queued → cancelled). Re-running creates a new job; a finished job never changes.
+    # (or → cancelled). Re-running creates a new job; a finished job never changes.
     # Records are dicts with the keys of ``api.store._jobs.JOB_FIELDS``; times are ISO 8601 UTC.
+    #
+    # The table of jobs is also the queue. A worker claims the oldest queued job
+    # (:meth:`claim_job`: one attempt, held under a lease), keeps the lease alive and records
+    # progress with :meth:`heartbeat_job`, and ends it with :meth:`finish_job` (the result and
+    # the status in one transaction), :meth:`fail_job`, :meth:`cancel_job` or :meth:`release_job`,
+    # each naming itself (``worker_id``, ``attempt``) so a worker whose lease ran out cannot write.
+    # :meth:`reap_expired_jobs` re-queues the jobs of dead workers. The rules are the ``plan_*``
+    # functions of :mod:`api.store._jobs`; a store locks the row and applies them.
 
     #: Seconds between persisted progress updates of a running job (the runner keeps the
     #: latest progress in memory and writes it at most this often).
@@ -126,20 +138,86 @@ class Store(abc.ABC):
         """Create a queued job and return its record (a new uuid4 ``job_id`` unless one is given)."""
 
     @abc.abstractmethod
+    def claim_job(self, *, worker_id: str, lease_s: float, analyses: Collection[str] | None = None,
+                  job_id: str | None = None) -> dict | None:
+        """Take the oldest queued job (or queued job ``job_id``) for ``worker_id``; None when there is none.
+
+        The claim is exclusive: two workers never get the same job. The job becomes running,
+        its ``attempts`` grows by one and it is held for ``lease_s`` seconds unless the worker
+        renews the lease (:meth:`heartbeat_job`). ``analyses`` limits the claim to analyses the
+        worker can run.
+        """
+
+    def heartbeat_job(self, job_id: str, *, worker_id: str, attempt: int, lease_s: float,
+                      progress: float | None = None, message: str | None = None) -> bool:
+        """Renew the lease of a job this worker runs (and record progress); returns True when cancel was asked.
+
+        Raises :class:`JobLeaseLost` when the worker no longer holds the job.
+        """
+        from api.store import _jobs
+
+        job_id = _jobs.check_job_id(job_id)
+        lease_s = _jobs.check_lease(lease_s)
+        value = None if progress is None else _jobs.check_progress(progress)
+        return self._update_job(job_id, lambda row: _jobs.plan_heartbeat(
+            job_id, row, worker_id=worker_id, attempt=attempt, lease_s=lease_s, progress=value, message=message))
+
     def update_job_progress(self, job_id: str, progress: float, message: str = "") -> None:
-        """Record progress (0–1) and a Japanese message; the first call moves queued → running."""
+        """Record progress (0–1) and a Japanese message without a worker; the first call moves queued → running."""
+        from api.store import _jobs
+
+        job_id = _jobs.check_job_id(job_id)
+        value = _jobs.check_progress(progress)
+        self._update_job(job_id, lambda row: _jobs.plan_progress(job_id, row, progress=value, message=message))
+
+    def finish_job(self, job_id: str, result, *, worker_id: str | None = None, attempt: int | None = None) -> dict:
+        """Store an ``AnalysisResult`` (tables, map, summary, notes) and mark the job done, in one transaction.
+
+        A job whose cancel was asked ends cancelled instead (and nothing of the result is kept).
+        """
+        from api.store import _jobs
+
+        job_id = _jobs.check_job_id(job_id)
+        parts = _jobs.result_parts(result)
+        self._update_job(job_id, lambda row: _jobs.plan_finish(job_id, row, worker_id=worker_id, attempt=attempt),
+                         result=parts)
+        return self.get_job(job_id)
+
+    def fail_job(self, job_id: str, error: str, *, worker_id: str | None = None, attempt: int | None = None) -> dict:
+        """Mark a queued or running job failed with ``error`` (what went wrong, in words)."""
+        from api.store import _jobs
+
+        job_id = _jobs.check_job_id(job_id)
+        self._update_job(job_id, lambda row: _jobs.plan_fail(job_id, row, error=str(error), worker_id=worker_id,
+                                                             attempt=attempt))
+        return self.get_job(job_id)
+
+    def cancel_job(self, job_id: str, *, worker_id: str | None = None, attempt: int | None = None) -> dict:
+        """Cancel a job: a queued one at once, a running one at its next progress report (``cancel_requested``).
+
+        With ``worker_id``/``attempt``, the worker records that it stopped (running → cancelled).
+        A finished job is a :class:`JobStateError`.
+        """
+        from api.store import _jobs
+
+        job_id = _jobs.check_job_id(job_id)
+        self._update_job(job_id, lambda row: _jobs.plan_cancel(job_id, row, worker_id=worker_id, attempt=attempt))
+        return self.get_job(job_id)
+
+    def release_job(self, job_id: str, *, worker_id: str, attempt: int) -> dict:
+        """Give a running job back to the queue (a worker shutting down); the attempt is not counted."""
+        from api.store import _jobs
+
+        job_id = _jobs.check_job_id(job_id)
+        self._update_job(job_id, lambda row: _jobs.plan_release(job_id, row, worker_id=worker_id, attempt=attempt))
+        return self.get_job(job_id)
 
     @abc.abstractmethod
-    def finish_job(self, job_id: str, result) -> dict:
-        """Store an ``AnalysisResult`` (tables, map, summary, notes) and mark the job done, in one transaction."""
+    def reap_expired_jobs(self, *, max_attempts: int) -> list[dict]:
+        """Jobs whose lease ran out: queued again, or failed after ``max_attempts`` attempts; returns their records.
 
-    def fail_job(self, job_id: str, error: str) -> dict:
-        """Mark a queued or running job failed with ``error`` (what went wrong, in words)."""
-        return self._end_job(job_id, "failed", error=str(error))
-
-    def cancel_job(self, job_id: str) -> dict:
-        """Mark a queued job cancelled (a running job cannot be cancelled)."""
-        return self._end_job(job_id, "cancelled", error=None)
+        Two workers reaping at once never both handle one job.
+        """
 
     def get_job(self, job_id: str) -> dict | None:
         """The job's record, or None when this workspace has no such job."""
@@ -152,8 +230,14 @@ class Store(abc.ABC):
         return self._job_record(job_id)
 
     @abc.abstractmethod
-    def _end_job(self, job_id: str, status: str, *, error: str | None) -> dict:
-        """Move a job to a final status (failed/cancelled) and return its record."""
+    def _update_job(self, job_id: str, plan: Callable[[dict | None], tuple[dict, object]], *,
+                    result: tuple | None = None):
+        """Lock the job's row, apply ``plan(row)`` → ``(changes, value)`` in one transaction and return ``value``.
+
+        ``row`` holds :data:`api.store._jobs.ROW_FIELDS` (None for an unknown job). When the
+        changes make the job done, ``result`` (from :func:`api.store._jobs.result_parts`) is
+        written in the same transaction.
+        """
 
     @abc.abstractmethod
     def _job_record(self, job_id: str) -> dict | None:

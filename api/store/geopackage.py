@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -160,9 +161,12 @@ class GeoPackageStore(Store):
     # ------------------------------------------------------------------ analysis jobs
     #
     # Jobs live in two attribute tables of the same file (``jobs``, ``job_tables``), created on
-    # first use. Every status change is one copy-on-write commit like any other write, so the
-    # runner persists progress only every ``job_progress_interval`` seconds and keeps the rest
-    # in memory.
+    # first use (and given the queue's columns when an older file is first written). Every
+    # status change is one copy-on-write commit like any other write, under the same lock file,
+    # so claims are exclusive across threads and processes (the lock does for the file what
+    # SQLite's BEGIN IMMEDIATE does for one database), and a result appears with its status in
+    # one rename. The runner persists progress only every ``job_progress_interval`` seconds and
+    # keeps the rest in memory; polling for work only reads.
 
     job_progress_interval = 5.0
 
@@ -184,39 +188,77 @@ class GeoPackageStore(Store):
         self._job_commit(write)
         return self.get_job(job_id)
 
-    def update_job_progress(self, job_id: str, progress: float, message: str = "") -> None:
-        """Record progress and message; the first call moves queued → running (see :class:`Store`)."""
-        job_id = _jobs.check_job_id(job_id)
-        value = _jobs.check_progress(progress)
+    def claim_job(self, *, worker_id: str, lease_s: float, analyses: Collection[str] | None = None,
+                  job_id: str | None = None) -> dict | None:
+        """Claim the oldest queued job under the file lock (see :class:`Store`)."""
+        lease_s = _jobs.check_lease(lease_s)
+        where, args = ["status = 'queued'"], []
+        if job_id is not None:
+            where.append("job_id = ?")
+            args.append(_jobs.check_job_id(job_id))
+        if analyses is not None:
+            names = sorted(str(a) for a in analyses)
+            where.append(f"analysis IN ({', '.join('?' * len(names))})" if names else "0")
+            args.extend(names)
+        query = (f"SELECT job_id, {', '.join(_jobs.ROW_FIELDS)} FROM jobs WHERE {' AND '.join(where)} "
+                 "ORDER BY created_at, fid LIMIT 1")
+        with self._job_reader() as con:  # cheap look first: polling an empty queue never writes
+            if con is None or con.execute(query, tuple(args)).fetchone() is None:
+                return None
+        claimed: list[str] = []
 
         def write(con: sqlite3.Connection) -> None:
-            status = self._job_status(con, job_id)
-            _jobs.check_transition(job_id, status, "running")
-            con.execute("UPDATE jobs SET status = 'running', progress = ?, message = ?, "
-                        "started_at = COALESCE(started_at, ?) WHERE job_id = ?",
-                        (value, str(message), _jobs.now(), job_id))
+            cur = con.execute(query, tuple(args))
+            found = cur.fetchone()
+            if found is None:
+                return
+            row = _row_dict(cur, found)
+            changes = _jobs.plan_claim(row, worker_id=worker_id, lease_s=lease_s)
+            _apply(con, row["job_id"], changes)
+            claimed.append(row["job_id"])
 
         self._job_commit(write)
+        return self.get_job(claimed[0]) if claimed else None
 
-    def finish_job(self, job_id: str, result) -> dict:
-        """Store the result and mark the job done in one commit (see :class:`Store`)."""
-        job_id = _jobs.check_job_id(job_id)
-        tables, map_html, summary, notes = _jobs.result_parts(result)
+    def reap_expired_jobs(self, *, max_attempts: int) -> list[dict]:
+        """Re-queue or fail running jobs whose lease ran out (see :class:`Store`)."""
+        query = (f"SELECT job_id, {', '.join(_jobs.ROW_FIELDS)} FROM jobs "
+                 "WHERE status = 'running' AND lease_until IS NOT NULL AND lease_until < ? ORDER BY lease_until")
+        with self._job_reader() as con:
+            if con is None or "lease_until" not in _columns(con) or not con.execute(query, (_jobs.now(),)).fetchone():
+                return []
+        reaped: list[str] = []
 
         def write(con: sqlite3.Connection) -> None:
-            status = self._job_status(con, job_id)
-            _jobs.check_transition(job_id, status, "done")
-            con.executemany("INSERT INTO job_tables (job_id, position, name, data) VALUES (?, ?, ?, ?)",
-                            [(job_id, i, name, _json.dumps(data)) for i, (name, data) in enumerate(tables)])
-            now = _jobs.now()
-            con.execute("UPDATE jobs SET status = 'done', progress = 1.0, message = ?, finished_at = ?, "
-                        "started_at = COALESCE(started_at, ?), summary = ?, notes = ?, table_names = ?, "
-                        "map_html = ? WHERE job_id = ?",
-                        ("完了", now, now, _json.dumps(summary), _json.dumps(notes),
-                         _json.dumps([n for n, _ in tables]), _jobs.pack_map(map_html), job_id))
+            cur = con.execute(query, (_jobs.now(),))
+            for found in cur.fetchall():
+                row = _row_dict(cur, found)
+                _apply(con, row["job_id"], _jobs.plan_expired(row, max_attempts=int(max_attempts)))
+                reaped.append(row["job_id"])
 
         self._job_commit(write)
-        return self.get_job(job_id)
+        return [self.get_job(job_id) for job_id in reaped]
+
+    def _update_job(self, job_id: str, plan: Callable[[dict | None], tuple[dict, object]], *,
+                    result: tuple | None = None):
+        out: list = []
+
+        def write(con: sqlite3.Connection) -> None:
+            cur = con.execute(f"SELECT job_id, {', '.join(_jobs.ROW_FIELDS)} FROM jobs WHERE job_id = ?", (job_id,))
+            found = cur.fetchone()
+            changes, value = plan(None if found is None else _row_dict(cur, found))
+            if changes.get("status") == "done" and result is not None:
+                tables, map_html, summary, notes = result
+                con.executemany("INSERT INTO job_tables (job_id, position, name, data) VALUES (?, ?, ?, ?)",
+                                [(job_id, i, name, _json.dumps(data)) for i, (name, data) in enumerate(tables)])
+                changes = {**changes, "summary": _json.dumps(summary), "notes": _json.dumps(notes),
+                           "table_names": _json.dumps([n for n, _ in tables]), "map_html": _jobs.pack_map(map_html)}
+            if changes:
+                _apply(con, job_id, changes)
+            out.append(value)
+
+        self._job_commit(write)
+        return out[0]
 
     def _job_record(self, job_id: str) -> dict | None:
         rows = self._job_rows("WHERE job_id = ?", (job_id,))
@@ -256,22 +298,6 @@ class GeoPackageStore(Store):
                 "SELECT map_html FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return None if row is None else _jobs.unpack_map(row[0])
 
-    def _end_job(self, job_id: str, status: str, *, error: str | None) -> dict:
-        job_id = _jobs.check_job_id(job_id)
-
-        def write(con: sqlite3.Connection) -> None:
-            _jobs.check_transition(job_id, self._job_status(con, job_id), status)
-            con.execute("UPDATE jobs SET status = ?, error = ?, message = ?, finished_at = ? WHERE job_id = ?",
-                        (status, error, _jobs.JOB_STATUSES[status], _jobs.now(), job_id))
-
-        self._job_commit(write)
-        return self.get_job(job_id)
-
-    @staticmethod
-    def _job_status(con: sqlite3.Connection, job_id: str) -> str | None:
-        row = con.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        return None if row is None else row[0]
-
     def _job_commit(self, write: Callable[[sqlite3.Connection], None]) -> None:
         def sql(con: sqlite3.Connection) -> None:
             _ensure_job_tables(con)
@@ -293,19 +319,23 @@ class GeoPackageStore(Store):
     def _job_rows(self, clause: str, args: tuple) -> list[dict]:
         columns = ["job_id", "analysis", "params", "status", "progress", "message", "created_by", "created_at",
                    "started_at", "finished_at", "data_version", "summary", "notes", "error", "table_names",
-                   "map_html IS NOT NULL"]
+                   *_QUEUE_COLUMNS]
         with self._job_reader() as con:
             if con is None:
                 return []
-            rows = con.execute(f"SELECT {', '.join(columns)} FROM jobs {clause}", args).fetchall()
+            present = _columns(con)
+            select = [c if c in present else f"{_QUEUE_COLUMNS[c][1]} AS {c}" for c in columns]  # an older file
+            rows = con.execute(f"SELECT {', '.join(select)}, map_html IS NOT NULL FROM jobs {clause}", args).fetchall()
         out = []
         for r in rows:
-            record = dict(zip(columns[:-1], r[:-1], strict=True))
+            record = dict(zip(columns, r[:-1], strict=True))
             for key in ("params", "summary", "notes"):
                 record[key] = _json.loads(record[key])
             record["notes"] = record["notes"] or []
             record["tables"] = _json.loads(record.pop("table_names")) or []
             record["has_map"] = bool(r[-1])
+            record["attempts"] = int(record["attempts"] or 0)
+            record["cancel_requested"] = bool(record["cancel_requested"])
             out.append({k: record[k] for k in _jobs.JOB_FIELDS})
         return out
 
@@ -548,13 +578,34 @@ def _run_sql(path: Path, sql: Callable[[sqlite3.Connection], None]) -> None:
         con.close()
 
 
+#: Columns the queue added to the jobs table: name -> (SQLite declaration, value read from an older file).
+_QUEUE_COLUMNS = {
+    "attempts": ("INTEGER NOT NULL DEFAULT 0", "0"),
+    "worker_id": ("TEXT", "NULL"),
+    "heartbeat_at": ("TEXT", "NULL"),
+    "lease_until": ("TEXT", "NULL"),
+    "cancel_requested": ("INTEGER NOT NULL DEFAULT 0", "0"),
+}
+
+
 def _ensure_job_tables(con: sqlite3.Connection) -> None:
-    """Create the job tables (registered as GeoPackage attribute tables, so QGIS lists them)."""
+    """Create the job tables (registered as GeoPackage attribute tables, so QGIS lists them).
+
+    An older file's jobs table gets the queue's columns; jobs it shows running were run by a
+    process that is gone, so their lease is made already expired (the next worker re-queues them).
+    """
     con.execute("""CREATE TABLE IF NOT EXISTS jobs (
         fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE, analysis TEXT NOT NULL,
         params TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT,
         created_by TEXT, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, data_version TEXT,
         summary TEXT, notes TEXT, error TEXT, table_names TEXT, map_html BLOB)""")
+    present = _columns(con)
+    for name, (declaration, _) in _QUEUE_COLUMNS.items():
+        if name not in present:
+            con.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+    if "lease_until" not in present:
+        con.execute("UPDATE jobs SET lease_until = ?, attempts = 1 WHERE status = 'running'", (_jobs.now(),))
+    con.execute("CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at)")
     con.execute("""CREATE TABLE IF NOT EXISTS job_tables (
         fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
         position INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (job_id, name))""")
@@ -562,6 +613,27 @@ def _ensure_job_tables(con: sqlite3.Connection) -> None:
         con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
                     "SELECT ?, 'attributes', ?, ? WHERE NOT EXISTS "
                     "(SELECT 1 FROM gpkg_contents WHERE table_name = ?)", (name, name, what, name))
+
+
+def _columns(con: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in con.execute("PRAGMA table_info(jobs)")}
+
+
+def _row_dict(cur: sqlite3.Cursor, found: tuple) -> dict:
+    return dict(zip([d[0] for d in cur.description], found, strict=True))
+
+
+def _apply(con: sqlite3.Connection, job_id: str, changes: dict) -> None:
+    """Write a plan's changes to one job row (time markers become UTC text)."""
+    moment = _dt.datetime.now(_dt.UTC)
+    values = []
+    for value in changes.values():
+        value = _jobs.resolve_time(value, moment)
+        if isinstance(value, bool):
+            value = int(value)
+        values.append(value)
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    con.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", (*values, job_id))
 
 
 @contextlib.contextmanager

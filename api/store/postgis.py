@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import datetime as _dt
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -111,6 +112,11 @@ _jobs_t = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("table_names", JSONB),
     sa.Column("map_html", sa.LargeBinary),
+    sa.Column("worker_id", sa.Text),
+    sa.Column("attempts", sa.Integer),
+    sa.Column("heartbeat_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("lease_until", sa.TIMESTAMP(timezone=True)),
+    sa.Column("cancel_requested", sa.Boolean),
 )
 _job_tables = sa.Table(
     "job_tables", _meta,
@@ -286,32 +292,62 @@ class PostGISStore(Store):
                 raise JobStateError(msg) from exc
         return self.get_job(job_id)
 
-    def update_job_progress(self, job_id: str, progress: float, message: str = "") -> None:
-        """Record progress and message; the first call moves queued → running (see :class:`Store`)."""
-        job_id = _jobs.check_job_id(job_id)
-        value = _jobs.check_progress(progress)
+    def claim_job(self, *, worker_id: str, lease_s: float, analyses: Collection[str] | None = None,
+                  job_id: str | None = None) -> dict | None:
+        """Claim the oldest queued job with ``SELECT … FOR UPDATE SKIP LOCKED`` (see :class:`Store`)."""
+        lease_s = _jobs.check_lease(lease_s)
+        c = _jobs_t.c
+        where = [c.workspace == self.workspace_name, c.status == "queued"]
+        if job_id is not None:
+            where.append(c.job_id == _jobs.check_job_id(job_id))
+        if analyses is not None:
+            where.append(c.analysis == sa.any_(_text_array(sorted(analyses))))
         with self._engine.begin() as conn:
-            _jobs.check_transition(job_id, self._lock_job(conn, job_id), "running")
-            conn.execute(sa.update(_jobs_t).where(_jobs_t.c.job_id == job_id).values(
-                status="running", progress=value, message=str(message),
-                started_at=sa.func.coalesce(_jobs_t.c.started_at, sa.func.clock_timestamp())))
+            row = conn.execute(
+                sa.select(c.job_id, *[c[f] for f in _jobs.ROW_FIELDS]).where(*where)
+                .order_by(c.created_at, c.seq).limit(1).with_for_update(skip_locked=True)
+            ).mappings().first()
+            if row is None:
+                return None
+            changes = _jobs.plan_claim(dict(row), worker_id=worker_id, lease_s=lease_s)
+            conn.execute(sa.update(_jobs_t).where(c.job_id == row["job_id"]).values(**_sql_times(changes)))
+        return self.get_job(str(row["job_id"]))
 
-    def finish_job(self, job_id: str, result) -> dict:
-        """Store the result and mark the job done in one SQL transaction (see :class:`Store`)."""
-        job_id = _jobs.check_job_id(job_id)
-        tables, map_html, summary, notes = _jobs.result_parts(result)
+    def reap_expired_jobs(self, *, max_attempts: int) -> list[dict]:
+        """Re-queue or fail running jobs whose lease ran out (rows locked with SKIP LOCKED; see :class:`Store`)."""
+        c = _jobs_t.c
         with self._engine.begin() as conn:
-            _jobs.check_transition(job_id, self._lock_job(conn, job_id), "done")
-            if tables:
-                conn.execute(sa.insert(_job_tables), [
-                    {"job_id": job_id, "position": i, "name": name, "data": data}
-                    for i, (name, data) in enumerate(tables)])
-            conn.execute(sa.update(_jobs_t).where(_jobs_t.c.job_id == job_id).values(
-                status="done", progress=1.0, message="完了", finished_at=sa.func.clock_timestamp(),
-                started_at=sa.func.coalesce(_jobs_t.c.started_at, sa.func.clock_timestamp()),
-                summary=summary, notes=notes, table_names=[n for n, _ in tables],
-                map_html=_jobs.pack_map(map_html)))
-        return self.get_job(job_id)
+            rows = conn.execute(
+                sa.select(c.job_id, *[c[f] for f in _jobs.ROW_FIELDS])
+                .where(c.workspace == self.workspace_name, c.status == "running",
+                       c.lease_until < sa.func.clock_timestamp())
+                .order_by(c.lease_until).with_for_update(skip_locked=True)
+            ).mappings().all()
+            for row in rows:
+                changes = _jobs.plan_expired(dict(row), max_attempts=int(max_attempts))
+                conn.execute(sa.update(_jobs_t).where(c.job_id == row["job_id"]).values(**_sql_times(changes)))
+        return [self.get_job(str(row["job_id"])) for row in rows]
+
+    def _update_job(self, job_id: str, plan: Callable[[dict | None], tuple[dict, object]], *,
+                    result: tuple | None = None):
+        c = _jobs_t.c
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(*[c[f] for f in _jobs.ROW_FIELDS])
+                .where(c.job_id == job_id, c.workspace == self.workspace_name).with_for_update()
+            ).mappings().first()
+            changes, value = plan(None if row is None else dict(row))
+            if changes.get("status") == "done" and result is not None:
+                tables, map_html, summary, notes = result
+                if tables:
+                    conn.execute(sa.insert(_job_tables), [
+                        {"job_id": job_id, "position": i, "name": name, "data": data}
+                        for i, (name, data) in enumerate(tables)])
+                changes = {**changes, "summary": summary, "notes": notes, "table_names": [n for n, _ in tables],
+                           "map_html": _jobs.pack_map(map_html)}
+            if changes:
+                conn.execute(sa.update(_jobs_t).where(c.job_id == job_id).values(**_sql_times(changes)))
+        return value
 
     def _job_record(self, job_id: str) -> dict | None:
         rows = self._job_rows([_jobs_t.c.job_id == job_id], limit=1)
@@ -336,7 +372,7 @@ class PostGISStore(Store):
             data = conn.execute(
                 sa.select(_job_tables.c.data).join(_jobs_t, _jobs_t.c.job_id == _job_tables.c.job_id)
                 .where(_job_tables.c.job_id == job_id, _job_tables.c.name == str(name),
-                       _jobs_t.c.workspace == self.workspace_name)
+                       _jobs_t.c.workspace == self.workspace_name, _jobs_t.c.status == "done")
             ).scalar_one_or_none()
         return None if data is None else _jobs.decode_table(data)
 
@@ -351,28 +387,13 @@ class PostGISStore(Store):
                 _jobs_t.c.job_id == job_id, _jobs_t.c.workspace == self.workspace_name)).scalar_one_or_none()
         return _jobs.unpack_map(blob)
 
-    def _end_job(self, job_id: str, status: str, *, error: str | None) -> dict:
-        job_id = _jobs.check_job_id(job_id)
-        with self._engine.begin() as conn:
-            _jobs.check_transition(job_id, self._lock_job(conn, job_id), status)
-            conn.execute(sa.update(_jobs_t).where(_jobs_t.c.job_id == job_id).values(
-                status=status, error=error, message=_jobs.JOB_STATUSES[status],
-                finished_at=sa.func.clock_timestamp()))
-        return self.get_job(job_id)
-
-    def _lock_job(self, conn: Connection, job_id: str) -> str | None:
-        """The job's status, its row locked until the transaction ends (None when unknown)."""
-        return conn.execute(
-            sa.select(_jobs_t.c.status).where(_jobs_t.c.job_id == job_id, _jobs_t.c.workspace == self.workspace_name)
-            .with_for_update()
-        ).scalar_one_or_none()
-
     def _job_rows(self, where: list, *, limit: int) -> list[dict]:
         c = _jobs_t.c
         query = (
             sa.select(c.job_id, c.analysis, c.params, c.status, c.progress, c.message, c.created_by, c.created_at,
                       c.started_at, c.finished_at, c.data_version, c.summary, c.notes, c.error, c.table_names,
-                      c.map_html.is_not(None).label("has_map"))
+                      c.map_html.is_not(None).label("has_map"), c.attempts, c.worker_id, c.heartbeat_at,
+                      c.lease_until, c.cancel_requested)
             .where(c.workspace == self.workspace_name, *where)
             .order_by(c.created_at.desc(), c.seq.desc())
             .limit(limit)
@@ -382,8 +403,10 @@ class PostGISStore(Store):
         out = []
         for r in rows:
             record = dict(r)
-            for key in ("created_at", "started_at", "finished_at"):
-                record[key] = None if record[key] is None else record[key].isoformat()
+            for key in ("created_at", "started_at", "finished_at", "heartbeat_at", "lease_until"):
+                record[key] = None if record[key] is None else _jobs.iso(record[key])
+            record["attempts"] = int(record["attempts"] or 0)
+            record["cancel_requested"] = bool(record["cancel_requested"])
             record["job_id"] = str(record["job_id"])
             record["tables"] = list(record.pop("table_names") or [])
             record["notes"] = list(record["notes"] or [])
@@ -530,6 +553,18 @@ def _plain(series: pd.Series) -> list:
             out.append(None)
         else:
             out.append(str(v))
+    return out
+
+
+def _sql_times(changes: dict) -> dict:
+    """A plan's changes with its time markers as SQL on the database clock."""
+    out = {}
+    for key, value in changes.items():
+        if value is _jobs.NOW:
+            value = sa.func.clock_timestamp(type_=sa.TIMESTAMP(timezone=True))
+        elif isinstance(value, _jobs.After):
+            value = sa.func.clock_timestamp(type_=sa.TIMESTAMP(timezone=True)) + _dt.timedelta(seconds=value.seconds)
+        out[key] = value
     return out
 
 
