@@ -427,6 +427,7 @@ def _add_routes() -> None:
 
 
 _add_routes()
+main.add_command(__import__("api.cli_worker", fromlist=["worker"]).worker)  # tsunagu worker (durable jobs)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Analysis jobs: validate parameters, run an analysis as a stored, versioned job, and write its outputs.
+"""Analysis jobs: validate parameters, queue an analysis as a stored, versioned job, and write its outputs.
 
 A job is one run of a registered analysis (:data:`api.analyses.base.REGISTRY`) on one workspace:
-``queued → running → done | failed`` (or ``queued → cancelled``). Its record keeps who ran it,
-when, with which parameters and on which data (:func:`data_version`); a finished result never
-changes, and running the analysis again makes a new job.
+``queued → running → done | failed | cancelled``. Its record keeps who ran it, when, with which
+parameters and on which data (:func:`data_version`); a finished result never changes, and
+running the analysis again makes a new job. The store's job table is the queue: a worker
+(:mod:`api.worker`) claims, runs and ends jobs - in its own process (``tsunagu worker``), in
+background threads of the API (:class:`JobRunner`, ``job_runner = "thread"``) or in the
+calling thread (:func:`run_job`, the CLI).
 """
 
 from __future__ import annotations
@@ -16,24 +19,29 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from api.store.base import JobStateError, Store, StoreError
-from gis.errors import InputDataError, TsunaguError
+from api.store.base import Store, StoreError
+from api.worker import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, Worker, default_worker_id, run_workspaces
+from gis.errors import InputDataError
 
 log = logging.getLogger("tsunagu.jobs")
 
-#: Modules that register the analyses; each is optional (imported when present).
+#: Modules that register the analyses; each is optional (imported when present). More can be
+#: named in ``Settings.analysis_modules`` (``TSUNAGU_ANALYSIS_MODULES``).
 ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments",
                     "api.analyses.mobile_sales", "api.analyses.outreach")
 
 #: Status → Japanese label.
 STATUS_LABELS = {"queued": "待機中", "running": "実行中", "done": "完了", "failed": "失敗", "cancelled": "取消"}
+#: Label of a running job whose cancel was asked (it stops at its next progress report).
+CANCELLING_LABEL = "取消中"
+#: Statuses of a job that has not ended.
+OPEN_STATUSES = ("queued", "running")
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -41,16 +49,26 @@ ProgressCallback = Callable[[float, str], None]
 # ---------------------------------------------------------------------- registry
 
 
-def load_analyses() -> dict:
-    """Import the analysis modules that exist and return the registry (name → AnalysisSpec)."""
+def load_analyses(extra: Iterable[str] | None = None) -> dict:
+    """Import the analysis modules that exist and return the registry (name → AnalysisSpec).
+
+    ``extra`` names more modules to import (default: ``Settings.analysis_modules``); a worker
+    process finds analyses registered outside :data:`ANALYSIS_MODULES` this way.
+    """
     from api.analyses.base import REGISTRY
 
-    for module in ANALYSIS_MODULES:
+    if extra is None:
+        from api.settings import Settings
+
+        extra = Settings().analysis_module_names()
+    for module in (*ANALYSIS_MODULES, *extra):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:  # the module exists but something it needs does not
                 log.warning("analysis module %s cannot be imported: %s", module, exc)
+            elif module not in ANALYSIS_MODULES:
+                log.warning("analysis module %s (TSUNAGU_ANALYSIS_MODULES) not found", module)
     return REGISTRY
 
 
@@ -195,67 +213,20 @@ def create_job(store: Store, name, params: dict | None, *, created_by: str) -> t
     return record, spec, model
 
 
-def execute_job(
-    store: Store,
-    job_id: str,
-    spec,
-    params: BaseModel,
-    *,
-    data_dir: Path | None,
-    progress_cb: ProgressCallback | None = None,
-) -> dict:
-    """Run a created job to its end (done or failed) and return its final record.
-
-    Errors of the analysis (bad or missing data, :class:`TsunaguError`) end the job
-    ``failed`` with their message; nothing is raised. Progress is passed to ``progress_cb``
-    every time and persisted at most every ``store.job_progress_interval`` seconds.
-    """
-    last_write = [0.0]
-
-    def progress(fraction: float, message: str = "") -> None:
-        try:
-            value = min(1.0, max(0.0, float(fraction)))
-        except (TypeError, ValueError):
-            return
-        if value != value:  # NaN
-            return
-        if progress_cb is not None:
-            progress_cb(value, str(message))
-        now = time.monotonic()
-        if now - last_write[0] >= store.job_progress_interval:
-            last_write[0] = now
-            try:
-                store.update_job_progress(job_id, value, str(message))
-            except StoreError as exc:  # progress is advisory: never fail a job over it
-                log.warning("cannot record progress of job %s: %s", job_id, exc)
-
-    try:
-        store.update_job_progress(job_id, 0.0, "開始")
-        last_write[0] = time.monotonic()
-        if progress_cb is not None:
-            progress_cb(0.0, "開始")
-        result = spec.run(store, params, progress=progress, data_dir=data_dir)
-        if not hasattr(result, "tables"):
-            msg = f"analysis {spec.name} returned {type(result).__name__}, not an AnalysisResult"
-            raise TypeError(msg)
-        record = store.finish_job(job_id, result)
-    except JobStateError:
-        raise
-    except (TsunaguError, StoreError) as exc:
-        record = _fail(store, job_id, str(exc))
-    except Exception as exc:  # noqa: BLE001 - any bug in an analysis ends its job, not the service
-        log.exception("analysis %s (job %s) failed", spec.name, job_id)
-        record = _fail(store, job_id, f"内部エラー（{type(exc).__name__}）: {exc}")
-    if progress_cb is not None and record["status"] == "done":
-        progress_cb(1.0, "完了")
-    return record
-
-
-def _fail(store: Store, job_id: str, error: str) -> dict:
-    try:
-        return store.fail_job(job_id, error)
-    except JobStateError:
-        return store.get_job(job_id)
+def wait_for_job(store: Store, job_id: str, *, timeout: float | None = None, poll_s: float = 0.2) -> dict:
+    """Block until the job has ended and return its record (TimeoutError after ``timeout`` seconds)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        record = store.get_job(job_id)
+        if record is None:
+            msg = f"no job {job_id} in this workspace"
+            raise StoreError(msg)
+        if record["status"] not in OPEN_STATUSES:
+            return record
+        if deadline is not None and time.monotonic() > deadline:
+            msg = f"job {job_id} is still {record['status']} after {timeout:g} s"
+            raise TimeoutError(msg)
+        time.sleep(poll_s)
 
 
 def run_job(
@@ -266,97 +237,176 @@ def run_job(
     data_dir: Path | None,
     created_by: str,
     progress_cb: ProgressCallback | None = None,
+    lease_s: float | None = None,
 ) -> str:
     """Run analysis ``name`` as a stored job in this thread and return its job id.
 
-    Bad parameters or an unknown analysis raise :class:`InputDataError` (no job is made);
-    a failure of the analysis itself ends the job ``failed`` (see :func:`execute_job`).
+    The job is queued and at once claimed by this thread, under a lease like any worker's
+    (if this process dies, a worker re-queues it). Should another worker claim it first,
+    this waits for that worker to end it. Bad parameters or an unknown analysis raise
+    :class:`InputDataError` (no job is made); a failure of the analysis itself ends the job
+    ``failed`` (see :meth:`api.worker.Worker.run`).
     """
-    record, spec, model = create_job(store, name, params, created_by=created_by)
-    execute_job(store, record["job_id"], spec, model, data_dir=data_dir, progress_cb=progress_cb)
+    if lease_s is None:
+        from api.settings import Settings
+
+        lease_s = Settings().job_lease_s
+    record, spec, _ = create_job(store, name, params, created_by=created_by)
+    worker = Worker(store, lease_s=lease_s, data_dir=data_dir)
+    claimed = worker.claim(job_id=record["job_id"])
+    if claimed is None:
+        wait_for_job(store, record["job_id"])
+        return record["job_id"]
+    try:
+        worker.run(claimed, spec=spec, progress_cb=progress_cb)
+    except KeyboardInterrupt:  # Ctrl-C: the user stopped it, no worker should run it again later
+        try:
+            store.cancel_job(record["job_id"], worker_id=worker.worker_id, attempt=claimed["attempts"])
+        except StoreError as exc:
+            log.warning("cannot record the cancellation of job %s: %s", record["job_id"], exc)
+        raise
     return record["job_id"]
 
 
 class JobRunner:
-    """Runs jobs in background threads (at most ``max_workers`` at once) and keeps live progress.
+    """Starts jobs for the API: queues them, and in ``"thread"`` mode also runs them in background threads.
 
-    Progress of a running job is held in memory (the store gets it every
-    ``store.job_progress_interval`` seconds); :meth:`status` merges both. Jobs do not survive
-    the process: a durable worker is a later step.
+    ``mode="worker"`` only queues (``tsunagu worker`` processes run the jobs: PostGIS).
+    ``mode="thread"`` runs ``max_workers`` claim loops (:func:`api.worker.run_workspaces`) in
+    threads of this process - the same code a worker process runs - over every workspace the
+    service has opened (the GeoPackage default, so ``tsunagu serve`` alone runs jobs). Either
+    way the job's row is the truth: status, progress and cancel go through the store, and a job
+    survives the process (queued jobs wait, a running job whose process died is re-queued
+    when its lease runs out).
     """
 
-    def __init__(self, *, max_workers: int = 2) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tsunagu-job")
+    def __init__(self, *, max_workers: int = 2, mode: str = "thread", lease_s: float = DEFAULT_LEASE_S,
+                 heartbeat_s: float | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                 poll_s: float = 1.0) -> None:
+        if mode not in ("thread", "worker"):
+            msg = f"job runner mode must be 'thread' or 'worker', got {mode!r}"
+            raise ValueError(msg)
+        self.mode = mode
+        self.max_workers = max(1, int(max_workers))
+        self.lease_s = lease_s
+        self.heartbeat_s = heartbeat_s
+        self.max_attempts = max_attempts
+        self.poll_s = poll_s
         self._lock = threading.Lock()
-        self._live: dict[str, tuple[float, str]] = {}
-        self._futures: dict[str, Future] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._stores: list[Store] = []
+        self._data_dirs: dict[int, Path | None] = {}
+        self._workers: list[Worker] = []
+        self._threads: list[threading.Thread] = []
+
+    @classmethod
+    def from_settings(cls, settings) -> "JobRunner":
+        """The runner ``settings`` ask for (``job_runner``, ``job_threads``, lease, attempts, poll)."""
+        return cls(mode=settings.job_runner, max_workers=settings.job_threads, lease_s=settings.job_lease_s,
+                   heartbeat_s=settings.job_heartbeat_s, max_attempts=settings.job_max_attempts,
+                   poll_s=settings.job_poll_s)
 
     def submit(self, store: Store, name: str, params: dict | None, *, data_dir: Path | None,
                created_by: str) -> dict:
-        """Validate, record (queued) and start a job; returns its record."""
-        record, spec, model = create_job(store, name, params, created_by=created_by)
-        job_id = record["job_id"]
-
-        def seen(fraction: float, message: str) -> None:
-            with self._lock:
-                self._live[job_id] = (fraction, message)
-
-        def work() -> None:
-            try:
-                execute_job(store, job_id, spec, model, data_dir=data_dir, progress_cb=seen)
-            except Exception:  # noqa: BLE001 - logged; the record says failed or stays as it was
-                log.exception("job %s could not be finished", job_id)
-            finally:
-                with self._lock:
-                    self._live.pop(job_id, None)
-                    self._futures.pop(job_id, None)
-
-        with self._lock:
-            self._futures[job_id] = self._pool.submit(work)
+        """Validate and queue a job (and wake the threads that run it, in thread mode); returns its record."""
+        record, _, _ = create_job(store, name, params, created_by=created_by)
+        if self.mode == "thread":
+            self.start(store, data_dir=data_dir)
+            self._wake.set()
         return record
 
-    def live(self, job_id: str) -> tuple[float, str] | None:
-        """In-memory (fraction, message) of a job running here, or None."""
+    def start(self, store: Store, *, data_dir: Path | None = None) -> None:
+        """Run the jobs of ``store`` too (thread mode): the threads start with the first workspace."""
+        if self.mode != "thread":
+            return
         with self._lock:
-            return self._live.get(job_id)
+            if self._stop.is_set():
+                return
+            if all(known is not store for known in self._stores):
+                self._stores.append(store)
+                self._data_dirs[id(store)] = data_dir
+            if self._threads:
+                return
+            base = default_worker_id()
+            for i in range(self.max_workers):
+                thread = threading.Thread(target=self._loop, args=(f"{base}:t{i + 1}",), name=f"tsunagu-job-{i + 1}",
+                                          daemon=True)
+                self._threads.append(thread)
+            for thread in self._threads:
+                thread.start()
+
+    def _stores_now(self) -> list[Store]:
+        with self._lock:
+            return list(self._stores)
+
+    def _loop(self, worker_id: str) -> None:
+        def make_worker(store: Store) -> Worker:
+            worker = Worker(store, worker_id=worker_id, lease_s=self.lease_s, heartbeat_s=self.heartbeat_s,
+                            max_attempts=self.max_attempts, data_dir=self._data_dirs.get(id(store)), stop=self._stop)
+            with self._lock:
+                self._workers.append(worker)
+            return worker
+
+        try:
+            run_workspaces(self._stores_now, make_worker, stop=self._stop, poll_s=self.poll_s, wake=self._wake)
+        except Exception:  # noqa: BLE001 - a dying loop is logged; its job's lease brings the job back
+            log.exception("job thread %s stopped", worker_id)
+
+    def live(self, job_id: str) -> tuple[float, str] | None:
+        """In-memory (fraction, message) of a job running in this process, or None."""
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            current = worker.current()
+            if current is not None and current[0] == job_id:
+                return current[1], current[2]
+        return None
 
     def status(self, store: Store, job_id: str) -> dict | None:
-        """The job's record with the latest in-memory progress merged in (None when unknown)."""
+        """The job's record, with the latest progress of a job running in this process merged in (None when unknown)."""
         record = store.get_job(job_id)
-        if record is None:
-            return None
+        return None if record is None else self.merged(record)
+
+    def merged(self, record: dict) -> dict:
+        """``record`` with the in-memory progress of this process's threads, when newer than the row's."""
         live = self.live(record["job_id"])
-        if live is not None and record["status"] in ("queued", "running"):
-            record = {**record, "status": "running", "progress": live[0], "message": live[1]}
+        if live is not None and record["status"] == "running" and live[0] >= record["progress"]:
+            record = {**record, "progress": live[0], "message": live[1]}
         return record
 
     def cancel(self, store: Store, job_id: str) -> dict:
-        """Cancel a queued job (one already running goes on; :class:`JobStateError` says so)."""
-        with self._lock:
-            future = self._futures.get(job_id)
-        if future is not None and not future.cancel():
-            msg = f"job {job_id} is already running and cannot be cancelled"
-            raise JobStateError(msg)
-        return store.cancel_job(job_id)
+        """Cancel a job: a queued one at once, a running one at its next progress report.
 
-    def shutdown(self, store: Store | None = None) -> None:
-        """Stop taking jobs; queued ones are cancelled (and recorded so when ``store`` is given)."""
-        with self._lock:
-            pending = [(j, f) for j, f in self._futures.items() if f.cancel()]
-        for job_id, _ in pending:
-            if store is not None:
-                try:
-                    store.cancel_job(job_id)
-                except StoreError as exc:
-                    log.warning("cannot record cancellation of job %s: %s", job_id, exc)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        A finished job raises :class:`~api.store.base.JobStateError`.
+        """
+        record = store.cancel_job(job_id)
+        if record["status"] == "running":
+            with self._lock:
+                workers = list(self._workers)
+            for worker in workers:  # running here: no need to wait for the next heartbeat
+                worker.request_cancel(record["job_id"])
+        return record
 
-    def wait(self, job_id: str, timeout: float | None = None) -> None:
-        """Block until a job started here ends (tests, CLI)."""
-        with self._lock:
-            future = self._futures.get(job_id)
-        if future is not None:
-            future.result(timeout=timeout)
+    def shutdown(self, store: Store | None = None, *, timeout: float = 30.0) -> None:
+        """Stop the threads: queued jobs stay queued, a running job goes back to the queue at its next report.
+
+        Waits up to ``timeout`` seconds for the threads; an analysis that does not report
+        progress by then is left to its lease.
+        """
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def wait(self, job_id: str, timeout: float | None = None, *, store: Store | None = None) -> dict | None:
+        """Block until a job has ended (tests, CLI); returns its record (None when no workspace here has it)."""
+        for candidate in [store] if store is not None else self._stores_now():
+            if candidate.get_job(job_id) is not None:
+                return wait_for_job(candidate, job_id, timeout=timeout)
+        return None
 
 
 # ---------------------------------------------------------------------- outputs

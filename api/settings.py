@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,3 +49,35 @@ class Settings(BaseSettings):
     #: Address ``tsunagu serve`` listens on.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+
+    # --- analysis jobs (api.jobs, api.worker)
+    #: Who runs jobs: "thread" = background threads of the API process (default for a .gpkg
+    #: workspace: ``tsunagu serve`` alone runs them), "worker" = the API only queues and
+    #: ``tsunagu worker`` processes run them (default for a postgresql:// workspace).
+    job_runner: Literal["thread", "worker"] | None = None
+    #: Jobs run at once by the API's threads (thread mode).
+    job_threads: int = Field(default=2, ge=1, le=16)
+    #: Seconds a running job stays held without a heartbeat before another worker re-queues it.
+    job_lease_s: float = Field(default=30.0, gt=0)
+    #: Seconds between heartbeats of a running job (None: a sixth of the lease, at most 5 s).
+    job_heartbeat_s: float | None = Field(default=None, gt=0)
+    #: Attempts before a job whose worker keeps dying is marked failed.
+    job_max_attempts: int = Field(default=3, ge=1, le=100)
+    #: Seconds between looks at the queue when it is empty.
+    job_poll_s: float = Field(default=1.0, gt=0)
+    #: More modules registering analyses, comma-separated (e.g. a site's own analyses).
+    analysis_modules: str = ""
+
+    @model_validator(mode="after")
+    def _default_job_runner(self) -> "Settings":
+        if self.job_runner is None:
+            server = self.workspace.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+            self.job_runner = "worker" if server else "thread"
+        if self.job_heartbeat_s is not None and self.job_heartbeat_s >= self.job_lease_s:
+            msg = f"job_heartbeat_s ({self.job_heartbeat_s:g}) must be shorter than job_lease_s ({self.job_lease_s:g})"
+            raise ValueError(msg)
+        return self
+
+    def analysis_module_names(self) -> list[str]:
+        """:attr:`analysis_modules` as a list of module names."""
+        return [m.strip() for m in self.analysis_modules.split(",") if m.strip()]

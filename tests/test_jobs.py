@@ -148,7 +148,11 @@ def test_fail_cancel_and_unknown_jobs(store):
     assert store.cancel_job(queued["job_id"])["status"] == "cancelled"
     running = store.create_job(analysis="a", params={}, created_by="u", data_version="v")
     store.update_job_progress(running["job_id"], 0.1)
-    with pytest.raises(JobStateError, match="running to cancelled"):
+    asked = store.cancel_job(running["job_id"])  # a running job is asked to stop, and stops at its next report
+    assert asked["status"] == "running" and asked["cancel_requested"] is True
+    ended = store.finish_job(running["job_id"], _result(t=pd.DataFrame({"x": [1]})))
+    assert ended["status"] == "cancelled" and ended["tables"] == [] and store.job_table(running["job_id"], "t") is None
+    with pytest.raises(JobStateError, match="immutable"):
         store.cancel_job(running["job_id"])
 
     unknown = str(uuid.uuid4())
@@ -207,7 +211,8 @@ def test_run_job_records_params_progress_and_versions(make_store, tmp_path):
     record = store.get_job(first)
     assert record["status"] == "done" and record["created_by"] == "suzuki"
     assert record["params"] == {"level": "neighbourhood", "min_population": 100, "fail": False, "crash": False,
-                                "wait": False, "fail_city": None}  # defaults filled in: the result says what it used
+                                "wait": False, "fail_city": None, "steps": 0, "step_s": 0.0, "extra_tables": 0,
+                                "tag": ""}  # defaults filled in: the result says what it used
     assert record["data_version"].startswith("33209-")
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
     assert store.job_table(first, "areas")["area_id"].tolist() == ["a1"]

@@ -2,24 +2,96 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.dependencies import SettingsDep, StoreDep
 from api.errors import Conflict, NotFound
-from api.jobs import STATUS_LABELS, JobRunner, csv_bytes, describe_analyses, job_tables, xlsx_bytes
-from api.store.base import JobStateError, Store
+from api.jobs import (
+    CANCELLING_LABEL,
+    STATUS_LABELS,
+    JobRunner,
+    csv_bytes,
+    describe_analyses,
+    job_tables,
+    xlsx_bytes,
+)
+from api.store.base import JobStateError, Store, StoreError
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
 
-router = APIRouter(tags=["jobs"])
+log = logging.getLogger("tsunagu.api")
 
 _runner_lock = threading.Lock()
+
+
+def runner_of(app: FastAPI) -> JobRunner:
+    """The app's job runner, made from its settings on first use (``job_runner``: thread or worker)."""
+    state = app.state
+    runner = getattr(state, "job_runner", None)
+    if runner is None:
+        with _runner_lock:
+            runner = getattr(state, "job_runner", None)
+            if runner is None:
+                runner = state.job_runner = JobRunner.from_settings(state.settings)
+    return runner
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Thread mode: resume the workspace's queue when the service starts; stop the threads when it stops."""
+    runner = runner_of(app)
+    if runner.mode == "thread":
+        await run_in_threadpool(_start_threads, app, runner)
+    yield
+    await run_in_threadpool(runner.shutdown)
+    app.state.job_runner = None  # started again (tests re-enter the app): a fresh runner
+
+
+def _start_threads(app: FastAPI, runner: JobRunner) -> None:
+    """Give the runner every workspace of the server that opens (the stores requests use, too)."""
+    from api.dependencies import _open_lock
+    from api.store.base import open_store
+    from api.workspaces import default_name, list_workspaces, location_of
+
+    state, settings = app.state, app.state.settings
+    data_dir = _data_dir(settings)
+    try:
+        names = [w["name"] for w in list_workspaces(settings)]
+    except StoreError as exc:
+        log.info("job threads start with the first job: %s", exc)
+        return
+    default = default_name(settings)
+    for name in names:
+        try:
+            with _open_lock:
+                if name == default:
+                    if getattr(state, "store", None) is None:
+                        state.store = open_store(settings.workspace, create=False)
+                    store = state.store
+                else:
+                    stores = getattr(state, "stores", None)
+                    if stores is None:
+                        stores = state.stores = {}
+                    if name not in stores:
+                        location, workspace = location_of(settings, name)
+                        stores[name] = open_store(location, workspace=workspace, create=False)
+                    store = stores[name]
+        except StoreError as exc:  # not (yet) a workspace: its jobs start with its first job
+            log.info("job threads skip workspace %s: %s", name, exc)
+            continue
+        runner.start(store, data_dir=data_dir)
+
+
+router = APIRouter(tags=["jobs"], lifespan=_lifespan)
 
 
 class JobRequest(BaseModel):
@@ -30,15 +102,8 @@ class JobRequest(BaseModel):
 
 
 def get_runner(request: Request) -> JobRunner:
-    """The app's background job runner (made on first use; at most 2 jobs at once)."""
-    state = request.app.state
-    runner = getattr(state, "job_runner", None)
-    if runner is None:
-        with _runner_lock:
-            runner = getattr(state, "job_runner", None)
-            if runner is None:
-                runner = state.job_runner = JobRunner(max_workers=2)
-    return runner
+    """The app's job runner (see :func:`runner_of`)."""
+    return runner_of(request.app)
 
 
 def _data_dir(settings) -> Path | None:
@@ -59,7 +124,10 @@ def _view(record: dict) -> dict:
         links["xlsx"] = f"/jobs/{job_id}/tables/all.xlsx"
         if record["has_map"]:
             links["map"] = f"/maps/jobs/{job_id}"
-    return {**record, "status_label": STATUS_LABELS.get(record["status"], record["status"]), "links": links}
+    label = STATUS_LABELS.get(record["status"], record["status"])
+    if record["status"] == "running" and record.get("cancel_requested"):
+        label = CANCELLING_LABEL
+    return {**record, "status_label": label, "links": links}
 
 
 def _record(store: Store, request: Request, job_id: str) -> dict:
@@ -95,7 +163,7 @@ def start_job(
     settings: SettingsDep,
     user: CurrentUser,
 ) -> JSONResponse:
-    """Validate the parameters, record a queued job and run it in the background.
+    """Validate the parameters and queue a job (a worker, or the service's own threads, runs it).
 
     Returns 202 with the job id and the URL to poll; an unknown analysis or bad parameters are
     422 naming what is wrong (no job is made).
@@ -123,13 +191,7 @@ def list_jobs(
 ) -> list[dict]:
     """Job records, newest first (optionally of one analysis or status)."""
     runner = get_runner(request)
-    out = []
-    for record in store.list_jobs(analysis=analysis, status=status, limit=limit):
-        live = runner.live(record["job_id"])
-        if live is not None and record["status"] in ("queued", "running"):
-            record = {**record, "status": "running", "progress": live[0], "message": live[1]}
-        out.append(_view(record))
-    return out
+    return [_view(runner.merged(record)) for record in store.list_jobs(analysis=analysis, status=status, limit=limit)]
 
 
 @router.get("/jobs/{job_id}", summary="解析ジョブの状態と進捗", dependencies=[allow(*ANY_ROLE)])
@@ -138,14 +200,21 @@ def get_job(job_id: str, request: Request, store: StoreDep) -> dict:
     return _view(_record(store, request, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", summary="待機中の解析ジョブを取り消す", dependencies=[allow(*EDITORS)])
-def cancel_job(job_id: str, request: Request, store: StoreDep) -> dict:
-    """Cancel a queued job; a running or finished job is 409."""
+@router.post("/jobs/{job_id}/cancel", summary="解析ジョブを取り消す（実行中なら次の進捗報告で止まる）",
+             dependencies=[allow(*EDITORS)])
+def cancel_job(job_id: str, request: Request, store: StoreDep) -> JSONResponse:
+    """Cancel a job: a queued one at once (200, ``cancelled``); a running one stops at its next
+    progress report (202, ``running`` with ``cancel_requested``, then ``cancelled``). A finished
+    job is 409."""
     record = _record(store, request, job_id)
     try:
-        return _view(get_runner(request).cancel(store, record["job_id"]))
+        after = get_runner(request).cancel(store, record["job_id"])
     except JobStateError as exc:
-        raise Conflict(str(exc), status=record["status"]) from exc
+        current = store.get_job(record["job_id"]) or record
+        label = STATUS_LABELS.get(current["status"], current["status"])
+        raise Conflict(str(exc), hint=f"このジョブは既に「{label}」です。取り消せるのは待機中か実行中のジョブだけです",
+                       status=current["status"]) from exc
+    return JSONResponse(_view(after), status_code=202 if after["status"] == "running" else 200)
 
 
 @router.get("/jobs/{job_id}/tables/{filename}", summary="結果表のダウンロード（.csv または .xlsx、all.xlsx は全表）", dependencies=[allow(*ANY_ROLE)])
