@@ -7,7 +7,10 @@ COPY gis ./gis
 COPY api ./api
 COPY layers ./layers
 COPY data ./data
-RUN pip install . && useradd --create-home tsunagu
+# /uploads: the shared upload folder of docker-compose.yml (a new named volume takes this owner).
+RUN pip install . && useradd --create-home tsunagu && install -d -o tsunagu -m 0700 /uploads
 USER tsunagu
 EXPOSE 8000
+# The same image runs the API (this command) and the job worker (`tsunagu worker`, which stops
+# on SIGTERM after giving its running job back to the queue).
 CMD ["tsunagu", "serve", "--host", "0.0.0.0", "--port", "8000"]
