@@ -1,0 +1,229 @@
+"""The pages of the web UI: workspace, tier map, analyses and their jobs, community resources."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from api.dependencies import chosen_workspace, get_store
+from api.errors import DEMO_HINT, NotFound
+from api.jobs import STATUS_LABELS, describe_analyses, load_analyses
+from api.routers._geojson import feature_collection
+from api.security import ANY_ROLE, PUBLIC, CurrentUser, allow
+from api.store.base import StoreError, WorkspaceNotInitialised
+from api.workspaces import list_workspaces
+from api.web._render import is_editor, render
+from api.web.forms import form_fields, model_defaults
+from gis.schema import RESOURCE_KINDS
+
+router = APIRouter(include_in_schema=False)
+
+#: Analyses that are started elsewhere, not from a parameter form: ``import-resources`` needs an
+#: uploaded file (the resources page sends it); ``outreach`` plans CSW visits to client households,
+#: which belong to the private client pages, never to these shared ones.
+NOT_ON_FORMS = frozenset({"import-resources", "outreach"})
+
+#: What can go wrong opening the chosen workspace: not built yet, unreachable, or a chosen name
+#: (cookie) the server no longer has.
+WORKSPACE_PROBLEMS = (StoreError, NotFound)
+
+#: One line on what each analysis answers (shown above its form).
+ABOUT = {
+    "salon-gaps": "サロンから徒歩圏（既定 500 m・1 km）の外に住む高齢者を、圏域ごとに数えて地図にします。",
+    "salon-sites": "新しいサロンをどこに開くと、より多くの高齢者が徒歩圏に入るかを選びます（最適化と貪欲法の比較）。",
+    "shopping-refugees": "食料品店まで遠い 65 歳以上（買い物弱者）を、農水省の方式で圏域ごとに推計します。",
+    "catchments": "拠点ごとの担当圏域と、そこに住む人口・高齢者・未カバーの人数（仕事量）を示します。",
+}
+
+#: Kinds an editor places on the map most often, offered first.
+COMMON_KINDS = ("salon", "kominkan", "meeting_hall", "kodomo_shokudo", "mobile_sales_stop")
+
+
+def _problem(exc: Exception) -> tuple[str, str, str, int]:
+    """What to tell the user when the chosen workspace cannot be used: (message, hint, detail, status)."""
+    if isinstance(exc, NotFound):
+        return ("選んだワークスペースがこのサーバーにありません。", "ワークスペースのページで選び直してください",
+                exc.message, 404)
+    if isinstance(exc, WorkspaceNotInitialised):
+        return "このワークスペースにはまだ市区町村のデータがありません。", DEMO_HINT, str(exc), 409
+    return "ワークスペースを開けません。", DEMO_HINT, str(exc), 503
+
+
+def _store_problem(request: Request, user, title: str, exc: Exception):
+    """The page shown when the chosen workspace cannot be opened, has no city yet or is gone."""
+    message, hint, detail, status = _problem(exc)
+    return render(request, "problem.html", user=user, title=title, message=message, hint=hint, detail=detail,
+                  status_code=status)
+
+
+def _choices(request: Request) -> tuple[str, list[dict]]:
+    """The workspace this browser uses and every workspace of the server (for the chooser)."""
+    current = chosen_workspace(request)
+    try:
+        listed = list_workspaces(request.app.state.settings)
+    except StoreError:
+        listed = []
+    return current, listed
+
+
+@router.get("/", dependencies=[allow(PUBLIC)])
+def root() -> RedirectResponse:
+    """The service's front door: the web UI (which asks for a login when needed)."""
+    return RedirectResponse("/web/", status_code=303)
+
+
+@router.get("/web/", dependencies=[allow(*ANY_ROLE)])
+def workspace_page(request: Request, user: CurrentUser):
+    """ワークスペース: the city, its tiers with area counts, stations and resources; a chooser when there are several."""
+    current, choices = _choices(request)
+    try:
+        store = get_store(request)
+        ws = store.workspace()
+        areas = store.areas()
+        stations = store.stations()
+        resources = store.resources()
+        log = store.import_log()
+    except WORKSPACE_PROBLEMS as exc:
+        if len(choices) < 2 and not isinstance(exc, NotFound):
+            return _store_problem(request, user, "ワークスペース", exc)
+        # another workspace may work: say what is wrong with this one above the chooser
+        message, hint, detail, status = _problem(exc)
+        return render(request, "workspace.html", user=user, ws=None, current=current, choices=choices,
+                      problem={"message": message, "hint": hint, "detail": detail}, status_code=status)
+    profile = ws["profile"]
+    counts = areas["level"].value_counts()
+    populations = areas.groupby("level")["population"].sum(min_count=1)
+    levels = [{"label": lv.label, "short": lv.short, "count": int(counts.get(lv.key, 0)),
+               "population": None if lv.key not in populations or populations[lv.key] != populations[lv.key]
+               else int(populations[lv.key]), "note": profile.notes.get(lv.key)} for lv in profile.levels]
+    by_kind = resources["kind"].value_counts()
+    kinds = [{"label": RESOURCE_KINDS.get(k, k), "count": int(n)} for k, n in by_kind.items()]
+    samples = int(resources["is_sample"].fillna(False).astype(bool).sum()) if "is_sample" in resources else 0
+    last = next((r for r in reversed(log) if r.get("kind") == "city_workspace"), None)
+    return render(request, "workspace.html", user=user, ws=ws, profile=profile, levels=levels, kinds=kinds,
+                  stations=int(len(stations)), resources=int(len(resources)), samples=samples,
+                  built=last, current=current, choices=choices, problem=None, store_location=store.location)
+
+
+@router.get("/web/map", dependencies=[allow(*ANY_ROLE)])
+def map_page(request: Request, user: CurrentUser):
+    """地図: the tier map (GET /maps/tiers) filling the page."""
+    return render(request, "map.html", user=user)
+
+
+@router.get("/web/analyses", dependencies=[allow(*ANY_ROLE)])
+def analyses_page(request: Request, user: CurrentUser):
+    """解析: one form per analysis, generated from the JSON Schema of its parameters."""
+    registry = load_analyses()
+    analyses = []
+    for a in describe_analyses():
+        if a["name"] in NOT_ON_FORMS:
+            continue
+        spec = registry.get(a["name"])
+        defaults = model_defaults(spec.params) if spec is not None else None
+        analyses.append({"name": a["name"], "label": a["label"], "about": ABOUT.get(a["name"]),
+                         "fields": form_fields(a["params"], defaults=defaults)})
+    return render(request, "analyses.html", user=user, analyses=analyses)
+
+
+def _labels() -> dict[str, str]:
+    return {a["name"]: a["label"] for a in describe_analyses()}
+
+
+def _job_view(record: dict, labels: dict[str, str]) -> dict:
+    job_id = record["job_id"]
+    done = record["status"] == "done"
+    names = (record.get("tables") or []) if done else []
+    tables = [{"name": t, "csv": f"/jobs/{job_id}/tables/{quote(t, safe='')}.csv"} for t in names]
+    return {
+        **record,
+        "label": labels.get(record["analysis"], record["analysis"]),
+        "status_label": STATUS_LABELS.get(record["status"], record["status"]),
+        "percent": round(100 * float(record.get("progress") or 0)),
+        "table_links": tables,
+        "xlsx": f"/jobs/{job_id}/tables/all.xlsx" if done and tables else None,
+        "map": f"/maps/jobs/{job_id}" if done and record.get("has_map") else None,
+        "final": record["status"] in ("done", "failed", "cancelled"),
+        "cancelling": record["status"] in ("queued", "running") and bool(record.get("cancel_requested")),
+    }
+
+
+@router.get("/web/jobs", dependencies=[allow(*ANY_ROLE)])
+def jobs_page(request: Request, user: CurrentUser):
+    """ジョブ: the latest jobs of the workspace, newest first."""
+    try:
+        records = get_store(request).list_jobs(limit=100)
+    except WORKSPACE_PROBLEMS as exc:
+        return _store_problem(request, user, "ジョブ", exc)
+    labels = _labels()
+    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels) for r in records])
+
+
+@router.get("/web/jobs/{job_id}", dependencies=[allow(*ANY_ROLE)])
+def job_page(job_id: str, request: Request, user: CurrentUser):
+    """One job: progress while it runs; then summary, notes, downloads and the result map (or the error)."""
+    try:
+        record = get_store(request).get_job(job_id)
+    except WORKSPACE_PROBLEMS as exc:
+        return _store_problem(request, user, "ジョブ", exc)
+    if record is None:
+        return render(request, "problem.html", user=user, title="ジョブが見つかりません",
+                      message="このワークスペースには、指定されたジョブがありません。",
+                      hint="ジョブの一覧から選んでください", detail=None, status_code=404)
+    job = _job_view(record, _labels())
+    return render(request, "job.html", user=user, job=job, summary=_summary_rows(record.get("summary") or {}))
+
+
+def _summary_rows(summary: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten a job summary into ``(key path, value)`` rows for a plain table."""
+    rows: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(_summary_rows(value, prefix=f"{name} › "))
+        elif isinstance(value, list):
+            text = "、".join(_plain(v) for v in value[:20]) + ("…" if len(value) > 20 else "")
+            rows.append((name, text))
+        else:
+            rows.append((name, _plain(value)))
+    return rows[:200]
+
+
+def _plain(value) -> str:
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if value == value else "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if value is None:
+        return "—"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)[:300]
+    return str(value)
+
+
+@router.get("/web/resources", dependencies=[allow(*ANY_ROLE)])
+def resources_page(request: Request, user: CurrentUser):
+    """地域資源: resources on a map; editors add (tap), move (drag) and delete them."""
+    try:
+        store = get_store(request)
+        ws = store.workspace()
+        resources = store.resources()
+    except WORKSPACE_PROBLEMS as exc:
+        return _store_problem(request, user, "地域資源", exc)
+    resources = resources.assign(kind_label=resources["kind"].map(RESOURCE_KINDS).fillna(resources["kind"]))
+    profile = ws["profile"]
+    outlines = [{"key": lv.key, "label": lv.label} for lv in profile.levels[1:]]
+    kinds = [{"key": k, "label": RESOURCE_KINDS[k]} for k in COMMON_KINDS if k in RESOURCE_KINDS]
+    kinds += [{"key": k, "label": v} for k, v in RESOURCE_KINDS.items() if k not in COMMON_KINDS]
+    data = {
+        "resources": feature_collection(resources, id_column="resource_id"),
+        "kinds": {k: v for k, v in RESOURCE_KINDS.items()},
+        "outlines": outlines,
+        "editor": is_editor(user),
+    }
+    return render(request, "resources.html", user=user, ws=ws, data=data, kinds=kinds)
