@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -56,6 +57,20 @@ PRIVATE_SUFFIX = ".private.sqlite"
 
 #: pg_advisory_xact_lock key so two processes never create the private schema at once.
 _CREATE_LOCK = 0x7473756E6167C5
+
+#: SQLAlchemy logs an engine's statements with their parameters (and at DEBUG its result rows)
+#: under this logger: for the private store those are names and addresses, so it never emits
+#: anything, whatever level the service's logging is set to. The engines also hide parameters
+#: in error messages (``hide_parameters``).
+ENGINE_LOGGING_NAME = "tsunagu_private"
+
+
+class _Silent(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: ARG002 - every record is dropped
+        return False
+
+
+logging.getLogger(f"sqlalchemy.engine.Engine.{ENGINE_LOGGING_NAME}").addFilter(_Silent())
 
 #: Marking every private output carries.
 SENSITIVE_MARK = "要配慮個人情報・取扱注意"
@@ -395,7 +410,8 @@ class ClientStore:
             self.location = url.render_as_string(hide_password=True) + f" (schema {PRIVATE_SCHEMA})"
             self.path = None
             self._meta, self._households, self._log, self._plans = _tables(PRIVATE_SCHEMA)
-            self._engine = sa.create_engine(url, pool_pre_ping=True)
+            self._engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                                            logging_name=ENGINE_LOGGING_NAME)
             try:
                 self._ensure_postgres(create)
             except BaseException:
@@ -416,7 +432,8 @@ class ClientStore:
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
                 os.close(fd)
             os.chmod(self.path, 0o600)  # owner only, also when an older copy was wider
-            self._engine = sa.create_engine(f"sqlite:///{self.path}")
+            self._engine = sa.create_engine(f"sqlite:///{self.path}", hide_parameters=True,
+                                            logging_name=ENGINE_LOGGING_NAME)
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
             self._meta.create_all(self._engine, checkfirst=True)
 
