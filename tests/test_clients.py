@@ -239,9 +239,11 @@ def test_counts_follow_the_small_cell_setting(tmp_path):
         login(c, "planner")
         body = c.get("/clients/counts", params={"level": "neighbourhood"}).json()
         assert body["k"] == 2
-        # n1, n3, n4 (1 each) hidden; n2 (2) and n5 (2) shown; k1 (5) then gives away nothing alone
+        # n1, n3, n4 (1 each) hidden; with n2 (2) shown, k1 (5) would give n1 + n3 + n4 = 3, so 1 each: n2 goes too
         counts = {a["area_id"]: a["count"] for a in body["areas"]}
-        assert counts["n2"] == 2 and counts["n5"] == 2 and counts["n1"] is None and counts["n3"] is None
+        assert counts == {"n1": None, "n2": None, "n3": None, "n4": None, "n5": 2}
+        kominkan = c.get("/clients/counts", params={"level": "kominkan"}).json()
+        assert {a["area_id"]: a["count"] for a in kominkan["areas"]} == {"k1": 5, "k2": 2}
 
 
 # --------------------------------------------------------------------------- outreach plans
