@@ -36,6 +36,7 @@ ABOUT = {
     "salon-sites": "新しいサロンをどこに開くと、より多くの高齢者が徒歩圏に入るかを選びます（最適化と貪欲法の比較）。",
     "shopping-refugees": "食料品店まで遠い 65 歳以上（買い物弱者）を、農水省の方式で圏域ごとに推計します。",
     "catchments": "拠点ごとの担当圏域と、そこに住む人口・高齢者・未カバーの人数（仕事量）を示します。",
+    "mobile-sales": "買い物弱者の多い場所に移動販売の停留所を置き、曜日ごとの巡回ルートと時刻表を作ります。",
 }
 
 #: Kinds an editor places on the map most often, offered first.

@@ -2,7 +2,6 @@
 (function () {
   "use strict";
   const T = window.Tsunagu;
-  const errorBox = document.getElementById("analysis-error");
 
   function numberOf(text, integer) {
     const value = Number(text);
@@ -18,20 +17,31 @@
     return parts.map(function (p) { return numberOf(p, kind === "list-integer"); });
   }
 
-  /** The params object of a form; throws {field, message} for JSON that does not parse. */
+  function labelOf(input) {
+    const label = input.closest("label");
+    const span = label && label.querySelector("span");
+    return span ? span.textContent.replace("必須", "").trim() : input.dataset.param;
+  }
+
+  /** The params object of a form; throws {field, label, message} for input that cannot be read. */
   function paramsOf(form) {
     const params = {};
     form.querySelectorAll("[data-param]").forEach(function (input) {
       const name = input.dataset.param;
       const kind = input.dataset.kind;
       if (kind === "boolean") { params[name] = input.checked; return; }
+      if (input.validity && input.validity.badInput) {
+        throw { field: name, label: labelOf(input), message: "数値を入力してください" };
+      }
       const text = input.value.trim();
       if (text === "") { return; }  // empty: the analysis's default
       if (kind === "number" || kind === "integer") { params[name] = numberOf(text, kind === "integer"); }
       else if (kind.indexOf("list-") === 0) { params[name] = listOf(text, kind); }
       else if (kind === "json") {
         try { params[name] = JSON.parse(text); }
-        catch (err) { throw { field: name, message: String(err.message || err) }; }
+        catch (err) {
+          throw { field: name, label: labelOf(input), message: "JSON として読めません（" + String(err.message || err) + "）" };
+        }
       } else { params[name] = text; }
     });
     return params;
@@ -40,13 +50,16 @@
   document.querySelectorAll(".analysis-form").forEach(function (form) {
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
+      const errorBox = form.querySelector(".form-error");
       errorBox.hidden = true;
       const button = form.querySelector(".run-button");
       let params;
       try { params = paramsOf(form); }
       catch (err) {
-        T.showError(errorBox, { status: 422, data: { title: "入力に誤りがあります",
-          message: err.field + ": " + err.message, hint: "JSON の書き方を確かめてください（例を参照）" } });
+        T.showError(errorBox, { status: 422, data: { title: "「" + err.label + "」の入力に誤りがあります",
+          message: err.field, hint: err.message } });
+        const details = form.querySelector("details");
+        if (details) { details.open = true; }
         return;
       }
       button.disabled = true;

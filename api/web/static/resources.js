@@ -186,8 +186,6 @@
       if (marker.dragging) { if (on) { marker.dragging.enable(); } else { marker.dragging.disable(); } }
     });
     map.closePopup();
-    if (on) { T.showStatus(statusBox, "編集中：地図をタップすると、その場所に追加します。マーカーはドラッグで移動できます。", "info"); }
-    else { statusBox.hidden = true; }
   }
 
   if (editor) {

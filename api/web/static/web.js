@@ -50,6 +50,12 @@
 
   function clear(el) { while (el.firstChild) { el.removeChild(el.firstChild); } }
 
+  /** Give a message box one of the looks ok / info / error (its other classes stay). */
+  function look(box, kind) {
+    box.classList.remove("alert-ok", "alert-info", "alert-error");
+    box.classList.add("alert", "alert-" + kind);
+  }
+
   function line(tag, text, cls) {
     const el = document.createElement(tag);
     el.textContent = text;
@@ -61,20 +67,33 @@
   function showError(box, result) {
     const p = problem(result);
     clear(box);
-    box.className = "alert alert-error";
+    look(box, "error");
     box.appendChild(line("strong", p.title));
     if (p.hint) { box.appendChild(line("div", p.hint)); }
     if (p.message) { box.appendChild(line("div", p.message, "muted small")); }
     box.hidden = false;
-    box.scrollIntoView({ block: "nearest" });
+    if (box.classList.contains("toast")) { settle(box, "error"); } else { box.scrollIntoView({ block: "nearest" }); }
   }
 
-  /** Show a short message (ok / info / error) in a status box. */
+  /** Show a short message (ok / info / error) in a status box; a toast's ok message fades after a while. */
   function showStatus(box, text, kind) {
     clear(box);
-    box.className = "alert alert-" + (kind || "ok");
+    look(box, kind || "ok");
     box.appendChild(line("span", text));
     box.hidden = false;
+    settle(box, kind || "ok");
+  }
+
+  const timers = new WeakMap();
+  function settle(box, kind) {
+    if (!box.classList.contains("toast")) { return; }
+    window.clearTimeout(timers.get(box));
+    if (kind === "ok") { timers.set(box, window.setTimeout(function () { box.hidden = true; }, 8000)); }
+    if (!box.dataset.closable) {
+      box.dataset.closable = "1";
+      box.title = "タップで閉じる";
+      box.addEventListener("click", function () { box.hidden = true; });
+    }
   }
 
   window.Tsunagu = { api: api, problem: problem, showError: showError, showStatus: showStatus, clear: clear, line: line };
