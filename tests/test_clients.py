@@ -49,9 +49,9 @@ def app(request, tmp_path):
             for table in ("client_households", "access_log", "outreach_plans"):
                 conn.execute(sa.text(f"DELETE FROM {PRIVATE_SCHEMA}.{table} WHERE workspace = :w"),
                              {"w": store.workspace_name})
-    clients = getattr(application.state, "clients", None)
-    if clients is not None:
-        clients.close()
+    from api.routers.clients import close_client_stores
+
+    close_client_stores(application)
 
 
 @pytest.fixture
@@ -344,3 +344,26 @@ def test_deleting_a_client_removes_it_from_stored_plans(client):
     login(client, "admin")
     public = client.get(f"/jobs/{job_id}").text + client.get("/jobs").text
     assert leaks(public) == []
+
+
+def test_each_workspace_has_its_own_clients(tmp_path):
+    """Two GeoPackage workspaces of one server: households added in one are not in the other."""
+    from api.private import private_path
+    from api.store.geopackage import GeoPackageStore
+
+    for name in ("ws", "other"):
+        store = GeoPackageStore(tmp_path / f"{name}.gpkg", create=True)
+        fill_workspace(store)
+        store.close()
+    with TestClient(create_app(_settings(tmp_path))) as c:
+        login(c, "csw", station_id="s1")
+        other = {"X-Tsunagu-Workspace": "other"}
+        r = c.post("/clients", json=household_json(S1[0]), headers=other)
+        assert r.status_code == 201, r.text
+        assert [h["household_id"] for h in c.get("/clients", headers=other).json()] == ["S1-001"]
+        assert c.get("/clients").json() == [] and c.get("/clients/S1-001").status_code == 404
+        assert private_path(tmp_path / "other.gpkg").exists()
+        login(c, "viewer")
+        counts = c.get("/clients/counts", params={"level": "city"}, headers=other).json()
+        assert counts["total"]["suppressed"] is True
+        assert c.get("/clients/counts", params={"level": "city"}).json()["total"]["count"] == 0

@@ -141,11 +141,15 @@ def leak_app(request, tmp_path):
 
     settings = Settings(workspace=str(tmp_path / "ws.gpkg"), upload_dir=tmp_path / "uploads", data_dir=tmp_path,
                         job_runner="thread")
+    from api.routers.clients import close_client_stores
+
     if request.param == "gpkg":
         store = GeoPackageStore(tmp_path / "ws.gpkg", create=True)
         fill_workspace(store)
         store.close()
-        yield create_app(settings), None
+        app = create_app(settings)
+        yield app, None
+        close_client_stores(app)
     else:
         import sqlalchemy as sa
 
@@ -153,7 +157,9 @@ def leak_app(request, tmp_path):
 
         store = request.getfixturevalue("pg_store_factory")()
         fill_workspace(store)
-        yield create_app(settings, store=store), store
+        app = create_app(settings, store=store)
+        yield app, store
+        close_client_stores(app)
         with client_store_for(store) as clients, clients._engine.begin() as conn:
             for table in ("client_households", "access_log", "outreach_plans"):
                 conn.execute(sa.text(f"DELETE FROM {PRIVATE_SCHEMA}.{table} WHERE workspace = :w"),

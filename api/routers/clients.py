@@ -51,16 +51,30 @@ _open_lock = threading.Lock()
 
 
 def get_clients(request: Request) -> ClientStore:
-    """The app's private client store, beside its workspace (opened on first use)."""
+    """The private client store of the workspace this request works on (opened once per workspace).
+
+    Each workspace has its own (the private file beside its GeoPackage, or its rows in the
+    PostGIS schema ``tsunagu_private``): a request for another workspace of the server
+    (``X-Tsunagu-Workspace``) never sees this one's households.
+    """
+    store = get_store(request)
+    key = (type(store).__name__, str(getattr(store, "location", id(store))), getattr(store, "workspace_name", None))
     state = request.app.state
-    clients = getattr(state, "clients", None)
-    if clients is None:
-        store = get_store(request)
-        with _open_lock:
-            clients = getattr(state, "clients", None)
-            if clients is None:
-                clients = state.clients = client_store_for(store)
+    with _open_lock:
+        opened = getattr(state, "client_stores", None)
+        if opened is None:
+            opened = state.client_stores = {}
+        clients = opened.get(key)
+        if clients is None:
+            clients = opened[key] = client_store_for(store)
     return clients
+
+
+def close_client_stores(app) -> None:
+    """Close the client stores an app opened (tests, shutdown)."""
+    for clients in (getattr(app.state, "client_stores", None) or {}).values():
+        clients.close()
+    app.state.client_stores = {}
 
 
 ClientsDep = Annotated[ClientStore, Depends(get_clients)]
