@@ -273,7 +273,7 @@ def test_outreach_plan_by_a_csw_seen_only_by_the_station(client):
     visits = [v for c in plan["csws"] for v in c["visits"]]
     named = {v["household_id"]: v["name"] for v in visits} | {u["household_id"]: u["name"] for u in plan["unfitted"]}
     assert named == {h[0]: h[2] for h in S1}
-    assert plan["marking"] == ["要配慮個人情報・取扱注意", SAMPLE_MARK] and len(visits) == record["summary"]["visits_planned"]
+    assert plan["marking"] == ["要配慮個人情報・取扱注意", SAMPLE_MARK] and len(visits) + len(plan["unfitted"]) == 5
     m = client.get(f"/outreach/plans/{job_id}/map")
     _no_store(m)
     assert "要配慮個人情報" in m.text and any(v["name"] in m.text for v in visits)
@@ -284,7 +284,7 @@ def test_outreach_plan_by_a_csw_seen_only_by_the_station(client):
     xlsx = client.get(f"/outreach/plans/{job_id}/routes.xlsx")
     sheets = pd.read_excel(io.BytesIO(xlsx.content), sheet_name=None)
     assert {"訪問ルート", "訪問できなかった世帯", "注記"} <= set(sheets)
-    assert [p["job_id"] for p in client.get("/outreach/plans").json()] == [job_id]
+    assert [(p["job_id"], p["households"]) for p in client.get("/outreach/plans").json()] == [(job_id, 5)]
     # another station's CSW: the same 404 as an unknown job; other roles 403
     login(client, "csw", station_id="s2")
     for path in ("", "/map", "/routes.csv", "/routes.xlsx"):

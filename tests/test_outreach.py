@@ -474,8 +474,23 @@ def _public_text(store, job_id) -> str:
         (store.job_map(job_id) or "" if record["status"] == "done" else "")
 
 
+def test_public_counts_of_a_plan_suppress_small_cells():
+    from api.analyses.outreach import public_counts
+
+    assert public_counts(5, 5, 0, k=3) == {"visits": 5, "visits_planned": 5, "visits_unfitted": 0, "suppressed": [],
+                                           "small_cell_k": 3}
+    # 1 unfitted is small, and 5 - 4 would give it away: the 4 goes too
+    got = public_counts(5, 4, 1, k=3)
+    assert (got["visits"], got["visits_planned"], got["visits_unfitted"]) == (5, None, None)
+    got = public_counts(2, 2, 0, k=3)
+    assert (got["visits"], got["visits_planned"], got["visits_unfitted"]) == (None, None, 0)
+    assert public_counts(7, 4, 3, k=3)["suppressed"] == []
+
+
 def test_outreach_job_keeps_the_plan_private(job_store, tmp_path):
     from _clients_sample import leaks
+
+    from api.analyses.outreach import public_counts
 
     from api.jobs import run_job
     from api.private import Viewer, client_store_for
@@ -485,8 +500,7 @@ def test_outreach_job_keeps_the_plan_private(job_store, tmp_path):
     record = job_store.get_job(job_id)
     assert record["status"] == "done", record["error"]
     s = record["summary"]
-    assert s["station_id"] == "s1" and s["csws"] == 2 and s["visits"] == 5
-    assert s["visits_planned"] + s["visits_unfitted"] == 5 and record["has_map"] is False
+    assert s["station_id"] == "s1" and s["csws"] == 2 and s["visits"] == 5 and record["has_map"] is False
     assert list(record["tables"]) == ["訪問計画の概要"]
     public = _public_text(job_store, job_id)
     assert leaks(public) == [] and "S1-00" not in public  # not even the pseudonymous ids
@@ -495,7 +509,10 @@ def test_outreach_job_keeps_the_plan_private(job_store, tmp_path):
         assert plan["status"] == "done" and plan["created_by"] == "csw-1"
         assert set(plan["household_ids"]) == {f"S1-00{i}" for i in range(1, 6)}
         doc = plan["document"]
-        assert sum(len(c["visits"]) for c in doc["csws"]) == s["visits_planned"]
+        planned, unfitted = sum(len(c["visits"]) for c in doc["csws"]), len(doc["unfitted"])
+        assert planned + unfitted == 5
+        assert {k: s[k] for k in ("visits", "visits_planned", "visits_unfitted")} == \
+            {k: v for k, v in public_counts(5, planned, unfitted, k=3).items() if k.startswith("visits")}
         assert clients.outreach_plan(Viewer("csw-2", "csw", "s2"), s["plan_id"]) is None
         log = clients.access_log(Viewer("auditor", "admin"))
         assert any(e["user"] == "csw-1" and e["role"] == "job" and e["action"] == "read" for e in log)

@@ -4,8 +4,8 @@ Client households are 要配慮個人情報. The job reads them from the private
 (:mod:`api.private`) as a station-bound viewer, plans the day with :func:`gis.outreach.plan_outreach`
 and writes the plan — routes naming households, their points — to the private store
 (``outreach_plans``, keyed by a plan id). The public job record gets only what identifies no one:
-the station, the number of CSWs, how many visits were planned and how many could not be, the
-solver and the notes. No table, map, summary, note or error message of the public job names a
+the station, the number of CSWs, how many visits were planned and how many could not be (small
+counts suppressed like every public aggregate, :func:`public_counts`), the solver and the notes. No table, map, summary, note or error message of the public job names a
 household: when planning fails on a household's data, the detail (by household label) is kept
 privately and the public error says only that the private record has it.
 
@@ -330,10 +330,31 @@ def plan_map_html(doc: dict, households: pd.DataFrame, *, csw_ids: list[str] | N
 # --------------------------------------------------------------------------- the job
 
 
+#: How a suppressed count shows in the public table.
+SUPPRESSED = "秘匿"
+
+
+def public_counts(visits: int, planned: int, unfitted: int, *, k: int) -> dict:
+    """The plan's counts as the public job shows them: small cells suppressed like every public aggregate.
+
+    A station's number of client households is an aggregate everyone may see, so counts from 1
+    to k-1 are hidden (None), and a second one when the first could be worked out from
+    visits = planned + unfitted (:func:`gis.disclosure.suppress_small_cells`).
+    """
+    from gis.disclosure import suppress_small_cells
+
+    s = suppress_small_cells({"visits": int(visits), "visits_planned": int(planned), "visits_unfitted": int(unfitted)},
+                             k=k, constraints=[("visits", ["visits_planned", "visits_unfitted"])])
+    return {**s.values, "suppressed": sorted(s.hidden), "small_cell_k": s.k}
+
+
 def _public_table(summary: dict) -> pd.DataFrame:
+    def count(key: str) -> str:
+        return SUPPRESSED if summary[key] is None else str(summary[key])
+
     rows = [("拠点", f"{summary['station_name']}（{summary['station_id']}）"), ("訪問日", summary["date"] or ""),
-            ("CSW の人数", summary["csws"]), ("訪問先", summary["visits"]),
-            ("計画できた訪問", summary["visits_planned"]), ("計画できなかった訪問", summary["visits_unfitted"]),
+            ("CSW の人数", summary["csws"]), ("訪問先", count("visits")),
+            ("計画できた訪問", count("visits_planned")), ("計画できなかった訪問", count("visits_unfitted")),
             ("非公開の計画", "拠点の CSW と管理者だけが閲覧できます")]
     return pd.DataFrame({"項目": [r[0] for r in rows], "値": [str(r[1]) for r in rows]})
 
@@ -342,10 +363,12 @@ def _public_table(summary: dict) -> pd.DataFrame:
 def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Plan a station's CSW day from its private households; the plan goes to the private store only.
 
-    The public result holds the station, the number of CSWs, counts and notes; the plan id in
-    its summary leads to the private plan (``GET /outreach/plans/{job_id}``).
+    The public result holds the station, the number of CSWs, counts (small ones suppressed,
+    :func:`public_counts`, with ``small_cell_k`` from the settings) and notes; the plan id in its
+    summary leads to the private plan (``GET /outreach/plans/{job_id}``).
     """
     from api.private import Viewer, client_store_for
+    from api.settings import Settings
 
     plan_id = params.plan_id or uuid.uuid4().hex
     station_id = str(params.station_id)
@@ -396,14 +419,14 @@ def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, da
         "station_name": str(station.get("name", station_id)),
         "date": day.isoformat(),
         "csws": len(csws),
-        "visits": int(len(households)),
-        "visits_planned": int(plan.n_visits),
-        "visits_unfitted": int(len(plan.unfitted)),
+        **public_counts(len(households), plan.n_visits, len(plan.unfitted), k=Settings().small_cell_k),
         "sample": sample,
         "solver": plan.solver,
         "runtime_s": plan.runtime_s,
     }
     notes = [*plan.notes, PRIVATE_NOTE] + ([SAMPLE_NOTE] if sample else [])
+    if summary["suppressed"]:
+        notes.append(f"{summary['small_cell_k']}件未満の件数（と、そこから逆算できる件数）は「{SUPPRESSED}」と表示しています")
     progress(1.0, "完了")
     return AnalysisResult(tables={"訪問計画の概要": _public_table(summary)}, map_html=None, summary=summary, notes=notes)
 

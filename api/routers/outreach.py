@@ -156,8 +156,17 @@ def _plan_view(record: dict, plan: dict, households) -> dict:
 
 
 @router.get("/plans", summary="訪問ルートの計画の一覧（CSW は自分の拠点のみ）", dependencies=[allow(*CLIENT_ROLES)])
-def list_plans(store: StoreDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
-    """Outreach jobs the caller may see, newest first: station, status, counts and links (no households)."""
+def list_plans(store: StoreDep, clients: ClientsDep, user: CurrentUser,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
+    """Outreach jobs the caller may see, newest first: station, status, how many households the plan names, links.
+
+    The counts come from the private record (the public job shows small ones suppressed); no
+    household is named.
+    """
+    try:
+        named = {p["plan_id"]: p["households"] for p in clients.outreach_plan_index(viewer_of(user))}
+    except PrivateAccessError as exc:
+        raise _refused(exc) from None
     out = []
     for record in store.list_jobs(analysis=NAME, limit=limit):
         params = record.get("params") or {}
@@ -167,8 +176,8 @@ def list_plans(store: StoreDep, user: CurrentUser, limit: Annotated[int, Query(g
         out.append({"job_id": record["job_id"], "station_id": params.get("station_id"), "status": record["status"],
                     "status_label": STATUS_LABELS.get(record["status"], record["status"]),
                     "created_at": record["created_at"], "created_by": record["created_by"],
-                    "date": summary.get("date"), "csws": summary.get("csws"), "visits": summary.get("visits"),
-                    "visits_planned": summary.get("visits_planned"), "visits_unfitted": summary.get("visits_unfitted"),
+                    "date": summary.get("date"), "csws": summary.get("csws"),
+                    "households": named.get(params.get("plan_id") or summary.get("plan_id")),
                     "links": _links(record["job_id"])})
     return private_json(out)
 
