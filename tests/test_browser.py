@@ -1,9 +1,11 @@
 """The web UI in a real browser (Debian's chromium + chromedriver, Selenium) on a real 高梁市 workspace.
 
-A planner logs in, runs ``salon-gaps`` from its form, watches the progress bar reach 完了, sees
-the result map with its Japanese legend; then edits salons on the resources map (add by tapping,
-move by dragging, delete), with a hostile name that must show as text. Any SEVERE entry of the
-browser console (JavaScript errors, failed loads, CSP violations) fails the test with its text.
+A planner logs in, sees the tier map, runs ``salon-gaps`` from its form, watches the progress bar
+reach 完了 and sees the result map with its Japanese legend; then edits salons on the resources
+map (add by tapping, move by dragging, delete; a hostile name must show as text) and imports a
+CSV with the upload form. An administrator adds, changes, resets and deletes a user. Any SEVERE
+entry of the browser console (JavaScript errors, failed loads, CSP violations) fails the test
+with its text.
 
 This machine (and CI) has no internet, so the 地理院タイル host is mapped to a local HTTPS server
 answering blank tiles (``--host-resolver-rules``, self-signed certificate): the pages load the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import importlib.util
 import os
 import shutil
 import socket
@@ -48,9 +51,7 @@ def _missing() -> str | None:
             return f"{path} is missing (apt-get install {package}; .ci/run installs it)"
     if shutil.which("openssl") is None:
         return "openssl is missing (needed for the local tile server's certificate)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed (pip install -e '.[test]')"
     return None
 
@@ -326,10 +327,11 @@ def test_planner_runs_salon_gaps_and_sees_the_map_with_its_legend(driver, app_se
     console.check()
 
 
-def test_planner_adds_moves_and_deletes_a_salon_on_the_map(driver, app_server, tmp_path):
+def test_planner_adds_moves_deletes_and_imports_salons_on_the_map(driver, app_server, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
 
     base = app_server.base
     console = Console(driver)
@@ -383,6 +385,23 @@ def test_planner_adds_moves_and_deletes_a_salon_on_the_map(driver, app_server, t
     after = _fetch_json(driver, "/resources?kind=salon")["features"]
     assert resource_id not in {f["id"] for f in after} and len(after) == salons_before
     assert driver.find_elements(By.CSS_SELECTOR, f"[data-resource-id='{resource_id}']") == []
+    console.check()
+
+    # import a file of salons with the upload form: a job with its report
+    upload = tmp_path / "サロン一覧.csv"
+    upload.write_text("名称,緯度,経度,住所\n取り込みサロン（テスト）,34.80123,133.61912,高梁市内\n", encoding="utf-8")
+    form = driver.find_element(By.ID, "import-form")
+    driver.execute_script("arguments[0].scrollIntoView()", form)
+    form.find_element(By.ID, "import-file").send_keys(str(upload))
+    Select(form.find_element(By.ID, "import-kind")).select_by_value("salon")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _wait(driver).until(ec.url_contains("/web/jobs/"))
+    _wait(driver, 120).until(lambda d: d.find_element(By.ID, "job").get_attribute("data-status") == "done")
+    assert "取り込み結果（CSV）" in driver.find_element(By.ID, "downloads").text
+    driver.get(base + "/web/resources")
+    names = [li.text for li in _wait(driver).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#salon-list li button"))]
+    assert "取り込みサロン（テスト）" in names
     console.check()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import time
@@ -94,6 +95,11 @@ def web_login(client, role: str = "planner", **kwargs):
     r = client.post("/web/login", data={"username": user.username, "password": PASSWORD, "next": "/web/"})
     assert r.status_code == 303, r.text
     return user
+
+
+def _page_data(page: str) -> dict:
+    """The JSON the resources page embeds for its script."""
+    return json.loads(page.split('<script type="application/json" id="resource-data">')[1].split("</script>")[0])
 
 
 def _store(client) -> GeoPackageStore:
@@ -371,10 +377,7 @@ def test_a_job_started_from_the_api_shows_on_its_page(client):
                     headers={"Origin": "http://testserver"})
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
-    deadline = time.monotonic() + 60
-    while client.get(f"/jobs/{job_id}").json()["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, "the job did not end"
-        time.sleep(0.1)
+    _wait_job(client, job_id)
     page = client.get(f"/web/jobs/{job_id}").text
     assert 'data-status="done"' in page and "完了" in page
     assert f'src="/maps/jobs/{job_id}"' in page
@@ -385,6 +388,39 @@ def test_a_job_started_from_the_api_shows_on_its_page(client):
     # a cross-site post with the cookie starts nothing
     r = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+def _wait_job(client, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while (record := client.get(f"/jobs/{job_id}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {job_id} did not end"
+        time.sleep(0.1)
+    return record
+
+
+def test_the_upload_form_imports_as_a_job_with_its_report(client):
+    web_login(client, "planner")
+    page = client.get("/web/resources").text
+    assert 'id="import-form"' in page and 'name="file"' in page and 'name="kind"' in page
+    # what the page's script sends: the form as multipart (file, kind, replace), cookie, same origin
+    csv = "名称,緯度,経度\n取り込みサロン,34.79123,133.60912\n".encode()
+    r = client.post("/resources/import", files={"file": ("サロン.csv", csv, "text/csv")},
+                    data={"kind": "salon", "replace": ""}, headers={"Origin": "http://testserver"})
+    assert r.status_code == 202, r.text
+    record = _wait_job(client, r.json()["job_id"])
+    assert record["status"] == "done", record
+    page = client.get(f"/web/jobs/{record['job_id']}").text
+    assert "地域資源ファイルの取り込み" in page and "取り込み結果（CSV）" in page
+    names = [f["properties"]["name"] for f in _page_data(client.get("/web/resources").text)["resources"]["features"]]
+    assert "取り込みサロン" in names
+    bad = "名称,緯度,経度\n位置のないサロン,,\n".encode()
+    r = client.post("/resources/import", files={"file": ("bad.csv", bad, "text/csv")}, data={"kind": "salon"},
+                    headers={"Origin": "http://testserver"})
+    assert r.status_code == 202, r.text
+    record = _wait_job(client, r.json()["job_id"])  # the job's validation report names the row
+    page = client.get(f"/web/jobs/{record['job_id']}").text
+    assert record["status"] == "failed" and "取り込みができませんでした" in page
+    assert "1行目" in page and "空欄です" in page and 'href="/web/resources"' in page
 
 
 def _job(client, *, status: str, error: str | None = None) -> str:
@@ -441,6 +477,7 @@ def test_a_malicious_resource_name_is_never_markup(client):
     data = page.split('<script type="application/json" id="resource-data">')[1].split("</script>")[0]
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in data  # JSON-escaped, read with JSON.parse
     assert "<" not in data
+    assert HOSTILE in [f["properties"]["name"] for f in _page_data(page)["resources"]["features"]]
     # the page's script writes names with textContent only
     script = client.get("/web/static/resources.js").text
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "bindTooltip(tooltipOf" in script
