@@ -149,7 +149,7 @@ def _job_view(record: dict, labels: dict[str, str]) -> dict:
         "map": f"/maps/jobs/{job_id}" if done and record.get("has_map") else None,
         "final": record["status"] in ("done", "failed", "cancelled"),
         "cancelling": record["status"] in ("queued", "running") and bool(record.get("cancel_requested")),
-        "import": record["analysis"] == "import-resources",
+        "is_import": record["analysis"] == "import-resources",
     }
 
 
