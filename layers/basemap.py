@@ -34,6 +34,15 @@ def _leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
+#: folium renders every ``folium.Popup`` as ``$(`<div>…</div>`)[0]`` (jQuery). jQuery is not loaded
+#: (no CDN), so without this the map's script stops at the first popup with "$ is not defined":
+#: the layers after it, and the layer control, never appear. The shim builds that one element.
+_JQUERY_SHIM = (
+    "window.$ = window.$ || function (html) { var t = document.createElement('template');"
+    " t.innerHTML = String(html).trim(); return [t.content.firstElementChild]; };"
+)
+
+
 class _InlineLeaflet(MacroElement):
     """Leaflet 1.9.4 JS and CSS inlined into the page header (BSD-2-Clause, see static/LEAFLET_LICENSE)."""
 
@@ -42,6 +51,7 @@ class _InlineLeaflet(MacroElement):
         {% macro header(this, kwargs) %}
         <style>{{ this.css }}</style>
         <script>{{ this.js }}</script>
+        <script>{{ this.jquery_shim }}</script>
         {% endmacro %}
         """
     )
@@ -50,6 +60,7 @@ class _InlineLeaflet(MacroElement):
         super().__init__()
         self._name = "InlineLeaflet"
         self.js, self.css = _leaflet_assets()
+        self.jquery_shim = _JQUERY_SHIM
 
 
 def _offline_map(**kwargs) -> folium.Map:

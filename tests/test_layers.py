@@ -132,6 +132,10 @@ def test_tier_map_synthetic(frames):
     # native Leaflet layer control and circle markers only
     assert "L.control.layers" in html and "L.circleMarker" in html and "L.marker(" not in html
     _assert_offline(html)
+    # folium builds popups with jQuery's $(...)[0]; no jQuery is loaded offline, so the page
+    # defines a $ for that before any popup (else the script stops at the first popup)
+    first_popup = html.index("$(`")
+    assert -1 < html.find("window.$ = window.$ ||") < first_popup
 
 
 def test_tier_map_without_points_or_unknowns(frames):
