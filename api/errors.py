@@ -7,7 +7,7 @@ import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from api.accounts import AuthError
 from api.store.base import StoreError, WorkspaceNotInitialised
@@ -107,7 +107,16 @@ async def _unauthorized(request: Request, exc: Unauthorized):
                         headers={"WWW-Authenticate": 'Bearer realm="tsunagu"'})
 
 
-async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+async def _forbidden(request: Request, exc: Forbidden):
+    if request.url.path.startswith("/web") and request.method in ("GET", "HEAD"):
+        from html import escape
+
+        page = ("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                "<title>権限がありません - つなぐ</title></head><body style=\"font-family:sans-serif;margin:2rem\">"
+                f"<h1>権限がありません</h1><p>{escape(exc.hint or 'この画面を見る権限がありません')}</p>"
+                "<p><a href=\"/web/\">トップへ戻る</a></p></body></html>")
+        return HTMLResponse(page, status_code=403)
     return JSONResponse(_body("forbidden", "権限がありません", exc.message, exc.hint), status_code=403)
 
 

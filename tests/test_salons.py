@@ -199,9 +199,11 @@ def test_takahashi_jobs_end_to_end(takahashi, data_dir):
 
     with pytest.raises(InputDataError, match="larger than the number of candidate sites"):
         sites.run(takahashi, sites.params(k=500), progress=progress, data_dir=data_dir)
-    with pytest.raises(InputDataError, match="positive"):
-        sites.run(takahashi, sites.params(k=0), progress=progress, data_dir=data_dir)
-    with pytest.raises(InputDataError, match="positive"):
-        sites.run(takahashi, sites.params(threshold_m=0), progress=progress, data_dir=data_dir)
-    with pytest.raises(InputDataError, match="positive"):
-        gaps.run(takahashi, gaps.params(thresholds_m=[500, -1]), progress=progress, data_dir=data_dir)
+    # out-of-range parameters are refused before any job starts, naming the field
+    from api.jobs import validate_params
+
+    for spec, bad, field in ((sites, {"k": 0}, "k"), (sites, {"threshold_m": 0}, "threshold_m"),
+                             (sites, {"k": -3}, "k"), (gaps, {"thresholds_m": [500, -1]}, "thresholds_m.1")):
+        with pytest.raises(InputDataError, match="greater than") as info:
+            validate_params(spec, bad)
+        assert info.value.as_dict()["feature"] == field

@@ -514,3 +514,12 @@ def test_users_page_lists_accounts_with_their_controls(client):
     assert r.status_code == 200 and r.json()["role"] == "viewer"
     assert client.delete("/users/test-csw-sample-station-01", headers=same).status_code == 200
     assert 'data-username="test-csw-sample-station-01"' not in client.get("/web/users").text
+
+
+def test_a_forbidden_web_page_is_a_japanese_page_not_json(client):
+    from _auth import login as _login
+
+    _login(client, "viewer")
+    r = client.get("/web/users", follow_redirects=False)
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "権限がありません" in r.text and "管理者" in r.text

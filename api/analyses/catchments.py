@@ -27,8 +27,8 @@ class CatchmentParams(BaseModel):
     uncovered: Literal["shopping", "none"] = Field(
         "shopping", description="未カバーの高齢者として数えるもの：買い物弱者（農水省方式・直線500 m）／なし"
     )
-    elderly_share: float | None = Field(None, description="65歳以上人口の比率（年齢別集計がないとき）")
-    cell_size_m: float = Field(100.0, description="人口を配分するメッシュの大きさ（m）")
+    elderly_share: float | None = Field(None, ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき）")
+    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
 
 
 def _workload_table(w: pd.DataFrame, *, uncovered_label: str | None) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -33,31 +33,32 @@ from layers.salons import salon_map
 class SalonGapsParams(BaseModel):
     """Parameters of salon-gaps."""
 
-    thresholds_m: list[float] = Field(default_factory=lambda: [500.0, 1000.0], description="徒歩圏の距離（m）")
-    elderly_share: float | None = Field(None, description="65歳以上人口の比率（年齢別集計がないとき）")
-    cell_size_m: float = Field(100.0, description="人口を配分するメッシュの大きさ（m）")
+    thresholds_m: list[Annotated[float, Field(gt=0, le=20000)]] = Field(
+        default_factory=lambda: [500.0, 1000.0], min_length=1, max_length=10, description="徒歩圏の距離（m）")
+    elderly_share: float | None = Field(None, ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき）")
+    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
     mode: Literal["walk", "drive"] = "walk"
 
 
 class CandidatePoint(BaseModel):
     """A candidate site the user gives (longitude/latitude)."""
 
-    name: str
-    lon: float
-    lat: float
+    name: str = Field(min_length=1, max_length=200)
+    lon: float = Field(ge=122, le=154)
+    lat: float = Field(ge=20, le=46)
 
 
 class SalonSitesParams(BaseModel):
     """Parameters of salon-sites."""
 
-    k: int = Field(5, description="新しく開くサロンの数")
-    k_max: int = Field(10, description="限界効果の曲線を描く最大か所数")
-    threshold_m: float = Field(500.0, description="徒歩圏の距離（m）")
+    k: int = Field(5, ge=1, le=10000, description="新しく開くサロンの数")
+    k_max: int = Field(10, ge=1, le=10000, description="限界効果の曲線を描く最大か所数")
+    threshold_m: float = Field(500.0, gt=0, le=20000, description="徒歩圏の距離（m）")
     candidate_kinds: list[str] = Field(default_factory=lambda: ["kominkan", "meeting_hall"])
-    candidate_points: list[CandidatePoint] = Field(default_factory=list, description="利用者指定の候補地")
-    time_limit_s: float = Field(60.0, description="ソルバーの制限時間（秒）")
-    elderly_share: float | None = None
-    cell_size_m: float = 100.0
+    candidate_points: list[CandidatePoint] = Field(default_factory=list, max_length=5000, description="利用者指定の候補地")
+    time_limit_s: float = Field(60.0, gt=0, le=3600, description="ソルバーの制限時間（秒）")
+    elderly_share: float | None = Field(None, ge=0, le=1)
+    cell_size_m: float = Field(100.0, ge=25, le=1000)
     mode: Literal["walk", "drive"] = "walk"
 
 
