@@ -175,9 +175,10 @@ def suppress_small_cells(
     -----
     Zeros are published (an area with no client households says nothing about a person).
     Complementary cells are chosen one at a time for the first cell that could be worked out:
-    the published non-zero cell that frees it, preferring cells in a sum with it, then the
-    smallest count (ties in ``counts`` order), so totals are hidden only when nothing smaller
-    protects the cell ("don't publish the exact total"). Deterministic for the same input.
+    the published non-zero cell nearest to it in the sums (siblings and parent before a grand
+    total), then with the smallest count, whose hiding frees it; so totals are hidden only when
+    nothing smaller protects the cell ("don't publish the exact total"). Deterministic for the
+    same input.
 
     Raises
     ------
@@ -188,31 +189,27 @@ def suppress_small_cells(
     values = _check(counts, k, constraints)
     order = {c: i for i, c in enumerate(values)}
     hidden = {c: PRIMARY for c, v in values.items() if 1 <= v < k}
-    neighbours: dict = {c: set() for c in values}
-    for total, members in constraints:
-        group = {total, *members}
-        for c in group:
-            neighbours[c] |= group - {c}
+    rows = [[total, *members] for total, members in constraints]
+    rows_of: dict = {c: [] for c in values}
+    for i, row in enumerate(rows):
+        for c in row:
+            rows_of[c].append(i)
 
-    def smallest(cells: Iterable) -> Hashable | None:
-        options = [c for c in cells if c not in hidden and values[c] > 0]
-        return min(options, key=lambda c: (values[c], order[c])) if options else None
-
-    while hidden and constraints:
-        pinned = pinned_cells(values, hidden, constraints)
-        if not pinned:
-            break
+    # Hiding one more cell only widens what the others can be (its true value stays possible), so
+    # a cell once free stays free: after the first audit only the cells still pinned and the newly
+    # hidden one need looking at again.
+    pinned = pinned_cells(values, hidden, constraints) if hidden and constraints else []
+    while pinned:
         cell = pinned[0]
-        extra = _freeing(cell, values, hidden, constraints, neighbours, order)
-        if extra is None:  # no single cell frees it: hide the smallest next to it (or anywhere) and look again
-            extra = smallest(neighbours[cell])
-            if extra is None:
-                extra = smallest(set().union(*(neighbours[h] for h in hidden)))
-            if extra is None:
-                extra = smallest(values)
-        if extra is None:  # every non-zero cell is hidden already: nothing can be worked out from zeros
+        options = _candidates(cell, values, hidden, rows, rows_of, order)
+        extra = next((c for c in options[:_MAX_TRIES]
+                      if not pinned_cells(values, {*hidden, c}, constraints, only=[cell])), None)
+        if extra is None and options:  # no single cell frees it: hide the nearest smallest and look again
+            extra = options[0]
+        if extra is None:  # every non-zero cell it is tied to is hidden: nothing more can be done
             break
         hidden[extra] = COMPLEMENTARY
+        pinned = pinned_cells(values, {*hidden}, constraints, only=[*pinned, extra])
     published = {c: (None if c in hidden else v) for c, v in values.items()}
     return Suppression(values=published, hidden=dict(hidden), k=int(k))
 
@@ -221,36 +218,52 @@ def suppress_small_cells(
 _MAX_TRIES = 40
 
 
-def _freeing(cell, values, hidden, constraints, neighbours, order) -> Hashable | None:
-    """The published non-zero cell whose hiding frees ``cell``: those sharing a sum with it first, then the rest,
-    each group smallest count first (so a total goes only when nothing smaller does)."""
-    options = [c for c in values if c not in hidden and values[c] > 0]
-    options.sort(key=lambda c: (c not in neighbours[cell], values[c], order[c]))
-    for candidate in options[:_MAX_TRIES]:
-        if not pinned_cells(values, {*hidden, candidate}, constraints, only=[cell]):
-            return candidate
-    return None
+def _candidates(cell, values, hidden, rows, rows_of, order) -> list:
+    """Published non-zero cells that may free ``cell``, nearest first, then smallest count, then ``counts`` order.
+
+    "Near" counts the sums between them: a cell in a sum with ``cell`` is at 1, one in a sum with
+    a hidden cell at 1 is at 2, and so on (only hidden cells lead further: what can be worked out
+    about ``cell`` runs through sums of hidden cells and ends at published ones). So a cell's
+    siblings and parent come before a grand total, which comes before anything unrelated.
+    """
+    dist = {cell: 0}
+    frontier = [cell]
+    seen_rows: set[int] = set()
+    while frontier:
+        step = []
+        for c in frontier:
+            for i in rows_of[c]:
+                if i in seen_rows:
+                    continue
+                seen_rows.add(i)
+                for m in rows[i]:
+                    if m not in dist:
+                        dist[m] = dist[c] + 1
+                        if m in hidden:
+                            step.append(m)
+        frontier = step
+    options = [c for c in dist if c not in hidden and values[c] > 0]
+    return sorted(options, key=lambda c: (dist[c], values[c], order[c]))
 
 
 def hierarchy_constraints(
     parent_of: Mapping[Hashable, Hashable | None],
     *,
     total: Hashable | None = None,
-    base: Iterable[Hashable] = (),
     outside: Hashable | None = None,
 ) -> list[Constraint]:
-    """The sums of nested areas: each parent is the sum of its children; the total the sum of the base cells.
+    """The sums of nested areas: each parent is the sum of its children; the total the sum of the top cells.
 
     Parameters
     ----------
     parent_of
-        Cell → its parent cell (None at the top or for an area without a parent).
+        Cell → its parent cell (None at the top, or for an area without a parent: such an area
+        is a top cell of its own). Counts must be rolled up this way (a parent = the sum of its
+        children, the innermost areas counted directly).
     total
-        The cell of the overall total, if it is published.
-    base
-        The innermost cells (their sum, plus ``outside``, is the total).
+        The cell of the overall total, if it is published: the sum of every top cell and ``outside``.
     outside
-        A cell counting what lies in no base area, if any.
+        A cell counting what lies in no area, if any.
     """
     children: dict = {}
     for child, parent in parent_of.items():
@@ -258,8 +271,8 @@ def hierarchy_constraints(
             children.setdefault(parent, []).append(child)
     out: list[Constraint] = [(p, kids) for p, kids in children.items()]
     if total is not None:
-        members = list(base) + ([outside] if outside is not None else [])
-        out.append((total, members))
+        roots = [c for c, p in parent_of.items() if p is None and c != total and c != outside]
+        out.append((total, roots + ([outside] if outside is not None else [])))
     return out
 
 

@@ -177,7 +177,7 @@ def suppressed_counts(store, clients: ClientStore, viewer: Viewer, *, k: int) ->
     parent_of = {c: (p if p in counts else None) for c, p in parent_of.items()}
     counts[OUTSIDE] = int(outside)
     counts[TOTAL] = int(base_counts.sum()) + int(outside)
-    constraints = hierarchy_constraints(parent_of, total=TOTAL, base=cells[keys[0]], outside=OUTSIDE)
+    constraints = hierarchy_constraints(parent_of, total=TOTAL, outside=OUTSIDE)
     s = suppress_small_cells(counts, k=k, constraints=constraints)
 
     def cell(key: str) -> dict:
