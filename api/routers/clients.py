@@ -12,6 +12,7 @@ response carrying client data says ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Annotated, Any
 
@@ -178,7 +179,7 @@ def suppressed_counts(store, clients: ClientStore, viewer: Viewer, *, k: int) ->
     counts[OUTSIDE] = int(outside)
     counts[TOTAL] = int(base_counts.sum()) + int(outside)
     constraints = hierarchy_constraints(parent_of, total=TOTAL, outside=OUTSIDE)
-    s = suppress_small_cells(counts, k=k, constraints=constraints)
+    s = _suppressed(tuple(counts.items()), tuple((t, tuple(m)) for t, m in constraints), k)
 
     def cell(key: str) -> dict:
         v = s.values[key]
@@ -186,6 +187,12 @@ def suppressed_counts(store, clients: ClientStore, viewer: Viewer, *, k: int) ->
 
     levels = {key: [{"area_id": names[c][1], "name": names[c][2], **cell(c)} for c in cells[key]] for key in keys}
     return {"levels": levels, "total": cell(TOTAL), "outside": cell(OUTSIDE), "k": s.k}
+
+
+@functools.lru_cache(maxsize=16)
+def _suppressed(counts: tuple, constraints: tuple, k: int):
+    """Suppression of the same counts is computed once (it audits with linear programmes; the counts change rarely)."""
+    return suppress_small_cells(dict(counts), k=k, constraints=[(t, list(m)) for t, m in constraints])
 
 
 @router.get("/counts", summary="圏域ごとの訪問先の世帯数（少数は秘匿）", dependencies=[allow(*ANY_ROLE)])
