@@ -11,8 +11,9 @@ original units, recomputed from the coordinates. The fleet is fixed to BKS.json'
 ``solved_with_vehicles`` for the instance (else the file's vehicle number); the objective is total
 distance. Per instance and per class (C1, C2, R1, R2, RC1, RC2) it prints, side by side:
 
-* ``tsunagu``: ``gis.routing.solve`` — VROOM warm start, then two independently seeded PyVRP searches
-  in parallel processes for the same wall time, the better kept;
+* ``tsunagu``: ``gis.routing.solve`` — two parallel processes for the whole wall time: PyVRP on the
+  full problem, and VROOM (full exploration when the fleet is tight) followed by PyVRP warm-started
+  from VROOM's plan (or cold with the next seed); the better plan kept;
 * ``pyvrp``: plain PyVRP, one thread, default settings, ``MaxRuntime(t)``, seed 0;
 * ``vroom``: plain pyvroom, default exploration level (5), default threads (4).
 

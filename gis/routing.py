@@ -594,17 +594,27 @@ _POOL_CTX = "fork"
 
 
 def _vroom_then_pyvrp(args):
-    """VROOM at full exploration on one core, then PyVRP warm-started from its plan when it serves everyone.
+    """The second core's search: VROOM, then PyVRP on the full problem for the rest of the time.
 
-    Returns ``((vroom routes, vroom unserved), PyVRP result or None)``; runs in a child process.
+    A quick VROOM plan first; when it leaves stops out (a tight fleet), VROOM again at full
+    exploration, which often finds a plan serving everyone. PyVRP then searches the full
+    problem, warm-started from VROOM's plan when that serves everyone, else cold with its own
+    seed (so the two cores are two independent chances at a feasible plan). Returns
+    ``((vroom routes, vroom unserved), PyVRP result or None)``; runs in a child process.
     """
     problem, active, full, time_limit_s, seed, max_iterations, no_improvement = args
     t0 = time.perf_counter()
-    vr_routes, vr_left = _solve_vroom(problem, active, exploration=5, threads=1, timeout_s=0.6 * time_limit_s)
+    vr_routes, vr_left = _solve_vroom(problem, active, exploration=3, threads=1,
+                                      timeout_s=max(0.2, 0.1 * time_limit_s))
+    if vr_left:
+        more_routes, more_left = _solve_vroom(problem, active, exploration=5, threads=1,
+                                              timeout_s=0.6 * time_limit_s)
+        if len(more_left) < len(vr_left):
+            vr_routes, vr_left = more_routes, more_left
     rest = time_limit_s - (time.perf_counter() - t0)
-    if vr_left or rest < 0.2:
+    if rest < 0.2:
         return (vr_routes, vr_left), None
-    warm = _try_warm(full, vr_routes, problem)
+    warm = None if vr_left else _try_warm(full, vr_routes, problem)
     return (vr_routes, vr_left), _pyvrp_worker((full[0], warm, seed, rest, max_iterations, no_improvement, 1))
 
 
@@ -676,60 +686,46 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         notes.append("休憩があるため VROOM で計画しました（PyVRP は休憩に未対応）")
 
     remaining = lambda: max(0.05, time_limit_s - (time.perf_counter() - t_start))  # noqa: E731
+    all_req = bool(active) and all(problem.stops[i].required for i in active)
+    # Every stop required and two cores: both cores search from the start (see below), and the
+    # VROOM plan comes from the second core; otherwise a VROOM plan first.
+    two_searches = use == "pyvrp" and all_req and workers > 1
     if use == "vroom":
         vroom_routes, vroom_left = _solve_vroom(problem, active, timeout_s=remaining()) if active else ([], [])
-    else:  # a quick VROOM plan: warm start for PyVRP, and a fallback
+    elif not two_searches:  # a quick VROOM plan: warm start for PyVRP, and a fallback
         vroom_routes, vroom_left = (_solve_vroom(problem, active, exploration=3, threads=1,
                                                  timeout_s=max(0.2, 0.1 * time_limit_s)) if active else ([], []))
-    routes_seq: list[tuple[int, list[int], list[int] | None, list | None]] = [
-        (k, seq, bpos, None) for k, seq, bpos in vroom_routes]
     used = "vroom"
     if use == "pyvrp" and active:
-        all_req = all(problem.stops[i].required for i in active)
         n_jobs = max(1, workers)
-        full = _pyvrp_data(problem, active, all_required=True) if all_req else None
-        part = _pyvrp_data(problem, active, all_required=False)
         no_imp = no_improvement if max_iterations is None else None
-
-        def run_best(jobs, t):
-            # a feasible full plan beats any partial one; among equals, the least cost
-            return pyvrp_best_of([(d[0], init, sd, tag) for d, init, sd, tag in jobs], time_limit_s=t,
-                                 max_iterations=max_iterations, no_improvement=no_imp,
-                                 workers=workers, prefer=[0 if d is full else 1 for d, *_ in jobs])
-
-        # Both cores search for the whole time limit. When the quick VROOM plan served everyone,
-        # all searches solve the full problem (one cold, the others warm-started from VROOM for
-        # diversity).
-        searched = False
-        if full is not None and not vroom_left:
-            warm = _try_warm(full, vroom_routes, problem)
-            jobs = [(full, None if j == 0 else warm, seed + j, j) for j in range(n_jobs)]
-        elif full is not None and n_jobs > 1:
-            # the quick VROOM plan left stops out: one core runs PyVRP on the full problem for the
-            # whole time; the other runs VROOM at full exploration (under a tight fleet it often
-            # finds a plan serving everyone) and then PyVRP warm-started from that plan. VROOM's
-            # plan is also the partial plan when nothing serves everyone.
-            jobs = [(full, None, seed, 0), (full, None, seed + 1, 1)]
+        if two_searches:
+            # One core runs PyVRP on the full problem for the whole time limit; the other runs
+            # VROOM (quick, then at full exploration when the fleet is tight) and then PyVRP,
+            # warm-started from VROOM's plan when it serves everyone, else cold with the next
+            # seed. Under a tight fleet a feasible plan is often found only late in a search,
+            # so neither core waits for the other. VROOM's plan is the fallback when no search
+            # serves everyone.
+            full = _pyvrp_data(problem, active, all_required=True)
             t = remaining()
             with mp.get_context(_POOL_CTX).Pool(2) as pool:
                 first = pool.apply_async(_pyvrp_worker, ((full[0], None, seed, t, max_iterations, no_imp, 0),))
                 second = pool.apply_async(_vroom_then_pyvrp, ((problem, active, full, t, seed + 1, max_iterations,
                                                                no_imp),))
                 outs = [first.get()]
-                (vr_routes, vr_left), warm_out = second.get()
+                (vroom_routes, vroom_left), warm_out = second.get()
             if warm_out is not None:
                 outs.append(warm_out)
-            if len(vr_left) < len(vroom_left):
-                vroom_routes, vroom_left = vr_routes, vr_left
-                routes_seq = [(k, seq, bpos, None) for k, seq, bpos in vroom_routes]
             _key, routes, feasible, tag = min(outs, key=lambda o: (o[0], o[3]))
-            searched = True
+            _data, owner, win_of = full
         else:
+            part = _pyvrp_data(problem, active, all_required=all_req)
             jobs = [(part, _try_warm(part, vroom_routes, problem) if j else None, seed + j, j)
                     for j in range(n_jobs)]
-        if not searched:
-            routes, feasible, tag = run_best(jobs, remaining())
-        _data, owner, win_of = jobs[tag][0]
+            routes, feasible, tag = pyvrp_best_of([(d[0], init, sd, tg) for d, init, sd, tg in jobs],
+                                                  time_limit_s=remaining(), max_iterations=max_iterations,
+                                                  no_improvement=no_imp, workers=workers)
+            _data, owner, win_of = part
         n_served = sum(len(c) for _, c in routes)
         if feasible and n_served >= len(active) - len(vroom_left):
             used = "pyvrp"
@@ -739,6 +735,8 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
             notes.append("VROOM の計画の方が多くの停留所を回れるため、VROOM の計画を使いました")
         else:
             notes.append("PyVRP で制約を満たす解が見つからなかったため、VROOM の計画を使いました")
+    if used == "vroom":
+        routes_seq = [(k, seq, bpos, None) for k, seq, bpos in vroom_routes]
     built: list[Route] = []
     for k, seq, bpos, wins in sorted(routes_seq, key=lambda r: r[0]):
         if not seq:
