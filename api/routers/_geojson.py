@@ -67,4 +67,6 @@ class GeoJSONResponse(Response):
     media_type = "application/geo+json"
 
     def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):  # already rendered (a cached layer)
+            return content
         return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")

@@ -18,11 +18,12 @@ def tiers_map(store: StoreDep, request: Request) -> Response:
     The page is rendered once per data version and carries it as its ETag: a browser asking
     again with ``If-None-Match`` gets 304 until a layer changes.
     """
-    from api.maps import cached_tier_map
+    from api.layer_cache import cached_layer
+    from api.maps import tier_map_html
 
-    html, version = cached_tier_map(store)
+    body, version = cached_layer(store, "maps/tiers", lambda: tier_map_html(store).encode("utf-8"))
     etag = f'"{version}"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
         return Response(status_code=304, headers=headers)
-    return HTMLResponse(html, headers=headers)
+    return HTMLResponse(body, headers=headers)

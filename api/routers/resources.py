@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
 from api.errors import Conflict, NotFound
+from api.layer_cache import cached_layer, forget
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import UPLOAD_SUFFIXES, receive_upload
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
@@ -99,9 +100,14 @@ def list_resources(store: StoreDep, kind: Annotated[list[str] | None, Query()] =
     """Return resources, optionally of some kinds (``?kind=salon&kind=supermarket`` or ``?kind=salon,supermarket``)."""
     kinds = _kinds(kind)
     store.workspace()
-    resources = store.resources(kinds=kinds)
-    resources = resources.assign(kind_label=resources["kind"].map(RESOURCE_KINDS).fillna(resources["kind"]))
-    return GeoJSONResponse(feature_collection(resources, id_column="resource_id"))
+
+    def build() -> bytes:
+        resources = store.resources(kinds=kinds)
+        resources = resources.assign(kind_label=resources["kind"].map(RESOURCE_KINDS).fillna(resources["kind"]))
+        return GeoJSONResponse(feature_collection(resources, id_column="resource_id")).body
+
+    body, _version = cached_layer(store, "resources?" + ",".join(sorted(kinds or [])), build)
+    return GeoJSONResponse(body)
 
 
 @router.get("/{resource_id}", summary="地域資源ひとつ（GeoJSON Feature）", response_class=GeoJSONResponse,
@@ -135,6 +141,7 @@ def add_resource(body: NewResource, store: StoreDep, user: CurrentUser) -> GeoJS
     with store.transaction() as tx:
         tx.add_resources(frame)
         tx.log_import(_edit_record("add", resource_id, user, name=body.name, kind=kind, lon=body.lon, lat=body.lat))
+    forget(store)  # this process's cached layers show the change at once
     feature = _feature(_one(store, resource_id))
     return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/resources/{quote(resource_id)}"})
 
@@ -172,6 +179,7 @@ def change_resource(resource_id: str, body: ResourceChange, store: StoreDep, use
         if "geometry" in changes:
             what.update(lon=body.lon, lat=body.lat)
         tx.log_import(_edit_record("update", resource_id, user, **what))
+    forget(store)
     return GeoJSONResponse(_feature(_one(store, resource_id)))
 
 
@@ -185,6 +193,7 @@ def delete_resource(resource_id: str, store: StoreDep, user: CurrentUser) -> Res
         if tx.delete_resources([resource_id]) == 0:
             raise _not_found(resource_id)
         tx.log_import(_edit_record("delete", resource_id, user))
+    forget(store)
     return Response(status_code=204)
 
 

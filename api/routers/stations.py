@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.dependencies import StoreDep
+from api.layer_cache import cached_layer
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.security import ANY_ROLE, allow
 from gis.schema import STATION_KINDS
@@ -16,6 +17,11 @@ router = APIRouter(tags=["stations"])
 def list_stations(store: StoreDep) -> GeoJSONResponse:
     """Return all stations; ``kind_label`` is the Japanese kind, ``area_ids`` the catchment."""
     store.workspace()
-    stations = store.stations()
-    stations = stations.assign(kind_label=stations["kind"].map(STATION_KINDS).fillna(stations["kind"]))
-    return GeoJSONResponse(feature_collection(stations, id_column="station_id"))
+
+    def build() -> bytes:
+        stations = store.stations()
+        stations = stations.assign(kind_label=stations["kind"].map(STATION_KINDS).fillna(stations["kind"]))
+        return GeoJSONResponse(feature_collection(stations, id_column="station_id")).body
+
+    body, _version = cached_layer(store, "stations", build)
+    return GeoJSONResponse(body)

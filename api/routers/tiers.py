@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.dependencies import StoreDep
 from api.errors import NotFound
+from api.layer_cache import cached_layer
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.security import ANY_ROLE, allow
 
@@ -44,6 +45,11 @@ def tier_areas(level: str, store: StoreDep) -> GeoJSONResponse:
         raise NotFound(f"unknown tier level {level!r}; this city uses {known}",
                        hint=f"GET /tiers/{profile.keys[0]} のように既知の階層を指定してください")
     lv = profile.level(level)
-    areas = store.areas(level=level)
-    return GeoJSONResponse(feature_collection(areas, id_column="area_id", level=lv.key, label=lv.label,
-                                              note=profile.notes.get(lv.key)))
+
+    def build() -> bytes:
+        areas = store.areas(level=level)
+        return GeoJSONResponse(feature_collection(areas, id_column="area_id", level=lv.key, label=lv.label,
+                                                  note=profile.notes.get(lv.key))).body
+
+    body, _version = cached_layer(store, f"tiers/{level}", build)
+    return GeoJSONResponse(body)
