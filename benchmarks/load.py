@@ -14,6 +14,7 @@ is 1 when anything failed. Loopback only: the server binds 127.0.0.1.
 
     python3 benchmarks/load.py                              # 50 users + 5 jobs for 60 s
     python3 benchmarks/load.py --users 10 --jobs 2 --duration 10   # the bounded CI setting
+    python3 benchmarks/load.py --postgis postgresql://postgres@127.0.0.1:5432/postgres   # API + worker
 """
 
 from __future__ import annotations
@@ -64,6 +65,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def prepare_postgis(admin_url: str, *, data_dir: str | None) -> str:
+    """A scratch database ``tsunagu_load`` beside ``admin_url``'s, with 高梁市 built into it."""
+    import sqlalchemy as sa
+
+    from api.importing import build_city_workspace, find_data_dir
+    from api.store.postgis import PostGISStore, normalise_url
+
+    url = normalise_url(admin_url)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP DATABASE IF EXISTS tsunagu_load WITH (FORCE)"))
+        conn.execute(sa.text("CREATE DATABASE tsunagu_load"))
+    engine.dispose()
+    load_url = url.set(database="tsunagu_load")
+    engine = sa.create_engine(load_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    engine.dispose()
+    text = load_url.render_as_string(hide_password=False)
+    store = PostGISStore(text, create=True)
+    try:
+        build_city_workspace(store, city_code="33209", data_dir=find_data_dir(data_dir))
+    finally:
+        store.close()
+    return text
+
+
 def prepare_workspace(folder: Path, *, source: str | None, data_dir: str | None) -> Path:
     """A private copy of ``source`` (a .gpkg), or 高梁市 built from the open data."""
     target = folder / "load.gpkg"
@@ -81,11 +109,11 @@ def prepare_workspace(folder: Path, *, source: str | None, data_dir: str | None)
     return target
 
 
-def sessions(workspace: Path, count: int, *, role: str = "planner") -> list[str]:
+def sessions(workspace, count: int, *, role: str = "planner") -> list[str]:
     """``count`` session tokens of load-test users (made straight in the account store)."""
     from api.accounts import AccountStore, accounts_path
 
-    accounts = AccountStore(accounts_path(workspace))
+    accounts = AccountStore(workspace if "://" in str(workspace) else accounts_path(workspace))
     try:
         tokens = []
         for i in range(count):
@@ -98,19 +126,30 @@ def sessions(workspace: Path, count: int, *, role: str = "planner") -> list[str]
 
 
 @contextlib.contextmanager
-def running_server(workspace: Path, port: int, *, data_dir: str | None):
-    """``tsunagu serve`` on 127.0.0.1:port until the block ends."""
+def running_server(workspace, port: int, *, data_dir: str | None, workers: int = 0, log_dir: Path | None = None):
+    """``tsunagu serve`` on 127.0.0.1:port (and ``workers`` ``tsunagu worker`` processes) until the block ends.
+
+    Their output goes to files (an unread pipe would fill up with access-log lines and stall the
+    server after a few hundred requests).
+    """
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="tsunagu-load-log-"))
+    server_log = open(log_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+    worker_log = open(log_dir / "worker.log", "wb")  # noqa: SIM115
     env = {**os.environ, "TSUNAGU_WORKSPACE": str(workspace), "TSUNAGU_HOST": "127.0.0.1",
            "TSUNAGU_PORT": str(port)}
     if data_dir:
         env["TSUNAGU_DATA_DIR"] = str(data_dir)
+    if workers:
+        env["TSUNAGU_JOB_RUNNER"] = "worker"
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=server_log, stderr=subprocess.STDOUT)
+    worker_procs = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], cwd=ROOT, env=env,
+                                     stdout=worker_log, stderr=subprocess.STDOUT) for _ in range(workers)]
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                out = (log_dir / "server.log").read_text(errors="replace")
                 msg = f"the server stopped at start:\n{out[-2000:]}"
                 raise RuntimeError(msg)
             with contextlib.suppress(httpx.HTTPError):
@@ -122,11 +161,15 @@ def running_server(workspace: Path, port: int, *, data_dir: str | None):
             raise RuntimeError(msg)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in [proc, *worker_procs]:
+            p.terminate()
+        for p in [proc, *worker_procs]:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        server_log.close()
+        worker_log.close()
 
 
 async def _get(client: httpx.AsyncClient, tally: Tally, label: str, url: str, token: str) -> None:
@@ -196,7 +239,10 @@ async def run_jobs(client, tally: Tally, token: str, stop: float, *, offset: int
 async def _phase(base: str, tokens: list[str], *, users: int, jobs: int, seconds: float, think: float,
                  levels: list[str], job_map: str | None, seed: int) -> Tally:
     tally = Tally()
-    limits = httpx.Limits(max_connections=users + jobs + 5, max_keepalive_connections=users + jobs + 5)
+    # idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s), else a
+    # request can race the server closing the connection and fail on the client side
+    limits = httpx.Limits(max_connections=users + jobs + 5, max_keepalive_connections=users + jobs + 5,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         stop = time.monotonic() + seconds
         tasks = [browse(client, tally, tokens[i], stop, think=think, rng=random.Random(seed + i), levels=levels,
@@ -246,14 +292,25 @@ def report(alone: Tally, loaded: Tally, *, users: int, jobs: int, seconds: float
 
 
 def run(*, users: int = 50, jobs: int = 5, duration: float = 60, baseline: float = 10, think: float = 1.0,
-        workspace: str | None = None, data_dir: str | None = None, seed: int = 0) -> tuple[Tally, Tally, str]:
-    """Run both phases; returns the two tallies and the printed report."""
+        workspace: str | None = None, data_dir: str | None = None, seed: int = 0,
+        postgis: str | None = None, workers: int = 1) -> tuple[Tally, Tally, str]:
+    """Run both phases; returns the two tallies and the printed report.
+
+    With ``postgis`` (an admin URL of a PostgreSQL server with PostGIS) the server runs as the
+    shared deployment does: a scratch database, the API only queueing jobs and ``workers``
+    ``tsunagu worker`` processes running them; otherwise the embedded GeoPackage with jobs in
+    the server's threads.
+    """
     with tempfile.TemporaryDirectory(prefix="tsunagu-load-") as tmp:
-        ws = prepare_workspace(Path(tmp), source=workspace, data_dir=data_dir)
+        if postgis:
+            ws = prepare_postgis(postgis, data_dir=data_dir)
+        else:
+            ws = prepare_workspace(Path(tmp), source=workspace, data_dir=data_dir)
+            workers = 0
         tokens = sessions(ws, users + jobs + 1)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        with running_server(ws, port, data_dir=data_dir):
+        with running_server(ws, port, data_dir=data_dir, workers=workers, log_dir=Path(tmp)):
             levels, job_map = _warm_up(base, tokens[-1])
             alone = asyncio.run(_phase(base, tokens, users=1, jobs=0, seconds=baseline, think=0.0,
                                        levels=levels, job_map=job_map, seed=seed))
@@ -271,9 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds between a user's requests")
     parser.add_argument("--workspace", default=None, help="a .gpkg to copy (default: build 高梁市)")
     parser.add_argument("--data-dir", default=os.environ.get("TSUNAGU_DATA_DIR"))
+    parser.add_argument("--postgis", default=None, metavar="URL",
+                        help="run the shared deployment: a scratch database on this server, API + worker(s)")
+    parser.add_argument("--workers", type=int, default=1, help="tsunagu worker processes (with --postgis)")
     args = parser.parse_args(argv)
     alone, loaded, text = run(users=args.users, jobs=args.jobs, duration=args.duration, baseline=args.baseline,
-                              think=args.think, workspace=args.workspace, data_dir=args.data_dir)
+                              think=args.think, workspace=args.workspace, data_dir=args.data_dir,
+                              postgis=args.postgis, workers=args.workers)
+    mode = (f"PostGIS, API + {args.workers} worker process(es)" if args.postgis
+            else "embedded GeoPackage, jobs in the server's threads")
+    print(f"deployment: {mode}")
     print(text)
     return 1 if alone.errors or loaded.errors else 0
 
