@@ -129,7 +129,8 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
     click.echo(f"  拠点（サンプル）: {summary['stations']}")
     click.echo(f"ワークスペース: {workspace}")
     click.secho(f"地図: {map_path}", fg="green")
-    click.echo("API を起動するには: tsunagu serve")
+    click.echo("ブラウザで使うには: tsunagu users create-admin admin（パスワードを決める）→ tsunagu serve "
+               "→ http://127.0.0.1:8000/web/ でログイン")
 
 
 @main.command()
