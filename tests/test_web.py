@@ -523,3 +523,41 @@ def test_a_forbidden_web_page_is_a_japanese_page_not_json(client):
     r = client.get("/web/users", follow_redirects=False)
     assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
     assert "権限がありません" in r.text and "管理者" in r.text
+
+
+# --------------------------------------------------------------------------- 訪問ルート (CSW)
+
+
+def test_outreach_page_plans_a_csw_day_without_showing_anyone_elsewhere(tmp_path):
+    """A CSW imports their visits on the 訪問ルート page's API, plans a day, and only they open the plan."""
+    from _clients_sample import fill_workspace, households_table, leaks, wait_for_job
+
+    path = tmp_path / "clients.gpkg"
+    with GeoPackageStore(path, create=True) as store:
+        fill_workspace(store)
+    settings = Settings(workspace=str(path), upload_dir=tmp_path / "uploads")
+    with TestClient(create_app(settings), raise_server_exceptions=False, follow_redirects=False) as client:
+        web_login(client, "csw", station_id="s1")
+        page = client.get("/web/outreach")
+        assert page.status_code == 200 and "訪問ルート（CSW）" in page.text and 'href="/web/outreach"' in page.text
+        assert "s2" not in page.text  # another station is not even offered
+        csv = households_table("s1").to_csv(index=False).encode("utf-8")
+        r = client.post("/clients/import?station_id=s1", files={"file": ("訪問先.csv", csv, "text/csv")},
+                        headers={"Origin": "http://testserver"})
+        assert r.status_code in (200, 201), r.text
+        page = client.get("/web/outreach")
+        assert "<td>5</td>" in page.text and not leaks(page.text)  # a count, never a name
+        r = client.post("/outreach/plans", json={"station_id": "s1", "csws": 2, "hours": "8:30-17:15"},
+                        headers={"Origin": "http://testserver"})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        assert wait_for_job(client, job_id)["status"] == "done"
+        job_page = client.get(f"/web/jobs/{job_id}")
+        assert f"/outreach/plans/{job_id}/map" in job_page.text and not leaks(job_page.text)
+        assert client.get(f"/outreach/plans/{job_id}/map").status_code == 200
+        web_login(client, "csw", station_id="s2")  # a CSW of another station
+        assert client.get(f"/outreach/plans/{job_id}/map").status_code == 404
+        assert f"/outreach/plans/{job_id}/map" not in client.get(f"/web/jobs/{job_id}").text
+        web_login(client, "planner")
+        assert client.get("/web/outreach").status_code == 403
+        assert "訪問ルート" not in client.get("/web/").text.split("<main")[0]  # not in a planner's menu

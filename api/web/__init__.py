@@ -1,7 +1,8 @@
 """The web UI: server-rendered Japanese pages under /web (Jinja2 templates, no front-end build).
 
 Pages: ログイン, ワークスペース, 地図, 解析 (a form per analysis) and ジョブ (progress, results,
-downloads, result map), 地域資源 (add, move and delete on a map), ユーザー管理 (admin). Every page
+downloads, result map), 地域資源 (add, move and delete on a map), 訪問ルート (CSWs and admins:
+visit counts, the visits-file import, planning a day), ユーザー管理 (admin). Every page
 declares its access rule like the API; what a page changes it changes through the API with the
 session cookie (``fetch`` from this site only, see :mod:`api.security`). Static files (CSS, the
 pages' scripts, the bundled Leaflet) are public.
@@ -14,13 +15,13 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import pages, session, users
+from api.web import outreach, pages, session, users
 from api.web._render import STATIC
 
 
 def install(app: FastAPI) -> None:
     """Add the web pages and their static files to ``app`` (called by :func:`api.app.create_app`)."""
-    for module in (session, pages, users):
+    for module in (session, pages, users, outreach):
         app.include_router(module.router)
     leaflet = str(resources.files("layers") / "static")
     # leaflet.css refers to images/layers.png beside it; both come from the bundled copy.

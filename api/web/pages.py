@@ -150,6 +150,8 @@ def _job_view(record: dict, labels: dict[str, str]) -> dict:
         "final": record["status"] in ("done", "failed", "cancelled"),
         "cancelling": record["status"] in ("queued", "running") and bool(record.get("cancel_requested")),
         "is_import": record["analysis"] == "import-resources",
+        # an outreach plan's names and map are private: links to the station-checked pages
+        "private_plan": f"/outreach/plans/{job_id}" if done and record["analysis"] == "outreach" else None,
     }
 
 
@@ -176,6 +178,9 @@ def job_page(job_id: str, request: Request, user: CurrentUser):
                       message="このワークスペースには、指定されたジョブがありません。",
                       hint="ジョブの一覧から選んでください", detail=None, status_code=404)
     job = _job_view(record, _labels())
+    station = str((record.get("params") or {}).get("station_id"))
+    if job["private_plan"] and not (user.role == "admin" or (user.role == "csw" and station == str(user.station_id))):
+        job["private_plan"] = None  # only the station's CSWs and administrators are shown the way in
     return render(request, "job.html", user=user, job=job, summary=_summary_rows(record.get("summary") or {}))
 
 
