@@ -636,6 +636,8 @@ def test_import_job_report_of_a_good_file(client, settings, store):
     assert job["summary"] == {"source": "資源.csv", "rows_read": 2, "imported": 2,
                               "kinds": {"salon": 1, "convenience_store": 1}, "replace": False}
     assert job["tables"] == ["取り込み結果"] and "2 行を読み、2 件を取り込みました" in job["notes"][0]
+    # the job's params name the upload by its file name only, not the server's folder
+    assert "/" not in job["params"]["upload"] and str(settings.upload_dir) not in str(client.get("/jobs").json())
     table = client.get(job["links"]["取り込み結果"])
     assert table.status_code == 200
     text = table.content.decode("utf-8-sig")

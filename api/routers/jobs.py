@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -127,7 +127,11 @@ def _view(record: dict) -> dict:
     label = STATUS_LABELS.get(record["status"], record["status"])
     if record["status"] == "running" and record.get("cancel_requested"):
         label = CANCELLING_LABEL
-    return {**record, "status_label": label, "links": links}
+    params = record.get("params")
+    if isinstance(params, dict) and isinstance(params.get("upload"), str):
+        # the server's upload folder is nobody's business: show the file's own name only
+        params = {**params, "upload": PurePath(params["upload"]).name}
+    return {**record, "params": params, "status_label": label, "links": links}
 
 
 def _record(store: Store, request: Request, job_id: str) -> dict:
