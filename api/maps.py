@@ -22,10 +22,3 @@ def tier_map_html(store: Store) -> str:
     )
     return render_html(fmap)
 
-
-def cached_tier_map(store: Store) -> tuple[str, str]:
-    """The tier map and the data version it shows, rendered once per version of the workspace."""
-    from api.layer_cache import cached_layer
-
-    body, version = cached_layer(store, "maps/tiers", lambda: tier_map_html(store).encode("utf-8"))
-    return body.decode("utf-8"), version

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point, box
@@ -47,3 +49,28 @@ def fill_small_workspace(store, *, note: str = "公民館区は小学校区（�
         tx.replace_areas(areas)
         tx.replace_stations(stations)
         tx.add_resources(resources)
+
+
+def small_workspace_settings(folder, **overrides):
+    """Settings of a fresh small sample workspace ``folder/ws.gpkg`` (uploads in ``folder/uploads``)."""
+    from api.settings import Settings
+    from api.store.geopackage import GeoPackageStore
+
+    settings = Settings(**{"workspace": str(folder / "ws.gpkg"), "upload_dir": folder / "uploads", **overrides})
+    with GeoPackageStore(settings.workspace, create=True) as store:
+        fill_small_workspace(store)
+    return settings
+
+
+@contextlib.contextmanager
+def small_app(folder, **overrides):
+    """The app on a fresh small sample workspace; its job runner is shut down afterwards."""
+    from api.app import create_app
+
+    app = create_app(small_workspace_settings(folder, **overrides))
+    try:
+        yield app
+    finally:
+        runner = getattr(app.state, "job_runner", None)
+        if runner is not None and hasattr(runner, "shutdown"):
+            runner.shutdown()

@@ -11,22 +11,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from _auth import PASSWORD, accounts_of, ensure_user, login
-from _sample_workspace import fill_small_workspace
+from _sample_workspace import small_workspace_settings
 from api.accounts import AccountStore, AuthError
 from api.app import create_app
-from api.settings import Settings
-from api.store.geopackage import GeoPackageStore
 from gis.errors import InputDataError
 
 
 @pytest.fixture()
 def settings(tmp_path):
-    settings = Settings(workspace=str(tmp_path / "ws.gpkg"), upload_dir=tmp_path / "uploads",
-                        max_login_failures=5, lockout_minutes=15)
-    store = GeoPackageStore(settings.workspace, create=True)
-    fill_small_workspace(store)
-    store.close()
-    return settings
+    return small_workspace_settings(tmp_path, max_login_failures=5, lockout_minutes=15)
 
 
 @pytest.fixture()

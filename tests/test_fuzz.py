@@ -16,10 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from _auth import accounts_of, ensure_user
-from _sample_workspace import fill_small_workspace
+from _sample_workspace import small_app
 from api.app import create_app
 from api.settings import Settings
-from api.store.geopackage import GeoPackageStore
 
 EXAMPLES = int(os.environ.get("TSUNAGU_FUZZ_EXAMPLES", "25"))
 
@@ -27,17 +26,9 @@ EXAMPLES = int(os.environ.get("TSUNAGU_FUZZ_EXAMPLES", "25"))
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
-    cfg = Settings(workspace=str(folder / "ws.gpkg"), upload_dir=folder / "uploads",
-                   max_upload_bytes=256 * 1024, data_dir=folder)
-    store = GeoPackageStore(cfg.workspace, create=True)
-    fill_small_workspace(store)
-    store.close()
-    app = create_app(cfg)
-    ensure_user(app, "admin")
-    yield app
-    runner = getattr(app.state, "job_runner", None)
-    if runner is not None and hasattr(runner, "shutdown"):
-        runner.shutdown()
+    with small_app(folder, max_upload_bytes=256 * 1024, data_dir=folder) as app:
+        ensure_user(app, "admin")
+        yield app
 
 
 def _labels() -> list[str]:

@@ -15,12 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from _auth import accounts_of, ensure_user
-from _sample_workspace import fill_small_workspace
+from _sample_workspace import small_app
 from api.accounts import ROLES
 from api.app import create_app
 from api.security import PUBLIC, allow, api_routes, route_rule
-from api.settings import Settings
-from api.store.geopackage import GeoPackageStore
 
 #: Values for path parameters: real-looking, so allowed calls reach the handler.
 PATH_VALUES = {
@@ -37,18 +35,10 @@ PATH_VALUES = {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("roles")
-    settings = Settings(workspace=str(folder / "ws.gpkg"), upload_dir=folder / "uploads",
-                        max_upload_bytes=1024 * 1024, data_dir=folder)
-    store = GeoPackageStore(settings.workspace, create=True)
-    fill_small_workspace(store)
-    store.close()
-    application = create_app(settings)
-    for role in ROLES:
-        ensure_user(application, role, station_id="s1" if role == "csw" else None)
-    yield application
-    runner = getattr(application.state, "job_runner", None)
-    if runner is not None and hasattr(runner, "shutdown"):
-        runner.shutdown()
+    with small_app(folder, max_upload_bytes=1024 * 1024, data_dir=folder) as application:
+        for role in ROLES:
+            ensure_user(application, role, station_id="s1" if role == "csw" else None)
+        yield application
 
 
 def _routes(app) -> list[tuple[str, str, object]]:

@@ -218,24 +218,24 @@ def _download(record: dict, plan: dict, households, ext: str) -> Response:
     return Response(body, media_type=media, headers={"Content-Disposition": disposition, **NO_STORE})
 
 
-@router.get("/plans/{job_id}/routes.csv", summary="訪問ルート表（CSV、非公開）", dependencies=[allow(*CLIENT_ROLES)])
-def plan_csv(job_id: str, request: Request, store: StoreDep, clients: ClientsDep, user: CurrentUser) -> Response:
-    """Every CSW's route sheet in one CSV (UTF-8 with BOM), marked 要配慮個人情報 in its first lines."""
+def _plan_file(job_id: str, request: Request, store, clients, user, ext: str) -> Response:
     got = _stored_plan(request, store, clients, user, job_id)
     if isinstance(got, Response):
         return got
     record, plan = got
-    return _download(record, plan, _households(clients, user, plan), "csv")
+    return _download(record, plan, _households(clients, user, plan), ext)
+
+
+@router.get("/plans/{job_id}/routes.csv", summary="訪問ルート表（CSV、非公開）", dependencies=[allow(*CLIENT_ROLES)])
+def plan_csv(job_id: str, request: Request, store: StoreDep, clients: ClientsDep, user: CurrentUser) -> Response:
+    """Every CSW's route sheet in one CSV (UTF-8 with BOM), marked 要配慮個人情報 in its first lines."""
+    return _plan_file(job_id, request, store, clients, user, "csv")
 
 
 @router.get("/plans/{job_id}/routes.xlsx", summary="訪問ルート表（Excel、非公開）", dependencies=[allow(*CLIENT_ROLES)])
 def plan_xlsx(job_id: str, request: Request, store: StoreDep, clients: ClientsDep, user: CurrentUser) -> Response:
     """The route sheets and the unfitted visits as Excel sheets, with a 注記 sheet carrying the marking."""
-    got = _stored_plan(request, store, clients, user, job_id)
-    if isinstance(got, Response):
-        return got
-    record, plan = got
-    return _download(record, plan, _households(clients, user, plan), "xlsx")
+    return _plan_file(job_id, request, store, clients, user, "xlsx")
 
 
 __all__: list[Any] = ["router", "submit_outreach"]
