@@ -211,8 +211,34 @@ def _wait(driver, timeout: float = 30):
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.2,
                          ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    return _ReloadTolerantWait(wait)
+
+
+class _ReloadTolerantWait:
+    """``WebDriverWait.until`` that also rides out chromedriver's error for a node of a page being replaced.
+
+    While a page reloads, chromedriver may answer a lookup with a plain WebDriverException
+    ("Node with given id does not belong to the document") instead of a stale-element error;
+    that is the same transient state, so the condition is simply tried again.
+    """
+
+    def __init__(self, wait) -> None:
+        self._wait = wait
+
+    def until(self, condition):
+        from selenium.common.exceptions import WebDriverException
+
+        def tolerant(driver):
+            try:
+                return condition(driver)
+            except WebDriverException as exc:
+                if "does not belong to the document" in str(exc):
+                    return False
+                raise
+
+        return self._wait.until(tolerant)
 
 
 def _log_in(driver, base: str, *, next_path: str, username: str = "planner-b") -> None:
