@@ -58,6 +58,14 @@ def main() -> None:
     line("訪問（回）served", n.visits_served, o.visits_served)
     print(fmt.format("訪問（回）required", n.visits_required, o.visits_required, ""))
     line("停留所（1回以上）", n.stops_served, o.stops_served)
+    from gis.weekly import stop_value
+
+    value = {s.stop_id: stop_value(s) for s in problem.stops}
+    def customers(plan):
+        return sum(value[sid] * len(days) for sid, days in plan.assignment.items())
+    line("見込み客（人・週）served", customers(n), customers(o), 1)
+    print(fmt.format("見込み客（人・週）required", f"{sum(value[s.stop_id] * s.visits_per_week for s in problem.stops):,.1f}",
+                     "", ""))
     line("運転時間（分）", n.total_driving_s / 60, o.total_driving_s / 60, 1)
     line("運転時間/訪問（分）", n.total_driving_s / 60 / max(1, n.visits_served), o.total_driving_s / 60 / max(1, o.visits_served), 2)
     line("走行距離（km）", n.total_distance_m / 1000, o.total_distance_m / 1000, 1)

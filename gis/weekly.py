@@ -210,9 +210,23 @@ def visit_demand(problem: WeeklyProblem, stop: WeeklyStop) -> int:
     return int(math.ceil(max(0.0, float(stop.expected_customers)) * problem.load_per_customer - 1e-9))
 
 
+def stop_value(stop: WeeklyStop) -> float:
+    """What serving one visit of a stop is worth: its expected customers (0 when not given)."""
+    try:
+        v = float(stop.expected_customers)
+    except (TypeError, ValueError):
+        return 0.0
+    return v if math.isfinite(v) and v > 0 else 0.0
+
+
 def _routing_stop(problem: WeeklyProblem, s: WeeklyStop) -> Stop:
+    # The solver's priority (0..49) is the stop's value relative to the week's largest, so that
+    # when a day cannot take every visit the solver keeps the stops with more expected customers.
+    top = max((stop_value(x) for x in problem.stops), default=0.0)
+    priority = int(round(49 * stop_value(s) / top)) if top > 0 else 0
     return Stop(stop_id=s.stop_id, name=s.name, location=s.location, service_s=service_seconds(problem, s),
-                demand=visit_demand(problem, s), time_windows=[(int(a), int(b)) for a, b in s.time_windows])
+                demand=visit_demand(problem, s), time_windows=[(int(a), int(b)) for a, b in s.time_windows],
+                priority=priority)
 
 
 def _whole_problem(problem: WeeklyProblem) -> RoutingProblem:
@@ -538,12 +552,134 @@ class _DaySolver:
         return out
 
 
-def _score(results: dict) -> tuple[int, int]:
-    return (sum(len(r[1].unassigned) for r in results.values()), sum(r[2] for r in results.values()))
+def _score(results: dict, values: dict[str, float]) -> tuple[float, int, int]:
+    """(expected customers of the visits left out, visits left out, driving s): lower is better.
+
+    Visits are worth their expected customers (prize-collecting): leaving out one stop of 30
+    customers is worse than leaving out two of 10.
+    """
+    lost = sum(values.get(sid, 0.0) for r in results.values() for sid, _ in r[1].unassigned)
+    return (round(lost, 6), sum(len(r[1].unassigned) for r in results.values()), sum(r[2] for r in results.values()))
+
+
+#: Reason for a visit left out so that a stop with more expected customers fits the day.
+REASON_OUTRANKED = "見込み客数のより多い停留所（{by}）を優先したため入りません"
+#: Added to a visit's reason when even dropping every stop with fewer expected customers does not make it fit.
+REASON_NO_SWAP = "（見込み客数の少ない停留所と入れ替えても入りません）"
+#: Added when it fits only by dropping stops whose expected customers add up to more than its own.
+REASON_SWAP_LOSES = "（見込み客数の少ない停留所と入れ替えると、外れる停留所の見込み客数の合計（{lost:.1f}人）の方が多くなります）"
+
+
+def _served(plan: RoutingPlan) -> set[str]:
+    return {v.stop_id for r in plan.routes for v in r.visits}
+
+
+def _serve_by_value(problem: WeeklyProblem, a, results: dict, ds, *,
+                    deadline: float) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """Swap visits so that no stop is left out while one with fewer expected customers is served.
+
+    For every visit the solver left out (most expected customers first), each day its day
+    pattern could move it to is tried with every stop of fewer expected customers taken off
+    that day; if it fits, those stops are put back one by one (most customers first) while
+    everything still fits, and the ones that do not are moved to another allowed day or left
+    out with :data:`REASON_OUTRANKED`. Repeats until a whole round changes nothing. Changes
+    ``a`` (the assignment) and ``results`` in place; returns the reasons of the visits taken off,
+    keyed by (stop id, day), and for the visits still left out why no swap took them in
+    (:data:`REASON_NO_SWAP` or :data:`REASON_SWAP_LOSES`), given only when the last round changed
+    nothing, so that every such visit was tried against every stop with fewer customers on every
+    day it could go to. ``deadline`` stops further rounds, never a round half-way.
+    """
+    stops = problem.stops
+    values = [stop_value(s) for s in stops]
+    index = {s.stop_id: i for i, s in enumerate(stops)}
+    days = tuple(results)
+    dropped: dict[int, set[str]] = {i: set() for i in range(len(stops))}  # stop -> days it was taken off
+    reasons: dict[tuple[str, str], str] = {}
+
+    def day_members(d: str) -> set[int]:
+        return {i for i in a.sets[d] if d not in dropped[i]}
+
+    def move_days(i: int, d: str) -> list[tuple[str, int | None]]:
+        """(day, pattern index) where visit (i, d) can go: d itself, or another day by a pattern change."""
+        cur = set(a.patterns[i][a.choice[i]])
+        out: list[tuple[str, int | None]] = [(d, None)]
+        for c, pat in enumerate(a.patterns[i]):
+            extra = set(pat) - cur
+            if c != a.choice[i] and set(pat) - extra == cur - {d} and len(extra) == 1:
+                out.append((extra.pop(), c))
+        return out
+
+    for _round in range(4 * len(stops) + 1):
+        kept_out: dict[tuple[str, str], str] = {}
+        left = sorted(((index[sid], d) for d in days for sid, _ in results[d][1].unassigned),
+                      key=lambda t: (-values[t[0]], stops[t[0]].stop_id, t[1]))
+        changed = False
+        for i, d in left:
+            if d not in a.patterns[i][a.choice[i]] or i not in a.sets[d]:
+                continue  # moved by an earlier swap of this round
+            best, cheapest = None, None
+            for day, c in move_days(i, d):
+                if c is not None and day in dropped[i]:
+                    continue
+                base = day_members(day) - {i}
+                served_now = _served(results[day][1])
+                lower = sorted((j for j in base if values[j] < values[i] and stops[j].stop_id in served_now),
+                               key=lambda j: (values[j], stops[j].stop_id))
+                keep = base - set(lower)
+                r = ds.run(day, keep | {i})
+                if stops[i].stop_id not in _served(r[1]):
+                    continue
+                must = {stops[j].stop_id for j in keep if stops[j].stop_id in served_now} | {stops[i].stop_id}
+                for j in reversed(lower):  # put back, most customers first
+                    r2 = ds.run(day, keep | {i, j})
+                    if must | {stops[j].stop_id} <= _served(r2[1]):
+                        keep, r = keep | {j}, r2
+                        must.add(stops[j].stop_id)
+                off = [j for j in lower if j not in keep]
+                lost = sum(values[j] for j in off)
+                cheapest = lost if cheapest is None else min(cheapest, lost)
+                if lost < values[i] - 1e-9 and (best is None or lost < best[0]):
+                    best = (lost, day, c, keep, r, off)
+            if best is None:
+                kept_out[(stops[i].stop_id, d)] = (REASON_NO_SWAP if cheapest is None
+                                                   else REASON_SWAP_LOSES.format(lost=cheapest))
+                continue
+            _lost, day, c, keep, r, off = best
+            if c is not None:
+                a.apply(i, c)
+                # the day it leaves is re-solved without it
+                results[d] = ds.run(d, day_members(d))
+            results[day] = r
+            for j in off:
+                # another allowed day with room for it, else left out for the larger stop
+                moved = False
+                for day2, c2 in move_days(j, day)[1:]:
+                    if day2 in dropped[j]:
+                        continue
+                    before = _served(results[day2][1])
+                    r3 = ds.run(day2, day_members(day2) | {j})
+                    if before | {stops[j].stop_id} <= _served(r3[1]):
+                        a.apply(j, c2)
+                        results[day2] = r3
+                        moved = True
+                        break
+                if not moved:
+                    dropped[j].add(day)
+                    reasons[(stops[j].stop_id, day)] = REASON_OUTRANKED.format(by=stops[i].name or stops[i].stop_id)
+            changed = True
+        if not changed or time.perf_counter() > deadline:
+            break
+    for (sid, d), _why in list(reasons.items()):
+        if sid not in index or index[sid] not in a.sets.get(d, ()):
+            reasons.pop((sid, d))
+    if changed:  # the last round moved visits: what it said about the others may be stale
+        kept_out = {}
+    return reasons, kept_out
 
 
 def _finish(problem: WeeklyProblem, patterns, sets: dict[str, set[int]], results: dict, *, method: str,
-            t0: float, seed: int, notes: list[str]) -> WeeklyPlan:
+            t0: float, seed: int, notes: list[str], taken_off: dict[tuple[str, str], str] | None = None,
+            kept_out: dict[tuple[str, str], str] | None = None) -> WeeklyPlan:
     days = _check_days(problem.days)
     stops = problem.stops
     served: dict[str, list[str]] = {s.stop_id: [] for s in stops}
@@ -554,7 +690,9 @@ def _finish(problem: WeeklyProblem, patterns, sets: dict[str, set[int]], results
             for v in r.visits:
                 served[v.stop_id].append(d)
         for sid, why in plan.unassigned:
-            reasons[sid].append((d, why))
+            reasons[sid].append((d, why + (kept_out or {}).get((sid, d), "")))
+    for (sid, d), why in (taken_off or {}).items():
+        reasons[sid].append((d, why))
     unassigned = []
     for s in stops:
         got = len(served[s.stop_id])
@@ -633,10 +771,11 @@ def plan_week(problem: WeeklyProblem, *, time_limit_s: float = 30.0, seed: int =
         candidates.append(a)
     candidates.append(_Assignment(sur, days, patterns, starts[-1][1]))  # the naive split itself
     # 2. route every day of each candidate (VROOM: fast) and keep the best; repair unassigned visits
+    values = {st.stop_id: stop_value(st) for st in problem.stops}
     a, results, score = None, None, None
     for cand in candidates:
         res = {d: ds.run(d, cand.sets[d]) for d in days}
-        sc = _score(res)
+        sc = _score(res, values)
         if score is None or sc < score:
             a, results, score = cand, res, sc
     deadline = t0 + 0.75 * time_limit_s
@@ -649,7 +788,7 @@ def plan_week(problem: WeeklyProblem, *, time_limit_s: float = 30.0, seed: int =
         trial = dict(results)
         for d in touched:
             trial[d] = ds.run(d, a.sets[d])
-        new = _score(trial)
+        new = _score(trial, values)
         if new < score:
             results, score = trial, new
             return True
@@ -657,7 +796,7 @@ def plan_week(problem: WeeklyProblem, *, time_limit_s: float = 30.0, seed: int =
         return False
 
     changed = True
-    while changed and score[0] > 0 and time.perf_counter() < deadline:
+    while changed and score[1] > 0 and time.perf_counter() < deadline:
         changed = False
         left = sorted({problem.stops.index(next(s for s in problem.stops if s.stop_id == sid))
                        for d in days for sid, _ in results[d][1].unassigned})
@@ -695,11 +834,16 @@ def plan_week(problem: WeeklyProblem, *, time_limit_s: float = 30.0, seed: int =
         busy = [d for d in days if a.sets[d]]
         for d in busy:
             r = final.run(d, a.sets[d], time_limit_s=left_s / max(1, len(busy)))
-            if (len(r[1].unassigned), r[2]) < (len(results[d][1].unassigned), results[d][2]):
+            if _score({d: r}, values) < _score({d: results[d]}, values):
                 results[d] = r
+    # 5. no stop left out while one with fewer expected customers is served (when a swap fits)
+    taken_off, kept_out = _serve_by_value(problem, a, results, ds, deadline=t0 + 2 * time_limit_s)
+    if not kept_out and any(r[1].unassigned for r in results.values()):
+        notes.append("時間の上限のため、見込み客数による停留所の入れ替えを最後まで確かめていません")
     notes.append("曜日の割り当て：停留所を地理的にまとめ（拠点まわりの方位と巡回路の移動時間の見積もり）、"
                  "局所探索で改善したうえで各曜日のルートを計算しました")
-    return _finish(problem, patterns, a.sets, results, method="tsunagu", t0=t0, seed=seed, notes=notes)
+    return _finish(problem, patterns, a.sets, results, method="tsunagu", t0=t0, seed=seed, notes=notes,
+                   taken_off=taken_off, kept_out=kept_out)
 
 
 def check_weekly(problem: WeeklyProblem, plan: WeeklyPlan) -> list[str]:
@@ -772,5 +916,5 @@ def parse_hhmm(text: str) -> int:
 __all__ = [
     "WEEKDAYS", "DEFAULT_DAYS", "DEFAULT_SERVICE_FIXED_S", "DEFAULT_SERVICE_PER_CUSTOMER_S",
     "WeeklyStop", "WeeklyProblem", "WeeklyPlan", "day_patterns", "plan_week", "naive_weekly_plan",
-    "check_weekly", "service_seconds", "visit_demand", "parse_hhmm", "format_hhmm",
+    "check_weekly", "service_seconds", "visit_demand", "stop_value", "parse_hhmm", "format_hhmm",
 ]

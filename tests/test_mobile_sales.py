@@ -196,3 +196,41 @@ def test_mobile_sales_job_bad_parameters_name_the_field(small_workspace, tmp_pat
     job_id = run_job(small_workspace, "mobile-sales", {"depot_resource": "no-such", "time_limit_s": 1, "cell_size_m": 200},
                      data_dir=tmp_path, created_by="tester")
     assert "地域資源 no-such がワークスペースにありません" in small_workspace.get_job(job_id)["error"]
+
+
+def test_one_truck_never_leaves_out_a_bigger_stop_for_smaller_ones_without_saying_why(takahashi, data_dir):
+    """高梁市, one truck: the stops with the most expected customers are not dropped for 10-customer ones.
+
+    A visit may stay out while a stop with fewer customers is served only with a stated reason:
+    even without every smaller stop of that day it does not fit, or the swap would leave out more
+    expected customers than it brings (the figure is checked).
+    """
+    import re
+
+    from api.analyses.mobile_sales import plan_mobile_sales
+    from api.store.base import open_store
+    from gis.weekly import REASON_NO_SWAP, check_weekly, stop_value
+
+    with open_store(str(takahashi), create=False) as store:
+        res = plan_mobile_sales(store, data_dir=data_dir, vehicles=1, time_limit_s=8, seed=0)
+    problem, plan = res.problem, res.plan
+    assert check_weekly(problem, plan) == []
+    value = {s.stop_id: stop_value(s) for s in problem.stops}
+    served = [sid for sid, days in plan.assignment.items() if days]
+    assert plan.unassigned, "one truck cannot serve every 高梁市 stop: the test needs competition"
+    top2 = sorted(value, key=value.get, reverse=True)[:2]
+    assert any(plan.assignment[sid] for sid in top2), "both of the largest stops left out entirely"
+    for sid, _k, why in plan.unassigned:
+        smaller = [o for o in served if value[o] < value[sid]]
+        if not smaller:
+            continue
+        if why.endswith("を優先したため入りません"):
+            continue  # taken off for a stop with more customers
+        if REASON_NO_SWAP in why:
+            continue
+        m = re.search(r"外れる停留所の見込み客数の合計（([\d.]+)人）の方が多くなります", why)
+        assert m, f"{sid} ({value[sid]:.1f} 人) left out while {smaller[0]} ({value[smaller[0]]:.1f} 人) is served: {why}"
+        assert float(m.group(1)) >= value[sid] - 0.05, why
+    # served customers over the week are what the plan is for
+    served_customers = sum(value[sid] * len(days) for sid, days in plan.assignment.items())
+    assert served_customers > 0.7 * sum(value[s.stop_id] * s.visits_per_week for s in problem.stops)

@@ -215,3 +215,16 @@ def test_exports_parse_back(tmp_path):
     assert list(table["曜日"].unique()) == [d for d in plan.days if plan.day_plans[d].routes]
     html = render_html(route_map(problem, plan, depot_sample=True))
     assert "曜日の色" in html and "直線" in html and "cdn.jsdelivr" not in html and "unpkg" not in html
+
+
+def test_a_day_too_short_for_all_keeps_the_stop_with_most_customers():
+    """One short day: a 40-customer stop (130 min) against five 5-customer stops (25 min each)."""
+    big = WeeklyStop("B", "大きな停留所", Location(133.63, 34.80), expected_customers=40)
+    small = [WeeklyStop(f"s{k}", f"小さな停留所{k}", Location(133.61 + 0.004 * k, 34.78), expected_customers=5)
+             for k in range(5)]
+    problem = _problem(small + [big], days=("月",), hours=(9 * H, 12 * H), lunch=False, capacity=None)
+    plan = plan_week(problem, time_limit_s=2, seed=0)
+    assert check_weekly(problem, plan) == []
+    assert plan.assignment["B"] == ("月",)
+    left = {sid for sid, _k, _why in plan.unassigned}
+    assert left and left <= {s.stop_id for s in small}
