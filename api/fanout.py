@@ -6,7 +6,11 @@ main table. The tasks run on a :class:`distributed.LocalCluster` (one process pe
 thread each) or on a real cluster given by its scheduler address; then data folder and output
 folder must be paths every worker sees (a shared file system).
 
-A municipality that fails is a row saying so in the combined table, never the end of the run.
+Every municipality ends as a row of the combined table and of the run table: its result; or
+「結果なし（理由あり）」 with the reason when its data cannot answer the analysis (no candidate
+site for new salons, say); or 失敗 with the error — never the end of the run. Parameters an
+analysis can fit to a city (:data:`FIT_TO_CITY`, e.g. k larger than a town's candidate sites) are
+fitted, with a note. The largest municipalities are started first.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ log = logging.getLogger("tsunagu.fanout")
 
 #: Columns put in front of every municipality's rows in the combined table.
 CODE_COLUMN, NAME_COLUMN, STATUS_COLUMN, ERROR_COLUMN = "市区町村コード", "市区町村名", "状態", "エラー"
+#: A municipality whose data cannot answer the analysis (no candidate sites, say): a stated reason, not a failure.
+NO_RESULT = "no_result"
+NO_RESULT_LABEL = "結果なし（理由あり）"
+#: Parameters the fan-out turns on where an analysis has them: fit a city's parameters to its data
+#: (with a note) instead of failing it, e.g. k larger than a small town's candidate sites.
+FIT_TO_CITY = {"k_up_to_candidates": True}
+
+
+def _label(status: str) -> str:
+    return NO_RESULT_LABEL if status == NO_RESULT else STATUS_LABELS.get(status, status)
 
 
 @dataclass
@@ -73,7 +87,10 @@ def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_di
             build_city_workspace(store, data_dir=Path(data_dir), city_code=code)
             job_id = run_job(store, spec, params, data_dir=Path(data_dir), created_by=created_by)
             record = store.get_job(job_id)
-            out.update(status=record["status"], job_id=job_id, error=record["error"], notes=record["notes"])
+            status = record["status"]
+            if status == "failed" and record["error"] and not str(record["error"]).startswith("内部エラー"):
+                status = NO_RESULT  # the analysis said why this city's data cannot answer it
+            out.update(status=status, job_id=job_id, error=record["error"], notes=record["notes"])
             if record["status"] == "done":
                 folder = root / "cities" / f"{code}-{name}"
                 write_job_outputs(store, record, folder)
@@ -133,6 +150,10 @@ def run_all_municipalities(
 
     started = time.perf_counter()
     spec = get_spec(analysis)
+    params = dict(params or {})
+    for key, value in FIT_TO_CITY.items():
+        if key in spec.params.model_fields:
+            params.setdefault(key, value)
     model = validate_params(spec, params)
     plain = model.model_dump(mode="json")
     if int(workers) < 1:
@@ -146,6 +167,11 @@ def run_all_municipalities(
             msg = f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}"
             raise InputDataError(msg, feature="codes")
         names = {str(c): names[str(c)] for c in codes}
+    asked = list(names)
+    # largest first: the longest tasks start at once, so no worker is left with a big city at the end
+    population = dict(zip(table["code"].astype(str), pd.to_numeric(table.get("population", 0), errors="coerce"),
+                          strict=True))
+    names = dict(sorted(names.items(), key=lambda kv: -(population.get(kv[0]) or 0)))
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     user = created_by or who()
@@ -180,7 +206,7 @@ def run_all_municipalities(
                            "folder": None}
             outcomes.append(outcome)
             if bar is not None:
-                bar.set_postfix_str(f"{outcome['name']} {STATUS_LABELS.get(outcome['status'], outcome['status'])}")
+                bar.set_postfix_str(f"{outcome['name']} {_label(outcome['status'])}")
                 bar.update(1)
             elif callable(progress):
                 progress(outcome)
@@ -190,16 +216,20 @@ def run_all_municipalities(
         client.close()
         if cluster is not None:
             cluster.close()
-    order = {code: i for i, code in enumerate(names)}
-    outcomes.sort(key=lambda o: order[o["code"]])
+    order = {code: i for i, code in enumerate(asked)}
+    outcomes.sort(key=lambda o: order[o["code"]])  # the table in the order asked for (the data folder's)
     combined = combine(outcomes)
     runs = pd.DataFrame([{
-        CODE_COLUMN: o["code"], NAME_COLUMN: o["name"], STATUS_COLUMN: STATUS_LABELS.get(o["status"], o["status"]),
+        CODE_COLUMN: o["code"], NAME_COLUMN: o["name"], STATUS_COLUMN: _label(o["status"]),
         "ジョブID": o["job_id"], "行数": None if o["table"] is None else len(o["table"]),
         "所要時間（秒）": o["seconds"], ERROR_COLUMN: o["error"] or "", "出力フォルダ": o["folder"] or "",
     } for o in outcomes])
     notes = list(dict.fromkeys(n for o in outcomes for n in o["notes"]))
-    failed = [o for o in outcomes if o["status"] != "done"]
+    no_result = [o for o in outcomes if o["status"] == NO_RESULT]
+    if no_result:
+        notes.append(f"{len(no_result)} 市区町村はデータが足りず結果がありません（理由は実行状況の表）: "
+                     + "、".join(f"{o['name']}（{o['code']}）" for o in no_result))
+    failed = [o for o in outcomes if o["status"] not in ("done", NO_RESULT)]
     if failed:
         notes.append(f"{len(failed)} 市区町村で失敗しました: " + "、".join(f"{o['name']}（{o['code']}）" for o in failed))
     stem = out_dir / f"{spec.name}-all"
@@ -214,7 +244,7 @@ def combine(outcomes: list[dict]) -> pd.DataFrame:
     """The main tables of all municipalities in one, labelled, with code/name/status in front."""
     frames = []
     for o in outcomes:
-        status = STATUS_LABELS.get(o["status"], o["status"])
+        status = _label(o["status"])
         if o["table"] is not None:
             frame = labelled(o["table"])
         else:

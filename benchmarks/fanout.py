@@ -5,6 +5,10 @@ LocalCluster with 1 worker and with 2 workers in one run, and prints the wall ti
 with their ratio. Absolute times depend on the machine; the ratio is the figure to compare.
 
     python3 benchmarks/fanout.py [--analysis catchments] [--workers 1 2] [--only 33209,33445]
+
+Municipalities start largest first; each ends with its result, or 「結果なし（理由あり）」 and the
+reason (e.g. no candidate site for salon-sites), or 失敗; the per-city table is printed for each
+worker count.
 """
 
 from __future__ import annotations
@@ -50,15 +54,22 @@ def main() -> None:
             done = int((result.runs["状態"] == "完了").sum())
             task_sum = float(result.runs["所要時間（秒）"].fillna(0).sum())
             rows.append((n, result.wall_seconds, task_sum, done, len(result.runs)))
-            failed = result.runs[result.runs["状態"] != "完了"]
-            for r in failed.itertuples(index=False):
-                print(f"  failed: {r[0]} {r[1]}: {r[6]}")
+            ended = int(result.runs["状態"].isin(["完了", "結果なし（理由あり）"]).sum())
+            rows[-1] = rows[-1] + (ended,)
+            print(f"\nworkers={n}: every municipality's result or reason")
+            for r in result.runs.itertuples(index=False):
+                reason = str(r[6])[:70]
+                print(f"  {r[0]} {r[1]:<10} {r[2]:<12} {r[5] if r[5] is not None else '-':>7} s  {reason}")
+            for x in result.notes:
+                if "新しいサロンの数を" in x or "データが足りず" in x or "失敗" in x:
+                    print(f"  注記: {x}")
 
     base = rows[0][1]
     print()
-    print(f"{'workers':>7} {'wall s':>8} {'sum of task s':>14} {'done':>6} {'wall vs ' + str(rows[0][0]) + ' worker':>18}")
-    for n, wall, task_sum, done, total in rows:
-        print(f"{n:>7} {wall:>8.1f} {task_sum:>14.1f} {done:>3}/{total:<2} {base / wall:>17.2f}x")
+    print(f"{'workers':>7} {'wall s':>8} {'sum of task s':>14} {'done':>6} {'result or reason':>17} "
+          f"{'wall vs ' + str(rows[0][0]) + ' worker':>18}")
+    for n, wall, task_sum, done, total, ended in rows:
+        print(f"{n:>7} {wall:>8.1f} {task_sum:>14.1f} {done:>3}/{total:<2} {ended:>13}/{total:<3} {base / wall:>17.2f}x")
 
 
 if __name__ == "__main__":

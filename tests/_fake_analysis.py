@@ -33,6 +33,7 @@ class CountParams(BaseModel):
     crash: bool = Field(default=False, description="予期しない例外で失敗する（テスト用）")
     wait: bool = Field(default=False, description="GATE が開くまで待つ（テスト用）")
     fail_city: str | None = Field(default=None, description="この市区町村コードのときだけ失敗する（テスト用）")
+    crash_city: str | None = Field(default=None, description="この市区町村コードのときだけ予期しない例外（テスト用）")
     steps: int = Field(default=0, ge=0, le=100_000, description="この回数だけ進捗を報告しながら待つ（テスト用）")
     step_s: float = Field(default=0.0, ge=0, le=60, description="1 回の待ち時間（秒、テスト用）")
     extra_tables: int = Field(default=0, ge=0, le=1000, description="追加の大きな結果表の数（テスト用）")
@@ -53,7 +54,7 @@ def count_areas(store, params: CountParams, *, progress, data_dir=None) -> Analy
     if params.fail or (params.fail_city is not None and store.workspace()["city_code"] == params.fail_city):
         msg = "サロンの位置データがありません"
         raise InputDataError(msg, hint="サロンを取り込んでください")
-    if params.crash:
+    if params.crash or (params.crash_city is not None and store.workspace()["city_code"] == params.crash_city):
         raise ZeroDivisionError("division by zero")
     areas = store.areas(level=params.level)
     pop = areas["population"].astype("Int64")

@@ -14,7 +14,7 @@ from gis.errors import InputDataError
 pytestmark = pytest.mark.realdata
 
 
-def test_two_municipalities_on_one_worker_one_failing(tmp_path):
+def test_two_municipalities_on_one_worker_one_without_a_result(tmp_path):
     data = require_data_dir()
     seen = []
     result = run_all_municipalities(fake.NAME, {"level": "city", "fail_city": "33445"}, data_dir=data,
@@ -24,14 +24,15 @@ def test_two_municipalities_on_one_worker_one_failing(tmp_path):
     assert list(table.columns[:4]) == ["市区町村コード", "市区町村名", "状態", "エラー"]
     assert table["市区町村コード"].tolist() == ["33445", "33209"]  # in the order asked for
     assert table["市区町村名"].tolist() == ["浅口郡里庄町", "高梁市"]
-    # 里庄町 failed: one row saying so, the run went on
-    assert table["状態"].tolist() == ["失敗", "完了"]
+    # 里庄町's data cannot answer: one row saying why, the run went on
+    assert table["状態"].tolist() == ["結果なし（理由あり）", "完了"]
     assert "サロンの位置データがありません" in table["エラー"].iloc[0] and table["エラー"].iloc[1] == ""
     assert pd.isna(table["人口"].iloc[0])
     # 高梁市: the fake analysis' main table is the city-level area with its census population
     assert int(table["人口"].iloc[1]) == 34963 and table["地域名"].iloc[1] == "高梁市"
-    assert result.runs["状態"].tolist() == ["失敗", "完了"]
-    assert any("1 市区町村で失敗" in n and "浅口郡里庄町" in n for n in result.notes)
+    assert result.runs["状態"].tolist() == ["結果なし（理由あり）", "完了"]
+    assert any("1 市区町村はデータが足りず" in n and "浅口郡里庄町" in n for n in result.notes)
+    assert not any("失敗" in n for n in result.notes)
     assert "テスト用の解析です" in result.notes
 
     csv = pd.read_csv(result.paths["csv"], encoding="utf-8-sig", dtype=str)
@@ -44,6 +45,15 @@ def test_two_municipalities_on_one_worker_one_failing(tmp_path):
         assert (tmp_path / "workspaces" / f"{code}.gpkg").exists()
     assert (tmp_path / "cities" / "33209-高梁市" / "areas.csv").exists()
     assert not (tmp_path / "cities" / "33445-浅口郡里庄町").exists()
+
+
+def test_an_unexpected_error_is_a_failed_row_not_the_end_of_the_run(tmp_path):
+    data = require_data_dir()
+    result = run_all_municipalities(fake.NAME, {"level": "city", "crash_city": "33445"}, data_dir=data,
+                                    out_dir=tmp_path, workers=1, codes=["33445"], progress=False)
+    assert result.runs["状態"].tolist() == ["失敗"]
+    assert result.runs["エラー"].iloc[0].startswith("内部エラー（ZeroDivisionError）")
+    assert any("1 市区町村で失敗" in n for n in result.notes)
 
 
 def test_bad_input_fails_before_any_cluster(tmp_path):
@@ -66,3 +76,19 @@ def test_combine_keeps_failed_rows_beside_results():
     assert table.columns.tolist() == ["市区町村コード", "市区町村名", "状態", "エラー", "area_id", "人口"]
     assert table["状態"].tolist() == ["完了", "失敗"] and table["エラー"].tolist() == ["", "データなし"]
     assert pd.isna(table["人口"].iloc[1])
+
+
+def test_salon_sites_ends_with_a_result_or_a_reason_for_small_towns(tmp_path):
+    """Real salon-sites, k=5: 浅口市 has fewer candidate sites (k fitted, said), 早島町 has no 公民館 (a reason)."""
+    data = require_data_dir()
+    result = run_all_municipalities("salon-sites", {"k": 5, "k_max": 5}, data_dir=data, out_dir=tmp_path, workers=1,
+                                    codes=["33216", "33423"], progress=False)
+    runs = result.runs.set_index("市区町村コード")
+    assert runs.loc["33216", "状態"] == "完了", runs.loc["33216", "エラー"]
+    assert runs.loc["33423", "状態"] == "結果なし（理由あり）"
+    assert "no candidate sites" in runs.loc["33423", "エラー"] or "候補地" in runs.loc["33423", "エラー"]
+    fitted = [n for n in result.notes if "新しいサロンの数を k=5 から" in n]
+    assert fitted, result.notes
+    chosen = result.table[result.table["市区町村コード"] == "33216"]
+    n_fitted = int(fitted[0].split("から ")[1].split(" に")[0])
+    assert 1 <= n_fitted < 5 and len(chosen) == n_fitted

@@ -53,6 +53,8 @@ class SalonSitesParams(BaseModel):
 
     k: int = Field(5, ge=1, le=10000, description="新しく開くサロンの数")
     k_max: int = Field(10, ge=1, le=10000, description="限界効果の曲線を描く最大か所数")
+    k_up_to_candidates: bool = Field(False, description="候補地が k か所より少ないときは候補地の数まで減らす"
+                                     "（減らしたことは注記に書く。全市区町村の一括実行で使用）")
     threshold_m: float = Field(500.0, gt=0, le=20000, description="徒歩圏の距離（m）")
     candidate_kinds: list[str] = Field(default_factory=lambda: ["kominkan", "meeting_hall"])
     candidate_points: list[CandidatePoint] = Field(default_factory=list, max_length=5000, description="利用者指定の候補地")
@@ -158,10 +160,15 @@ def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progres
     city = areas[areas["level"] == profile.top.key]
     cand = candidate_sites(store.resources(), kinds=params.candidate_kinds, user_points=_user_points(params.candidate_points),
                            boundary=city if len(city) else None, existing=store.resources(kinds=["salon"]), crs=crs)
+    fitted, k_requested = [], params.k
     if params.k > len(cand):
-        msg = f"k={params.k} is larger than the number of candidate sites ({len(cand)})"
-        raise InputDataError(msg, hint=f"choose k ≤ {len(cand)}, or add candidate kinds / points")
+        if not params.k_up_to_candidates:
+            msg = f"k={params.k} is larger than the number of candidate sites ({len(cand)})"
+            raise InputDataError(msg, hint=f"choose k ≤ {len(cand)}, or add candidate kinds / points")
+        fitted.append(f"候補地が {len(cand)} か所しかないため、新しいサロンの数を k={params.k} から {len(cand)} に減らしました")
+        params = params.model_copy(update={"k": len(cand)})
     ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, [params.threshold_m])
+    notes = fitted + notes
     t = cov.attrs["thresholds_m"][0]
     notes += cand.attrs["notes"]
     covered = cov[f"covered_{t:g}"].to_numpy()
@@ -204,7 +211,7 @@ def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progres
     alt = pd.DataFrame({"名称": [cand.iloc[j]["name"] for j in (best.alternative or [])]})
     total_unc = float(weights.sum())
     summary = {
-        "threshold_m": t, "k": params.k, "candidates": int(len(cand)),
+        "threshold_m": t, "k": params.k, "k_requested": k_requested, "candidates": int(len(cand)),
         "dropped_candidates": cand.attrs["dropped"], "uncovered_elderly": total_unc,
         "uncoverable_elderly": agg.uncoverable_weight, "demand_points": int(len(demand)), "demand_groups": agg.n_groups,
         "mclp": best.to_dict(), "greedy": greedy.to_dict(), "lscp": cover_all.to_dict(),
