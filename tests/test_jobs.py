@@ -211,7 +211,7 @@ def test_run_job_records_params_progress_and_versions(make_store, tmp_path):
     record = store.get_job(first)
     assert record["status"] == "done" and record["created_by"] == "suzuki"
     assert record["params"] == {"level": "neighbourhood", "min_population": 100, "fail": False, "crash": False,
-                                "wait": False, "fail_city": None, "steps": 0, "step_s": 0.0, "extra_tables": 0,
+                                "wait": False, "fail_city": None, "crash_city": None, "steps": 0, "step_s": 0.0, "extra_tables": 0,
                                 "tag": ""}  # defaults filled in: the result says what it used
     assert record["data_version"].startswith("33209-")
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
