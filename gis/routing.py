@@ -6,9 +6,12 @@ depot (``Vehicle.start``/``Vehicle.end`` other than the depot are refused with a
 
 Solvers
 -------
-* PyVRP (iterated local search) for plan quality. Tsunagu's configuration: a VROOM solution is
-  computed first (well under a second) and used as warm start; then two independently seeded
-  PyVRP searches run in parallel processes for the same wall time and the better plan is kept.
+* PyVRP (iterated local search) for plan quality, with one vehicle type per group of identical
+  vehicles (``num_available`` = the group's size). With every stop required and two workers, one
+  process runs PyVRP on the full problem for the whole time; the other runs VROOM (again at full
+  exploration when the fleet is tight) and then PyVRP, warm-started from VROOM's plan when it
+  serves everyone, else cold with the next seed; the better plan is kept. Otherwise a quick
+  VROOM plan first, then ``workers`` seeded PyVRP searches (the second warm-started).
 * VROOM (pyvroom) where breaks are needed (PyVRP has none) and for quick re-plans.
 
 Every stop that is not served is listed in ``RoutingPlan.unassigned`` with a reason; none is
@@ -496,8 +499,46 @@ def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int
 # PyVRP
 
 
+def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
+    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end).
+
+    Groups in order of their first vehicle, vehicles in problem order within a group. PyVRP gets
+    one ``VehicleType`` per group with ``num_available`` = its size: with one type per vehicle its
+    search treats identical vehicles as different and spends its moves swapping routes between
+    them (measured: R110 at 10 s, 2.74 % gap per-vehicle types against 0.02 % grouped).
+    """
+    keys: dict[tuple, list[int]] = {}
+    for k, v in enumerate(problem.vehicles):
+        key = (v.capacity, tuple(v.shift), tuple((tuple(b.window), b.duration_s) for b in v.breaks), v.start, v.end)
+        keys.setdefault(key, []).append(k)
+    return list(keys.values())
+
+
+def _routes_to_vehicles(routes, groups: list[list[int]]):
+    """PyVRP routes as (vehicle type, clients) → (vehicle position, clients).
+
+    A type's routes go to its vehicles in order (they are identical, so which one drives which
+    route does not matter); more routes than vehicles of a type is a bug and raises.
+    """
+    used = [0] * len(groups)
+    out = []
+    for vt, clients in routes:
+        if not clients:
+            continue
+        j = used[vt]
+        if j >= len(groups[vt]):
+            raise RuntimeError(f"PyVRP returned {j + 1} routes for vehicle type {vt} of {len(groups[vt])} vehicles")
+        used[vt] += 1
+        out.append((groups[vt][j], clients))
+    return out
+
+
 def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: bool):
-    """ProblemData for the active stops; returns (data, client→stop position, client→window)."""
+    """ProblemData for the active stops.
+
+    Returns (data, client→stop position, client→window, vehicle type→vehicle positions): one
+    vehicle type per group of identical vehicles (:func:`_vehicle_groups`).
+    """
     import pyvrp
 
     D = np.nan_to_num(np.asarray(problem.durations_s, dtype=float), nan=0).astype(np.int64)
@@ -509,7 +550,7 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     locs = [pyvrp.Location(0, 0) if problem.planar is False else pyvrp.Location(int(p.lon), int(p.lat)) for p in pts]
     has_cap = any(v.capacity is not None for v in problem.vehicles)
     big = int(X.max(initial=1) + D.max(initial=1) + 1) * (len(active) + 2)
-    clients, groups, owner, win_of = [], [], [], []
+    clients, cgroups, owner, win_of = [], [], [], []
     for li, i in enumerate(active, start=1):
         s = problem.stops[i]
         wins = _windows(s)
@@ -517,8 +558,8 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
         prize = 0 if required else (big * 10 if s.required else big // max(1, len(active)) * (1 + max(0, int(s.priority))))
         grp = None
         if len(wins) > 1:
-            grp = len(groups)
-            groups.append(pyvrp.ClientGroup([len(clients) + j for j in range(len(wins))], required=required))
+            grp = len(cgroups)
+            cgroups.append(pyvrp.ClientGroup([len(clients) + j for j in range(len(wins))], required=required))
         for a, b in wins:
             clients.append(pyvrp.Client(li, delivery=[int(s.demand)] if has_cap else [],
                                         service_duration=int(s.service_s), tw_early=int(a), tw_late=int(b),
@@ -527,19 +568,23 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
             win_of.append((int(a), int(b)))
     vts = []
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
-    for v in problem.vehicles:
+    groups = _vehicle_groups(problem)
+    for grp in groups:
+        v = problem.vehicles[grp[0]]
         cap = [int(v.capacity) if v.capacity is not None else big_cap] if has_cap else []
-        vts.append(pyvrp.VehicleType(1, capacity=cap, tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
-                                     name=str(v.vehicle_id)))
+        vts.append(pyvrp.VehicleType(len(grp), capacity=cap, tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
+                                     name=",".join(str(problem.vehicles[k].vehicle_id) for k in grp)))
     data = pyvrp.ProblemData(locs, clients, [pyvrp.Depot(0, tw_early=min(v.shift[0] for v in problem.vehicles),
                                                          tw_late=max(v.shift[1] for v in problem.vehicles))],
-                             vts, [X], [D], groups)
-    return data, owner, win_of
+                             vts, [X], [D], cgroups)
+    return data, owner, win_of, groups
 
 
-def _warm_solution(data, owner: list[int], win_of, vroom_routes, problem: RoutingProblem):
+def _warm_solution(data, owner: list[int], win_of, groups, vroom_routes, problem: RoutingProblem):
     """VROOM's routes as a PyVRP Solution (each visit on the client of the window it used)."""
     import pyvrp
+
+    type_of = {k: t for t, grp in enumerate(groups) for k in grp}
 
     by_stop: dict[int, list[int]] = {}
     for c, i in enumerate(owner):
@@ -556,14 +601,14 @@ def _warm_solution(data, owner: list[int], win_of, vroom_routes, problem: Routin
             fit = [c for c in cands if win_of[c][0] <= vis.start_s <= win_of[c][1]]
             visits.append((fit or cands)[0])
         if visits:
-            routes.append(pyvrp.Route(data, visits, k))
+            routes.append(pyvrp.Route(data, visits, type_of[k]))
     return pyvrp.Solution(data, routes)
 
 
 def _try_warm(built, vroom_routes, problem: RoutingProblem):
-    data, owner, win_of = built
+    data, owner, win_of, groups = built
     try:
-        return _warm_solution(data, owner, win_of, vroom_routes, problem)
+        return _warm_solution(data, owner, win_of, groups, vroom_routes, problem)
     except Exception:  # noqa: BLE001 - a warm start is an optimisation only
         return None
 
@@ -717,7 +762,7 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
             if warm_out is not None:
                 outs.append(warm_out)
             _key, routes, feasible, tag = min(outs, key=lambda o: (o[0], o[3]))
-            _data, owner, win_of = full
+            _data, owner, win_of, vgroups = full
         else:
             part = _pyvrp_data(problem, active, all_required=all_req)
             jobs = [(part, _try_warm(part, vroom_routes, problem) if j else None, seed + j, j)
@@ -725,12 +770,12 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
             routes, feasible, tag = pyvrp_best_of([(d[0], init, sd, tg) for d, init, sd, tg in jobs],
                                                   time_limit_s=remaining(), max_iterations=max_iterations,
                                                   no_improvement=no_imp, workers=workers)
-            _data, owner, win_of = part
+            _data, owner, win_of, vgroups = part
         n_served = sum(len(c) for _, c in routes)
         if feasible and n_served >= len(active) - len(vroom_left):
             used = "pyvrp"
-            routes_seq = [(vt, [owner[c] for c in clients], None, [win_of[c] for c in clients])
-                          for vt, clients in routes if clients]
+            routes_seq = [(k, [owner[c] for c in clients], None, [win_of[c] for c in clients])
+                          for k, clients in _routes_to_vehicles(routes, vgroups)]
         elif feasible:
             notes.append("VROOM の計画の方が多くの停留所を回れるため、VROOM の計画を使いました")
         else:

@@ -114,6 +114,42 @@ def test_pyvrp_two_parallel_searches_pass_check():
     assert plan.unassigned == []
 
 
+# --------------------------------------------------------------------------- vehicle types
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_identical_vehicles_are_one_pyvrp_type_and_routes_name_distinct_vehicles(workers):
+    from gis.routing import _pyvrp_data
+
+    # four 5-unit stops, capacity 5: every stop needs its own vehicle, so all four drive
+    prob = line_problem(capacity=5, n_vehicles=4, demand=(5, 5, 5, 5))
+    data = _pyvrp_data(prob, list(range(4)), all_required=True)[0]
+    assert data.num_vehicle_types == 1
+    assert data.vehicle_type(0).num_available == 4
+    plan = solve(prob, solver="pyvrp", time_limit_s=2, workers=workers, max_iterations=300)
+    assert plan.solver == "pyvrp"
+    assert check_plan(prob, plan) == []
+    assert plan.unassigned == []
+    ids = [r.vehicle_id for r in plan.routes]
+    assert sorted(ids) == ["v0", "v1", "v2", "v3"]
+    assert sorted(order(plan)) == [["A"], ["B"], ["C"], ["D"]]
+
+
+def test_different_vehicles_keep_their_own_types_and_routes():
+    from gis.routing import _pyvrp_data
+
+    # v0, v1 small (capacity 5), v2 large (capacity 10): the large one must take two stops
+    prob = line_problem(capacity=5, n_vehicles=3, demand=(5, 5, 5, 5))
+    prob.vehicles[2] = replace(prob.vehicles[2], capacity=10)
+    data = _pyvrp_data(prob, list(range(4)), all_required=True)[0]
+    assert [data.vehicle_type(t).num_available for t in range(data.num_vehicle_types)] == [2, 1]
+    plan = solve(prob, solver="pyvrp", time_limit_s=2, workers=2, max_iterations=300)
+    assert check_plan(prob, plan) == []
+    assert plan.unassigned == []
+    assert sorted(r.vehicle_id for r in plan.routes) == ["v0", "v1", "v2"]
+    assert len(plan.route_of("v2").visits) == 2
+    assert all(len(plan.route_of(v).visits) == 1 for v in ("v0", "v1"))
+
+
 # --------------------------------------------------------------------------- breaks
 
 def test_lunch_break_is_honoured_vroom():
