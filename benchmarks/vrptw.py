@@ -1,6 +1,7 @@
-"""Benchmark: Tsunagu's VRPTW solver vs plain PyVRP and plain pyvroom on Solomon / Homberger instances.
+"""Benchmark: Tsunagu's VRPTW solver against plain PyVRP at equal compute on Solomon / Homberger instances.
 
-Run: ``python3 benchmarks/vrptw.py [PATH ...] [--homberger] [--time-limit 10] [--instances C101,R201]``.
+Run: ``python3 benchmarks/vrptw.py [PATH ...] [--homberger] [--time-limit 10] [--repeat 3]
+[--instances C101,R201] [--extra pyvrp1,vroom] [--json out.json]``.
 Without PATH, solves the Solomon instances in ../shared/data/benchmarks/vrptw/solomon (with
 ``--homberger`` the 200-customer set). Any file in the Solomon text format works (vehicle number and
 capacity; per customer x, y, demand, ready, due, service; customer 0 is the depot).
@@ -9,16 +10,24 @@ Distances are Euclidean, not rounded: solvers see integers at a fixed-point scal
 rounded up, so an integer-feasible plan is feasible in real numbers), distances are reported in the
 original units, recomputed from the coordinates. The fleet is fixed to BKS.json's
 ``solved_with_vehicles`` for the instance (else the file's vehicle number); the objective is total
-distance. Per instance and per class (C1, C2, R1, R2, RC1, RC2) it prints, side by side:
+distance. Each instance is solved ``--repeat`` times (default 3) with different seeds; repetition r
+(counted from ``--seed``, default 0) runs, one after the other, each for the same wall time:
 
-* ``tsunagu``: ``gis.routing.solve`` — two parallel processes for the whole wall time: PyVRP on the
-  full problem, and VROOM (full exploration when the fleet is tight) followed by PyVRP warm-started
-  from VROOM's plan (or cold with the next seed); the better plan kept;
-* ``pyvrp``: plain PyVRP, one thread, default settings, ``MaxRuntime(t)``, seed 0;
-* ``vroom``: plain pyvroom, default exploration level (5), default threads (4).
+* ``tsunagu``: ``gis.routing.solve(workers=2, seed=r)`` — two parallel processes for the whole wall
+  time (PyVRP on the full problem; VROOM then PyVRP warm-started from VROOM's plan, or cold with
+  the next seed); the better plan kept;
+* ``base`` (the equal-compute baseline, the headline comparison): plain PyVRP, default settings,
+  ``Model.solve(stop=MaxRuntime(t))``, seeds 2r and 2r+1 in two parallel processes (as many as
+  Tsunagu uses), the better feasible plan kept; each seed's gap is shown;
+* optional (``--extra``): ``pyvrp1`` plain PyVRP on one thread, seed r; ``vroom`` plain pyvroom,
+  default exploration level (5) and threads (4).
 
 Feasible = every customer served and the plan passes an independent check of time windows,
-capacity and the depot's due time (``gis.routing.check_plan``).
+capacity and the depot's due time (``gis.routing.check_plan``). Gap = distance / best-known − 1.
+The per-class summary gives, for tsunagu and base, the feasible count, the mean gap over feasible
+instances per repetition, the mean of those and their spread (min–max); and per instance tsunagu's
+wins / ties / losses against base on the gap averaged over the repetitions (a tie is within 0.01
+points; a feasible plan beats an infeasible one).
 """
 
 from __future__ import annotations
@@ -163,16 +172,59 @@ def klass(name: str) -> str:
     return (m.group(1).upper() + m.group(2)) if m else "other"
 
 
+def _baseline_job(args):
+    """One plain PyVRP seed (runs in a child process of the equal-compute baseline)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="pyvrp")  # as in gis.routing's own workers
+    prob, inst, fleet, t, seed = args
+    t0 = time.perf_counter()
+    plan, _ = plain_pyvrp(prob, inst, fleet, t, seed=seed)
+    return plan, time.perf_counter() - t0
+
+
+def equal_compute_baseline(prob: RoutingProblem, inst: Instance, fleet: int, t: float, seeds: list[int]):
+    """Plain PyVRP, one process per seed in parallel; each seed's plan and its wall time."""
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(len(seeds)) as pool:
+        return pool.map(_baseline_job, [(prob, inst, fleet, t, s) for s in seeds])
+
+
+TIE = 0.01  # gap points within which two results are a tie
+
+
+def compare(a: dict, b: dict) -> int:
+    """+1 when result ``a`` beats ``b`` (feasible before infeasible, then lower mean gap), 0 tie, −1 loss."""
+    fa, fb = not math.isnan(a["gap"]), not math.isnan(b["gap"])
+    if fa != fb:
+        return 1 if fa else -1
+    if not fa:
+        return 0
+    d = a["gap"] - b["gap"]
+    return 0 if abs(d) <= TIE else (1 if d < 0 else -1)
+
+
+def _fmt(g: float, w: int = 6) -> str:
+    return f"{'–':>{w}}" if math.isnan(g) else f"{g:>{w}.2f}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", type=Path)
     ap.add_argument("--homberger", action="store_true", help="the 200-customer Gehring & Homberger set")
     ap.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance and solver (default 10)")
     ap.add_argument("--instances", default="", help="comma-separated names, e.g. C101,R201")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions with different seeds (default 3)")
+    ap.add_argument("--seed", type=int, default=0, help="first repetition's number r (tsunagu seed r, base 2r, 2r+1)")
+    ap.add_argument("--workers", type=int, default=2, help="processes for tsunagu and for the baseline (default 2)")
+    ap.add_argument("--extra", default="", help="also run: pyvrp1 (plain PyVRP, one thread), vroom (plain pyvroom)")
     ap.add_argument("--bks", type=Path, default=DATA / "BKS.json")
     ap.add_argument("--json", type=Path, help="write per-instance results here")
     args = ap.parse_args(argv)
+    import warnings
+
+    warnings.filterwarnings("ignore", module="pyvrp")  # penalty-bound warnings of the plain runs
     paths = list(args.paths)
     if not paths:
         folder = DATA / ("homberger_200" if args.homberger else "solomon")
@@ -183,51 +235,99 @@ def main(argv=None) -> int:
     if not paths:
         print("no instances to solve", file=sys.stderr)
         return 2
+    extra = [e.strip() for e in args.extra.split(",") if e.strip()]
+    if set(extra) - {"pyvrp1", "vroom"}:
+        print(f"--extra: unknown {sorted(set(extra) - {'pyvrp1', 'vroom'})}", file=sys.stderr)
+        return 2
     bks_all = json.loads(args.bks.read_text()) if args.bks.exists() else {}
-    solvers = ["tsunagu", "pyvrp", "vroom"]
-    results = []
+    reps = [args.seed + k for k in range(max(1, args.repeat))]
+    nw = max(1, args.workers)
     t = args.time_limit
-    print(f"time limit {t:g} s per instance and solver; fleet = BKS vehicles; distance unrounded\n")
-    head = f"{'instance':10} {'veh':>3} {'BKS':>9} | " + " | ".join(f"{s:^31}" for s in solvers)
+    results = []
+    print(f"time limit {t:g} s per instance and solver; {len(reps)} repetitions; fleet = BKS vehicles; "
+          f"distance unrounded; tsunagu = solve(workers={nw}, seed r); base = plain PyVRP best of seeds "
+          f"{', '.join(f'{nw}r+{j}' for j in range(nw))} in {nw} parallel processes\n")
+    seed_head = " ".join(f"{'s' + str(j):>6}" for j in range(nw))
+    head = (f"{'instance':10} {'veh':>3} {'BKS':>9} {'r':>2} | {'tsunagu':^31} | {'base':^31} {seed_head} |"
+            + "".join(f" {e:^16} |" for e in extra) + " t vs base")
     print(head)
-    print(f"{'':10} {'':>3} {'':>9} | " + " | ".join(f"{'ok':>2} {'veh':>3} {'dist':>9} {'gap%':>6} {'time':>5}" for _ in solvers))
+    sub = f"{'ok':>2} {'veh':>3} {'dist':>9} {'gap%':>6} {'time':>5}"
+    print(f"{'':10} {'':>3} {'':>9} {'':>2} | {sub} | {sub} {'gap%':^{len(seed_head)}} |"
+          + "".join(f" {'ok':>2} {'gap%':>6} {'time':>5} |" for _ in extra))
     for path in paths:
         inst = read_solomon(path)
         b = bks_all.get(inst.name) or bks_all.get(inst.name.upper()) or bks_all.get(inst.name.lower()) or {}
         fleet = int(b.get("solved_with_vehicles", inst.vehicles))
         bks = b.get("best_known_cost")
         prob, real = to_problem(inst, fleet)
-        row = {"instance": inst.name, "class": klass(inst.name), "fleet": fleet, "bks": bks}
-        t0 = time.perf_counter()
-        plan = solve(prob, solver="pyvrp", time_limit_s=t, seed=args.seed, workers=2, no_improvement=None)
-        row["tsunagu"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        plan, _ = plain_pyvrp(prob, inst, fleet, t, seed=args.seed)
-        row["pyvrp"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        plan = plain_vroom(prob, inst, fleet)
-        row["vroom"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+        row = {"instance": inst.name, "class": klass(inst.name), "fleet": fleet, "bks": bks, "reps": []}
+        for r in reps:
+            rep = {"r": r}
+            t0 = time.perf_counter()
+            plan = solve(prob, solver="pyvrp", time_limit_s=t, seed=r, workers=nw, no_improvement=None)
+            rep["tsunagu"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+            seeds = [nw * r + j for j in range(nw)]
+            t0 = time.perf_counter()
+            outs = equal_compute_baseline(prob, inst, fleet, t, seeds)
+            wall = time.perf_counter() - t0
+            per_seed = [dict(summarise(pl, prob, real, bks, rt), seed=sd) for (pl, rt), sd in zip(outs, seeds)]
+            # the better feasible plan (ties to the lower seed), else the one serving most
+            best = min(per_seed, key=lambda x: (not x["feasible"], x["unserved"], x["distance"]))
+            rep["base"] = dict(best, time=wall)
+            rep["base_seeds"] = per_seed
+            if "pyvrp1" in extra:
+                t0 = time.perf_counter()
+                plan, _ = plain_pyvrp(prob, inst, fleet, t, seed=r)
+                rep["pyvrp1"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+            if "vroom" in extra:
+                t0 = time.perf_counter()
+                plan = plain_vroom(prob, inst, fleet)
+                rep["vroom"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
+            row["reps"].append(rep)
+            cells = []
+            for s_ in ("tsunagu", "base"):
+                x = rep[s_]
+                cells.append(f"{'✓' if x['feasible'] else '✗':>2} {x['vehicles']:>3} {x['distance']:>9.2f} "
+                             f"{_fmt(x['gap'])} {x['time']:>5.1f}")
+            seed_cells = " ".join(_fmt(x["gap"]) for x in per_seed)
+            ex = "".join(f" {'✓' if rep[e]['feasible'] else '✗':>2} {_fmt(rep[e]['gap'])} {rep[e]['time']:>5.1f} |"
+                         for e in extra)
+            verdict = {1: "win", 0: "tie", -1: "loss"}[compare(rep["tsunagu"], rep["base"])]
+            print(f"{inst.name:10} {fleet:>3} {bks if bks else float('nan'):>9.2f} {r:>2} | {cells[0]} | {cells[1]} "
+                  f"{seed_cells} |{ex} {verdict}", flush=True)
         results.append(row)
-        cells = []
-        for s in solvers:
-            r = row[s]
-            cells.append(f"{'✓' if r['feasible'] else '✗':>2} {r['vehicles']:>3} {r['distance']:>9.2f} "
-                         f"{r['gap']:>6.2f} {r['time']:>5.1f}")
-        print(f"{inst.name:10} {fleet:>3} {bks if bks else float('nan'):>9.2f} | " + " | ".join(cells), flush=True)
     print()
-    print(f"{'class':6} {'n':>3} | " + " | ".join(f"{s + ' feas':>12} {'mean gap%':>9}" for s in solvers))
+    solvers = ["tsunagu", "base"] + extra
     groups = [c for c in CLASSES if any(r["class"] == c for r in results)] + \
         sorted({r["class"] for r in results} - set(CLASSES))
+    rep_head = " ".join(f"{'r' + str(r):>6}" for r in reps)
+    print(f"{'class':6} {'n':>3} | " + " | ".join(f"{s_ + ' feas':>13} {rep_head} {'mean':>6} {'min–max':>13}"
+                                                   for s_ in solvers) + " | W/T/L")
     for g in groups + ["all"]:
         rows = [r for r in results if g == "all" or r["class"] == g]
         cells = []
-        for s in solvers:
-            feas = sum(r[s]["feasible"] for r in rows)
-            gaps = [r[s]["gap"] for r in rows if not math.isnan(r[s]["gap"])]
-            mean = f"{np.mean(gaps):9.2f}" if gaps else f"{'–':>9}"
-            cells.append(f"{feas:>7}/{len(rows):<4} {mean}")
-        print(f"{g:6} {len(rows):>3} | " + " | ".join(cells))
-    print("\nmean gap over feasible instances only; a ✗ has no gap")
+        for s_ in solvers:
+            feas = sum(rep[s_]["feasible"] for r in rows for rep in r["reps"])
+            per_rep = []
+            for k in range(len(reps)):
+                gaps = [r["reps"][k][s_]["gap"] for r in rows if not math.isnan(r["reps"][k][s_]["gap"])]
+                per_rep.append(float(np.mean(gaps)) if gaps else math.nan)
+            ok = [x for x in per_rep if not math.isnan(x)]
+            mean = float(np.mean(ok)) if ok else math.nan
+            spread = f"{min(ok):.2f}–{max(ok):.2f}" if ok else "–"
+            cells.append(f"{feas:>7}/{len(rows) * len(reps):<5} " + " ".join(_fmt(x) for x in per_rep)
+                         + f" {_fmt(mean)} {spread:>13}")
+        wtl = [0, 0, 0]
+        for r in rows:
+            avg = {}
+            for s_ in ("tsunagu", "base"):
+                gaps = [rep[s_]["gap"] for rep in r["reps"]]
+                avg[s_] = {"gap": math.nan if any(math.isnan(x) for x in gaps) else float(np.mean(gaps))}
+            wtl[1 - compare(avg["tsunagu"], avg["base"])] += 1
+        print(f"{g:6} {len(rows):>3} | " + " | ".join(cells) + f" | {wtl[0]}/{wtl[1]}/{wtl[2]}")
+    print("\nfeas = feasible runs of instances × repetitions; gap % per repetition = mean over its feasible "
+          "instances; W/T/L = tsunagu against base per instance, on the gap averaged over the repetitions "
+          f"(an instance infeasible in any repetition counts as infeasible; tie within {TIE} points)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))
     return 0
