@@ -15,7 +15,7 @@ from api.security import deny_undeclared
 from api.settings import Settings
 
 #: Optional routers (client households, web UI): included when their module exists.
-OPTIONAL_ROUTERS = ("api.routers.clients", "api.web")
+OPTIONAL_ROUTERS = ("api.routers.outreach", "api.web")
 
 
 def create_app(settings: Settings | None = None, *, store=None, accounts=None) -> FastAPI:

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.settings import Settings
-from api.store.base import Store, open_store
+from api.store.base import Store
+from api.store.connect import open_store
 
 _open_lock = threading.Lock()
+_runner_lock = threading.Lock()
 
 
 def get_settings(request: Request) -> Settings:
@@ -75,3 +77,33 @@ def get_store(request: Request) -> Store:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def runner_of(app):
+    """The app's job runner (:class:`api.jobs.JobRunner`), made from its settings on first use."""
+    from api.jobs import JobRunner
+
+    state = app.state
+    runner = getattr(state, "job_runner", None)
+    if runner is None:
+        with _runner_lock:
+            runner = getattr(state, "job_runner", None)
+            if runner is None:
+                runner = state.job_runner = JobRunner.from_settings(state.settings)
+    return runner
+
+
+def get_runner(request: Request):
+    """The job runner of the app serving ``request`` (see :func:`runner_of`)."""
+    return runner_of(request.app)
+
+
+def data_dir_of(settings: Settings):
+    """The open-data folder the settings point to, or None when there is none (analyses then say so)."""
+    from api.importing import find_data_dir
+    from gis.errors import DataNotFoundError
+
+    try:
+        return find_data_dir(settings.data_dir)
+    except DataNotFoundError:
+        return None

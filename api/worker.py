@@ -122,7 +122,7 @@ class Worker:
 
     def claim(self, *, job_id: str | None = None) -> dict | None:
         """Claim the oldest queued job of an analysis this process knows (or job ``job_id``, whatever its analysis)."""
-        from api.jobs import load_analyses
+        from api.analysis_registry import load_analyses
 
         analyses = None if job_id is not None else sorted(load_analyses())
         return self.store.claim_job(worker_id=self.worker_id, lease_s=self.lease_s, analyses=analyses, job_id=job_id)
@@ -149,7 +149,7 @@ class Worker:
         ``failed`` with their message, and so does any other exception (as 内部エラー); nothing
         is raised for them. ``spec`` is the analysis to run (default: looked up by name).
         """
-        from api.jobs import get_spec, validate_params
+        from api.analysis_registry import get_spec, validate_params
 
         job_id, attempt = record["job_id"], int(record["attempts"])
         lease = _Lease(self, job_id, attempt, progress_cb)

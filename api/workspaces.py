@@ -73,7 +73,7 @@ def list_workspaces(settings) -> list[dict]:
 
 
 def location_of(settings, name: str) -> tuple[str, str]:
-    """``(location, workspace name)`` to open workspace ``name`` with :func:`api.store.base.open_store`."""
+    """``(location, workspace name)`` to open workspace ``name`` with :func:`api.store.connect.open_store`."""
     if is_url(settings.workspace):
         return settings.workspace, name
     folder = Path(settings.workspace).expanduser().resolve().parent

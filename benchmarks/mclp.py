@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.analyses.base import workspace_demand  # noqa: E402
-from api.store.base import open_store  # noqa: E402
+from api.store.connect import open_store  # noqa: E402
 from gis.access import StraightLineEngine  # noqa: E402
 from gis.crs import plane_rectangular_crs  # noqa: E402
 from gis.salons import salon_coverage  # noqa: E402

@@ -28,7 +28,7 @@ def main() -> None:
 
     from api.cli_mobile_sales import run_mobile_sales
     from api.importing import build_city_workspace, find_data_dir
-    from api.store.base import open_store
+    from api.store.connect import open_store
     from gis.weekly import check_weekly, naive_weekly_plan, plan_week
 
     data_dir = find_data_dir(None)

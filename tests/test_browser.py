@@ -77,7 +77,7 @@ def app_server(browser_ready, tmp_path_factory, data_dir):
     from api.app import create_app
     from api.importing import build_city_workspace
     from api.settings import Settings
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     folder = tmp_path_factory.mktemp("browser")
     workspace = folder / "tsunagu.gpkg"

@@ -20,7 +20,7 @@ def demo_workspace(data_dir, tmp_path_factory):
 
 
 def _snapshot(ws) -> dict:
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     with open_store(str(ws), create=False) as store:
         return {
@@ -37,7 +37,7 @@ def _snapshot(ws) -> dict:
 def test_demo_builds_takahashi_tiers_and_map(demo_workspace):
     ws, output = demo_workspace
     assert "高梁市（33209）" in output and "一致" in output
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     with open_store(str(ws), create=False) as store:
         info = store.workspace()
@@ -98,7 +98,8 @@ def test_missing_data_dir_names_download_pages(tmp_path):
 
 
 def _snapshot_empty(ws) -> bool:
-    from api.store.base import WorkspaceNotInitialised, open_store
+    from api.store.base import WorkspaceNotInitialised
+    from api.store.connect import open_store
 
     with open_store(str(ws), create=False) as store:
         try:
@@ -121,7 +122,7 @@ def test_city_without_elementary_districts_falls_back_to_junior_high(data_dir, t
     ws = tmp_path / "niimi.gpkg"
     result = CliRunner().invoke(main, ["demo", "--city", "33210", "--workspace", str(ws), "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     with open_store(str(ws), create=False) as store:
         profile = store.workspace()["profile"]

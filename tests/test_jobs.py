@@ -238,7 +238,7 @@ def test_bad_params_and_names_make_no_job(tmp_path):
     with pytest.raises(InputDataError, match="min_population") as err:
         run_job(store, fake.NAME, {"min_population": -5}, data_dir=None, created_by="u")
     assert err.value.feature == "min_population"
-    with pytest.raises(InputDataError, match=f"known analyses: .*{fake.NAME}"):
+    with pytest.raises(InputDataError, match=f"あるもの: .*{fake.NAME}"):
         run_job(store, "salon-gap", {}, data_dir=None, created_by="u")
     assert store.list_jobs() == []
 
@@ -260,9 +260,9 @@ def test_cli_param_pairs_are_typed_from_the_model():
     params = parse_param_pairs(spec, ["min_population=5", "level=kominkan", "fail=false"])
     assert params == {"min_population": 5, "level": "kominkan", "fail": False}
     assert validate_params(spec, params).min_population == 5
-    with pytest.raises(InputDataError, match="no parameter 'radius'"):
+    with pytest.raises(InputDataError, match="パラメータ 'radius' はありません"):
         parse_param_pairs(spec, ["radius=3"])
-    with pytest.raises(InputDataError, match="key=value"):
+    with pytest.raises(InputDataError, match="「名前=値」"):
         parse_param_pairs(spec, ["radius"])
 
 

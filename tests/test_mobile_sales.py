@@ -105,7 +105,7 @@ def test_revise_bad_input_names_the_stop():
 @pytest.fixture(scope="module")
 def takahashi(tmp_path_factory, data_dir):
     from api.importing import build_city_workspace
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     path = tmp_path_factory.mktemp("mobile") / "t.gpkg"
     store = open_store(str(path))
@@ -208,7 +208,7 @@ def test_one_truck_never_leaves_out_a_bigger_stop_for_smaller_ones_without_sayin
     import re
 
     from api.analyses.mobile_sales import plan_mobile_sales
-    from api.store.base import open_store
+    from api.store.connect import open_store
     from gis.weekly import REASON_NO_SWAP, check_weekly, stop_value
 
     with open_store(str(takahashi), create=False) as store:

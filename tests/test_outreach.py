@@ -298,7 +298,7 @@ def test_bad_rows_in_a_visits_file_name_the_label_not_the_person(tmp_path):
 @pytest.fixture(scope="module")
 def takahashi(tmp_path_factory, data_dir):
     from api.importing import build_city_workspace
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     folder = tmp_path_factory.mktemp("outreach")
     path = folder / "t.gpkg"
@@ -326,7 +326,7 @@ def _coordinates_in(text: str, table: pd.DataFrame) -> list[str]:
 
 def test_cli_outreach_on_takahashi_sample_visits(takahashi, tmp_path):
     from api.private import SENSITIVE_MARK, ClientStore, Viewer
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     before = takahashi.read_bytes()
     with open_store(str(takahashi), create=False) as store:

@@ -143,7 +143,7 @@ def test_straight_line_catchment_is_a_circle_of_the_threshold():
 @pytest.fixture(scope="module")
 def takahashi(tmp_path_factory, data_dir):
     from api.importing import build_city_workspace
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     path = tmp_path_factory.mktemp("salons") / "t.gpkg"
     store = open_store(str(path))

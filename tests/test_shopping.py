@@ -277,7 +277,7 @@ def test_shopping_layers_render():
 @pytest.fixture(scope="module")
 def takahashi(tmp_path_factory, data_dir):
     from api.importing import build_city_workspace
-    from api.store.base import open_store
+    from api.store.connect import open_store
 
     store = open_store(str(tmp_path_factory.mktemp("shopping") / "t.gpkg"))
     build_city_workspace(store, data_dir=data_dir)

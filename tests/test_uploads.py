@@ -883,7 +883,7 @@ def test_import_job_in_another_process_trusts_only_its_own_upload_folder(gpkg_st
     gpkg_store.close()
     script = (
         "import json, sys\n"
-        "from api.store.base import open_store\n"
+        "from api.store.connect import open_store\n"
         "from api.jobs import run_job\n"
         "from gis.errors import InputDataError\n"
         "store = open_store(sys.argv[1], create=False)\n"

@@ -340,11 +340,3 @@ def delete_household(household_id: str, clients: ClientsDep, user: CurrentUser) 
     if not gone:
         raise _not_found(household_id)
     return private_json({"deleted": household_id})
-
-
-def install(app) -> None:
-    """Add the client-household routes and the outreach-plan routes to ``app``."""
-    from api.routers import outreach
-
-    app.include_router(router)
-    app.include_router(outreach.router)

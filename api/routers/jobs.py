@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import asynccontextmanager
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -26,24 +25,11 @@ from api.jobs import (
     xlsx_bytes,
 )
 from api.store.base import JobStateError, Store, StoreError
+from api.dependencies import data_dir_of as _data_dir
+from api.dependencies import get_runner, runner_of
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
 
 log = logging.getLogger("tsunagu.api")
-
-_runner_lock = threading.Lock()
-
-
-def runner_of(app: FastAPI) -> JobRunner:
-    """The app's job runner, made from its settings on first use (``job_runner``: thread or worker)."""
-    state = app.state
-    runner = getattr(state, "job_runner", None)
-    if runner is None:
-        with _runner_lock:
-            runner = getattr(state, "job_runner", None)
-            if runner is None:
-                runner = state.job_runner = JobRunner.from_settings(state.settings)
-    return runner
-
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
@@ -59,7 +45,7 @@ async def _lifespan(app: FastAPI):
 def _start_threads(app: FastAPI, runner: JobRunner) -> None:
     """Give the runner every workspace of the server that opens (the stores requests use, too)."""
     from api.dependencies import _open_lock
-    from api.store.base import open_store
+    from api.store.connect import open_store
     from api.workspaces import default_name, list_workspaces, location_of
 
     state, settings = app.state, app.state.settings
@@ -99,21 +85,6 @@ class JobRequest(BaseModel):
 
     analysis: str = Field(description="解析の名前（GET /analyses）", examples=["salon-gaps"])
     params: dict[str, Any] = Field(default_factory=dict, description="解析のパラメータ（GET /analyses の JSON Schema）")
-
-
-def get_runner(request: Request) -> JobRunner:
-    """The app's job runner (see :func:`runner_of`)."""
-    return runner_of(request.app)
-
-
-def _data_dir(settings) -> Path | None:
-    from api.importing import find_data_dir
-    from gis.errors import DataNotFoundError
-
-    try:
-        return find_data_dir(settings.data_dir)
-    except DataNotFoundError:
-        return None
 
 
 def _view(record: dict) -> dict:

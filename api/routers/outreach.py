@@ -18,10 +18,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from api.analyses.outreach import NAME, OutreachParams, plan_map_html, plan_marks, plan_sheet
-from api.dependencies import SettingsDep, StoreDep
+from api.dependencies import SettingsDep, StoreDep, data_dir_of, get_runner
 from api.errors import Conflict, Forbidden, NotFound
 from api.jobs import STATUS_LABELS, xlsx_bytes
 from api.private import PRIORITY_LABELS, PrivateAccessError
+from api.routers import clients
 from api.routers.clients import NO_STORE, ClientsDep, _check_station, _refused, private_json
 from api.security import CLIENT_ROLES, CurrentUser, allow, viewer_of
 from gis.outreach import MODE_LABELS, format_hhmm, format_windows
@@ -42,8 +43,6 @@ def submit_outreach(request: Request, store, settings, user, params: dict | None
     exist (404). The job gets a fresh private plan id and the caller's name (for the access
     log); whatever the caller sent for those is replaced.
     """
-    from api.routers.jobs import _data_dir, get_runner
-
     if user.role not in CLIENT_ROLES:
         raise Forbidden(f"{user.username} ({user.role}) may not plan outreach routes",
                         hint="訪問ルート（訪問先は要配慮個人情報）は CSW と管理者だけが計画できます")
@@ -55,7 +54,7 @@ def submit_outreach(request: Request, store, settings, user, params: dict | None
     if station:
         _check_station(store, str(station))
     params.update(station_id=station, plan_id=uuid.uuid4().hex, requested_by=user.username)
-    return get_runner(request).submit(store, NAME, params, data_dir=_data_dir(settings), created_by=user.username)
+    return get_runner(request).submit(store, NAME, params, data_dir=data_dir_of(settings), created_by=user.username)
 
 
 def _links(job_id: str) -> dict:
@@ -78,8 +77,6 @@ def start_plan(body: OutreachRequest, request: Request, store: StoreDep, setting
 
 def _job(request: Request, store, user, job_id: str) -> dict:
     """The outreach job ``job_id`` if the caller may see its plan; otherwise the same 404 as for no job."""
-    from api.routers.jobs import get_runner
-
     record = get_runner(request).status(store, job_id)
     params = (record or {}).get("params") or {}
     visible = (record is not None and record["analysis"] == NAME
@@ -239,3 +236,9 @@ def plan_xlsx(job_id: str, request: Request, store: StoreDep, clients: ClientsDe
 
 
 __all__: list[Any] = ["router", "submit_outreach"]
+
+
+def install(app) -> None:
+    """Add the client-household routes (:mod:`api.routers.clients`) and the outreach-plan routes to ``app``."""
+    app.include_router(clients.router)
+    app.include_router(router)

@@ -219,7 +219,7 @@ async def import_resources(
     nothing: 202 with the job id and ``status_url``; the job's table 取り込み結果 reports each
     row, or, on bad data, the job fails with every problem and its row in ``error``.
     """
-    from api.routers.jobs import get_runner
+    from api.dependencies import get_runner
 
     store.workspace()  # no workspace: 409 before the body is read
     path, name, fields = await receive_upload(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from api.store import _json
-from api.store.base import JobLeaseLost, JobStateError, StoreError
+from api.store.errors import JobLeaseLost, JobStateError, StoreError
 
 #: Status → Japanese label (what users see).
 JOB_STATUSES = {

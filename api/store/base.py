@@ -8,23 +8,10 @@ from collections.abc import Callable, Collection, Iterator
 
 import geopandas as gpd
 
+from api.store.errors import JobLeaseLost, JobStateError, StoreError, WorkspaceNotInitialised
 from gis.tiers import CityProfile
 
-
-class StoreError(Exception):
-    """A store that cannot be opened or written (not a problem with the user's data)."""
-
-
-class WorkspaceNotInitialised(StoreError):
-    """The workspace has no city profile yet: run ``tsunagu demo`` or an import first."""
-
-
-class JobStateError(StoreError):
-    """A job that does not exist, or a change its status does not allow (a finished job is immutable)."""
-
-
-class JobLeaseLost(JobStateError):
-    """A worker wrote to a job it no longer holds (its lease ran out and the job was re-queued or ended)."""
+__all__ = ["JobLeaseLost", "JobStateError", "Store", "StoreError", "StoreWriter", "WorkspaceNotInitialised"]
 
 
 class StoreWriter(abc.ABC):
@@ -263,24 +250,3 @@ class Store(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def open_store(location: str, *, workspace: str = "default", create: bool = True) -> Store:
-    """Open a store by location.
-
-    Parameters
-    ----------
-    location
-        A ``.gpkg`` path (embedded default) or a ``postgresql://`` / ``postgresql+psycopg://`` URL.
-    workspace
-        Workspace name inside a PostGIS database (one database can hold several cities).
-    create
-        Create the GeoPackage file or run the PostGIS migrations when needed.
-    """
-    if location.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        from api.store.postgis import PostGISStore
-
-        return PostGISStore(location, workspace=workspace, create=create)
-    from api.store.geopackage import GeoPackageStore
-
-    return GeoPackageStore(location, create=create)

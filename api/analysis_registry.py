@@ -1,0 +1,140 @@
+"""The registry of analyses: which modules register them, looking one up, validating its parameters.
+
+Apart from :mod:`api.jobs` so that the job worker (:mod:`api.worker`) and the job API both use it
+without importing each other.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from gis.errors import InputDataError
+
+log = logging.getLogger("tsunagu.jobs")
+
+#: Modules that register the analyses; each is optional (imported when present). More can be
+#: named in ``Settings.analysis_modules`` (``TSUNAGU_ANALYSIS_MODULES``).
+ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments",
+                    "api.analyses.mobile_sales", "api.analyses.outreach")
+
+
+
+def load_analyses(extra: Iterable[str] | None = None) -> dict:
+    """Import the analysis modules that exist and return the registry (name → AnalysisSpec).
+
+    ``extra`` names more modules to import (default: ``Settings.analysis_modules``); a worker
+    process finds analyses registered outside :data:`ANALYSIS_MODULES` this way.
+    """
+    from api.analyses.base import REGISTRY
+
+    if extra is None:
+        from api.settings import Settings
+
+        extra = Settings().analysis_module_names()
+    for module in (*ANALYSIS_MODULES, *extra):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # the module exists but something it needs does not
+                log.warning("analysis module %s cannot be imported: %s", module, exc)
+            elif module not in ANALYSIS_MODULES:
+                log.warning("analysis module %s (TSUNAGU_ANALYSIS_MODULES) not found", module)
+    return REGISTRY
+
+
+def get_spec(name):
+    """The registered analysis ``name``; an unknown name is an :class:`InputDataError` listing the known ones.
+
+    An ``AnalysisSpec`` given instead of a name is returned as it is (Dask workers receive specs).
+    """
+    if not isinstance(name, str) and hasattr(name, "run") and hasattr(name, "params"):
+        return name
+    registry = load_analyses()
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "（なし）"
+        msg = f"解析 {name!r} はありません（あるもの: {known}）"
+        raise InputDataError(msg, feature="analysis", hint=f"analysis には次のいずれかを指定してください: {known}")
+    return registry[name]
+
+
+def validate_params(spec, params: dict | None) -> BaseModel:
+    """Validate ``params`` with the analysis's pydantic model; errors name the field (InputDataError → 422)."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        msg = f"params は「名前 → 値」のオブジェクトで指定してください（{type(params).__name__} が渡されました）"
+        raise InputDataError(msg, feature="params")
+    try:
+        return spec.params.model_validate(params)
+    except ValidationError as exc:
+        problems = []
+        first = None
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err.get("loc", ())) or "params"
+            first = first or field
+            problems.append(f"{field}: {err.get('msg', 'invalid')}（指定値 {err.get('input')!r}）")
+        known = ", ".join(spec.params.model_fields)
+        msg = f"{spec.name} のパラメータが正しくありません: " + "; ".join(problems)
+        raise InputDataError(msg, feature=first, hint=f"{spec.name} のパラメータ: {known}") from None
+
+
+def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:
+    """Turn CLI ``key=value`` strings into a params dict, typed from the model's JSON schema.
+
+    Values are read as JSON where that fits the field (``500``, ``true``, ``[1, 2]``); list
+    fields also take ``500,1000``; text fields keep the text as given.
+    """
+    properties = spec.params.model_json_schema().get("properties", {})
+    out: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            msg = f"パラメータ {pair!r} が「名前=値」の形ではありません"
+            raise InputDataError(msg, feature=pair, hint="例: --param threshold_m=500")
+        key, value = (part.strip() for part in pair.split("=", 1))
+        key = key.replace("-", "_")
+        if key not in properties:
+            known = ", ".join(properties) or "（なし）"
+            msg = f"{spec.name} にパラメータ {key!r} はありません（あるもの: {known}）"
+            raise InputDataError(msg, feature=key)
+        types = _schema_types(properties[key])
+        if types == {"string"}:
+            out[key] = value
+            continue
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        if "array" in types and not isinstance(parsed, list):
+            parsed = [_json_or_text(v.strip()) for v in value.split(",") if v.strip()]
+        out[key] = parsed
+    return out
+
+
+def _schema_types(prop: dict) -> set[str]:
+    types = set()
+    for option in [prop, *prop.get("anyOf", []), *prop.get("oneOf", [])]:
+        t = option.get("type")
+        if isinstance(t, list):
+            types.update(t)
+        elif t:
+            types.add(t)
+    types.discard("null")
+    return types
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def describe_analyses() -> list[dict]:
+    """Name, Japanese label and parameter JSON schema of every registered analysis."""
+    return [{"name": s.name, "label": s.label, "params": s.params.model_json_schema()}
+            for s in sorted(load_analyses().values(), key=lambda s: s.name)]
