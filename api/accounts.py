@@ -17,6 +17,7 @@ stored, so a copy of the database does not let anyone log in. Sessions expire af
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -28,29 +29,25 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from api.roles import MIN_PASSWORD_LENGTH, ROLES  # noqa: F401 - part of the accounts API
 from gis.errors import InputDataError, TsunaguError
-
-#: Roles → Japanese label. One source of truth for the whole service.
-ROLES = {
-    "admin": "管理者",
-    "planner": "計画担当",
-    "csw": "CSW（地域福祉コーディネーター）",
-    "coordinator": "移動販売担当",
-    "viewer": "閲覧者",
-}
 
 #: Schema of the account tables in a PostgreSQL database.
 AUTH_SCHEMA = "tsunagu_auth"
 #: Suffix of the account SQLite file next to a GeoPackage workspace.
 ACCOUNTS_SUFFIX = ".accounts.sqlite"
 
-MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[A-Za-z0-9._@\-]{1,64}$")
 _CREATE_LOCK = 0x7473756E61C1
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("tsunagu-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash a login of an unknown user is checked against; made when accounts open, not at import (~0.1 s)."""
+    return _hasher.hash("tsunagu-no-such-user")
 
 
 class AuthError(TsunaguError):
@@ -189,6 +186,7 @@ class AccountStore:
         self.session_minutes = session_minutes
         self.max_failures = max_failures
         self.lockout_minutes = lockout_minutes
+        _dummy_hash()  # made now, so the first login of an unknown user costs what every other one does
         loc = str(location)
         if _is_url(loc):
             from api.store.postgis import normalise_url
@@ -348,7 +346,7 @@ class AccountStore:
             locked_until = _aware(row.locked_until) if row is not None else None
             if row is None:
                 try:
-                    _hasher.verify(_DUMMY_HASH, str(password or ""))
+                    _hasher.verify(_dummy_hash(), str(password or ""))
                 except VerificationError:
                     pass
                 failure = AuthError("wrong user name or password", reason="credentials")

@@ -8,46 +8,27 @@ from pathlib import Path
 
 import click
 
+from api.cli_common import data_dir_or_none as _data_dir_or_none
+from api.cli_common import expected_errors as _errors
+from api.cli_common import fail as _fail
+from api.cli_common import open_workspace as _open
+from api.cli_common import settings as _settings
+from api.cli_common import steps as _steps
+from api.cli_ja import install as _japanese_click
+from api.cli_lazy import LazyGroup
 from gis.errors import TsunaguError
 
+_japanese_click()
 
-def _settings(**overrides):
-    from api.settings import Settings
-
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _open(workspace: str, *, create: bool = True):
-    """Open the workspace store; a new GeoPackage gets its folder created."""
-    from api.store.base import open_store
-
-    if create and "://" not in workspace:
-        Path(workspace).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-    return open_store(workspace, create=create)
+#: Subcommands kept in their own modules, imported only when they run: (module:attribute, one-line help).
+LAZY_COMMANDS = {
+    "routes": ("api.cli_routes:routes", "ルート計画：移動販売の停留所と週間ルート、CSW の訪問ルート。"),
+    "users": ("api.cli_users:users", "アカウント：最初の管理者の作成、ユーザーの追加・一覧・パスワード再設定。"),
+    "worker": ("api.cli_worker:worker", "待ち行列の解析ジョブをこのプロセスで実行します（1件ずつ、Ctrl-C か SIGTERM で停止）。"),
+}
 
 
-def _errors():
-    from api.store.base import StoreError
-
-    return (TsunaguError, StoreError)
-
-
-def _fail(exc: Exception) -> None:
-    click.secho(f"エラー: {exc}", fg="red", err=True)
-    sys.exit(2)
-
-
-def _steps(total: int):
-    state = {"i": 0}
-
-    def say(msg: str) -> None:
-        state["i"] += 1
-        click.echo(f"[{state['i']}/{total}] {msg}…")
-
-    return say
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_subcommands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """つなぐ Tsunagu: 福祉圏域・地域資源のマッピングと分析。"""
 
@@ -63,7 +44,7 @@ def main() -> None:
 @click.option("--threshold", type=float, default=None, help="入れ子判定の重なり率のしきい値（既定 0.9）")
 @click.option("--strict-nesting", is_flag=True, help="2つの親にまたがる地域があればエラーにする")
 def demo(city, data_dir, workspace, map_path, profile, threshold, strict_nesting) -> None:
-    """Build a city's workspace from the open data and write its tier map (default: 高梁市)."""
+    """オープンデータから市区町村のワークスペースを作り、福祉圏域マップを書き出します（既定: 高梁市）。"""
     from api.importing import DEMO_CITY_CODE, build_city_workspace, find_data_dir
     from gis.nesting import DEFAULT_NESTING_THRESHOLD
     from gis.tiers import load_profile
@@ -138,7 +119,7 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
 def serve(workspace, host, port) -> None:
-    """Run the FastAPI service on a workspace."""
+    """ワークスペースの API とウェブ画面を起動します（FastAPI）。"""
     from api.app import serve as run
 
     run(_settings(workspace=workspace, host=host, port=port))
@@ -148,7 +129,7 @@ def serve(workspace, host, port) -> None:
 @click.option("--workspace", default=None)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="出力 HTML")
 def map_(workspace, out) -> None:
-    """Write the tier map of the workspace as HTML."""
+    """ワークスペースの福祉圏域マップを HTML に書き出します。"""
 
     settings = _settings(workspace=workspace)
     try:
@@ -165,7 +146,7 @@ def map_(workspace, out) -> None:
 @click.option("--workspace", default=None)
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力")
 def nesting(workspace, as_json) -> None:
-    """Show the nesting report: areas that straddle parents and uncovered parts of the city."""
+    """入れ子レポート：上の層にまたがる地域と、どの地区にも入らない部分を示します。"""
 
     settings = _settings(workspace=workspace)
     try:
@@ -197,7 +178,7 @@ def nesting(workspace, as_json) -> None:
 @main.command()
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 def municipalities(data_dir) -> None:
-    """List the municipalities in the open-data folder."""
+    """オープンデータのフォルダにある市区町村を一覧します。"""
     from api.importing import find_data_dir, list_municipalities
 
     try:
@@ -210,7 +191,7 @@ def municipalities(data_dir) -> None:
 
 @main.group(name="import")
 def import_() -> None:
-    """Import data into the workspace (all or nothing)."""
+    """ワークスペースにデータを取り込みます（すべて取り込むか、何も取り込まないか）。"""
 
 
 @import_.command(name="resources")
@@ -219,7 +200,7 @@ def import_() -> None:
 @click.option("--replace", is_flag=True, help="同じ種別の既存データを置き換える")
 @click.option("--workspace", default=None)
 def import_resources(path, kind, replace, workspace) -> None:
-    """Import resource points from CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile."""
+    """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。"""
     from api.importing import import_resource_file
 
     settings = _settings(workspace=workspace)
@@ -240,7 +221,7 @@ def import_resources(path, kind, replace, workspace) -> None:
 @click.option("--repair-geometry", is_flag=True, help="不正なポリゴン（自己交差など）を修復して取り込む")
 @click.option("--workspace", default=None)
 def import_tier(path, level, id_column, name_column, strict_nesting, repair_geometry, workspace) -> None:
-    """Replace one tier level with your polygons or a small-area → district table (CSV/Excel)."""
+    """圏域の1つの層を、手元のポリゴンか「小地域 → 地区」の対応表（CSV・Excel）で置き換えます。"""
     from api.importing import import_tier_file
 
     settings = _settings(workspace=workspace)
@@ -258,7 +239,7 @@ def import_tier(path, level, id_column, name_column, strict_nesting, repair_geom
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--workspace", default=None)
 def import_age(path, workspace) -> None:
-    """Join an e-Stat 年齢（5歳階級）別人口 small-area CSV (Shift_JIS) by KEY_CODE: 65+ and 75+ on every tier."""
+    """e-Stat の小地域 年齢（5歳階級）別人口 CSV（Shift_JIS）を KEY_CODE で結合し、各層の 65歳以上・75歳以上を求めます。"""
     from api.importing import import_age_table
 
     settings = _settings(workspace=workspace)
@@ -328,16 +309,6 @@ def _analysis_command(spec) -> click.Command:
             _fail(exc)
 
     return command
-
-
-def _data_dir_or_none(explicit):
-    from api.importing import find_data_dir
-    from gis.errors import DataNotFoundError
-
-    try:
-        return find_data_dir(explicit or _settings().data_dir)
-    except DataNotFoundError:
-        return None
 
 
 def _jobs_root(workspace: str) -> Path:
@@ -416,19 +387,7 @@ def _analyse_all(spec, params: dict, *, data_dir, out_dir, workspace, scheduler,
 
 @main.group(name="analyse", cls=_AnalysisGroup)
 def analyse() -> None:
-    """Run an analysis as a stored job (tables as CSV + Excel, map as HTML); --all-municipalities fans out on Dask."""
-
-
-def _add_routes() -> None:
-    from api.cli_routes import routes
-    from api.cli_users import users
-
-    main.add_command(routes)
-    main.add_command(users)
-
-
-_add_routes()
-main.add_command(__import__("api.cli_worker", fromlist=["worker"]).worker)  # tsunagu worker (durable jobs)
+    """解析をジョブとして実行し保存します（表は CSV と Excel、地図は HTML）。--all-municipalities で全市区町村を並列に実行（Dask）。"""
 
 
 if __name__ == "__main__":

@@ -53,8 +53,10 @@ def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity,
                  adoption, twice_weekly_min_customers, service_fixed_min, service_per_customer_min, speed_kmh,
                  time_limit, seed, out_dir, stops_file, no_new_stops) -> None:
     """移動販売：買い物弱者から停留所を提案し、週間ルート・時刻表（HTML/CSV/Excel/GPX）・地図を作ります。"""
-    from api.cli import _data_dir_or_none, _open, _settings
-    from api.store.base import StoreError
+    from api.cli_common import data_dir_or_none as _data_dir_or_none
+    from api.cli_common import open_workspace as _open
+    from api.cli_common import settings as _settings
+    from api.store.errors import StoreError
 
     settings = _settings(workspace=workspace)
     try:

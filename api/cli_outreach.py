@@ -155,7 +155,10 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
              seed, date_text, role, as_station, user, out_dir, time_limit) -> None:
     """CSW の訪問ルート：拠点から各 CSW の1日の訪問順・時刻を計画（訪問先は要配慮個人情報として別保管）。"""
     from api.analyses.base import choose_engine
-    from api.cli import _errors, _fail, _open, _settings
+    from api.cli_common import expected_errors as _errors
+    from api.cli_common import fail as _fail
+    from api.cli_common import open_workspace as _open
+    from api.cli_common import settings as _settings
     from api.private import ClientStore, PrivateAccessError, Viewer, read_households
 
     settings = _settings(workspace=workspace)

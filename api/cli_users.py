@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from api.accounts import MIN_PASSWORD_LENGTH, ROLES
+from api.roles import MIN_PASSWORD_LENGTH, ROLES
 
 
 def _accounts(workspace: str | None, accounts: str | None):
@@ -57,7 +57,7 @@ def users() -> None:
 @_workspace
 @_store
 def create_admin(username, display_name, password_stdin, workspace, accounts) -> None:
-    """Create an administrator (the first account of a new server)."""
+    """管理者を作成します（新しいサーバーの最初のアカウント）。"""
 
     def action():
         store = _accounts(workspace, accounts)
@@ -78,7 +78,7 @@ def create_admin(username, display_name, password_stdin, workspace, accounts) ->
 @_workspace
 @_store
 def add(username, role, station_id, display_name, password_stdin, workspace, accounts) -> None:
-    """Add a user with a role (a CSW with their station)."""
+    """役割を決めてユーザーを追加します（CSW は担当の拠点も）。"""
 
     def action():
         store = _accounts(workspace, accounts)
@@ -93,7 +93,7 @@ def add(username, role, station_id, display_name, password_stdin, workspace, acc
 @_workspace
 @_store
 def list_(workspace, accounts) -> None:
-    """List the accounts."""
+    """アカウントを一覧します。"""
 
     def action():
         rows = _accounts(workspace, accounts).list_users()
@@ -113,7 +113,7 @@ def list_(workspace, accounts) -> None:
 @_workspace
 @_store
 def set_password(username, password_stdin, workspace, accounts) -> None:
-    """Set a new password (also lifts a lockout and ends the user's sessions)."""
+    """パスワードを再設定します（ロックも解除し、そのユーザーのログインを終了します）。"""
 
     def action():
         _accounts(workspace, accounts).update_user(username, password=_password(password_stdin))

@@ -26,15 +26,18 @@ import click
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="オープンデータのフォルダ")
 @click.option("--check", is_flag=True, help="ワークスペースに接続できるか確かめて終了する（ヘルスチェック用、0 = 正常）")
 def worker(workspace, workspace_name, once, poll_s, lease_s, max_attempts, data_dir, check) -> None:
-    """Run queued analysis jobs (one at a time; stop with Ctrl-C or SIGTERM).
+    """待ち行列の解析ジョブをこのプロセスで実行します（1件ずつ、Ctrl-C か SIGTERM で停止）。
 
-    On PostGIS every workspace (city) of the database is served unless --workspace-name names
-    one; on a GeoPackage, that file. A job whose worker is killed is re-queued by the next
-    worker once its lease has run out (failed after --max-attempts attempts). Ctrl-C / SIGTERM gives the running job back to the
-    queue at its next progress report; a second one stops at once.
+    PostGIS ではデータベースの全ワークスペース（市区町村）を扱います（--workspace-name で1つに限定）。
+    GeoPackage ではそのファイルです。ワーカーが強制終了されたジョブは、期限（--lease）が切れると次のワーカーが
+    やり直します（--max-attempts 回で失敗）。Ctrl-C・SIGTERM では実行中のジョブを次の進捗報告で待ち行列に戻し、
+    2回目ですぐに終了します。
     """
-    from api.cli import _data_dir_or_none, _fail, _settings
-    from api.store.base import StoreError, open_store
+    from api.cli_common import data_dir_or_none as _data_dir_or_none
+    from api.cli_common import fail as _fail
+    from api.cli_common import settings as _settings
+    from api.store.connect import open_store
+    from api.store.errors import StoreError
     from api.worker import Worker, default_worker_id, run_workspaces
 
     settings = _settings(workspace=workspace)
@@ -97,7 +100,8 @@ class _Workspaces:
         self._names = [default.workspace_name]
 
     def __call__(self) -> list:
-        from api.store.base import StoreError, open_store
+        from api.store.connect import open_store
+        from api.store.errors import StoreError
         from api.workspaces import list_workspaces
 
         if time.monotonic() - self._listed >= self.every_s:

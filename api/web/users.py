@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.accounts import MIN_PASSWORD_LENGTH, ROLES
+from api.roles import MIN_PASSWORD_LENGTH, ROLES
 from api.dependencies import get_store
 from api.security import AccountsDep, CurrentUser, allow
 from api.store.base import StoreError
