@@ -87,5 +87,8 @@ def serve(settings: Settings | None = None) -> None:
     """Run the API with uvicorn on ``settings.host:settings.port`` (used by ``tsunagu serve``)."""
     import uvicorn
 
+    from api.workspace_guard import serving_folder
+
     settings = settings or Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    with serving_folder(settings.workspace):  # `tsunagu demo --replace` is refused while this runs
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)

@@ -43,32 +43,50 @@ def main() -> None:
 @click.option("--profile", default="default", show_default=True, help="圏域プロファイル（名前または .toml）")
 @click.option("--threshold", type=float, default=None, help="入れ子判定の重なり率のしきい値（既定 0.9）")
 @click.option("--strict-nesting", is_flag=True, help="2つの親にまたがる地域があればエラーにする")
-def demo(city, data_dir, workspace, map_path, profile, threshold, strict_nesting) -> None:
-    """オープンデータから市区町村のワークスペースを作り、福祉圏域マップを書き出します（既定: 高梁市）。"""
-    from api.importing import DEMO_CITY_CODE, build_city_workspace, find_data_dir
+@click.option("--replace", is_flag=True,
+              help="ワークスペースに既にあるデータ（追加した資源・ジョブを含む）を消して作り直す（サーバー稼働中は不可）")
+def demo(city, data_dir, workspace, map_path, profile, threshold, strict_nesting, replace) -> None:
+    """オープンデータから市区町村のワークスペースを作り、福祉圏域マップを書き出します（既定: 高梁市）。
+
+    1つのワークスペースには1つの市区町村が入ります。既に同じ市区町村があれば作り直さず（--replace で作り直し）、
+    別の市区町村があれば隣に tsunagu_<コード>.gpkg を作ります（--workspace を指定したときは作らずに止まります）。
+    """
+    from api.importing import DEMO_CITY_CODE, build_city_workspace, city_name_of, find_data_dir
+    from api.workspace_guard import demo_target
     from gis.nesting import DEFAULT_NESTING_THRESHOLD
     from gis.tiers import load_profile
 
     settings = _settings(workspace=workspace)
+    code = city or DEMO_CITY_CODE
     try:
         folder = find_data_dir(data_dir or settings.data_dir)
+        target = demo_target(settings.workspace, city_code=code, city_name=lambda: city_name_of(folder, code),
+                             explicit=workspace is not None, replace=replace)
+        if target.note:
+            click.secho(target.note, fg="yellow")
+        if not target.build:
+            with _open(target.location, create=False) as store:
+                out = Path(map_path) if map_path else _default_map_path(target.location, store.workspace()["city_code"])
+                _write_tier_map(store, out)
+            click.secho(f"地図: {out}", fg="green")
+            return
         say = _steps(7)
-        with _open(settings.workspace) as store:
+        with _open(target.location) as store:
             summary = build_city_workspace(
                 store,
                 data_dir=folder,
-                city_code=city or DEMO_CITY_CODE,
+                city_code=code,
                 profile=load_profile(profile),
                 threshold=threshold if threshold is not None else DEFAULT_NESTING_THRESHOLD,
                 strict=strict_nesting,
                 progress=say,
             )
             say("福祉圏域マップを作成中")
-            out = Path(map_path) if map_path else _default_map_path(settings.workspace, summary["city_code"])
+            out = Path(map_path) if map_path else _default_map_path(target.location, summary["city_code"])
             _write_tier_map(store, out)
     except _errors() as exc:
         _fail(exc)
-    _print_summary(summary, settings.workspace, out)
+    _print_summary(summary, target.location, out)
 
 
 def _default_map_path(workspace: str, code: str) -> Path:

@@ -79,6 +79,11 @@ def list_municipalities(data_dir: Path) -> pd.DataFrame:
     return census.drop(columns="name").merge(names, on="code", how="left")
 
 
+def city_name_of(data_dir: Path, city_code: str) -> str:
+    """The municipality's name in the data folder's N03 boundaries; an unknown code lists the codes present."""
+    return str(opendata.municipality(_path(data_dir, "municipalities"), city_code)["name"].iloc[0])
+
+
 def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Real resource points of a city from the data folder: food shops, 公民館・集会所, schools, stations."""
     from gis import resources as res

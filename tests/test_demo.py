@@ -84,7 +84,7 @@ def test_strict_nesting_refuses_straddling_areas_and_store_unchanged(demo_worksp
     ws, _ = demo_workspace
     before = _snapshot(ws)
     result = CliRunner().invoke(
-        main, ["demo", "--strict-nesting", "--workspace", str(ws), "--data-dir", str(data_dir)])
+        main, ["demo", "--strict-nesting", "--replace", "--workspace", str(ws), "--data-dir", str(data_dir)])
     assert result.exit_code == 2
     assert "straddle" in result.output and "松山広瀬" in result.output
     assert _snapshot(ws) == before
