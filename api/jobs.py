@@ -70,6 +70,19 @@ def data_version(store: Store) -> str:
     return f"{ws['city_code']}-{digest.hexdigest()[:12]}"
 
 
+def job_city(record: dict, workspace: dict | None = None) -> dict:
+    """The city a job ran on, from its data version (``<city code>-<hash>``): ``{"city_code", "city_name"}``.
+
+    The name comes from ``workspace`` when its code matches (a job of another city, left from a
+    workspace rebuilt with ``--replace``, shows its code).
+    """
+    code = str(record.get("data_version") or "").partition("-")[0] or None
+    name = None
+    if code and workspace and str(workspace.get("city_code")) == code:
+        name = workspace.get("city_name")
+    return {"city_code": code, "city_name": name or code}
+
+
 def who() -> str:
     """The user running the CLI (job ``created_by``)."""
     try:

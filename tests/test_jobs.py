@@ -325,7 +325,8 @@ def test_api_job_to_csv_xlsx_and_map(client):
 
     page = client.get(f"/maps/jobs/{job_id}")
     assert page.status_code == 200 and "高梁市 地域数の地図" in page.text
-    assert job_id in [j["job_id"] for j in client.get("/jobs").json()]
+    listed = {j["job_id"]: j for j in client.get("/jobs").json()}
+    assert listed[job_id]["city_code"] == "33209" and listed[job_id]["city_name"] == "高梁市"
     assert client.get(f"/jobs/{job_id}/tables/nope.csv").status_code == 404
     assert client.get(f"/jobs/{job_id}/tables/areas.pdf").status_code == 404
 

@@ -385,6 +385,8 @@ def test_a_job_started_from_the_api_shows_on_its_page(client):
     assert "テスト用の解析です" in page
     listing = client.get("/web/jobs").text
     assert f'href="/web/jobs/{job_id}"' in listing and "テスト用：地域数の集計" in listing
+    assert "<th>市区町村</th>" in listing and "<td>高梁市</td>" in listing  # which city each job ran on
+    assert "高梁市 ／ ジョブ" in page
     # a cross-site post with the cookie starts nothing
     r = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403

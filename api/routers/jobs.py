@@ -21,6 +21,7 @@ from api.jobs import (
     JobRunner,
     csv_bytes,
     describe_analyses,
+    job_city,
     job_tables,
     xlsx_bytes,
 )
@@ -87,7 +88,7 @@ class JobRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="解析のパラメータ（GET /analyses の JSON Schema）")
 
 
-def _view(record: dict) -> dict:
+def _view(record: dict, workspace: dict | None = None) -> dict:
     job_id = record["job_id"]
     links = {"self": f"/jobs/{job_id}"}
     if record["status"] == "done":
@@ -102,7 +103,7 @@ def _view(record: dict) -> dict:
     if isinstance(params, dict) and isinstance(params.get("upload"), str):
         # the server's upload folder is nobody's business: show the file's own name only
         params = {**params, "upload": PurePath(params["upload"]).name}
-    return {**record, "params": params, "status_label": label, "links": links}
+    return {**record, **job_city(record, workspace), "params": params, "status_label": label, "links": links}
 
 
 def _record(store: Store, request: Request, job_id: str) -> dict:
@@ -166,13 +167,22 @@ def list_jobs(
 ) -> list[dict]:
     """Job records, newest first (optionally of one analysis or status)."""
     runner = get_runner(request)
-    return [_view(runner.merged(record)) for record in store.list_jobs(analysis=analysis, status=status, limit=limit)]
+    workspace = _workspace_or_none(store)
+    return [_view(runner.merged(record), workspace)
+            for record in store.list_jobs(analysis=analysis, status=status, limit=limit)]
+
+
+def _workspace_or_none(store: Store) -> dict | None:
+    try:
+        return store.workspace()
+    except StoreError:  # no city yet: jobs show their code only
+        return None
 
 
 @router.get("/jobs/{job_id}", summary="解析ジョブの状態と進捗", dependencies=[allow(*ANY_ROLE)])
 def get_job(job_id: str, request: Request, store: StoreDep) -> dict:
     """Status, progress (0–1) and message; when done, summary, notes and links to tables and map."""
-    return _view(_record(store, request, job_id))
+    return _view(_record(store, request, job_id), _workspace_or_none(store))
 
 
 @router.post("/jobs/{job_id}/cancel", summary="解析ジョブを取り消す（実行中なら次の進捗報告で止まる）",
@@ -189,7 +199,7 @@ def cancel_job(job_id: str, request: Request, store: StoreDep) -> JSONResponse:
         label = STATUS_LABELS.get(current["status"], current["status"])
         raise Conflict(str(exc), hint=f"このジョブは既に「{label}」です。取り消せるのは待機中か実行中のジョブだけです",
                        status=current["status"]) from exc
-    return JSONResponse(_view(after), status_code=202 if after["status"] == "running" else 200)
+    return JSONResponse(_view(after, _workspace_or_none(store)), status_code=202 if after["status"] == "running" else 200)
 
 
 @router.get("/jobs/{job_id}/tables/{filename}", summary="結果表のダウンロード（.csv または .xlsx、all.xlsx は全表）", dependencies=[allow(*ANY_ROLE)])

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from api.dependencies import chosen_workspace, get_store
 from api.errors import DEMO_HINT, NotFound
-from api.jobs import STATUS_LABELS, describe_analyses, load_analyses
+from api.jobs import STATUS_LABELS, describe_analyses, job_city, load_analyses
 from api.routers._geojson import feature_collection
 from api.security import ANY_ROLE, PUBLIC, CurrentUser, allow
 from api.store.base import StoreError, WorkspaceNotInitialised
@@ -134,13 +134,14 @@ def _labels() -> dict[str, str]:
     return {a["name"]: a["label"] for a in describe_analyses()}
 
 
-def _job_view(record: dict, labels: dict[str, str]) -> dict:
+def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = None) -> dict:
     job_id = record["job_id"]
     done = record["status"] == "done"
     names = (record.get("tables") or []) if done else []
     tables = [{"name": t, "csv": f"/jobs/{job_id}/tables/{quote(t, safe='')}.csv"} for t in names]
     return {
         **record,
+        **job_city(record, workspace),
         "label": labels.get(record["analysis"], record["analysis"]),
         "status_label": STATUS_LABELS.get(record["status"], record["status"]),
         "percent": round(100 * float(record.get("progress") or 0)),
@@ -159,25 +160,29 @@ def _job_view(record: dict, labels: dict[str, str]) -> dict:
 def jobs_page(request: Request, user: CurrentUser):
     """ジョブ: the latest jobs of the workspace, newest first."""
     try:
-        records = get_store(request).list_jobs(limit=100)
+        store = get_store(request)
+        records = store.list_jobs(limit=100)
+        workspace = store.workspace()
     except WORKSPACE_PROBLEMS as exc:
         return _store_problem(request, user, "ジョブ", exc)
     labels = _labels()
-    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels) for r in records])
+    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels, workspace) for r in records])
 
 
 @router.get("/web/jobs/{job_id}", dependencies=[allow(*ANY_ROLE)])
 def job_page(job_id: str, request: Request, user: CurrentUser):
     """One job: progress while it runs; then summary, notes, downloads and the result map (or the error)."""
     try:
-        record = get_store(request).get_job(job_id)
+        store = get_store(request)
+        record = store.get_job(job_id)
+        workspace = store.workspace()
     except WORKSPACE_PROBLEMS as exc:
         return _store_problem(request, user, "ジョブ", exc)
     if record is None:
         return render(request, "problem.html", user=user, title="ジョブが見つかりません",
                       message="このワークスペースには、指定されたジョブがありません。",
                       hint="ジョブの一覧から選んでください", detail=None, status_code=404)
-    job = _job_view(record, _labels())
+    job = _job_view(record, _labels(), workspace)
     station = str((record.get("params") or {}).get("station_id"))
     if job["private_plan"] and not (user.role == "admin" or (user.role == "csw" and station == str(user.station_id))):
         job["private_plan"] = None  # only the station's CSWs and administrators are shown the way in
