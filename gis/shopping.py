@@ -144,6 +144,25 @@ def food_shops(resources: gpd.GeoDataFrame, *, kinds: Iterable[str] = FOOD_SHOP_
     return resources[resources["kind"].isin(kinds)].reset_index(drop=True)
 
 
+#: What a result says instead of a share when the workspace has no shop to measure from.
+NO_SHOP_DATA = "店舗データなし"
+
+
+def require_shops(shops: gpd.GeoDataFrame, *, city_name: str, kinds: Iterable[str] = FOOD_SHOP_KINDS) -> None:
+    """Refuse to count shopping refugees where the workspace holds no food shop at all.
+
+    With no shop every older person is "far from a shop", and 100 % would be reported for a
+    town whose shops were simply never imported (早島町 and 里庄町 have no permit file).
+    Raises :class:`InputDataError` starting with :data:`NO_SHOP_DATA`.
+    """
+    if len(shops):
+        return
+    labels = "、".join(RESOURCE_KINDS.get(k, k) for k in kinds)
+    msg = (f"{NO_SHOP_DATA}：{city_name} のワークスペースには食料品店（{labels}）が1件もないため、"
+           "買い物弱者の割合は出せません（100 % と数えると誤りになります）")
+    raise InputDataError(msg, hint="食料品店の一覧（営業許可の台帳など）を tsunagu import resources で取り込んでから実行してください")
+
+
 def _check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(str(k) for k in kinds))
     unknown = [k for k in kinds if k not in RESOURCE_KINDS]
@@ -165,6 +184,17 @@ def _with_crs(gdf: gpd.GeoDataFrame | None, what: str) -> gpd.GeoDataFrame:
     gdf = gdf.to_crs(STORAGE_CRS).reset_index(drop=True)
     keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
     return gdf[keep].reset_index(drop=True)
+
+
+def maff_label(*, car_factor: bool, threshold_m: float) -> str:
+    """How the straight-line figure is named: 農水省方式 only when the car-use factor is applied.
+
+    MAFF (農林水産政策研究所) counts people aged 65+ who live ≥ 500 m in a straight line from a food
+    shop *and* cannot easily use a car; without the car factor the figure is MAFF's distance rule only.
+    """
+    if car_factor:
+        return f"農水省方式（直線{threshold_m:g} m 以上 × 自動車を使えない人の割合）"
+    return f"直線{threshold_m:g} m 以上（農水省の距離基準。自動車の利用は考慮していません）"
 
 
 def _car_free(demand: pd.DataFrame, share) -> tuple[np.ndarray, str]:
@@ -377,10 +407,12 @@ def point_status(points: pd.DataFrame) -> pd.Series:
 
 # --- per tier -------------------------------------------------------------------------------
 
-#: Tier-table column → Japanese label (``_straight`` = MAFF straight line, ``_network`` = road network).
+#: Tier-table column → Japanese label (``_straight`` = straight line, MAFF's distance rule; ``_network`` = road
+#: network). "農水省方式" is not in a column name: it is MAFF's method only with the car-use factor (see
+#: :func:`maff_label`).
 TIER_LABELS = {
     **_TIER_BASE_LABELS,
-    "refugees_straight": "買い物弱者（農水省方式・直線）",
+    "refugees_straight": "買い物弱者（直線）",
     "share_straight": "割合（直線）",
     "served_straight": "移動販売でカバー（直線）",
     "remaining_straight": "残る買い物弱者（直線）",

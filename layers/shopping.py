@@ -32,7 +32,7 @@ from layers.style import (
 SHARE_BREAKS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)
 SHARE_COLOURS: tuple[str, ...] = ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486")
 SHARE_LABEL = "買い物弱者の割合（65歳以上に占める）"
-METHOD_LABELS = {"straight": "農水省方式（直線）", "network": "道路網"}
+METHOD_LABELS = {"straight": "直線", "network": "道路網"}
 #: Colours of scenario changes.
 CHANGE_COLOURS = {"worse": "#d7301f", "better": "#1a9850"}
 _RANK = {STATUS_OK: 0, STATUS_MOBILE: 1, STATUS_REFUGEE: 2}

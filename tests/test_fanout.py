@@ -92,3 +92,19 @@ def test_salon_sites_ends_with_a_result_or_a_reason_for_small_towns(tmp_path):
     chosen = result.table[result.table["市区町村コード"] == "33216"]
     n_fitted = int(fitted[0].split("から ")[1].split(" に")[0])
     assert 1 <= n_fitted < 5 and len(chosen) == n_fitted
+
+
+def test_a_town_without_shop_data_says_so_instead_of_100_percent(tmp_path):
+    """早島町 has no food-permit file: shopping-refugees ends as 店舗データなし, not 100 % 完了; 笠岡市 has shops."""
+    data = require_data_dir()
+    result = run_all_municipalities("shopping-refugees", {}, data_dir=data, out_dir=tmp_path,
+                                    workers=1, codes=["33205", "33423"], progress=False)
+    runs = result.runs.set_index("市区町村コード")
+    assert runs.loc["33423", "状態"] == "結果なし（理由あり）"
+    assert runs.loc["33423", "エラー"].startswith("店舗データなし")
+    assert runs.loc["33205", "状態"] == "完了", runs.loc["33205", "エラー"]
+    town = result.table[result.table["市区町村コード"].astype(str) == "33423"]
+    shares = [c for c in result.table.columns if "割合" in c]
+    assert shares and town[shares].isna().all().all()  # a stated reason, no share at all
+    kasaoka = result.table[result.table["市区町村コード"].astype(str) == "33205"]
+    assert kasaoka[shares].notna().any().any()

@@ -110,7 +110,7 @@ def test_tier_table_reconciles_and_shares():
         for col in ("population", "elderly", "refugees_straight", "remaining_straight"):
             assert part[col].sum() == pytest.approx(row.loc["C", col])
     assert "refugees_network" not in table.columns
-    assert set(table.attrs["labels"].values()) >= {"買い物弱者（農水省方式・直線）", "65歳以上人口"}
+    assert set(table.attrs["labels"].values()) >= {"買い物弱者（直線）", "65歳以上人口"}
 
 
 def test_network_figure_side_by_side():
@@ -262,7 +262,7 @@ def test_shopping_layers_render():
     m = shopping_map(tier_table=table, areas=_areas(), profile=PROFILE, shops=_shops([(0, 0)]), city_name="テスト市",
                      threshold_m=500, mobile_stops=_stops("火"), changed=res.changed, notes=["注記です"])
     names = [c.layer_name for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
-    for name in ("買い物弱者の割合：公民館区（農水省方式（直線））", "買い物弱者の割合：公民館区（道路網）",
+    for name in ("買い物弱者の割合：公民館区（直線）", "買い物弱者の割合：公民館区（道路網）",
                  "移動販売停留所（徒歩 300 m の目安円）", "シナリオで変わる地点（2 地点）", "スーパーマーケット（1件）"):
         assert name in names
     html = render_html(m)

@@ -14,7 +14,7 @@ from gis.access import StraightLineEngine
 from gis.catchments import WORKLOAD_LABELS, assign_catchments, catchment_polygons, station_workload
 from gis.crs import plane_rectangular_crs
 from gis.schema import STATION_KINDS
-from gis.shopping import food_shops, shopping_access
+from gis.shopping import food_shops, require_shops, shopping_access
 from layers.catchments import catchment_map
 from layers.maps import render_html
 
@@ -65,11 +65,12 @@ def run_catchments(store: Store, params: CatchmentParams, *, progress: Progress,
     uncovered_label = None
     extra_notes = []
     if params.uncovered == "shopping":
-        progress(0.5, "買い物弱者（農水省方式・直線500 m）を数えています")
+        progress(0.5, "買い物弱者（食料品店まで直線500 m 以上）を数えています")
         shops = food_shops(store.resources())
+        require_shops(shops, city_name=ws["city_name"])
         uncovered = shopping_access(demand, shops, engine=StraightLineEngine(crs=crs))
         uncovered_label = "未カバーの高齢者（買い物弱者・直線500 m）"
-        extra_notes.append("未カバーの高齢者は、農水省方式（最寄りの食料品店まで直線500 m 以上の65歳以上）で数えています")
+        extra_notes.append("未カバーの高齢者は、最寄りの食料品店まで直線500 m 以上の65歳以上（農水省の距離基準。自動車の利用は考慮なし）で数えています")
     progress(0.6, "拠点ごとの負担（人口・高齢者・面積・最遠距離）を集計中")
     workload = station_workload(assignment, stations, areas=areas, engine=engine, uncovered=uncovered,
                                 uncovered_column="refugees", municipality_code=ws["city_code"])

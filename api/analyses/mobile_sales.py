@@ -200,7 +200,7 @@ def plan_mobile_sales(
     """
     from gis.mobile_sales import DEFAULT_ADOPTION, DEFAULT_MIN_CUSTOMERS, propose_stops
     from gis.routing import Location, Vehicle, travel_matrix
-    from gis.shopping import food_shops, shopping_access
+    from gis.shopping import food_shops, require_shops, shopping_access
     from gis.weekly import WeeklyProblem, WeeklyStop, plan_week
 
     say = progress or (lambda fraction, message: None)
@@ -219,6 +219,7 @@ def plan_mobile_sales(
     demand, age_notes = workspace_demand(store, cell_size_m=cell_size_m)
     resources = store.resources()
     shops = food_shops(resources)
+    require_shops(shops, city_name=ws["city_name"])
     walk_engine, engine_notes = choose_engine(code, data_dir=data_dir, mode="walk")
     access = shopping_access(demand, shops, engine=walk_engine)
     notes += engine_notes + age_notes

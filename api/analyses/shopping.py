@@ -21,7 +21,9 @@ from gis.shopping import (
     TIER_LABELS,
     food_shops,
     new_stops_frame,
+    maff_label,
     refugees_by_tier,
+    require_shops,
     scenario,
     shopping_access,
 )
@@ -103,13 +105,14 @@ def run_shopping(store: Store, params: ShoppingParams, *, progress: Progress, da
     progress(0.2, "食料品店と移動販売停留所を読み込み中")
     resources = store.resources(kinds=list(dict.fromkeys([*params.shop_kinds, MOBILE_STOP_KIND])))
     shops = food_shops(resources, kinds=params.shop_kinds)
+    require_shops(shops, city_name=ws["city_name"], kinds=params.shop_kinds)
     stops = resources[resources["kind"] == MOBILE_STOP_KIND].reset_index(drop=True)
     progress(0.25, "距離の計算方法を選択中")
     engine, engine_notes = choose_engine(ws["city_code"], data_dir=Path(data_dir) if data_dir else None, mode=params.mode)
     has_network = engine.mode == "network"
     common = dict(threshold_m=params.threshold_m, car_free_share=params.car_free_share, mobile_stops=stops,
                   stop_walk_m=params.stop_walk_m, weekday=params.weekday, shop_kinds=params.shop_kinds)
-    progress(0.3, f"最寄りの食料品店までの直線距離を計算中（農水省方式・{params.threshold_m:g} m）")
+    progress(0.3, f"最寄りの食料品店までの直線距離を計算中（{params.threshold_m:g} m）")
     straight = shopping_access(demand, shops, engine=StraightLineEngine(crs=crs), **common)
     network = None
     if has_network:
@@ -120,16 +123,18 @@ def run_shopping(store: Store, params: ShoppingParams, *, progress: Progress, da
     table = refugees_by_tier(straight, areas, profile=profile, network_points=network)
     notes = [*engine_notes]
     if not has_network:
-        notes.append("道路網データがないため、道路網の列は「道路網なし」です（農水省方式の直線距離のみ）")
+        notes.append("道路網データがないため、道路網の列は「道路網なし」です（直線距離のみ）")
     notes += [*age_notes, *sample_note(shops, stops)]
     notes += [n for n in table.attrs.get("notes", []) if n not in notes]
     if network is not None:
         notes += [n for n in network.attrs.get("notes", []) if n not in notes]
-    notes.append(f"農水省方式：65歳以上で、最寄りの食料品店（{len(shops)}店）まで直線{params.threshold_m:g} m 以上の人")
+    method = maff_label(car_factor=params.car_free_share is not None, threshold_m=params.threshold_m)
+    notes.append(f"買い物弱者（直線）は {method}：最寄りの食料品店（{len(shops)}店）からの距離で数えています")
     tables = {"圏域別の買い物弱者": _presentable(table, has_network=has_network)}
 
     city = table[table["level"] == profile.top.key].iloc[0]
     summary = {
+        "method": method,
         "threshold_m": float(params.threshold_m),
         "shops": int(len(shops)),
         "mobile_stops": int(len(stops)),

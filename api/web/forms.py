@@ -27,7 +27,7 @@ ENUM_LABELS = {
     "drive": "車",
     "given": "指定した担当地域",
     "nearest": "最寄りの拠点",
-    "shopping": "買い物弱者（農水省方式）",
+    "shopping": "買い物弱者（食料品店まで遠い65歳以上）",
     "none": "なし",
 }
 
