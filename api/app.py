@@ -11,6 +11,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from api.errors import install_error_handlers
 from api.routers import auth, health, maps, nesting, resources, stations, tiers, users, workspaces
 from api.routers import jobs as jobs_router
+from api.routers import docs as api_docs
 from api.security import deny_undeclared
 from api.settings import Settings
 
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
         description="社協の福祉圏域・地域資源の地図と分析のための API",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc from installed files (api/routers/docs.py), not a CDN
+        redoc_url=None,
         dependencies=[Depends(deny_undeclared)],  # a route without an access rule is closed
     )
     app.state.settings = settings
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
     # Maps are megabytes of HTML and GeoJSON: compress them for tablets on a slow office network.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     install_error_handlers(app)
+    api_docs.install(app)
     for module in (health, auth, users, workspaces, tiers, stations, resources, nesting, maps):
         app.include_router(module.router)
     app.include_router(jobs_router.router)

@@ -248,3 +248,22 @@ def test_nan_in_a_json_body_is_422_not_500(client):
     r = client.post("/workspaces/select", content=b'{"name": NaN}', headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["title"] == "リクエストの形式が正しくありません"
     assert r.json()["detail"][0]["input"] == "nan"
+
+
+def test_docs_pages_work_offline_from_installed_files(settings):
+    # /docs was blank without the internet: Swagger UI and ReDoc came from a CDN.
+    import re
+
+    with TestClient(create_app(settings)) as client:
+        for path, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+            page = client.get(path)
+            assert page.status_code == 200 and "つなぐ Tsunagu" in page.text
+            urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url:\\s*['"]([^'"]+)['"]""", page.text)
+            external = [u for pair in urls for u in pair if u.startswith(("http://", "https://", "//"))]
+            assert external == [], f"{path} loads {external}"
+            assets = [u for pair in urls for u in pair if u.startswith("/static/api-docs/")]
+            assert any(a.endswith(script) for a in assets), assets
+            for asset in assets:
+                got = client.get(asset)
+                assert got.status_code == 200 and len(got.content) > 1000, asset
+        assert client.get("/openapi.json").json()["info"]["title"] == "つなぐ Tsunagu"
