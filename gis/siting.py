@@ -78,8 +78,8 @@ def candidate_sites(
     """
     unknown = [k for k in kinds if k not in RESOURCE_KINDS]
     if unknown:
-        msg = f"unknown candidate kinds {unknown}"
-        raise InputDataError(msg, hint=f"use kinds such as {', '.join(DEFAULT_CANDIDATE_KINDS)} (see gis.schema.RESOURCE_KINDS)")
+        msg = f"候補地の種類 {unknown} はありません"
+        raise InputDataError(msg, hint=f"{'、'.join(DEFAULT_CANDIDATE_KINDS)} などの種類を指定してください（一覧は gis.schema.RESOURCE_KINDS）")
     frames = []
     if resources is not None and len(resources) and kinds:
         part = resources[resources["kind"].isin(list(kinds))]
@@ -94,8 +94,8 @@ def candidate_sites(
             }, geometry=part.geometry.values, crs=STORAGE_CRS))
     if user_points is not None and len(user_points):
         if user_points.crs is None:
-            msg = "user candidate points have no CRS"
-            raise InputDataError(msg, hint="give longitude/latitude (EPSG:4326)")
+            msg = "候補地の座標に座標系（CRS）がありません"
+            raise InputDataError(msg, hint="経度・緯度（EPSG:4326）で指定してください")
         up = user_points.to_crs(STORAGE_CRS).reset_index(drop=True)
         names = up["name"].astype(str) if "name" in up.columns else pd.Series([f"候補地{i + 1}" for i in range(len(up))])
         frames.append(gpd.GeoDataFrame({
@@ -106,8 +106,8 @@ def candidate_sites(
             "is_sample": False,
         }, geometry=up.geometry.values, crs=STORAGE_CRS))
     if not frames:
-        msg = f"no candidate sites: the workspace has no {', '.join(RESOURCE_KINDS.get(k, k) for k in kinds) or 'resources of the chosen kinds'} and no points were given"
-        raise InputDataError(msg, hint="import 公民館・集会所 (tsunagu import resources) or give candidate points")
+        msg = f"候補地がありません：ワークスペースに{'・'.join(RESOURCE_KINDS.get(k, k) for k in kinds) or '指定した種類の地域資源'}がなく、候補地の座標も指定されていません"
+        raise InputDataError(msg, hint="公民館・集会所を取り込む（tsunagu import resources）か、候補地の座標を指定してください")
     cand = pd.concat(frames, ignore_index=True)
     cand = gpd.GeoDataFrame(cand, geometry="geometry", crs=STORAGE_CRS)
     dropped: list[dict] = []
@@ -128,8 +128,8 @@ def candidate_sites(
         cand = cand[inside]
     if existing is not None and len(existing) and len(cand):
         if crs is None:
-            msg = "a projected CRS is needed to compare candidates with existing salons"
-            raise InputDataError(msg, hint="pass crs=gis.crs.plane_rectangular_crs(city_code)")
+            msg = "候補地と既存のサロンを比べるには平面直角座標系が要ります"
+            raise InputDataError(msg, hint="crs=gis.crs.plane_rectangular_crs(city_code) を渡してください")
         ex = existing.to_crs(crs).geometry.union_all()
         near = cand.to_crs(crs).geometry.distance(ex) <= same_place_m
         for name in cand.loc[near, "name"]:
@@ -139,8 +139,8 @@ def candidate_sites(
         cand = cand[~near]
     if len(cand) == 0:
         reasons = "、".join(sorted({d["reason"] for d in dropped})) or "なし"
-        msg = f"no candidate site is left (dropped {len(dropped)}: {reasons})"
-        raise InputDataError(msg, hint="give candidate points inside the city, or other candidate kinds")
+        msg = f"候補地が残りません（{len(dropped)} か所を除外: {reasons}）"
+        raise InputDataError(msg, hint="市域の中の候補地か、別の種類の候補地を指定してください")
     dup = cand["site_id"].duplicated()
     cand = cand[~dup].reset_index(drop=True)[CANDIDATE_COLUMNS]
     cand.attrs["dropped"] = dropped
@@ -315,18 +315,18 @@ class SitingResult:
 
 def _check_k(k, n_candidates: int) -> int:
     if n_candidates == 0:
-        msg = "no candidate sites to choose from"
-        raise InputDataError(msg, hint="give 公民館・集会所 or your own candidate points")
+        msg = "候補地がありません（選べる場所が0か所）"
+        raise InputDataError(msg, hint="公民館・集会所か、候補地の座標を指定してください")
     try:
         kk = int(k)
     except (TypeError, ValueError) as exc:
-        raise InputDataError(f"k must be a whole number of sites, got {k!r}") from exc
+        raise InputDataError(f"k（新しいサロンの数）は整数で指定してください（{k!r} が指定されました）") from exc
     if kk != k or kk <= 0:
-        msg = f"k must be a positive whole number of new sites, got {k!r}"
-        raise InputDataError(msg, hint="e.g. k=3")
+        msg = f"k（新しいサロンの数）は 1 以上の整数で指定してください（{k!r} が指定されました）"
+        raise InputDataError(msg, hint="例: k=3")
     if kk > n_candidates:
-        msg = f"k={kk} is larger than the number of candidate sites ({n_candidates})"
-        raise InputDataError(msg, hint=f"choose k ≤ {n_candidates}, or add candidate sites")
+        msg = f"k={kk} は候補地の数（{n_candidates} か所）より多いです"
+        raise InputDataError(msg, hint=f"k を {n_candidates} 以下にするか、候補地を増やしてください")
     return kk
 
 

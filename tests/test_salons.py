@@ -197,7 +197,7 @@ def test_takahashi_jobs_end_to_end(takahashi, data_dir):
     assert res.summary["demand_groups"] < res.summary["demand_points"]
     assert "新しいサロンの候補" in res.map_html
 
-    with pytest.raises(InputDataError, match="larger than the number of candidate sites"):
+    with pytest.raises(InputDataError, match="候補地の数（.* か所）より多い"):
         sites.run(takahashi, sites.params(k=500), progress=progress, data_dir=data_dir)
     # out-of-range parameters are refused before any job starts, naming the field
     from api.jobs import validate_params

@@ -114,24 +114,24 @@ def test_aggregation_merges_identical_coverage_sets():
 
 @pytest.mark.parametrize("k", [0, -1, 2.5])
 def test_k_must_be_a_positive_whole_number(k):
-    with pytest.raises(InputDataError, match="positive whole number"):
+    with pytest.raises(InputDataError, match="1 以上の整数"):
         mclp(WEIGHTS, _coverage(), k=k)
 
 
 def test_k_larger_than_candidates():
-    with pytest.raises(InputDataError, match="larger than the number of candidate sites"):
+    with pytest.raises(InputDataError, match="候補地の数（.* か所）より多い"):
         mclp(WEIGHTS, _coverage(), k=5)
-    with pytest.raises(InputDataError, match="larger than the number of candidate sites"):
+    with pytest.raises(InputDataError, match="候補地の数（.* か所）より多い"):
         greedy_mclp(WEIGHTS, _coverage(), k=5)
 
 
 def test_no_candidates():
     empty = np.zeros((6, 0), dtype=bool)
-    with pytest.raises(InputDataError, match="no candidate sites"):
+    with pytest.raises(InputDataError, match="候補地がありません"):
         mclp(WEIGHTS, empty, k=1)
-    with pytest.raises(InputDataError, match="no candidate sites"):
+    with pytest.raises(InputDataError, match="候補地がありません"):
         lscp(WEIGHTS, empty)
-    with pytest.raises(InputDataError, match="no candidate sites"):
+    with pytest.raises(InputDataError, match="候補地がありません"):
         candidate_sites(None, kinds=["kominkan"])
 
 
@@ -174,7 +174,7 @@ def test_candidates_outside_the_city_are_dropped_by_name():
     cand = candidate_sites(res, kinds=["kominkan"], user_points=user, boundary=city)
     assert list(cand["name"]) == ["A館", "空き家"] and list(cand["kind"]) == ["kominkan", "user"]
     # nothing left → clear error
-    with pytest.raises(InputDataError, match="no candidate site is left"):
+    with pytest.raises(InputDataError, match="候補地が残りません"):
         candidate_sites(res, kinds=["meeting_hall"], user_points=None, boundary=gpd.GeoDataFrame(
             geometry=[box(2000, 2000, 3000, 3000)], crs=CRS))
 
@@ -184,7 +184,7 @@ def test_candidates_at_an_existing_salon_are_dropped_and_unknown_kinds_rejected(
     salons = _pts([(100, 100)], name=["Aサロン"])
     cand = candidate_sites(res, existing=salons, crs=CRS)
     assert list(cand["name"]) == ["B集会所"]
-    with pytest.raises(InputDataError, match="unknown candidate kinds"):
+    with pytest.raises(InputDataError, match="候補地の種類 .* はありません"):
         candidate_sites(res, kinds=["castle"])
 
 

@@ -163,8 +163,8 @@ def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progres
     fitted, k_requested = [], params.k
     if params.k > len(cand):
         if not params.k_up_to_candidates:
-            msg = f"k={params.k} is larger than the number of candidate sites ({len(cand)})"
-            raise InputDataError(msg, hint=f"choose k ≤ {len(cand)}, or add candidate kinds / points")
+            msg = f"k={params.k} は候補地の数（{len(cand)} か所）より多いです"
+            raise InputDataError(msg, hint=f"k を {len(cand)} 以下にするか、候補地の種類・座標を増やしてください（k_up_to_candidates=true で自動的に減らせます）")
         fitted.append(f"候補地が {len(cand)} か所しかないため、新しいサロンの数を k={params.k} から {len(cand)} に減らしました")
         params = params.model_copy(update={"k": len(cand)})
     ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, [params.threshold_m])
