@@ -99,3 +99,51 @@ def test_takahashi_demand_reconciles(data_dir, tmp_path):
     pts = demand_points(small, crs=CRS, cell_size_m=250, elderly_share=0.41)
     assert reconcile(pts, small).empty
     assert pts["population"].sum() == pytest.approx(34963)
+
+
+def _same_points(a, b):
+    """Same cells in the same order, same populations and 65+ (floating tolerance)."""
+    assert len(a) == len(b)
+    assert (a["area_id"].to_numpy() == b["area_id"].to_numpy()).all()
+    np.testing.assert_allclose(a["population"], b["population"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(a["elderly"], b["elderly"], rtol=1e-9, atol=1e-9)
+    assert a.geometry.geom_equals_exact(b.geometry, 1e-9).all()
+
+
+def test_boundary_clipping_equals_clipping_every_cell_on_takahashi(data_dir):
+    from gis import opendata
+
+    small = opendata.read_census_small_areas(data_dir / "okayama" / "h22_small_areas_west_okayama.topo.json",
+                                             city_code="33209")
+    fast = demand_points(small, crs=CRS, cell_size_m=100, elderly_share=0.41)
+    full = demand_points(small, crs=CRS, cell_size_m=100, elderly_share=0.41, clip="all")
+    assert len(fast) > 60_000  # the real 100 m mesh of 高梁市, not a toy
+    _same_points(fast, full)
+    assert reconcile(fast, small).empty
+
+
+def _blob(seed: int, n: int, radius: float):
+    """A random non-convex polygon (a star around the origin), sometimes with a hole."""
+    rng = np.random.default_rng(seed)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    r = rng.uniform(0.3, 1.0, n) * radius
+    from shapely.geometry import Polygon
+
+    shell = Polygon(np.c_[X0 + r * np.cos(angles), Y0 + r * np.sin(angles)]).buffer(0)
+    if rng.random() < 0.4:
+        shell = shell.difference(Point(X0, Y0).buffer(radius * 0.2))
+    return shell
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(3, 40), st.floats(60, 1500), st.sampled_from([50.0, 100.0, 250.0]))
+def test_boundary_clipping_equals_clipping_every_cell_on_random_polygons(seed, n, radius, cell):
+    geom = _blob(seed, n, radius)
+    if geom.is_empty or geom.area <= 0:
+        return
+    areas = gpd.GeoDataFrame({"area_id": ["a"], "name": ["字"], "population": pd.array([777], dtype="Int64"),
+                              "pop_65plus": pd.array([300], dtype="Int64")}, geometry=[geom], crs=CRS).to_crs(4326)
+    fast = demand_points(areas, crs=CRS, cell_size_m=cell)
+    full = demand_points(areas, crs=CRS, cell_size_m=cell, clip="all")
+    _same_points(fast, full)
+    assert reconcile(fast, areas).empty
