@@ -10,10 +10,10 @@ import geopandas as gpd
 import pandas as pd
 from pydantic import BaseModel
 
+from api.demand_cache import cache_dir, cached_demand
 from api.store.base import Store
 from gis.access import DistanceEngine, StraightLineEngine
 from gis.crs import plane_rectangular_crs
-from gis.demand import demand_points
 
 #: progress(fraction 0–1, Japanese message)
 Progress = Callable[[float, str], None]
@@ -79,7 +79,11 @@ def default_elderly_share(city_code: str) -> tuple[float, str]:
 def workspace_demand(
     store: Store, *, elderly_share: float | None = None, cell_size_m: float = 100.0
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Demand points of the workspace's census small areas, with the notes outputs must repeat."""
+    """Demand points of the workspace's census small areas, with the notes outputs must repeat.
+
+    The mesh comes from :mod:`api.demand_cache`: built once per set of mesh inputs (small areas,
+    65+ counts, share, cell size) and reused by later jobs, whatever else in the workspace changed.
+    """
     ws = store.workspace()
     profile = ws["profile"]
     small = store.areas(level=profile.base.key)
@@ -88,7 +92,8 @@ def workspace_demand(
     if share is None and small["pop_65plus"].isna().any():
         share, basis = default_elderly_share(ws["city_code"])
         notes.append(f"65歳以上人口の比率 {share:.1%}（{basis}）を用いた推計です")
-    points = demand_points(small, crs=plane_rectangular_crs(ws["city_code"]), cell_size_m=cell_size_m, elderly_share=share)
+    points = cached_demand(small, crs=plane_rectangular_crs(ws["city_code"]), cell_size_m=cell_size_m,
+                           elderly_share=share, folder=cache_dir(store))
     if points.attrs.get("age_note"):
         notes.append(points.attrs["age_note"])
     return points, notes
