@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,11 +17,46 @@ from gis.errors import InputDataError, UnknownMunicipalityError
 ESTAT_ORDINARY_HCODE = 8101
 
 
+#: Open-data files kept parsed per process (the four national layers of one prefecture, with room).
+_PARSED_MAX = 8
+_parsed: OrderedDict[tuple, gpd.GeoDataFrame] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 def _read(path: str | Path) -> gpd.GeoDataFrame:
+    """The file's layer, parsed once per process per (path, mtime, size); each caller gets its own copy.
+
+    Building a city reads the prefecture-wide files (the e-Stat small areas take most of a
+    second to parse) after listing or naming the municipalities read them already, and a fan-out
+    worker builds city after city from the same files: they are parsed once.
+    """
     # One reader for everything GDAL reads (validation of CRS, emptiness, geometry).
     from gis.io import read_vector
 
-    return read_vector(path, repair=True)
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return read_vector(path, repair=True)  # says what is wrong with the path
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    with _parsed_lock:
+        gdf = _parsed.get(key)
+        if gdf is None:
+            gdf = read_vector(path, repair=True)
+            _parsed[key] = gdf
+            while len(_parsed) > _PARSED_MAX:
+                _parsed.popitem(last=False)
+        else:
+            _parsed.move_to_end(key)
+    out = gdf.copy()
+    out.attrs = copy.deepcopy(gdf.attrs)
+    return out
+
+
+def clear_parsed() -> None:
+    """Forget the open-data files parsed so far in this process (the next read parses them again)."""
+    with _parsed_lock:
+        _parsed.clear()
 
 
 def _require(gdf: gpd.GeoDataFrame, columns: list[str], path: str | Path, what: str) -> None:
