@@ -11,7 +11,8 @@ new key, so a stale mesh is never reused.
 Entries live in an in-process LRU (:data:`MAX_ENTRIES`); for a GeoPackage workspace a copy is
 also written beside it (``<stem>.cache/demand-<key>.npz``, written to a temporary file and
 renamed), so a new process — the CLI, a restarted worker, a second fan-out into the same
-folder — starts from it. A copy that cannot be read is rebuilt.
+folder — starts from it; the newest :data:`MAX_DISK_COPIES` are kept. A copy that cannot be
+read is rebuilt.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ log = logging.getLogger("tsunagu.demand_cache")
 
 #: Meshes kept per process (one city at a few cell sizes / shares), least recently used dropped first.
 MAX_ENTRIES = 8
+#: On-disk copies kept beside a workspace (older ones, of areas since re-imported, are deleted).
+MAX_DISK_COPIES = 4
 #: Bumped when :func:`gis.demand.demand_points` changes what it returns for the same inputs.
 MESH_FORMAT = "demand-1"
 
@@ -214,6 +217,9 @@ def _write(points: gpd.GeoDataFrame, path: Path) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        copies = sorted(path.parent.glob("demand-*.npz"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in copies[MAX_DISK_COPIES:]:
+            old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("demand mesh not written to %s: %s", path, exc)
 

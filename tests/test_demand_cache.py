@@ -110,7 +110,10 @@ def test_resource_edit_keeps_the_mesh_but_new_census_ages_rebuild_it(takahashi, 
     # a different cell size or share is another mesh
     workspace_demand(takahashi, cell_size_m=500.0)
     workspace_demand(takahashi, cell_size_m=CELL, elderly_share=0.3)
-    assert demand_cache.builds() == builds + 3
+    workspace_demand(takahashi, cell_size_m=1000.0)
+    assert demand_cache.builds() == builds + 4
+    # five meshes were built for this workspace; only the newest copies stay beside it
+    assert len(list(demand_cache.cache_dir(takahashi).glob("demand-*.npz"))) == demand_cache.MAX_DISK_COPIES
 
 
 def test_a_new_process_starts_from_the_copy_beside_the_workspace(takahashi):
