@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5, help="jobs per path and round (first + later)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds, alternating which path goes first")
     parser.add_argument("--city", default="33209")
-    parser.add_argument("--workspace", default=None, help="an existing workspace of the city (default: built in a temp folder)")
+    parser.add_argument("--workspace", default=None,
+                        help="an existing workspace of the city (default: built in a temp folder)")
     parser.add_argument("--cell-size", type=float, default=100.0)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
