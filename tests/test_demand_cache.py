@@ -151,3 +151,24 @@ def _age_csv(tmp_path, rows):
 
 def _age_row(key, *, total):
     return [key, "3", "高梁市", "字", "0", "", "", total, "1", "2", "3", "4", "5", "6", "7"]
+
+
+def test_a_second_fan_out_into_the_same_folder_builds_no_mesh(data_dir, tmp_path):
+    """A fan-out task rebuilds its city's workspace, yet its mesh inputs are the same: no new mesh."""
+    from api.fanout import city_task
+    from api.jobs import get_spec
+
+    spec = get_spec("salon-gaps")
+    demand_cache.clear()
+    try:
+        first = city_task("33461", "里庄町", spec, {"cell_size_m": CELL}, data_dir=str(data_dir),
+                          out_dir=str(tmp_path), created_by="test")
+        builds = demand_cache.builds()
+        demand_cache.clear()  # the next run's worker process starts with nothing in memory
+        second = city_task("33461", "里庄町", spec, {"cell_size_m": CELL}, data_dir=str(data_dir),
+                           out_dir=str(tmp_path), created_by="test")
+    finally:
+        demand_cache.clear()
+    assert first["status"] == second["status"] == "done", (first["error"], second["error"])
+    assert demand_cache.builds() == builds
+    pd.testing.assert_frame_equal(first["table"], second["table"])
