@@ -289,8 +289,9 @@ def test_serve_runs_jobs_of_every_geopackage_workspace_of_the_folder(tmp_path):
         assert client.get(f"/jobs/{job_id}").json()["status"] == "done"
 
 
-def test_settings_choose_the_runner_by_workspace():
-    assert Settings(workspace="ws.gpkg").job_runner == "thread"
+def test_settings_choose_the_runner_by_workspace(monkeypatch):
+    monkeypatch.setattr("api.settings.EMBEDDED_JOB_RUNNER", "process")  # the real default (conftest sets threads)
+    assert Settings(workspace="ws.gpkg").job_runner == "process"  # `tsunagu serve` runs jobs in child processes
     assert Settings(workspace="postgresql://u@h/db").job_runner == "worker"
     assert Settings(workspace="postgresql://u@h/db", job_runner="thread").job_runner == "thread"
     with pytest.raises(ValueError, match="shorter than job_lease_s"):

@@ -34,9 +34,9 @@ log = logging.getLogger("tsunagu.api")
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Thread mode: resume the workspace's queue when the service starts; stop the threads when it stops."""
+    """Process and thread mode: resume the workspaces' queues when the service starts; stop them when it stops."""
     runner = runner_of(app)
-    if runner.mode == "thread":
+    if runner.runs_jobs:
         await run_in_threadpool(_start_threads, app, runner)
     yield
     await run_in_threadpool(runner.shutdown)
