@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -98,7 +99,8 @@ class GeoPackageStore(Store):
         self.lock_timeout = lock_timeout
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._jobs_path = jobs_path(self.path)
-        self._jobs_ready = False
+        self._jobs_con: sqlite3.Connection | None = None  # one connection, kept open (see _jobs_connection)
+        self._jobs_lock = threading.RLock()
         if self.path.exists():
             missing = self._missing_layers()
             if missing and create:
@@ -312,53 +314,66 @@ class GeoPackageStore(Store):
 
     def _job_commit(self, write: Callable[[sqlite3.Connection], None]) -> None:
         """Run ``write(connection)`` in one ``BEGIN IMMEDIATE`` transaction of the jobs database."""
-        con = self._jobs_connect(create=True)
-        try:
-            con.execute("BEGIN IMMEDIATE")
+        with self._jobs_lock:
+            con = self._jobs_connection(create=True)
             try:
-                write(con)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            msg = (f"cannot write the jobs of {self.location} in {self._jobs_path} ({exc}); "
-                   "another process may hold it for long: try again")
-            raise StoreError(msg) from exc
-        finally:
-            con.close()
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    write(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                msg = (f"cannot write the jobs of {self.location} in {self._jobs_path} ({exc}); "
+                       "another process may hold it for long: try again")
+                raise StoreError(msg) from exc
 
     @contextlib.contextmanager
     def _job_reader(self) -> Iterator[sqlite3.Connection | None]:
-        """A connection to the jobs database, or None when no job was ever written."""
-        con = self._jobs_connect(create=False)
-        try:
-            yield con
-        finally:
-            if con is not None:
-                con.close()
+        """The connection to the jobs database (held for the block), or None when no job was ever written."""
+        with self._jobs_lock:
+            yield self._jobs_connection(create=False)
 
-    def _jobs_connect(self, *, create: bool) -> sqlite3.Connection | None:
-        """Open the jobs database (autocommit; made with its tables when ``create``); None when absent."""
+    def _jobs_connection(self, *, create: bool) -> sqlite3.Connection | None:
+        """The store's connection to the jobs database (opened once; made with its tables when ``create``).
+
+        One connection is kept open for the store's life (used under ``_jobs_lock`` by its
+        threads): opening and closing one per call would checkpoint and delete the WAL file at
+        every close. None when the database does not exist and ``create`` is false.
+        """
+        if self._jobs_con is not None:
+            return self._jobs_con
         if not create and not self._jobs_path.exists():
             return None
         try:
             con = sqlite3.connect(self._jobs_path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw"),
-                                  uri=True, timeout=self.lock_timeout, isolation_level=None)
+                                  uri=True, timeout=self.lock_timeout, isolation_level=None,
+                                  check_same_thread=False)
         except sqlite3.OperationalError as exc:
             if not create:
                 return None
             msg = f"cannot open the jobs database {self._jobs_path} ({exc}); check the folder's permissions"
             raise StoreError(msg) from exc
-        con.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a crash of the process
-        if create and not self._jobs_ready:
+        try:
             if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a crash of the process
             con.execute("BEGIN IMMEDIATE")
             _ensure_job_tables(con)
             con.execute("COMMIT")
-            self._jobs_ready = True
+        except BaseException:
+            con.close()
+            raise
+        self._jobs_con = con
         return con
+
+    def close(self) -> None:
+        """Close the connection to the jobs database (opened again when needed)."""
+        with self._jobs_lock:
+            if self._jobs_con is not None:
+                self._jobs_con.close()
+                self._jobs_con = None
 
     def _move_old_jobs(self) -> None:
         """Move the jobs of a workspace from before the jobs database out of the GeoPackage (once).
@@ -374,11 +389,8 @@ class GeoPackageStore(Store):
         with self._locked():
             if not self._gpkg_has_jobs():  # another process moved them meanwhile
                 return
-            con = self._jobs_connect(create=True)
-            try:
-                _copy_old_jobs(con, self.path)
-            finally:
-                con.close()
+            with self._jobs_lock:
+                _copy_old_jobs(self._jobs_connection(create=True), self.path)
             self._commit({}, sql=_drop_old_jobs, vacuum=True)
 
     def _gpkg_has_jobs(self) -> bool:
