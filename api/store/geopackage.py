@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import shutil
 import sqlite3
@@ -38,6 +39,8 @@ from gis.schema import (
     coerce_stations,
 )
 from gis.tiers import CityProfile
+
+log = logging.getLogger("tsunagu.store")
 
 #: Spatial layers: name -> (geometry type, columns).
 _LAYERS = {
@@ -386,6 +389,13 @@ class GeoPackageStore(Store):
         """
         if not self._gpkg_has_jobs():
             return
+        try:
+            self._move_old_jobs_now()
+        except (StoreError, OSError, sqlite3.Error) as exc:  # e.g. a read-only copy: the workspace still opens
+            log.warning("cannot move the jobs kept inside %s to %s (%s); until the file can be written, "
+                        "its old jobs are not listed", self.location, self._jobs_path, exc)
+
+    def _move_old_jobs_now(self) -> None:
         with self._locked():
             if not self._gpkg_has_jobs():  # another process moved them meanwhile
                 return
