@@ -95,15 +95,17 @@ def who() -> str:
 # ---------------------------------------------------------------------- running
 
 
-def create_job(store: Store, name, params: dict | None, *, created_by: str) -> tuple[dict, object, BaseModel]:
+def create_job(store: Store, name, params: dict | None, *, created_by: str,
+               version: str | None = None) -> tuple[dict, object, BaseModel]:
     """Validate and record a queued job; returns ``(record, spec, validated params)``.
 
     The stored params are the validated model with every default filled in, so a result
-    always says exactly what it was computed with.
+    always says exactly what it was computed with. ``version`` is the workspace's data version
+    when the caller already knows it exactly (default: :func:`data_version`).
     """
     spec = get_spec(name)
     model = validate_params(spec, params)
-    version = data_version(store)
+    version = version or data_version(store)
     record = store.create_job(analysis=spec.name, params=model.model_dump(mode="json"),
                               created_by=created_by, data_version=version)
     return record, spec, model
@@ -223,9 +225,12 @@ class JobRunner:
         return self.mode in ("process", "thread")
 
     def submit(self, store: Store, name: str, params: dict | None, *, data_dir: Path | None,
-               created_by: str) -> dict:
-        """Validate and queue a job (and wake whoever runs it here); returns its record."""
-        record, _, _ = create_job(store, name, params, created_by=created_by)
+               created_by: str, version: str | None = None) -> dict:
+        """Validate and queue a job (and wake whoever runs it here); returns its record.
+
+        ``version``: the workspace's data version, when the caller knows it exactly (see :func:`create_job`).
+        """
+        record, _, _ = create_job(store, name, params, created_by=created_by, version=version)
         if self.runs_jobs:
             self.start(store, data_dir=data_dir)
             if self._processes is not None:

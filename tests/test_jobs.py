@@ -468,3 +468,19 @@ def test_cli_analyse_writes_tables_map_and_summary(tmp_path):
     assert failed.exit_code == 2 and "サロンの位置データがありません" in failed.output
     bad = runner.invoke(main, ["analyse", fake.NAME, "--workspace", str(ws), "--param", "min_population=-1"])
     assert bad.exit_code == 2 and "min_population" in bad.output and "Traceback" not in bad.output
+
+
+def test_api_job_records_the_data_version_and_an_edit_changes_it(client):
+    from api.layer_cache import exact_version
+
+    store = client.app.state.store
+    first = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}).json()
+    assert first["data_version"] == data_version(store) == exact_version(store)
+    salon = coerce_resources(gpd.GeoDataFrame({"resource_id": ["s9"], "kind": ["salon"], "name": ["新サロン"]},
+                                              geometry=[Point(133.61, 34.79)], crs="EPSG:4326"))
+    with store.transaction() as tx:
+        tx.add_resources(salon)
+    second = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}).json()
+    assert second["data_version"] != first["data_version"] and second["data_version"] == data_version(store)
+    for job in (first, second):
+        _wait(client, job["job_id"])
