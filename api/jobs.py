@@ -5,8 +5,9 @@ A job is one run of a registered analysis (:data:`api.analyses.base.REGISTRY`) o
 parameters and on which data (:func:`data_version`); a finished result never changes, and
 running the analysis again makes a new job. The store's job table is the queue: a worker
 (:mod:`api.worker`) claims, runs and ends jobs - in its own process (``tsunagu worker``), in
-background threads of the API (:class:`JobRunner`, ``job_runner = "thread"``) or in the
-calling thread (:func:`run_job`, the CLI).
+child processes of ``tsunagu serve`` (:class:`JobRunner`, ``job_runner = "process"``, the
+GeoPackage default, :mod:`api.job_process`), in background threads of the API
+(``job_runner = "thread"``) or in the calling thread (:func:`run_job`, the CLI).
 """
 
 from __future__ import annotations
@@ -94,15 +95,17 @@ def who() -> str:
 # ---------------------------------------------------------------------- running
 
 
-def create_job(store: Store, name, params: dict | None, *, created_by: str) -> tuple[dict, object, BaseModel]:
+def create_job(store: Store, name, params: dict | None, *, created_by: str,
+               version: str | None = None) -> tuple[dict, object, BaseModel]:
     """Validate and record a queued job; returns ``(record, spec, validated params)``.
 
     The stored params are the validated model with every default filled in, so a result
-    always says exactly what it was computed with.
+    always says exactly what it was computed with. ``version`` is the workspace's data version
+    when the caller already knows it exactly (default: :func:`data_version`).
     """
     spec = get_spec(name)
     model = validate_params(spec, params)
-    version = data_version(store)
+    version = version or data_version(store)
     record = store.create_job(analysis=spec.name, params=model.model_dump(mode="json"),
                               created_by=created_by, data_version=version)
     return record, spec, model
@@ -164,22 +167,28 @@ def run_job(
 
 
 class JobRunner:
-    """Starts jobs for the API: queues them, and in ``"thread"`` mode also runs them in background threads.
+    """Starts jobs for the API: queues them, and in ``"process"`` or ``"thread"`` mode also runs them.
 
     ``mode="worker"`` only queues (``tsunagu worker`` processes run the jobs: PostGIS).
+    ``mode="process"`` (the GeoPackage default) starts ``max_workers`` child processes with the
+    first workspace (:class:`api.job_process.WorkerProcesses`); each runs the claim loop of
+    ``tsunagu worker`` over the GeoPackage workspaces of the server's folder, so no analysis
+    runs in the API process, and a child that dies is restarted.
     ``mode="thread"`` runs ``max_workers`` claim loops (:func:`api.worker.run_workspaces`) in
-    threads of this process - the same code a worker process runs - over every workspace the
-    service has opened (the GeoPackage default, so ``tsunagu serve`` alone runs jobs). Either
-    way the job's row is the truth: status, progress and cancel go through the store, and a job
-    survives the process (queued jobs wait, a running job whose process died is re-queued
+    threads of this process over every workspace the service has opened (embedding, tests).
+    Either way the job's row is the truth: status, progress and cancel go through the store, and
+    a job survives the process (queued jobs wait, a running job whose process died is re-queued
     when its lease runs out).
     """
 
     def __init__(self, *, max_workers: int = 2, mode: str = "thread", lease_s: float = DEFAULT_LEASE_S,
                  heartbeat_s: float | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                 poll_s: float = 1.0) -> None:
-        if mode not in ("thread", "worker"):
-            msg = f"job runner mode must be 'thread' or 'worker', got {mode!r}"
+                 poll_s: float = 1.0, settings=None) -> None:
+        if mode not in ("process", "thread", "worker"):
+            msg = f"job runner mode must be 'process', 'thread' or 'worker', got {mode!r}"
+            raise ValueError(msg)
+        if mode == "process" and settings is None:
+            msg = "job runner mode 'process' needs the server's settings (the child processes open the workspaces)"
             raise ValueError(msg)
         self.mode = mode
         self.max_workers = max(1, int(max_workers))
@@ -187,6 +196,7 @@ class JobRunner:
         self.heartbeat_s = heartbeat_s
         self.max_attempts = max_attempts
         self.poll_s = poll_s
+        self.settings = settings
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -194,29 +204,59 @@ class JobRunner:
         self._data_dirs: dict[int, Path | None] = {}
         self._workers: list[Worker] = []
         self._threads: list[threading.Thread] = []
+        self._processes = None  # api.job_process.WorkerProcesses, in process mode
 
     @classmethod
     def from_settings(cls, settings) -> "JobRunner":
-        """The runner ``settings`` ask for (``job_runner``, ``job_threads``, lease, attempts, poll)."""
-        return cls(mode=settings.job_runner, max_workers=settings.job_threads, lease_s=settings.job_lease_s,
+        """The runner ``settings`` ask for (``job_runner``, ``job_processes`` / ``job_threads``, lease, attempts, poll)."""
+        if settings.job_runner == "process":
+            from api.job_process import default_processes
+
+            count = settings.job_processes or default_processes()
+        else:
+            count = settings.job_threads
+        return cls(mode=settings.job_runner, max_workers=count, lease_s=settings.job_lease_s,
                    heartbeat_s=settings.job_heartbeat_s, max_attempts=settings.job_max_attempts,
-                   poll_s=settings.job_poll_s)
+                   poll_s=settings.job_poll_s, settings=settings)
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this server runs jobs itself (process or thread mode)."""
+        return self.mode in ("process", "thread")
 
     def submit(self, store: Store, name: str, params: dict | None, *, data_dir: Path | None,
-               created_by: str) -> dict:
-        """Validate and queue a job (and wake the threads that run it, in thread mode); returns its record."""
-        record, _, _ = create_job(store, name, params, created_by=created_by)
-        if self.mode == "thread":
+               created_by: str, version: str | None = None) -> dict:
+        """Validate and queue a job (and wake whoever runs it here); returns its record.
+
+        ``version``: the workspace's data version, when the caller knows it exactly (see :func:`create_job`).
+        """
+        record, _, _ = create_job(store, name, params, created_by=created_by, version=version)
+        if self.runs_jobs:
             self.start(store, data_dir=data_dir)
+            if self._processes is not None:
+                self._processes.wake()
             self._wake.set()
         return record
 
     def start(self, store: Store, *, data_dir: Path | None = None) -> None:
-        """Run the jobs of ``store`` too (thread mode): the threads start with the first workspace."""
-        if self.mode != "thread":
+        """Run the jobs of ``store`` too: the child processes (or threads) start with the first workspace.
+
+        In process mode the children find the workspaces themselves (every ``.gpkg`` of the
+        folder of ``settings.workspace``); ``store`` only says that there is one.
+        """
+        if not self.runs_jobs:
             return
         with self._lock:
             if self._stop.is_set():
+                return
+            if self.mode == "process":
+                if self._processes is None:
+                    from api.job_process import WorkerProcesses
+
+                    self._processes = WorkerProcesses(
+                        self.settings, processes=self.max_workers, lease_s=self.lease_s,
+                        heartbeat_s=self.heartbeat_s, max_attempts=self.max_attempts, poll_s=self.poll_s)
+                    self._processes.start()
                 return
             if all(known is not store for known in self._stores):
                 self._stores.append(store)
@@ -230,6 +270,10 @@ class JobRunner:
                 self._threads.append(thread)
             for thread in self._threads:
                 thread.start()
+
+    def pids(self) -> list[int]:
+        """Process ids of the child processes running jobs now (process mode; empty otherwise)."""
+        return [] if self._processes is None else self._processes.pids()
 
     def _stores_now(self) -> list[Store]:
         with self._lock:
@@ -284,13 +328,18 @@ class JobRunner:
         return record
 
     def shutdown(self, store: Store | None = None, *, timeout: float = 30.0) -> None:
-        """Stop the threads: queued jobs stay queued, a running job goes back to the queue at its next report.
+        """Stop the child processes or threads: queued jobs stay queued, a running job goes back to the queue.
 
-        Waits up to ``timeout`` seconds for the threads; an analysis that does not report
-        progress by then is left to its lease.
+        A running job is given back at its next progress report; waits up to ``timeout``
+        seconds, then an analysis that did not report is left to its lease (a child process
+        that has not stopped by then is killed).
         """
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
+            processes = self._processes
         self._wake.set()
+        if processes is not None:
+            processes.shutdown(timeout=timeout)
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             if thread is not threading.current_thread():

@@ -41,6 +41,19 @@ def _file_stamp(store: Store) -> object | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def exact_version(store: Store) -> str:
+    """The data version of ``store`` as it is now (what a new job records).
+
+    A GeoPackage's version is reused while its file has not changed (every write renames a new
+    file in, and jobs are kept outside it); a database's is always computed again.
+    """
+    if _file_stamp(store) is None:
+        from api.jobs import data_version
+
+        return data_version(store)
+    return layer_version(store)
+
+
 def layer_version(store: Store) -> str:
     """The data version of ``store``, recomputed only when it may have changed."""
     from api.jobs import data_version

@@ -10,6 +10,10 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+#: How a server on a GeoPackage runs jobs when ``job_runner`` is not set.
+EMBEDDED_JOB_RUNNER = "process"
+
+
 class Settings(BaseSettings):
     """Settings of the Tsunagu service and CLI.
 
@@ -51,10 +55,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
 
     # --- analysis jobs (api.jobs, api.worker)
-    #: Who runs jobs: "thread" = background threads of the API process (default for a .gpkg
-    #: workspace: ``tsunagu serve`` alone runs them), "worker" = the API only queues and
-    #: ``tsunagu worker`` processes run them (default for a postgresql:// workspace).
-    job_runner: Literal["thread", "worker"] | None = None
+    #: Who runs jobs: "process" = child worker processes started by ``tsunagu serve`` (default for
+    #: a .gpkg workspace: ``tsunagu serve`` alone runs them, outside the API process, see
+    #: :mod:`api.job_process`), "worker" = the API only queues and ``tsunagu worker`` processes run
+    #: them (default for a postgresql:// workspace), "thread" = background threads of the API
+    #: process (embedding and tests: jobs then slow the API down).
+    job_runner: Literal["process", "thread", "worker"] | None = None
+    #: Jobs run at once by the child processes (process mode; None = max(1, cores - 1)).
+    job_processes: int | None = Field(default=None, ge=1, le=64)
     #: Jobs run at once by the API's threads (thread mode).
     job_threads: int = Field(default=2, ge=1, le=16)
     #: Seconds a running job stays held without a heartbeat before another worker re-queues it.
@@ -72,7 +80,7 @@ class Settings(BaseSettings):
     def _default_job_runner(self) -> "Settings":
         if self.job_runner is None:
             server = self.workspace.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
-            self.job_runner = "worker" if server else "thread"
+            self.job_runner = "worker" if server else EMBEDDED_JOB_RUNNER
         if self.job_heartbeat_s is not None and self.job_heartbeat_s >= self.job_lease_s:
             msg = f"job_heartbeat_s ({self.job_heartbeat_s:g}) must be shorter than job_lease_s ({self.job_lease_s:g})"
             raise ValueError(msg)

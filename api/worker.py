@@ -1,8 +1,9 @@
 """The job worker: claims queued jobs from the store, runs them under a lease, and records their end.
 
-One claim loop serves both ways of running jobs: ``tsunagu worker`` (a process of its own,
-beside a PostGIS store) and the background threads of ``tsunagu serve`` on a GeoPackage
-(:class:`api.jobs.JobRunner`). A worker
+One claim loop serves every way of running jobs: ``tsunagu worker`` (a process of its own,
+beside a PostGIS store), the child processes ``tsunagu serve`` starts on a GeoPackage
+(:mod:`api.job_process`) and the background threads of an embedded app
+(:class:`api.jobs.JobRunner`, thread mode). A worker
 
 1. re-queues the jobs of dead workers (:meth:`Store.reap_expired_jobs`: a running job whose
    lease ran out goes back to the queue, or fails after ``max_attempts`` attempts);

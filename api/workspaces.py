@@ -52,11 +52,8 @@ def list_workspaces(settings) -> list[dict]:
     else:
         from api.store.geopackage import GeoPackageStore
 
-        folder = Path(settings.workspace).expanduser().resolve().parent
         out = []
-        for path in sorted(folder.glob("*.gpkg")) if folder.is_dir() else []:
-            if not _NAME.match(path.stem):
-                continue
+        for path in list_gpkg_paths(settings):
             entry = {"name": path.stem, "city_code": None, "city_name": None}
             try:
                 with GeoPackageStore(path, create=False) as store:
@@ -70,6 +67,18 @@ def list_workspaces(settings) -> list[dict]:
     for w in out:
         w["default"] = w["name"] == default
     return out
+
+
+def list_gpkg_paths(settings) -> list[Path]:
+    """The ``.gpkg`` files of the folder of a GeoPackage workspace (each a workspace named by its stem).
+
+    Files being written (``.<name>….tmp.gpkg``) and names that are not workspace names are left out.
+    """
+    folder = Path(settings.workspace).expanduser().resolve().parent
+    if not folder.is_dir():
+        return []
+    return [path for path in sorted(folder.glob("*.gpkg"))
+            if not path.name.startswith(".") and _NAME.match(path.stem)]
 
 
 def location_of(settings, name: str) -> tuple[str, str]:

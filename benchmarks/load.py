@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                               think=args.think, workspace=args.workspace, data_dir=args.data_dir,
                               postgis=args.postgis, workers=args.workers)
     mode = (f"PostGIS, API + {args.workers} worker process(es)" if args.postgis
-            else "embedded GeoPackage, jobs in the server's threads")
+            else "embedded GeoPackage, jobs in child processes of the server")
     print(f"deployment: {mode}")
     print(text)
     return 1 if alone.errors or loaded.errors else 0

@@ -8,6 +8,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+# Apps the tests build on a GeoPackage run their jobs in threads of the test process (the fake
+# analysis and its GATE live there); tests/test_job_process.py asks for the child processes that
+# `tsunagu serve` uses by default. Servers started as subprocesses keep the real default.
+import api.settings  # noqa: E402
+
+api.settings.EMBEDDED_JOB_RUNNER = "thread"
+
 #: Used when TSUNAGU_TEST_DATABASE_URL is unset (what .ci/run prepares).
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tsunagu_test"
 

@@ -196,7 +196,71 @@ def test_geopackage_with_jobs_is_still_a_workspace(tmp_path):
     assert again.get_job(job["job_id"])["status"] == "done"
     import pyogrio
 
-    assert {"jobs", "job_tables"} <= {str(n) for n, _ in pyogrio.list_layers(path)}  # QGIS lists them
+    # the jobs live beside the workspace, not in it
+    assert not {"jobs", "job_tables"} & {str(n) for n, _ in pyogrio.list_layers(path)}
+    assert (tmp_path / "ws.jobs.sqlite").is_file()
+
+
+def test_fifty_jobs_leave_the_geopackage_untouched(tmp_path):
+    path = tmp_path / "ws.gpkg"
+    store = GeoPackageStore(path)
+    _fill(store)
+    before = path.read_bytes()
+    stat = path.stat()
+    ids = [run_job(store, fake.NAME, {"min_population": 10}, data_dir=None, created_by="u") for _ in range(50)]
+    assert path.read_bytes() == before and path.stat().st_mtime_ns == stat.st_mtime_ns  # not even rewritten
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "ws.jobs.sqlite")
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        con.close()
+    listed = GeoPackageStore(path, create=False).list_jobs(limit=100)
+    assert sorted(j["job_id"] for j in listed) == sorted(ids)
+    assert {j["status"] for j in listed} == {"done"} and all(j["tables"] == ["areas", "levels"] for j in listed)
+    table = store.job_table(ids[-1], "areas")
+    assert list(table["area_id"]) == ["a1", "a2"] and table.attrs["labels"]["area_id"] == "地域コード"
+    assert "地域数の地図" in store.job_map(ids[0])
+
+
+def test_jobs_of_an_older_geopackage_move_beside_it_on_open(tmp_path):
+    """A workspace whose jobs were kept inside the .gpkg: on open they move to the jobs database, readable as before."""
+    import sqlite3
+
+    import pyogrio
+
+    path = tmp_path / "old.gpkg"
+    store = GeoPackageStore(path)
+    _fill(store)
+    done = store.create_job(analysis="a", params={"k": 1}, created_by="u", data_version="v")
+    store.finish_job(done["job_id"], _result(t=_rich_table()))
+    queued = store.create_job(analysis="b", params={}, created_by="u", data_version="v")
+    expected = store.job_table(done["job_id"], "t")
+    # put them back inside the GeoPackage, as an older Tsunagu kept them
+    jobs_db = tmp_path / "old.jobs.sqlite"
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("ATTACH DATABASE ? AS j", (str(jobs_db),))
+        con.execute("CREATE TABLE jobs AS SELECT * FROM j.jobs")
+        con.execute("CREATE TABLE job_tables AS SELECT * FROM j.job_tables")
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) VALUES ('jobs', 'attributes', 'jobs')")
+    con.execute("DETACH DATABASE j")
+    con.close()
+    for suffix in ("", "-wal", "-shm"):
+        jobs_db.with_name(jobs_db.name + suffix).unlink(missing_ok=True)
+    grown = path.stat().st_size
+
+    again = GeoPackageStore(path, create=False)
+    assert not {"jobs", "job_tables"} & {str(n) for n, _ in pyogrio.list_layers(path)}
+    assert path.stat().st_size < grown and jobs_db.is_file()
+    assert len(again.areas()) == 6
+    assert [j["job_id"] for j in again.list_jobs()] == [queued["job_id"], done["job_id"]]
+    record = again.get_job(done["job_id"])
+    assert record["status"] == "done" and record["params"] == {"k": 1} and record["tables"] == ["t"]
+    pd.testing.assert_frame_equal(again.job_table(done["job_id"], "t"), expected)
+    assert again.job_map(done["job_id"]) == "<html>地図</html>"
+    assert GeoPackageStore(path, create=False).get_job(queued["job_id"])["status"] == "queued"  # moved once
 
 
 # ---------------------------------------------------------------------------- run_job
@@ -404,3 +468,19 @@ def test_cli_analyse_writes_tables_map_and_summary(tmp_path):
     assert failed.exit_code == 2 and "サロンの位置データがありません" in failed.output
     bad = runner.invoke(main, ["analyse", fake.NAME, "--workspace", str(ws), "--param", "min_population=-1"])
     assert bad.exit_code == 2 and "min_population" in bad.output and "Traceback" not in bad.output
+
+
+def test_api_job_records_the_data_version_and_an_edit_changes_it(client):
+    from api.layer_cache import exact_version
+
+    store = client.app.state.store
+    first = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}).json()
+    assert first["data_version"] == data_version(store) == exact_version(store)
+    salon = coerce_resources(gpd.GeoDataFrame({"resource_id": ["s9"], "kind": ["salon"], "name": ["新サロン"]},
+                                              geometry=[Point(133.61, 34.79)], crs="EPSG:4326"))
+    with store.transaction() as tx:
+        tx.add_resources(salon)
+    second = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}).json()
+    assert second["data_version"] != first["data_version"] and second["data_version"] == data_version(store)
+    for job in (first, second):
+        _wait(client, job["job_id"])

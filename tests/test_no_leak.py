@@ -254,10 +254,16 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
                 if hits:
                     found[f"export {path.name} of {job['analysis']}"] = hits
         if pg_store is None:
-            data = (tmp_path / "ws.gpkg").read_bytes().decode("utf-8", "replace")
-            hits = [s for s in leaks(data) if not s.startswith("(?")]  # names/addresses only: coordinates are binary here
-            if hits:
-                found["the public GeoPackage"] = hits
+            store.close()  # the jobs database checkpoints its WAL into the file
+            for name, what in (("ws.gpkg", "the public GeoPackage"), ("ws.jobs.sqlite", "the jobs database"),
+                               ("ws.jobs.sqlite-wal", "the jobs database's WAL")):
+                if not (tmp_path / name).exists():
+                    continue
+                data = (tmp_path / name).read_bytes().decode("utf-8", "replace")
+                hits = [s for s in leaks(data) if not s.startswith("(?")]  # names/addresses only: coordinates are binary here
+                if hits:
+                    found[what] = hits
+            assert (tmp_path / "ws.jobs.sqlite").exists()  # the jobs' tables were searched too
         else:
             import sqlalchemy as sa
 

@@ -289,8 +289,9 @@ def test_serve_runs_jobs_of_every_geopackage_workspace_of_the_folder(tmp_path):
         assert client.get(f"/jobs/{job_id}").json()["status"] == "done"
 
 
-def test_settings_choose_the_runner_by_workspace():
-    assert Settings(workspace="ws.gpkg").job_runner == "thread"
+def test_settings_choose_the_runner_by_workspace(monkeypatch):
+    monkeypatch.setattr("api.settings.EMBEDDED_JOB_RUNNER", "process")  # the real default (conftest sets threads)
+    assert Settings(workspace="ws.gpkg").job_runner == "process"  # `tsunagu serve` runs jobs in child processes
     assert Settings(workspace="postgresql://u@h/db").job_runner == "worker"
     assert Settings(workspace="postgresql://u@h/db", job_runner="thread").job_runner == "thread"
     with pytest.raises(ValueError, match="shorter than job_lease_s"):
@@ -318,11 +319,10 @@ def test_a_geopackage_from_before_the_queue_still_opens_and_its_orphans_are_reru
                     "started_at, notes, table_names) VALUES (?, ?, '{}', 'running', 0.4, '集計中', 'u', "
                     "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:01+00:00', '[]', '[]')", (orphan, fake.NAME))
     con.close()
-    old = GeoPackageStore(path, create=False)
-    record = old.get_job(orphan)  # read as it is: no column is missing for the reader
-    assert record["status"] == "running" and record["attempts"] == 0 and record["lease_until"] is None
-    (new_job,) = _queue(old)  # the first job write brings the table up to date
-    assert old.get_job(orphan)["attempts"] == 1 and old.get_job(orphan)["lease_until"] is not None
+    old = GeoPackageStore(path, create=False)  # its jobs move to the jobs database beside it, with the queue's columns
+    record = old.get_job(orphan)
+    assert record["status"] == "running" and record["attempts"] == 1 and record["lease_until"] is not None
+    (new_job,) = _queue(old)
     worker = Worker(old, lease_s=5)
     assert worker.run_once()["job_id"] == orphan  # re-queued by the reaper, oldest first
     assert worker.run_once()["job_id"] == new_job

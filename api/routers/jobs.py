@@ -34,9 +34,9 @@ log = logging.getLogger("tsunagu.api")
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Thread mode: resume the workspace's queue when the service starts; stop the threads when it stops."""
+    """Process and thread mode: resume the workspaces' queues when the service starts; stop them when it stops."""
     runner = runner_of(app)
-    if runner.mode == "thread":
+    if runner.runs_jobs:
         await run_in_threadpool(_start_threads, app, runner)
     yield
     await run_in_threadpool(runner.shutdown)
@@ -139,7 +139,7 @@ def start_job(
     settings: SettingsDep,
     user: CurrentUser,
 ) -> JSONResponse:
-    """Validate the parameters and queue a job (a worker, or the service's own threads, runs it).
+    """Validate the parameters and queue a job (a worker, or the service's child processes, runs it).
 
     Returns 202 with the job id and the URL to poll; an unknown analysis or bad parameters are
     422 naming what is wrong (no job is made).
@@ -149,8 +149,12 @@ def start_job(
 
         record = submit_outreach(request, store, settings, user, body.params)
     else:
+        from api.layer_cache import exact_version
+
+        # the version the maps already computed, while the file is unchanged: queueing stays cheap
+        version = exact_version(store)
         record = get_runner(request).submit(store, body.analysis, body.params, data_dir=_data_dir(settings),
-                                            created_by=user.username)
+                                            created_by=user.username, version=version)
     url = f"/jobs/{record['job_id']}"
     content = {"job_id": record["job_id"], "analysis": record["analysis"], "status": record["status"],
                "status_url": url, "data_version": record["data_version"]}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -38,6 +40,8 @@ from gis.schema import (
 )
 from gis.tiers import CityProfile
 
+log = logging.getLogger("tsunagu.store")
+
 #: Spatial layers: name -> (geometry type, columns).
 _LAYERS = {
     "areas": ("MultiPolygon", AREA_COLUMNS),
@@ -60,13 +64,24 @@ _TEXT_COLUMNS = {
 
 _COERCE = {"areas": coerce_areas, "stations": coerce_stations, "resources": coerce_resources}
 
+#: Suffix of the jobs database beside a GeoPackage workspace (``tsunagu.gpkg`` → ``tsunagu.jobs.sqlite``).
+JOBS_SUFFIX = ".jobs.sqlite"
+
+
+def jobs_path(path: str | os.PathLike) -> Path:
+    """The jobs database of GeoPackage workspace ``path``: ``<stem>.jobs.sqlite`` beside it."""
+    path = Path(path)
+    return path.with_name(path.stem + JOBS_SUFFIX)
+
 
 class GeoPackageStore(Store):
     """A Tsunagu workspace kept in one GeoPackage file (no server needed).
 
     Layers ``areas``, ``stations`` and ``resources`` open in QGIS like any GeoPackage;
     ``workspace``, ``nesting_report`` and ``import_log`` are attribute tables holding JSON.
-    A transaction works on an in-memory copy and commits by writing a new file next to the
+    Analysis jobs are not in the GeoPackage: they live in a SQLite database beside it
+    (``<stem>.jobs.sqlite``, WAL mode, see :func:`jobs_path`), so running a job never rewrites
+    the workspace file. A transaction works on an in-memory copy and commits by writing a new file next to the
     old one and renaming it over the old one, so readers never see half a write and an
     error leaves the file untouched. A lock file keeps two writers from interleaving.
 
@@ -86,6 +101,9 @@ class GeoPackageStore(Store):
         self.location = str(self.path)
         self.lock_timeout = lock_timeout
         self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._jobs_path = jobs_path(self.path)
+        self._jobs_con: sqlite3.Connection | None = None  # one connection, kept open (see _jobs_connection)
+        self._jobs_lock = threading.RLock()
         if self.path.exists():
             missing = self._missing_layers()
             if missing and create:
@@ -104,6 +122,7 @@ class GeoPackageStore(Store):
         else:
             msg = f"no workspace file at {self.location}; run an import (or tsunagu demo) to create it"
             raise StoreError(msg)
+        self._move_old_jobs()
 
     # ------------------------------------------------------------------ reading
 
@@ -160,15 +179,13 @@ class GeoPackageStore(Store):
 
     # ------------------------------------------------------------------ analysis jobs
     #
-    # Jobs live in two attribute tables of the same file (``jobs``, ``job_tables``), created on
-    # first use (and given the queue's columns when an older file is first written). Every
-    # status change is one copy-on-write commit like any other write, under the same lock file,
-    # so claims are exclusive across threads and processes (the lock does for the file what
-    # SQLite's BEGIN IMMEDIATE does for one database), and a result appears with its status in
-    # one rename. The runner persists progress only every ``job_progress_interval`` seconds and
-    # keeps the rest in memory; polling for work only reads.
-
-    job_progress_interval = 5.0
+    # Jobs live in their own SQLite database beside the GeoPackage (``<stem>.jobs.sqlite``, tables
+    # ``jobs`` and ``job_tables``), made on the first job write and kept in WAL mode: a status
+    # change, a heartbeat or a result is one small SQLite transaction (``BEGIN IMMEDIATE``, so a
+    # claim is exclusive across threads and processes, and readers never wait for a writer), and
+    # the GeoPackage stays the size of its data. A result is written with its status in one
+    # transaction. Jobs of a workspace from before (tables inside the .gpkg) are moved there when
+    # the workspace is opened (:meth:`_move_old_jobs`).
 
     def create_job(self, *, analysis: str, params: dict, created_by: str, data_version: str,
                    job_id: str | None = None) -> dict:
@@ -225,7 +242,7 @@ class GeoPackageStore(Store):
         query = (f"SELECT job_id, {', '.join(_jobs.ROW_FIELDS)} FROM jobs "
                  "WHERE status = 'running' AND lease_until IS NOT NULL AND lease_until < ? ORDER BY lease_until")
         with self._job_reader() as con:
-            if con is None or "lease_until" not in _columns(con) or not con.execute(query, (_jobs.now(),)).fetchone():
+            if con is None or not con.execute(query, (_jobs.now(),)).fetchone():
                 return []
         reaped: list[str] = []
 
@@ -299,20 +316,101 @@ class GeoPackageStore(Store):
         return None if row is None else _jobs.unpack_map(row[0])
 
     def _job_commit(self, write: Callable[[sqlite3.Connection], None]) -> None:
-        def sql(con: sqlite3.Connection) -> None:
-            _ensure_job_tables(con)
-            write(con)
-
-        with self._locked():
-            self._commit({}, sql=sql)
+        """Run ``write(connection)`` in one ``BEGIN IMMEDIATE`` transaction of the jobs database."""
+        with self._jobs_lock:
+            con = self._jobs_connection(create=True)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    write(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                msg = (f"cannot write the jobs of {self.location} in {self._jobs_path} ({exc}); "
+                       "another process may hold it for long: try again")
+                raise StoreError(msg) from exc
 
     @contextlib.contextmanager
     def _job_reader(self) -> Iterator[sqlite3.Connection | None]:
-        """A read-only connection, or None when the file has no job tables yet."""
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        """The connection to the jobs database (held for the block), or None when no job was ever written."""
+        with self._jobs_lock:
+            yield self._jobs_connection(create=False)
+
+    def _jobs_connection(self, *, create: bool) -> sqlite3.Connection | None:
+        """The store's connection to the jobs database (opened once; made with its tables when ``create``).
+
+        One connection is kept open for the store's life (used under ``_jobs_lock`` by its
+        threads): opening and closing one per call would checkpoint and delete the WAL file at
+        every close. None when the database does not exist and ``create`` is false.
+        """
+        if self._jobs_con is not None:
+            return self._jobs_con
+        if not create and not self._jobs_path.exists():
+            return None
         try:
-            has = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").fetchone()
-            yield con if has else None
+            con = sqlite3.connect(self._jobs_path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw"),
+                                  uri=True, timeout=self.lock_timeout, isolation_level=None,
+                                  check_same_thread=False)
+        except sqlite3.OperationalError as exc:
+            if not create:
+                return None
+            msg = f"cannot open the jobs database {self._jobs_path} ({exc}); check the folder's permissions"
+            raise StoreError(msg) from exc
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a crash of the process
+            con.execute("BEGIN IMMEDIATE")
+            _ensure_job_tables(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.close()
+            raise
+        self._jobs_con = con
+        return con
+
+    def close(self) -> None:
+        """Close the connection to the jobs database (opened again when needed)."""
+        with self._jobs_lock:
+            if self._jobs_con is not None:
+                self._jobs_con.close()
+                self._jobs_con = None
+
+    def _move_old_jobs(self) -> None:
+        """Move the jobs of a workspace from before the jobs database out of the GeoPackage (once).
+
+        The rows are copied into the jobs database first (``INSERT OR IGNORE``, so a move cut
+        short is simply done again at the next open), then the tables are dropped from the
+        GeoPackage and the file is compacted. Jobs such a file shows running were run by a
+        process that is gone: they come over with an expired lease, and the next worker
+        re-queues them.
+        """
+        if not self._gpkg_has_jobs():
+            return
+        try:
+            self._move_old_jobs_now()
+        except (StoreError, OSError, sqlite3.Error) as exc:  # e.g. a read-only copy: the workspace still opens
+            log.warning("cannot move the jobs kept inside %s to %s (%s); until the file can be written, "
+                        "its old jobs are not listed", self.location, self._jobs_path, exc)
+
+    def _move_old_jobs_now(self) -> None:
+        with self._locked():
+            if not self._gpkg_has_jobs():  # another process moved them meanwhile
+                return
+            with self._jobs_lock:
+                _copy_old_jobs(self._jobs_connection(create=True), self.path)
+            self._commit({}, sql=_drop_old_jobs, vacuum=True)
+
+    def _gpkg_has_jobs(self) -> bool:
+        try:
+            con = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+        except sqlite3.OperationalError:
+            return False
+        try:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").fetchone() \
+                is not None
         finally:
             con.close()
 
@@ -323,9 +421,7 @@ class GeoPackageStore(Store):
         with self._job_reader() as con:
             if con is None:
                 return []
-            present = _columns(con)
-            select = [c if c in present else f"{_QUEUE_COLUMNS[c][1]} AS {c}" for c in columns]  # an older file
-            rows = con.execute(f"SELECT {', '.join(select)}, map_html IS NOT NULL FROM jobs {clause}", args).fetchall()
+            rows = con.execute(f"SELECT {', '.join(columns)}, map_html IS NOT NULL FROM jobs {clause}", args).fetchall()
         out = []
         for r in rows:
             record = dict(zip(columns, r[:-1], strict=True))
@@ -366,8 +462,11 @@ class GeoPackageStore(Store):
         return self._read_layer(name) if name in _LAYERS else self._read_table(name)
 
     def _commit(self, frames: dict[str, pd.DataFrame], *, ensure: bool = False,
-                sql: Callable[[sqlite3.Connection], None] | None = None) -> None:
-        """Write ``frames`` (and run ``sql(connection)``) in a copy of the file and rename it over the original."""
+                sql: Callable[[sqlite3.Connection], None] | None = None, vacuum: bool = False) -> None:
+        """Write ``frames`` (and run ``sql(connection)``) in a copy of the file and rename it over the original.
+
+        ``vacuum`` compacts the copy afterwards (after tables were dropped).
+        """
         fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.gpkg", dir=self.path.parent)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -392,6 +491,8 @@ class GeoPackageStore(Store):
                 _write_tables(tmp, tables)
             if sql is not None:
                 _run_sql(tmp, sql)
+            if vacuum:
+                _vacuum(tmp)
             if not self.path.exists():
                 os.chmod(tmp, 0o666 & ~_umask())
             with open(tmp, "rb+") as fh:
@@ -578,45 +679,74 @@ def _run_sql(path: Path, sql: Callable[[sqlite3.Connection], None]) -> None:
         con.close()
 
 
-#: Columns the queue added to the jobs table: name -> (SQLite declaration, value read from an older file).
-_QUEUE_COLUMNS = {
-    "attempts": ("INTEGER NOT NULL DEFAULT 0", "0"),
-    "worker_id": ("TEXT", "NULL"),
-    "heartbeat_at": ("TEXT", "NULL"),
-    "lease_until": ("TEXT", "NULL"),
-    "cancel_requested": ("INTEGER NOT NULL DEFAULT 0", "0"),
-}
+#: Columns the queue added to the jobs table (an older GeoPackage's jobs table may lack them).
+_QUEUE_COLUMNS = ("attempts", "worker_id", "heartbeat_at", "lease_until", "cancel_requested")
 
 
 def _ensure_job_tables(con: sqlite3.Connection) -> None:
-    """Create the job tables (registered as GeoPackage attribute tables, so QGIS lists them).
-
-    An older file's jobs table gets the queue's columns; jobs it shows running were run by a
-    process that is gone, so their lease is made already expired (the next worker re-queues them).
-    """
+    """Create the tables of the jobs database (when new)."""
     con.execute("""CREATE TABLE IF NOT EXISTS jobs (
         fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE, analysis TEXT NOT NULL,
         params TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT,
         created_by TEXT, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, data_version TEXT,
-        summary TEXT, notes TEXT, error TEXT, table_names TEXT, map_html BLOB)""")
-    present = _columns(con)
-    for name, (declaration, _) in _QUEUE_COLUMNS.items():
-        if name not in present:
-            con.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
-    if "lease_until" not in present:
-        con.execute("UPDATE jobs SET lease_until = ?, attempts = 1 WHERE status = 'running'", (_jobs.now(),))
+        summary TEXT, notes TEXT, error TEXT, table_names TEXT, map_html BLOB,
+        attempts INTEGER NOT NULL DEFAULT 0, worker_id TEXT, heartbeat_at TEXT, lease_until TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0)""")
     con.execute("CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at)")
     con.execute("""CREATE TABLE IF NOT EXISTS job_tables (
         fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
         position INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (job_id, name))""")
-    for name, what in (("jobs", "解析ジョブ"), ("job_tables", "解析ジョブの結果表（JSON）")):
-        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
-                    "SELECT ?, 'attributes', ?, ? WHERE NOT EXISTS "
-                    "(SELECT 1 FROM gpkg_contents WHERE table_name = ?)", (name, name, what, name))
 
 
-def _columns(con: sqlite3.Connection) -> set[str]:
-    return {row[1] for row in con.execute("PRAGMA table_info(jobs)")}
+#: Columns of a job row, as the jobs database holds them (``fid`` aside).
+_JOB_COLUMNS = ["job_id", "analysis", "params", "status", "progress", "message", "created_by", "created_at",
+                "started_at", "finished_at", "data_version", "summary", "notes", "error", "table_names",
+                "map_html", *_QUEUE_COLUMNS]
+
+
+def _copy_old_jobs(con: sqlite3.Connection, gpkg: Path) -> None:
+    """Copy the jobs tables of an older GeoPackage ``gpkg`` into the jobs database ``con`` (idempotent)."""
+    con.execute("ATTACH DATABASE ? AS old", (gpkg.resolve().as_uri() + "?mode=ro",))
+    try:
+        present = {row[1] for row in con.execute("PRAGMA old.table_info(jobs)")}
+        columns = [c for c in _JOB_COLUMNS if c in present]
+        has_tables = con.execute(
+            "SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'job_tables'").fetchone()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            new = [row[0] for row in con.execute(
+                "SELECT job_id FROM old.jobs WHERE job_id NOT IN (SELECT job_id FROM main.jobs)")]
+            quoted = ", ".join(columns)
+            con.execute(f"INSERT OR IGNORE INTO main.jobs ({quoted}) SELECT {quoted} FROM old.jobs ORDER BY fid")
+            if "lease_until" not in present and new:  # from before the queue: its running jobs are orphans
+                con.executemany("UPDATE main.jobs SET lease_until = ?, attempts = 1 "
+                                "WHERE job_id = ? AND status = 'running'", [(_jobs.now(), j) for j in new])
+            if has_tables:
+                con.execute("INSERT OR IGNORE INTO main.job_tables (job_id, position, name, data) "
+                            "SELECT job_id, position, name, data FROM old.job_tables ORDER BY fid")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    finally:
+        con.execute("DETACH DATABASE old")
+
+
+def _drop_old_jobs(con: sqlite3.Connection) -> None:
+    """Drop the jobs tables of an older GeoPackage (their rows are in the jobs database now)."""
+    for name in ("job_tables", "jobs"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        for meta in ("gpkg_contents", "gpkg_ogr_contents"):
+            if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (meta,)).fetchone():
+                con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (name,))
+
+
+def _vacuum(path: Path) -> None:
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("VACUUM")
+    finally:
+        con.close()
 
 
 def _row_dict(cur: sqlite3.Cursor, found: tuple) -> dict:
