@@ -155,6 +155,7 @@ _LEGEND_CSS = """
 /* bottom-left, above Leaflet's metric scale (bottom-left, ~30 px high): the two never overlap */
 .tsunagu-legend { bottom: 44px; left: 10px; max-height: calc(100% - 150px); overflow-y: auto; }
 .tsunagu-legend h4 { margin: 4px 0 2px; font-size: 12px; }
+.tsunagu-legend .grp { margin: 3px 0 1px; font-size: 11px; color: #555; }
 .tsunagu-legend .sw { display: inline-block; width: 14px; height: 12px; margin-right: 5px;
   vertical-align: middle; border: 1px solid #555; }
 .tsunagu-legend .dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
@@ -243,7 +244,16 @@ def legend_html(
             )
     if resource_kinds:
         parts.append("<h4>地域資源</h4>")
-        for kind in resource_kinds:
+        vocabulary = _kinds.resource_kinds()
+        group_labels = _kinds.groups()
+        order = {k: i for i, k in enumerate(vocabulary)}
+        shown_group = None
+        # in the vocabulary's order, under the group's name: kinds of one group share a hue family
+        for kind in sorted(dict.fromkeys(resource_kinds), key=lambda k: order.get(k, len(order))):
+            group = vocabulary[kind].group if kind in vocabulary else _kinds.OTHER_KIND
+            if group != shown_group and len({vocabulary[k].group for k in resource_kinds if k in vocabulary}) > 1:
+                parts.append(f"<div class='grp'>{html.escape(group_labels.get(group, group))}</div>")
+            shown_group = group
             label = RESOURCE_KINDS.get(kind, kind)
             parts.append(
                 f"<div><span class='dot' style='background:{resource_colour(kind)}'></span>{html.escape(label)}</div>"
