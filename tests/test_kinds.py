@@ -13,6 +13,7 @@ import pytest
 from coloraide import Color
 
 from gis import kinds
+from gis.errors import InputDataError
 from gis.resources import resource_kind, resources_from_table
 from gis.schema import KIND_ATTRIBUTES, RESOURCE_KINDS, STATION_KINDS
 from gis.shopping import FOOD_SHOP_KINDS
@@ -97,6 +98,25 @@ def test_a_table_of_new_kinds_imports_by_japanese_label():
     out = resources_from_table(table, source_name="new-kinds.csv")
     assert isinstance(out, gpd.GeoDataFrame)
     assert out["kind"].tolist() == ["dementia_cafe", "ibasho", "kosodate_salon", "welfare_shelter", "kayoi_no_ba"]
+
+
+def test_the_kind_chosen_for_every_row_may_be_its_japanese_name():
+    table = pd.DataFrame({"名称": ["オレンジカフェ松原"], "緯度": [34.80], "経度": [133.60]})
+    out = resources_from_table(table, source_name="cafes.csv", kind="オレンジカフェ")
+    assert out["kind"].tolist() == ["dementia_cafe"]
+    with pytest.raises(InputDataError, match="unknown resource kind 'カラオケ'; known kinds: salon"):
+        resources_from_table(table, source_name="cafes.csv", kind="カラオケ")
+
+
+def test_cli_lists_the_kinds_in_japanese():
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    result = CliRunner().invoke(main, ["kinds"])
+    assert result.exit_code == 0, result.output
+    assert "認知症カフェ（dementia_cafe）［集いの場］　別名: オレンジカフェ" in result.output
+    assert "地域包括支援センター（comprehensive_support_center）［拠点］" in result.output
 
 
 # ------------------------------------------------------------------------------ palette
