@@ -573,6 +573,7 @@ def test_kind_colours_and_labels_come_from_the_one_vocabulary(client):
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     for key, kind in {**kinds.resource_kinds(), **kinds.station_kinds()}.items():
         assert f".k-{key} {{ background: {kind.colour}; }}" in css.text
+    assert client.get("/web/kinds.json").json() == kinds.as_json()  # for other page scripts
     web_login(client, "planner")
     page = client.get("/web/resources").text
     assert re.search(r'href="/web/kinds\.css\?v=\w+"', page)

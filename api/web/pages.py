@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.dependencies import chosen_workspace, get_store
 from api.errors import DEMO_HINT, NotFound
@@ -83,6 +83,12 @@ def kinds_stylesheet() -> Response:
     """The kind colours as CSS (``.k-<key>``), rendered from the one vocabulary (gis/kinds.toml)."""
     return Response(kinds_css(), media_type="text/css; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/web/kinds.json", dependencies=[allow(PUBLIC)])
+def kinds_json() -> JSONResponse:
+    """The kind vocabulary for page scripts: key → label, colour, group, marker, shown (gis/kinds.toml)."""
+    return JSONResponse(kinds_vocabulary.as_json(), headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/web/", dependencies=[allow(*ANY_ROLE)])
