@@ -207,6 +207,19 @@ def municipalities(data_dir) -> None:
         click.echo(f"{row.code} {row.name}: {row.key_codes} 小地域, 人口 {row.population}")
 
 
+@main.command()
+def kinds() -> None:
+    """地域資源と拠点の種別（日本語名・キー・分類・取り込みで使える別名）を一覧します。"""
+    from gis import kinds as vocabulary
+
+    groups = vocabulary.groups()
+    for title, table in (("地域資源", vocabulary.resource_kinds()), ("拠点", vocabulary.station_kinds())):
+        click.echo(f"{title}:")
+        for kind in table.values():
+            other = f"　別名: {'、'.join(kind.synonyms)}" if kind.synonyms else ""
+            click.echo(f"  {kind.label}（{kind.key}）［{groups[kind.group]}］{other}")
+
+
 @main.group(name="import")
 def import_() -> None:
     """ワークスペースにデータを取り込みます（すべて取り込むか、何も取り込まないか）。"""
@@ -214,7 +227,8 @@ def import_() -> None:
 
 @import_.command(name="resources")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--kind", default=None, help="種別（ファイルに種別列がないとき）: salon, kominkan, meeting_hall, …")
+@click.option("--kind", default=None,
+              help="種別（ファイルに種別列がないとき）: キーまたは日本語名（例: サロン、公民館、子ども食堂）。一覧は tsunagu kinds")
 @click.option("--replace", is_flag=True, help="同じ種別の既存データを置き換える")
 @click.option("--workspace", default=None)
 def import_resources(path, kind, replace, workspace) -> None:

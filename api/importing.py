@@ -23,6 +23,7 @@ from gis.crs import STORAGE_CRS, plane_rectangular_crs
 from gis.errors import DataNotFoundError, InputDataError, UnknownMunicipalityError
 from gis.io import looks_japanese, looks_swapped
 from gis.nesting import DEFAULT_NESTING_THRESHOLD, TierSource, build_tiers
+from gis.kinds import salon_candidate_kinds
 from gis.resources import resource_kind
 from gis.schema import RESOURCE_COLUMNS, RESOURCE_KINDS, coerce_resources, coerce_stations
 from gis.tiers import DEFAULT_PROFILE, CityProfile
@@ -116,7 +117,7 @@ def sample_salons(resources: gpd.GeoDataFrame, *, share: float = 0.5, seed: int 
     """
     import numpy as np
 
-    halls = resources[resources["kind"].isin(["kominkan", "meeting_hall"])].sort_values("resource_id")
+    halls = resources[resources["kind"].isin(salon_candidate_kinds())].sort_values("resource_id")
     if halls.empty:
         return coerce_resources(gpd.GeoDataFrame({c: [] for c in RESOURCE_COLUMNS}, geometry="geometry", crs=STORAGE_CRS))
     rng = np.random.default_rng(seed)
@@ -147,7 +148,7 @@ def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, pro
     """
     district_level = profile.levels[-2].key
     districts = areas[areas["level"] == district_level]
-    halls = resources[resources["kind"].isin(["kominkan", "meeting_hall"])].to_crs(crs)
+    halls = resources[resources["kind"].isin(salon_candidate_kinds())].to_crs(crs)
     base = areas[areas["level"] == profile.base.key]
     # innermost area → district, following the parent chain
     parent = dict(zip(areas["area_id"] + "|" + areas["level"], areas["parent_id"]))

@@ -25,6 +25,7 @@ from gis.access import StraightLineEngine  # noqa: E402
 from gis.crs import plane_rectangular_crs  # noqa: E402
 from gis.salons import salon_coverage  # noqa: E402
 from gis.siting import (  # noqa: E402
+    DEFAULT_CANDIDATE_KINDS,
     AggregatedDemand,
     aggregate_demand,
     candidate_sites,
@@ -33,7 +34,8 @@ from gis.siting import (  # noqa: E402
     mclp,
 )
 
-KINDS = ["kominkan", "meeting_hall", "school", "shelter"]
+#: Candidate sites: the halls salons meet in (gis/kinds.toml), plus schools and shelters.
+KINDS = [*DEFAULT_CANDIDATE_KINDS, "school", "shelter"]
 
 
 def _store(workspace: str | None):

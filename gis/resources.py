@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from data import manifest as _manifest
+from gis import kinds as _kinds
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
 from gis.io import _blank, looks_japanese, looks_swapped, read_table, read_vector
@@ -37,24 +38,8 @@ _ATTRIBUTE_NAMES = {
     "時刻": "time", "販売事業者": "operator", "路線": "routes",
 }
 
-#: Kind names users write, besides the English keys and the Japanese labels of RESOURCE_KINDS.
-_KIND_SYNONYMS = {
-    "サロン": "salon", "ふれあいいきいきサロン": "salon", "いきいきサロン": "salon", "ふれあいサロン": "salon",
-    "通いの場": "salon", "公民館": "kominkan", "地域市民センター": "kominkan", "コミュニティセンター": "kominkan",
-    "集会所": "meeting_hall", "集会場": "meeting_hall", "公会堂": "meeting_hall", "自治会館": "meeting_hall",
-    "集会所・自治会館": "meeting_hall", "スーパー": "supermarket", "スーパーマーケット": "supermarket",
-    "コンビニ": "convenience_store", "コンビニエンスストア": "convenience_store",
-    "ドラッグストア": "drugstore", "薬局": "drugstore", "百貨店": "department_store",
-    "総合スーパー": "department_store", "デパート": "department_store", "青果店": "greengrocer",
-    "八百屋": "greengrocer", "鮮魚店": "fishmonger", "魚屋": "fishmonger", "精肉店": "butcher",
-    "肉屋": "butcher", "食料品店": "grocery", "その他の食料品店": "grocery", "商店": "grocery",
-    "バス停": "bus_stop", "バス停留所": "bus_stop", "停留所": "bus_stop", "駅": "rail_station",
-    "鉄道駅": "rail_station", "病院": "clinic", "診療所": "clinic", "クリニック": "clinic",
-    "医院": "clinic", "子ども食堂": "kodomo_shokudo", "こども食堂": "kodomo_shokudo",
-    "フードバンク": "food_bank", "移動販売": "mobile_sales_stop", "移動販売停留所": "mobile_sales_stop",
-    "学校": "school", "小学校": "school", "中学校": "school", "高校": "school", "避難所": "shelter",
-    "避難場所": "shelter", "その他": "other",
-}
+#: Kind names users write, besides the English keys and the Japanese labels (gis/kinds.toml).
+_KIND_SYNONYMS = _kinds.synonyms()
 
 PDL_FOOD_ATTRIBUTION = _manifest()["food_permits"]["attribution"] + "（PDL1.0）"
 GSI_SHELTER_ATTRIBUTION = _manifest()["shelters"]["attribution"]

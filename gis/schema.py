@@ -8,6 +8,7 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import MultiPolygon, Polygon
 
+from gis import kinds as _kinds
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
 
@@ -42,50 +43,17 @@ TIER_TABLE_LABELS = {
 #: Areas of every tier level. ``parent_id`` points to the area of the next level out.
 AREA_COLUMNS = ["area_id", "level", "name", "parent_id", *POPULATION_COLUMNS, "source", "geometry"]
 
-STATION_KINDS = {
-    "shakyo_station": "社協地域ステーション",
-    "welfare_center": "地域福祉センター",
-    "comprehensive_support_center": "地域包括支援センター",
-}
+#: Station kinds and their Japanese labels (from the one vocabulary, gis/kinds.toml).
+STATION_KINDS: dict[str, str] = _kinds.station_labels()
 
 #: Stations; ``area_ids`` is the catchment: the areas assigned to the station.
 STATION_COLUMNS = ["station_id", "name", "kind", "address", "area_ids", "source", "is_sample", "geometry"]
 
-#: Resource kinds and their Japanese labels.
-RESOURCE_KINDS = {
-    "salon": "ふれあい・いきいきサロン",
-    "kominkan": "公民館・地域市民センター",
-    "meeting_hall": "集会所",
-    "supermarket": "スーパーマーケット",
-    "convenience_store": "コンビニエンスストア",
-    "drugstore": "ドラッグストア",
-    "department_store": "百貨店・総合スーパー",
-    "greengrocer": "青果店",
-    "fishmonger": "鮮魚店",
-    "butcher": "精肉店",
-    "grocery": "その他の食料品店",
-    "bus_stop": "バス停",
-    "rail_station": "鉄道駅",
-    "clinic": "診療所・病院",
-    "kodomo_shokudo": "子ども食堂",
-    "food_bank": "フードバンク",
-    "mobile_sales_stop": "移動販売停留所",
-    "school": "学校",
-    "shelter": "避難所・避難場所",
-    "other": "その他",
-}
+#: Resource kinds and their Japanese labels (from the one vocabulary, gis/kinds.toml).
+RESOURCE_KINDS: dict[str, str] = _kinds.resource_labels()
 
 #: Attributes each kind usually carries (free-form otherwise), documented for importers.
-KIND_ATTRIBUTES = {
-    "salon": ["meeting_days", "meeting_hours", "organiser", "capacity"],
-    "supermarket": ["opening_hours"],
-    "convenience_store": ["opening_hours"],
-    "drugstore": ["opening_hours", "sells_fresh_food"],
-    "grocery": ["opening_hours"],
-    "mobile_sales_stop": ["days", "time", "operator"],
-    "bus_stop": ["routes"],
-    "kodomo_shokudo": ["meeting_days"],
-}
+KIND_ATTRIBUTES: dict[str, list[str]] = _kinds.kind_attributes()
 
 RESOURCE_COLUMNS = ["resource_id", "kind", "name", "address", "attributes", "source", "is_sample", "geometry"]
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import Point
 
+from gis import kinds as _kinds
 from gis.access import DistanceEngine, check_threshold
 from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
 from gis.errors import InputDataError
@@ -20,19 +21,11 @@ from gis.tiers import CityProfile
 
 #: Food shops counted by the MAFF method, 2020 edition (農林水産政策研究所「食料品アクセス困難人口」):
 #: supermarkets, convenience stores, department stores / general supermarkets, greengrocers,
-#: fishmongers, butchers, other food shops and — new in 2020 — drugstores. The one place to change it.
-FOOD_SHOP_KINDS: tuple[str, ...] = (
-    "supermarket",
-    "convenience_store",
-    "department_store",
-    "greengrocer",
-    "fishmonger",
-    "butcher",
-    "grocery",
-    "drugstore",
-)
+#: fishmongers, butchers, other food shops and — new in 2020 — drugstores. The one place to
+#: change it is ``food_shop`` in gis/kinds.toml.
+FOOD_SHOP_KINDS: tuple[str, ...] = _kinds.food_shop_kinds()
 #: Resource kind of a mobile-sales (移動販売) stop; its ``attributes["days"]`` says when the truck comes.
-MOBILE_STOP_KIND = "mobile_sales_stop"
+MOBILE_STOP_KIND = _kinds.MOBILE_STOP_KIND
 #: MAFF threshold: 500 m in straight line, "a distance people can walk to shop without strain".
 DEFAULT_THRESHOLD_M = 500.0
 #: Walk to a mobile-sales stop counted as served.

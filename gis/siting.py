@@ -12,13 +12,14 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from gis import kinds as _kinds
 from gis.access import DistanceEngine, check_threshold
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS
 
 #: Resource kinds that can host a new salon by default (more than 80 % of 通いの場 meet there).
-DEFAULT_CANDIDATE_KINDS: tuple[str, ...] = ("kominkan", "meeting_hall")
+DEFAULT_CANDIDATE_KINDS: tuple[str, ...] = _kinds.salon_candidate_kinds()
 #: Kind recorded for points the user gives.
 USER_KIND = "user"
 USER_KIND_LABEL = "利用者指定の候補地"

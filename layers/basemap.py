@@ -63,6 +63,26 @@ class _InlineLeaflet(MacroElement):
         self.jquery_shim = _JQUERY_SHIM
 
 
+class MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only (folium's ``control_scale`` adds miles and feet).
+
+    Bottom-left, below the shared legend (see ``.tsunagu-legend`` in :mod:`layers.style`).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, metric: true, position: "bottomleft", maxWidth: 160})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
 def _offline_map(**kwargs) -> folium.Map:
     m = folium.Map(tiles=None, **kwargs)
     # Instance attributes shadow folium's class-level CDN lists (jQuery, Bootstrap, awesome-markers,
@@ -105,7 +125,8 @@ def tier_base_map(
     if bounds is not None and all(b == b for b in bounds):  # no NaN (empty frames)
         minx, miny, maxx, maxy = (float(b) for b in bounds)
         centre = [(miny + maxy) / 2, (minx + maxx) / 2]
-    m = _offline_map(location=centre, zoom_start=zoom_start, height=height, control_scale=True)
+    m = _offline_map(location=centre, zoom_start=zoom_start, height=height, control_scale=False)
+    m.add_child(MetricScale(), name="metric_scale")
     folium.TileLayer(
         GSI_PALE_URL, attr=GSI_ATTRIBUTION, name="地理院タイル（淡色地図）", max_zoom=18, max_native_zoom=18,
         overlay=False, control=True,

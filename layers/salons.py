@@ -10,6 +10,8 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.crs import STORAGE_CRS
+from gis.kinds import SALON_KIND
+from gis.schema import RESOURCE_KINDS
 from gis.tiers import CityProfile
 from layers.basemap import tier_base_map
 from layers.style import (
@@ -32,7 +34,8 @@ UNCOVERED_LABEL = "未カバー高齢者（人）"
 #: Class breaks (uncovered elderly per area) of the choropleth; YlOrRd colours of the density ramp.
 UNCOVERED_BREAKS: tuple[float, ...] = (0, 1, 10, 25, 50, 100, 250, 500, 1000)
 NEW_SITE_COLOUR = "#d62728"
-CATCHMENT_COLOUR = resource_colour("salon")
+CATCHMENT_COLOUR = resource_colour(SALON_KIND)
+SALON_LABEL = RESOURCE_KINDS[SALON_KIND]
 
 
 def _bounds(*frames) -> list[float] | None:
@@ -135,7 +138,7 @@ def salon_layer(
             ).add_to(group)
     for row in salons.itertuples():
         sample = bool(getattr(row, "is_sample", False))
-        rows = [("種別", "ふれあい・いきいきサロン"), ("住所", esc(getattr(row, "address", "")) or "不明")]
+        rows = [("種別", esc(SALON_LABEL)), ("住所", esc(getattr(row, "address", "")) or "不明")]
         if sample:
             rows.append(("データ", f"{SAMPLE_LABEL}（デモ用の例示データ）"))
         folium.CircleMarker(
@@ -192,7 +195,7 @@ def _legend(*, threshold_m: float, has_sample: bool, has_sites: bool) -> HtmlBox
         parts.append(f"<div><span class='sw' style='background:{colour}'></span>{html.escape(label)}</div>")
     parts.append(f"<div><span class='sw hatch'></span>{NO_DATA_LABEL}</div>")
     parts.append("<h4>サロン</h4>")
-    parts.append(f"<div><span class='dot' style='background:{CATCHMENT_COLOUR}'></span>ふれあい・いきいきサロン</div>")
+    parts.append(f"<div><span class='dot' style='background:{CATCHMENT_COLOUR}'></span>{html.escape(SALON_LABEL)}</div>")
     parts.append(f"<div><span class='sw' style='background:{CATCHMENT_COLOUR};opacity:.35'></span>徒歩圏（{threshold_m:g} m）</div>")
     if has_sample:
         parts.append(f"<div><span class='dot sample'></span>{SAMPLE_LABEL}（点線の枠・デモ用の例示）</div>")

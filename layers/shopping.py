@@ -11,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.crs import STORAGE_CRS
+from gis.schema import RESOURCE_KINDS
 from gis.shopping import MOBILE_STOP_KIND, STATUS_MOBILE, STATUS_OK, STATUS_REFUGEE
 from gis.tiers import CityProfile
 from layers.basemap import tier_base_map
@@ -144,7 +145,7 @@ def _style(feature: dict) -> dict:
     return {"fillColor": p["_fill"], "fillOpacity": 0.65, "color": "#555555", "weight": 1}
 
 
-def mobile_stop_layer(stops: gpd.GeoDataFrame, *, walk_m: float, name: str = "移動販売停留所", show: bool = True,
+def mobile_stop_layer(stops: gpd.GeoDataFrame, *, walk_m: float, name: str = RESOURCE_KINDS[MOBILE_STOP_KIND], show: bool = True,
                       new: bool = False) -> folium.FeatureGroup:
     """Mobile-sales stops with a circle of ``walk_m`` (the walk counted as served; straight-line guide)."""
     label = f"{name}（徒歩 {walk_m:,.0f} m の目安円）"
@@ -165,7 +166,7 @@ def mobile_stop_layer(stops: gpd.GeoDataFrame, *, walk_m: float, name: str = "�
             rows.append(("シナリオ", "追加する停留所"))
         if sample:
             rows.append(("データ", SAMPLE_LABEL))
-        popup = popup_table(str(row.get("name") or "移動販売停留所"), rows, badge="追加" if new else (SAMPLE_LABEL if sample else None))
+        popup = popup_table(str(row.get("name") or RESOURCE_KINDS[MOBILE_STOP_KIND]), rows, badge="追加" if new else (SAMPLE_LABEL if sample else None))
         folium.Circle(location=[row.geometry.y, row.geometry.x], radius=float(walk_m), color=colour, weight=1,
                       fill=True, fill_opacity=0.12, dash_array="6 4" if new else None).add_to(group)
         folium.CircleMarker(location=[row.geometry.y, row.geometry.x], radius=7, color="#222222",

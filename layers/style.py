@@ -10,6 +10,7 @@ import pandas as pd
 from branca.element import MacroElement
 
 from folium.template import Template
+from gis import kinds as _kinds
 from gis.schema import RESOURCE_KINDS, STATION_KINDS
 
 # --- attributions -------------------------------------------------------------------------
@@ -53,35 +54,10 @@ NO_DATA_COLOUR = "#9e9e9e"
 
 # --- point colours ------------------------------------------------------------------------
 
-#: Marker colour per resource kind (keys of gis.schema.RESOURCE_KINDS).
-RESOURCE_COLOURS: dict[str, str] = {
-    "salon": "#e7298a",
-    "kominkan": "#7570b3",
-    "meeting_hall": "#8da0cb",
-    "supermarket": "#1b9e77",
-    "convenience_store": "#66a61e",
-    "drugstore": "#a6d854",
-    "department_store": "#0b6e4f",
-    "greengrocer": "#4daf4a",
-    "fishmonger": "#377eb8",
-    "butcher": "#b2182b",
-    "grocery": "#80b1d3",
-    "bus_stop": "#ff7f00",
-    "rail_station": "#a65628",
-    "clinic": "#e41a1c",
-    "kodomo_shokudo": "#f781bf",
-    "food_bank": "#bf812d",
-    "mobile_sales_stop": "#ffd92f",
-    "school": "#984ea3",
-    "shelter": "#1f78b4",
-    "other": "#666666",
-}
-#: Marker colour per station kind (keys of gis.schema.STATION_KINDS).
-STATION_COLOURS: dict[str, str] = {
-    "shakyo_station": "#d7301f",
-    "welfare_center": "#08519c",
-    "comprehensive_support_center": "#006d2c",
-}
+#: Marker colour per resource kind (the colour-blind-safe palette of gis/kinds.toml).
+RESOURCE_COLOURS: dict[str, str] = _kinds.resource_colours()
+#: Marker colour per station kind (gis/kinds.toml).
+STATION_COLOURS: dict[str, str] = _kinds.station_colours()
 #: Outline of markers for sample (invented) data: dashed and grey, so they read as "not real".
 SAMPLE_STROKE = "#333333"
 SAMPLE_DASH = "3 3"
@@ -92,12 +68,21 @@ assert set(STATION_COLOURS) == set(STATION_KINDS), "every station kind needs a c
 
 def resource_colour(kind: str) -> str:
     """Return the marker colour of a resource kind (grey for an unknown kind)."""
-    return RESOURCE_COLOURS.get(kind, RESOURCE_COLOURS["other"])
+    return RESOURCE_COLOURS.get(kind, RESOURCE_COLOURS[_kinds.OTHER_KIND])
 
 
 def station_colour(kind: str) -> str:
     """Return the marker colour of a station kind (grey for an unknown kind)."""
-    return STATION_COLOURS.get(kind, "#666666")
+    return STATION_COLOURS.get(kind, RESOURCE_COLOURS[_kinds.OTHER_KIND])
+
+
+def kinds_css() -> str:
+    """Return the CSS of the kind colours for web pages: ``.k-<key>`` sets the background.
+
+    Rendered from gis/kinds.toml (served as ``/web/kinds.css``), so pages carry no copy of the palette.
+    """
+    rules = [f".k-{key} {{ background: {colour}; }}" for key, colour in {**RESOURCE_COLOURS, **STATION_COLOURS}.items()]
+    return "/* kind colours, rendered from gis/kinds.toml */\n" + "\n".join(rules) + "\n"
 
 
 def density_colour(density) -> str:
@@ -167,8 +152,10 @@ _LEGEND_CSS = """
   font-size: 12px; line-height: 1.4; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35);
   padding: 6px 8px; color: #222;
 }
-.tsunagu-legend { bottom: 28px; left: 10px; max-height: 70%; overflow-y: auto; }
+/* bottom-left, above Leaflet's metric scale (bottom-left, ~30 px high): the two never overlap */
+.tsunagu-legend { bottom: 44px; left: 10px; max-height: calc(100% - 150px); overflow-y: auto; }
 .tsunagu-legend h4 { margin: 4px 0 2px; font-size: 12px; }
+.tsunagu-legend .grp { margin: 3px 0 1px; font-size: 11px; color: #555; }
 .tsunagu-legend .sw { display: inline-block; width: 14px; height: 12px; margin-right: 5px;
   vertical-align: middle; border: 1px solid #555; }
 .tsunagu-legend .dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
@@ -257,7 +244,16 @@ def legend_html(
             )
     if resource_kinds:
         parts.append("<h4>地域資源</h4>")
-        for kind in resource_kinds:
+        vocabulary = _kinds.resource_kinds()
+        group_labels = _kinds.groups()
+        order = {k: i for i, k in enumerate(vocabulary)}
+        shown_group = None
+        # in the vocabulary's order, under the group's name: kinds of one group share a hue family
+        for kind in sorted(dict.fromkeys(resource_kinds), key=lambda k: order.get(k, len(order))):
+            group = vocabulary[kind].group if kind in vocabulary else _kinds.OTHER_KIND
+            if group != shown_group and len({vocabulary[k].group for k in resource_kinds if k in vocabulary}) > 1:
+                parts.append(f"<div class='grp'>{html.escape(group_labels.get(group, group))}</div>")
+            shown_group = group
             label = RESOURCE_KINDS.get(kind, kind)
             parts.append(
                 f"<div><span class='dot' style='background:{resource_colour(kind)}'></span>{html.escape(label)}</div>"

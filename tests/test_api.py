@@ -111,6 +111,10 @@ def test_resources_geojson_and_kind_filter(client):
     assert [f["id"] for f in only["features"]] == ["r2"]
     both = client.get("/resources?kind=salon,supermarket").json()
     assert len(both["features"]) == 2
+    # the Japanese name (or another name) of a kind works as well as its key
+    japanese = client.get("/resources", params={"kind": "サロン、スーパーマーケット"}).json()
+    assert len(japanese["features"]) == 2
+    assert client.get("/resources", params={"kind": "認知症カフェ"}).json()["features"] == []
 
 
 def test_unknown_resource_kind_422(client):

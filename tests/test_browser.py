@@ -258,6 +258,29 @@ def _log_in(driver, base: str, *, next_path: str, username: str = "planner-b") -
     _wait(driver).until(ec.url_to_be(base + next_path))
 
 
+def _assert_legend_clear_of_metric_scale(driver) -> None:
+    """In a map (frame): the scale bar shows metres/kilometres only and the legend does not cover it."""
+    import re
+
+    boxes = driver.execute_script("""
+        const box = function (selector) {
+          const el = document.querySelector(selector);
+          if (!el) { return null; }
+          const r = el.getBoundingClientRect();
+          return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, text: el.innerText};
+        };
+        return {legend: box('.tsunagu-legend'), scale: box('.leaflet-control-scale')};""")
+    scale, legend = boxes["scale"], boxes["legend"]
+    assert scale is not None, "the map has no scale bar"
+    assert re.search(r"\d\s*k?m\b", scale["text"]), scale["text"]
+    assert not re.search(r"\b(mi|ft)\b", scale["text"]), f"imperial units on the scale: {scale['text']!r}"
+    assert scale["bottom"] > scale["top"] and scale["right"] > scale["left"], scale
+    if legend is not None:
+        apart = (legend["right"] <= scale["left"] or scale["right"] <= legend["left"]
+                 or legend["bottom"] <= scale["top"] or scale["bottom"] <= legend["top"])
+        assert apart, f"the legend {legend} covers the scale bar {scale}"
+
+
 def _fetch_json(driver, url: str):
     """GET ``url`` from the page (same origin, session cookie) and return its JSON."""
     script = """
@@ -298,6 +321,7 @@ def test_planner_runs_salon_gaps_and_sees_the_map_with_its_legend(driver, app_se
         legend = console.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".tsunagu-legend")), timeout=60)
         assert "公民館区" in driver.page_source and legend.text
         console.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".leaflet-control-layers")))
+        _assert_legend_clear_of_metric_scale(driver)
     finally:
         driver.switch_to.default_content()
     console.check()
@@ -341,6 +365,7 @@ def test_planner_runs_salon_gaps_and_sees_the_map_with_its_legend(driver, app_se
     try:
         legend = console.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".tsunagu-legend")), timeout=60)
         assert "未カバー" in legend.text and "サロン" in legend.text, legend.text
+        _assert_legend_clear_of_metric_scale(driver)
         assert driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane path"), "no area drawn"
         console.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".leaflet-control-layers")))
         _wait(driver).until(lambda d: d.execute_script(
@@ -363,7 +388,14 @@ def test_planner_adds_moves_deletes_and_imports_salons_on_the_map(driver, app_se
     console = Console(driver)
     _log_in(driver, base, next_path="/web/resources")
     console.drain()
-    _wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#resource-map .res-icon.k-salon")))
+    icon = _wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#resource-map .res-icon.k-salon")))
+    # the marker colour comes from /web/kinds.css, rendered from the one vocabulary (gis/kinds.toml)
+    from gis.kinds import resource_kinds
+    colour = resource_kinds()["salon"].colour
+    rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    assert driver.execute_script("return getComputedStyle(arguments[0]).backgroundColor", icon) == \
+        "rgb({}, {}, {})".format(*rgb)
+    _assert_legend_clear_of_metric_scale(driver)
     salons_before = len(_fetch_json(driver, "/resources?kind=salon")["features"])
     assert salons_before > 0
     assert len(driver.find_elements(By.CSS_SELECTOR, "#salon-list li")) == salons_before

@@ -189,3 +189,16 @@ def test_tier_map_takahashi_real_polygons():
     assert style.NO_DATA_LABEL in text  # the stand-in 公民館区 have no population of their own
     _assert_offline(html)
     assert len(html) < 5_000_000  # simplified for the browser
+
+
+def test_maps_have_a_metric_scale_and_a_grouped_legend(frames):
+    """The scale bar shows m/km only (folium's control_scale adds miles); the legend groups kinds."""
+    areas, stations, resources = frames
+    html = render_html(tier_map(areas=areas, stations=stations, resources=resources, profile=DEFAULT_PROFILE,
+                                city_name="高梁市"))
+    assert "imperial: false" in html and "L.control.scale()" not in html
+    legend = style.legend_html(density=False, resource_kinds=["supermarket", "salon", "dementia_cafe", "salon"])
+    # vocabulary order, under each group's name, each kind once
+    assert re.findall(r"<div class='grp'>([^<]+)</div>", legend) == ["集いの場", "食料品の買い物"]
+    labels = re.findall(r"</span>([^<]+)</div>", legend)
+    assert labels == ["ふれあい・いきいきサロン", "認知症カフェ", "スーパーマーケット"]

@@ -197,6 +197,24 @@ def test_filters_by_level_and_kind(store):
     assert store.resources(kinds=[]).empty
 
 
+def test_every_kind_of_the_vocabulary_is_stored_and_changed(store):
+    """New kinds (認知症カフェ, 居場所, 子育てサロン, 福祉避難所, 通いの場 …) need no store change."""
+    from gis.schema import RESOURCE_KINDS
+
+    keys = list(RESOURCE_KINDS)
+    _fill(store)
+    with store.transaction() as tx:
+        tx.add_resources(coerce_resources(gpd.GeoDataFrame(
+            {"resource_id": [f"K{i}" for i in range(len(keys))], "kind": keys,
+             "name": [RESOURCE_KINDS[k] for k in keys]},
+            geometry=[Point(X0 + 0.0005 * i, Y0) for i in range(len(keys))], crs="EPSG:4326")))
+    got = store.resources(kinds=["dementia_cafe", "welfare_shelter"])
+    assert sorted(got["kind"]) == ["dementia_cafe", "welfare_shelter"]
+    with store.transaction() as tx:
+        tx.update_resource("R1", {"kind": "kayoi_no_ba"})
+    assert sorted(store.resources(kinds=["kayoi_no_ba"])["resource_id"]) == sorted(["R1", f"K{keys.index('kayoi_no_ba')}"])
+
+
 def test_reopened_store_sees_committed_data(make_store):
     first = make_store()
     _fill(first)

@@ -563,3 +563,27 @@ def test_outreach_page_plans_a_csw_day_without_showing_anyone_elsewhere(tmp_path
         web_login(client, "planner")
         assert client.get("/web/outreach").status_code == 403
         assert "訪問ルート" not in client.get("/web/").text.split("<main")[0]  # not in a planner's menu
+
+
+def test_kind_colours_and_labels_come_from_the_one_vocabulary(client):
+    """The page's kinds (labels, colours, shown at first) and /web/kinds.css are rendered from gis/kinds.toml."""
+    from gis import kinds
+
+    css = client.get("/web/kinds.css")  # public like the other static files, served to the login page too
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for key, kind in {**kinds.resource_kinds(), **kinds.station_kinds()}.items():
+        assert f".k-{key} {{ background: {kind.colour}; }}" in css.text
+    assert client.get("/web/kinds.json").json() == kinds.as_json()  # for other page scripts
+    web_login(client, "planner")
+    page = client.get("/web/resources").text
+    assert re.search(r'href="/web/kinds\.css\?v=\w+"', page)
+    data = _page_data(page)
+    assert data["kinds"]["resources"]["dementia_cafe"]["label"] == "認知症カフェ"
+    assert data["kinds"]["resources"]["salon"]["shown"] is True
+    assert data["kinds"]["resources"]["bus_stop"]["shown"] is False
+    assert data["salon_kind"] == kinds.SALON_KIND
+    # every kind can be chosen when adding or importing, the common ones first, salon preselected
+    options = re.findall(r'<option value="(\w+)"( selected)?>', page.split('id="add-kind"')[1].split("</select>")[0])
+    assert [k for k, _ in options][: len(kinds.common_kinds())] == list(kinds.common_kinds())
+    assert {k for k, _ in options} == set(kinds.resource_kinds())
+    assert [k for k, sel in options if sel] == [kinds.SALON_KIND]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from api.analyses.base import AnalysisResult, Progress, choose_engine, register, workspace_demand
 from api.store.base import Store
 from gis.errors import InputDataError
+from gis.schema import RESOURCE_KINDS
 
 NAME = "mobile-sales"
 #: Travel speed of the truck when no road network gives better (km/h, rural roads incl. stops at junctions).
@@ -91,7 +92,7 @@ def default_depot(resources) -> tuple[dict, str]:
         return (0 if row["kind"] == "department_store" else 1, -len(attrs.get("business_types") or []), str(row["resource_id"]))
 
     best = min((row for _, row in shops.iterrows()), key=size)
-    why = ("百貨店・総合スーパー" if best["kind"] == "department_store" else "スーパー") + \
+    why = (RESOURCE_KINDS[best["kind"]] if best["kind"] == "department_store" else "スーパー") + \
         "のうち営業許可の業種数が最も多い店（規模の目安）"
     return best, why
 

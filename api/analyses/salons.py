@@ -17,6 +17,7 @@ from gis.crs import STORAGE_CRS, plane_rectangular_crs
 from gis.errors import InputDataError
 from gis.salons import TIER_TABLE_LABELS, check_thresholds, coverage_by_tier, reconcile_tiers, salon_catchments, salon_coverage
 from gis.siting import (
+    DEFAULT_CANDIDATE_KINDS,
     STATUS_LABELS,
     aggregate_demand,
     candidate_sites,
@@ -56,7 +57,7 @@ class SalonSitesParams(BaseModel):
     k_up_to_candidates: bool = Field(False, description="候補地が k か所より少ないときは候補地の数まで減らす"
                                      "（減らしたことは注記に書く。全市区町村の一括実行で使用）")
     threshold_m: float = Field(500.0, gt=0, le=20000, description="徒歩圏の距離（m）")
-    candidate_kinds: list[str] = Field(default_factory=lambda: ["kominkan", "meeting_hall"])
+    candidate_kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_CANDIDATE_KINDS))
     candidate_points: list[CandidatePoint] = Field(default_factory=list, max_length=5000, description="利用者指定の候補地")
     time_limit_s: float = Field(60.0, gt=0, le=3600, description="ソルバーの制限時間（秒）")
     elderly_share: float | None = Field(None, ge=0, le=1)

@@ -87,8 +87,9 @@ class ResourceChange(BaseModel):
 def _kinds(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
-    kinds = [k.strip() for v in values for k in v.replace("、", ",").split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in RESOURCE_KINDS]
+    words = [k.strip() for v in values for k in v.replace("、", ",").split(",") if k.strip()]
+    kinds = [resource_kind(w) or w for w in words]  # a key, the Japanese name or another name of it
+    unknown = [w for w, k in zip(words, kinds) if k not in RESOURCE_KINDS]
     if unknown:
         msg = f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}"
         raise InputDataError(msg, hint="kind には salon, supermarket などの種別キーを指定してください")

@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from api.security import EDITORS
+from gis.kinds import fingerprint as kinds_fingerprint
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -82,8 +83,8 @@ def jst(value) -> str:
 
 @lru_cache(maxsize=1)
 def asset_version() -> str:
-    """A short fingerprint of the static files, appended to their URLs so browsers fetch new ones."""
-    digest = hashlib.sha256()
+    """A short fingerprint of the static files and the kind vocabulary, appended to their URLs so browsers fetch new ones."""
+    digest = hashlib.sha256(kinds_fingerprint().encode())  # /web/kinds.css is rendered from it
     for path in sorted(STATIC.rglob("*")):
         if path.is_file():
             digest.update(path.name.encode())

@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.dependencies import chosen_workspace, get_store
 from api.errors import DEMO_HINT, NotFound
@@ -17,7 +17,9 @@ from api.store.base import StoreError, WorkspaceNotInitialised
 from api.workspaces import list_workspaces
 from api.web._render import is_editor, render
 from api.web.forms import form_fields, model_defaults
+from gis import kinds as kinds_vocabulary
 from gis.schema import RESOURCE_KINDS
+from layers.style import kinds_css
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,8 +41,8 @@ ABOUT = {
     "mobile-sales": "買い物弱者の多い場所に移動販売の停留所を置き、曜日ごとの巡回ルートと時刻表を作ります。",
 }
 
-#: Kinds an editor places on the map most often, offered first.
-COMMON_KINDS = ("salon", "kominkan", "meeting_hall", "kodomo_shokudo", "mobile_sales_stop")
+#: Kinds an editor places on the map most often, offered first (``common`` in gis/kinds.toml).
+COMMON_KINDS = kinds_vocabulary.common_kinds()
 
 
 def _problem(exc: Exception) -> tuple[str, str, str, int]:
@@ -74,6 +76,19 @@ def _choices(request: Request) -> tuple[str, list[dict]]:
 def root() -> RedirectResponse:
     """The service's front door: the web UI (which asks for a login when needed)."""
     return RedirectResponse("/web/", status_code=303)
+
+
+@router.get("/web/kinds.css", dependencies=[allow(PUBLIC)])
+def kinds_stylesheet() -> Response:
+    """The kind colours as CSS (``.k-<key>``), rendered from the one vocabulary (gis/kinds.toml)."""
+    return Response(kinds_css(), media_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/web/kinds.json", dependencies=[allow(PUBLIC)])
+def kinds_json() -> JSONResponse:
+    """The kind vocabulary for page scripts: key → label, colour, group, marker, shown (gis/kinds.toml)."""
+    return JSONResponse(kinds_vocabulary.as_json(), headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/web/", dependencies=[allow(*ANY_ROLE)])
@@ -234,7 +249,8 @@ def resources_page(request: Request, user: CurrentUser):
     kinds += [{"key": k, "label": v} for k, v in RESOURCE_KINDS.items() if k not in COMMON_KINDS]
     data = {
         "resources": feature_collection(resources, id_column="resource_id"),
-        "kinds": {k: v for k, v in RESOURCE_KINDS.items()},
+        "kinds": kinds_vocabulary.as_json(),
+        "salon_kind": kinds_vocabulary.SALON_KIND,
         "outlines": outlines,
         "editor": is_editor(user),
     }

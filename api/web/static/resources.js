@@ -5,7 +5,10 @@
   "use strict";
   const T = window.Tsunagu;
   const data = JSON.parse(document.getElementById("resource-data").textContent);
-  const kinds = data.kinds;
+  // The kind vocabulary (gis/kinds.toml): label, colour, group, marker size, shown at first.
+  const kinds = data.kinds.resources;
+  const OTHER = data.kinds.other;
+  const SALON = data.salon_kind;
   const editor = Boolean(data.editor);
   const statusBox = document.getElementById("resource-status");
   const GSI_PALE = "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png";
@@ -24,27 +27,25 @@
   const groups = new Map();    // kind -> layer group
   let editing = false;
 
-  function kindLabel(kind) { return kinds[kind] || kind; }
+  function kindLabel(kind) { return kinds[kind] ? kinds[kind].label : kind; }
+  function kindClass(kind) { return "k-" + (kinds[kind] ? kind : OTHER); }
 
-  // Shown at first: the places salons meet in and near (the rest are one tap away in the list).
-  const SHOWN = ["salon", "kominkan", "meeting_hall", "kodomo_shokudo", "food_bank", "mobile_sales_stop"];
+  // Shown at first: the main layers (gathering places, their halls, food support, mobile sales);
+  // the rest are one tap away in the list.
+  function shownAtFirst(kind) { return Boolean(kinds[kind] && kinds[kind].shown); }
 
   function groupOf(kind) {
     if (!groups.has(kind)) {
       const group = L.layerGroup();
-      if (SHOWN.indexOf(kind) >= 0) { group.addTo(map); }
+      if (shownAtFirst(kind)) { group.addTo(map); }
       groups.set(kind, group);
     }
     return groups.get(kind);
   }
 
   function icon(kind) {
-    const known = ["salon", "kominkan", "meeting_hall", "supermarket", "convenience_store", "drugstore",
-      "department_store", "greengrocer", "fishmonger", "butcher", "grocery", "bus_stop", "rail_station",
-      "clinic", "kodomo_shokudo", "food_bank", "mobile_sales_stop", "school", "shelter"];
-    const cls = known.indexOf(kind) >= 0 ? kind : "other";
-    const size = kind === "salon" ? 22 : 16;
-    return L.divIcon({ className: "res-icon k-" + cls, iconSize: [size, size], html: "" });
+    const size = kinds[kind] && kinds[kind].marker === "large" ? 22 : 16;
+    return L.divIcon({ className: "res-icon " + kindClass(kind), iconSize: [size, size], html: "" });
   }
 
   function tooltipOf(feature) {
@@ -117,7 +118,7 @@
       input.addEventListener("change", function () {
         if (input.checked) { groupOf(kind).addTo(map); } else { groupOf(kind).remove(); }
       });
-      const swatch = T.line("span", "", "swatch k-" + kind);
+      const swatch = T.line("span", "", "swatch " + kindClass(kind));
       label.appendChild(input);
       label.appendChild(swatch);
       label.appendChild(T.line("span", kindLabel(kind) + "（" + counts[kind] + "）"));
@@ -126,7 +127,7 @@
     const list = document.getElementById("salon-list");
     T.clear(list);
     const salons = [];
-    features.forEach(function (f) { if (f.properties.kind === "salon") { salons.push(f); } });
+    features.forEach(function (f) { if (f.properties.kind === SALON) { salons.push(f); } });
     salons.sort(function (a, b) { return String(a.properties.name).localeCompare(String(b.properties.name), "ja"); });
     document.getElementById("salon-count").textContent = salons.length + " か所";
     salons.forEach(function (f) {
@@ -136,7 +137,7 @@
       button.addEventListener("click", function () {
         const marker = markers.get(f.id);
         if (!marker) { return; }
-        groupOf("salon").addTo(map);
+        groupOf(SALON).addTo(map);
         map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
         marker.openPopup();
       });
