@@ -216,17 +216,25 @@ def import_() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--kind", default=None, help="種別（ファイルに種別列がないとき）: salon, kominkan, meeting_hall, …")
 @click.option("--replace", is_flag=True, help="同じ種別の既存データを置き換える")
+@click.option("--skip-unmatched", is_flag=True,
+              help="住所だけの表で、町丁・字と照合できなかった行を除いて取り込む（除いた行数を表示）")
 @click.option("--workspace", default=None)
-def import_resources(path, kind, replace, workspace) -> None:
-    """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。"""
+def import_resources(path, kind, replace, skip_unmatched, workspace) -> None:
+    """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。
+
+    緯度・経度がなく住所（住所・所在地・address）の列がある表は、住所から位置を求めます
+    （jageocoder と住所辞書があればそれで、なければ町丁・字名との照合で町丁・字の代表点に）。
+    """
     from api.importing import import_resource_file
 
     settings = _settings(workspace=workspace)
     try:
         with _open(settings.workspace) as store:
-            result = import_resource_file(store, path, kind=kind, replace=replace)
+            result = import_resource_file(store, path, kind=kind, replace=replace, skip_unmatched=skip_unmatched)
     except _errors() as exc:
         _fail(exc)
+    if result.get("located"):
+        click.echo(result["message"])
     click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
 
 
