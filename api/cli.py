@@ -193,6 +193,48 @@ def nesting(workspace, as_json) -> None:
                 click.echo(f"  {part['area_km2']} km² ({part['lat']}, {part['lon']}) {names}")
 
 
+@main.command(name="data")
+@click.option("--city", default=None, help="市区町村コード（5桁、既定 33209 高梁市）")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="データフォルダ（既定: TSUNAGU_DATA_DIR、なければ ../shared/data）")
+def data_files(city, data_dir) -> None:
+    """市区町村に必要なオープンデータのファイル、その版と入手先、あるもの・ないものを一覧します。"""
+    import os
+
+    from api.datafiles import city_files, describe
+    from api.importing import DEMO_CITY_CODE
+
+    code = (city or DEMO_CITY_CODE).strip()
+    if not (len(code) in (5, 6) and code.isdigit()):
+        _fail_text(f"市区町村コード「{code}」は5桁の数字ではありません（例: 33209 高梁市）")
+    code = code[:5]
+    folder = Path(data_dir or os.environ.get("TSUNAGU_DATA_DIR") or _default_data_dir())
+    name = None
+    try:
+        from api.importing import city_name_of
+
+        name = city_name_of(folder, code)
+    except Exception:  # noqa: BLE001 - without N03 the city is named by its code only
+        pass
+    statuses = city_files(folder, city_code=code, city_name=name)
+    click.echo(f"{code} {name or ''}".rstrip() + " に必要なファイル")
+    click.echo(describe(folder, statuses, city_code=code))
+    if any(st.required and not st.present for st in statuses):
+        raise SystemExit(1)
+
+
+def _default_data_dir() -> Path:
+    settings = _settings()
+    if settings.data_dir:
+        return Path(settings.data_dir)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _fail_text(text: str) -> None:
+    click.secho(text, fg="red", err=True)
+    raise SystemExit(2)
+
+
 @main.command()
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 def municipalities(data_dir) -> None:

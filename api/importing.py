@@ -43,8 +43,12 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
     """Locate the open-data folder.
 
     Looks at ``explicit``, then ``TSUNAGU_DATA_DIR``, then ``../shared/data`` beside the project
-    (and beside the current folder). The error names the official download pages.
+    (and beside the current folder); a folder counts when it holds census small areas, as the
+    bundled conversion or as e-Stat's official ZIP. The error (Japanese) says whether the folder
+    exists, names the files expected and their official download pages and editions.
     """
+    from api.datafiles import locate
+
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit))
@@ -54,23 +58,33 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
         project = Path(__file__).resolve().parents[1]
         candidates += [project.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
     for c in candidates:
-        if (c / _manifest.manifest()["small_areas"]["path"]).exists():
+        if locate(c, "small_areas"):
             return c
-    pages = "\n".join(f"  - {_manifest.manifest()[k]['title']}: {url}" for k, url in _manifest.download_pages().items())
-    looked = ", ".join(str(c) for c in candidates)
-    msg = (
-        f"no open-data folder found (looked in {looked}). Set TSUNAGU_DATA_DIR to a folder laid out "
-        f"like ../shared/data, or download the data from the official pages:\n{pages}"
-    )
+    existing = [c for c in candidates if c.is_dir()]
+    sources = _manifest.manifest()
+    pages = "\n".join(
+        f"  - {sources[k]['title']}［{sources[k].get('needed', '任意')}］: 置くファイル {sources[k].get('path', '')}"
+        + (f" または {sources[k]['official'][0]}（公式の ZIP のまま）" if sources[k].get("official") else "")
+        + f"／版: {sources[k].get('edition', '')}／入手先: {sources[k]['download']}"
+        for k in ("small_areas", "municipalities", "junior_high_districts", "elementary_districts"))
+    if existing:
+        head = (f"データフォルダ {existing[0]} はありますが、国勢調査 小地域のファイルがありません"
+                "（{code} は市区町村コード5桁、{pref} は都道府県コード2桁）。次のファイルを置いてください")
+    else:
+        head = (f"データフォルダが見つかりません（探した場所: {', '.join(str(c) for c in candidates)}）。"
+                "TSUNAGU_DATA_DIR か --data-dir でフォルダを指定し、次のファイルを置いてください")
+    msg = f"{head}（tsunagu data --city <コード> で市町村ごとの一覧）:\n{pages}"
     raise DataNotFoundError(msg)
 
 
-def _path(data_dir: Path, key: str) -> Path:
-    path = data_dir / _manifest.manifest()[key]["path"]
-    if not path.exists():
-        msg = f"{path} is missing; download it from {_manifest.manifest()[key]['download']}"
-        raise DataNotFoundError(msg)
-    return path
+def _path(data_dir: Path, key: str, *, city_code: str | None = None) -> Path:
+    """The file of dataset ``key`` (bundled conversion or official download); the error names it and its page."""
+    from api.datafiles import locate, missing_message
+
+    found = locate(data_dir, key, city_code=city_code)
+    if not found:
+        raise DataNotFoundError(missing_message(data_dir, key, city_code=city_code))
+    return found[0]
 
 
 def list_municipalities(data_dir: Path) -> pd.DataFrame:
@@ -82,7 +96,7 @@ def list_municipalities(data_dir: Path) -> pd.DataFrame:
 
 def city_name_of(data_dir: Path, city_code: str) -> str:
     """The municipality's name in the data folder's N03 boundaries; an unknown code lists the codes present."""
-    return str(opendata.municipality(_path(data_dir, "municipalities"), city_code)["name"].iloc[0])
+    return str(opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)["name"].iloc[0])
 
 
 def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -215,18 +229,19 @@ def build_city_workspace(
                f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
         raise InputDataError(msg)
     say("行政区域（N03）を読み込み中")
-    boundary = opendata.municipality(_path(data_dir, "municipalities"), city_code)
+    boundary = opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)
     code, name = boundary["code"].iloc[0], boundary["name"].iloc[0]
     crs = plane_rectangular_crs(code)
     say("小地域（e-Stat 国勢調査）を読み込み中")
-    small = opendata.read_census_small_areas(_path(data_dir, "small_areas"), city_code=code)
+    small = opendata.read_census_small_areas(_path(data_dir, "small_areas", city_code=code), city_code=code)
     say("小学校区（A27）・中学校区（A32）を読み込み中")
-    junior = opendata.read_ksj_junior_high_districts(_path(data_dir, "junior_high_districts"), city_code=code)
+    junior = opendata.read_ksj_junior_high_districts(_path(data_dir, "junior_high_districts", city_code=code), city_code=code)
     mid, outer = profile.levels[1].key, profile.levels[2].key
     note, elem_source = KOMINKAN_STAND_IN_NOTE, "国土数値情報 A27 小学校区（公民館区の代用）"
     try:
-        elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts"), city_code=code)
-    except UnknownMunicipalityError:
+        elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts", city_code=code),
+                                                      city_code=code)
+    except (UnknownMunicipalityError, DataNotFoundError):
         # Some municipalities (e.g. 新見市) are missing from the A27 edition: the 中学校区 then stand
         # in for the 公民館区 too, said on the map and in the report, until the user imports theirs.
         elem = junior.assign(district_id=junior["district_id"].str.replace("-A32-", "-A32K-"))
@@ -254,6 +269,8 @@ def build_city_workspace(
     resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
     stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
     resources = coerce_resources(pd.concat([resources, sample_salons(resources)], ignore_index=True))
+    from api.datafiles import locate
+
     say("ワークスペースに書き込み中")
     counts = build.areas.groupby("level").size().to_dict()
     record = {
@@ -261,7 +278,9 @@ def build_city_workspace(
         "city_code": code,
         "city_name": name,
         "data_dir": str(data_dir),
-        "files": [_manifest.manifest()[k]["path"] for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")],
+        "files": [str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else str(f)
+                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
+                  for f in locate(data_dir, k, city_code=code)[:1]],
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
         "stations": int(len(stations)),

@@ -15,10 +15,24 @@ ESTAT_ORDINARY_HCODE = 8101
 
 
 def _read(path: str | Path) -> gpd.GeoDataFrame:
-    # One reader for everything GDAL reads (validation of CRS, emptiness, geometry).
+    # One reader for everything GDAL reads (validation of CRS, emptiness, geometry). The official
+    # downloads (e-Stat 境界データ, 国土数値情報 ZIPs) are Shapefiles in Shift_JIS, often without a
+    # .cpg saying so: text read as Latin-1 is read again as cp932.
     from gis.io import read_vector
 
-    return read_vector(path, repair=True)
+    gdf = read_vector(path, repair=True)
+    if Path(path).suffix.lower() == ".zip" and _looks_misdecoded(gdf):
+        gdf = read_vector(path, repair=True, encoding="cp932")
+    return gdf
+
+
+def _looks_misdecoded(gdf: gpd.GeoDataFrame) -> bool:
+    """True when text columns hold Latin-1 letters and no Japanese: Shift_JIS read as the wrong code page."""
+    text = gdf.select_dtypes(include=["object", "string"]).drop(columns=[gdf.geometry.name], errors="ignore")
+    sample = " ".join(map(str, text.head(200).to_numpy().ravel().tolist()))
+    latin = sum(1 for c in sample if "\u0080" <= c <= "\u00ff")
+    japanese = sum(1 for c in sample if "\u3040" <= c <= "\u9fff")
+    return latin > 0 and japanese == 0
 
 
 def _require(gdf: gpd.GeoDataFrame, columns: list[str], path: str | Path, what: str) -> None:
