@@ -221,6 +221,15 @@ def data_files(city, data_dir) -> None:
     click.echo(describe(folder, statuses, city_code=code))
     if any(st.required and not st.present for st in statuses):
         raise SystemExit(1)
+    from gis import opendata
+
+    small = next(st for st in statuses if st.key == "small_areas").found[0]
+    present = opendata.census_municipalities(small)
+    if code not in set(present["code"]):
+        listing = "、".join(f"{c} {n}" for c, n in zip(present["code"], present["name"]))
+        click.secho(f"ただし {small.name} には {code} の小地域がありません（ある市区町村: {listing}）。"
+                    f"{code} を含む小地域のファイルを置いてください", fg="red")
+        raise SystemExit(1)
 
 
 def _default_data_dir() -> Path:

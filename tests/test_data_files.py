@@ -105,3 +105,9 @@ def test_demo_builds_takahashi_from_the_official_zips(official_folder, tmp_path)
     assert counts["kominkan"] == 15 and counts["junior_high"] == 7 and counts["city"] == 1
     base = areas[areas["level"] == "neighbourhood"]
     assert int(base["population"].sum()) == 34963
+
+
+def test_data_command_says_when_the_city_is_not_in_the_files(data_dir):
+    result = CliRunner().invoke(main, ["data", "--city", "33999", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1
+    assert "33999 の小地域がありません" in result.output and "33209 高梁市" in result.output
