@@ -193,6 +193,57 @@ def nesting(workspace, as_json) -> None:
                 click.echo(f"  {part['area_km2']} km² ({part['lat']}, {part['lon']}) {names}")
 
 
+@main.command(name="data")
+@click.option("--city", default=None, help="市区町村コード（5桁、既定 33209 高梁市）")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="データフォルダ（既定: TSUNAGU_DATA_DIR、なければ ../shared/data）")
+def data_files(city, data_dir) -> None:
+    """市区町村に必要なオープンデータのファイル、その版と入手先、あるもの・ないものを一覧します。"""
+    import os
+
+    from api.datafiles import city_files, describe
+    from api.importing import DEMO_CITY_CODE
+
+    code = (city or DEMO_CITY_CODE).strip()
+    if not (len(code) in (5, 6) and code.isdigit()):
+        _fail_text(f"市区町村コード「{code}」は5桁の数字ではありません（例: 33209 高梁市）")
+    code = code[:5]
+    folder = Path(data_dir or os.environ.get("TSUNAGU_DATA_DIR") or _default_data_dir())
+    name = None
+    try:
+        from api.importing import city_name_of
+
+        name = city_name_of(folder, code)
+    except Exception:  # noqa: BLE001 - without N03 the city is named by its code only
+        pass
+    statuses = city_files(folder, city_code=code, city_name=name)
+    click.echo(f"{code} {name or ''}".rstrip() + " に必要なファイル")
+    click.echo(describe(folder, statuses, city_code=code))
+    if any(st.required and not st.present for st in statuses):
+        raise SystemExit(1)
+    from gis import opendata
+
+    small = next(st for st in statuses if st.key == "small_areas").found[0]
+    present = opendata.census_municipalities(small)
+    if code not in set(present["code"]):
+        listing = "、".join(f"{c} {n}" for c, n in zip(present["code"], present["name"]))
+        click.secho(f"ただし {small.name} には {code} の小地域がありません（ある市区町村: {listing}）。"
+                    f"{code} を含む小地域のファイルを置いてください", fg="red")
+        raise SystemExit(1)
+
+
+def _default_data_dir() -> Path:
+    settings = _settings()
+    if settings.data_dir:
+        return Path(settings.data_dir)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _fail_text(text: str) -> None:
+    click.secho(text, fg="red", err=True)
+    raise SystemExit(2)
+
+
 @main.command()
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 def municipalities(data_dir) -> None:
@@ -230,17 +281,25 @@ def import_() -> None:
 @click.option("--kind", default=None,
               help="種別（ファイルに種別列がないとき）: キーまたは日本語名（例: サロン、公民館、子ども食堂）。一覧は tsunagu kinds")
 @click.option("--replace", is_flag=True, help="同じ種別の既存データを置き換える")
+@click.option("--skip-unmatched", is_flag=True,
+              help="住所だけの表で、町丁・字と照合できなかった行を除いて取り込む（除いた行数を表示）")
 @click.option("--workspace", default=None)
-def import_resources(path, kind, replace, workspace) -> None:
-    """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。"""
+def import_resources(path, kind, replace, skip_unmatched, workspace) -> None:
+    """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。
+
+    緯度・経度がなく住所（住所・所在地・address）の列がある表は、住所から位置を求めます
+    （jageocoder と住所辞書があればそれで、なければ町丁・字名との照合で町丁・字の代表点に）。
+    """
     from api.importing import import_resource_file
 
     settings = _settings(workspace=workspace)
     try:
         with _open(settings.workspace) as store:
-            result = import_resource_file(store, path, kind=kind, replace=replace)
+            result = import_resource_file(store, path, kind=kind, replace=replace, skip_unmatched=skip_unmatched)
     except _errors() as exc:
         _fail(exc)
+    if result.get("located"):
+        click.echo(result["message"])
     click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import getpass
 import os
@@ -43,8 +44,12 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
     """Locate the open-data folder.
 
     Looks at ``explicit``, then ``TSUNAGU_DATA_DIR``, then ``../shared/data`` beside the project
-    (and beside the current folder). The error names the official download pages.
+    (and beside the current folder); a folder counts when it holds census small areas, as the
+    bundled conversion or as e-Stat's official ZIP. The error (Japanese) says whether the folder
+    exists, names the files expected and their official download pages and editions.
     """
+    from api.datafiles import locate
+
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit))
@@ -54,23 +59,33 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
         project = Path(__file__).resolve().parents[1]
         candidates += [project.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
     for c in candidates:
-        if (c / _manifest.manifest()["small_areas"]["path"]).exists():
+        if locate(c, "small_areas"):
             return c
-    pages = "\n".join(f"  - {_manifest.manifest()[k]['title']}: {url}" for k, url in _manifest.download_pages().items())
-    looked = ", ".join(str(c) for c in candidates)
-    msg = (
-        f"no open-data folder found (looked in {looked}). Set TSUNAGU_DATA_DIR to a folder laid out "
-        f"like ../shared/data, or download the data from the official pages:\n{pages}"
-    )
+    existing = [c for c in candidates if c.is_dir()]
+    sources = _manifest.manifest()
+    pages = "\n".join(
+        f"  - {sources[k]['title']}［{sources[k].get('needed', '任意')}］: 置くファイル {sources[k].get('path', '')}"
+        + (f" または {sources[k]['official'][0]}（公式の ZIP のまま）" if sources[k].get("official") else "")
+        + f"／版: {sources[k].get('edition', '')}／入手先: {sources[k]['download']}"
+        for k in ("small_areas", "municipalities", "junior_high_districts", "elementary_districts"))
+    if existing:
+        head = (f"データフォルダ {existing[0]} はありますが、国勢調査 小地域のファイルがありません"
+                "（{code} は市区町村コード5桁、{pref} は都道府県コード2桁）。次のファイルを置いてください")
+    else:
+        head = (f"データフォルダが見つかりません（探した場所: {', '.join(str(c) for c in candidates)}）。"
+                "TSUNAGU_DATA_DIR か --data-dir でフォルダを指定し、次のファイルを置いてください")
+    msg = f"{head}（tsunagu data --city <コード> で市町村ごとの一覧）:\n{pages}"
     raise DataNotFoundError(msg)
 
 
-def _path(data_dir: Path, key: str) -> Path:
-    path = data_dir / _manifest.manifest()[key]["path"]
-    if not path.exists():
-        msg = f"{path} is missing; download it from {_manifest.manifest()[key]['download']}"
-        raise DataNotFoundError(msg)
-    return path
+def _path(data_dir: Path, key: str, *, city_code: str | None = None) -> Path:
+    """The file of dataset ``key`` (bundled conversion or official download); the error names it and its page."""
+    from api.datafiles import locate, missing_message
+
+    found = locate(data_dir, key, city_code=city_code)
+    if not found:
+        raise DataNotFoundError(missing_message(data_dir, key, city_code=city_code))
+    return found[0]
 
 
 def list_municipalities(data_dir: Path) -> pd.DataFrame:
@@ -82,7 +97,7 @@ def list_municipalities(data_dir: Path) -> pd.DataFrame:
 
 def city_name_of(data_dir: Path, city_code: str) -> str:
     """The municipality's name in the data folder's N03 boundaries; an unknown code lists the codes present."""
-    return str(opendata.municipality(_path(data_dir, "municipalities"), city_code)["name"].iloc[0])
+    return str(opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)["name"].iloc[0])
 
 
 def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -215,18 +230,19 @@ def build_city_workspace(
                f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
         raise InputDataError(msg)
     say("行政区域（N03）を読み込み中")
-    boundary = opendata.municipality(_path(data_dir, "municipalities"), city_code)
+    boundary = opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)
     code, name = boundary["code"].iloc[0], boundary["name"].iloc[0]
     crs = plane_rectangular_crs(code)
     say("小地域（e-Stat 国勢調査）を読み込み中")
-    small = opendata.read_census_small_areas(_path(data_dir, "small_areas"), city_code=code)
+    small = opendata.read_census_small_areas(_path(data_dir, "small_areas", city_code=code), city_code=code)
     say("小学校区（A27）・中学校区（A32）を読み込み中")
-    junior = opendata.read_ksj_junior_high_districts(_path(data_dir, "junior_high_districts"), city_code=code)
+    junior = opendata.read_ksj_junior_high_districts(_path(data_dir, "junior_high_districts", city_code=code), city_code=code)
     mid, outer = profile.levels[1].key, profile.levels[2].key
     note, elem_source = KOMINKAN_STAND_IN_NOTE, "国土数値情報 A27 小学校区（公民館区の代用）"
     try:
-        elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts"), city_code=code)
-    except UnknownMunicipalityError:
+        elem = opendata.read_ksj_elementary_districts(_path(data_dir, "elementary_districts", city_code=code),
+                                                      city_code=code)
+    except (UnknownMunicipalityError, DataNotFoundError):
         # Some municipalities (e.g. 新見市) are missing from the A27 edition: the 中学校区 then stand
         # in for the 公民館区 too, said on the map and in the report, until the user imports theirs.
         elem = junior.assign(district_id=junior["district_id"].str.replace("-A32-", "-A32K-"))
@@ -254,6 +270,8 @@ def build_city_workspace(
     resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
     stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
     resources = coerce_resources(pd.concat([resources, sample_salons(resources)], ignore_index=True))
+    from api.datafiles import locate
+
     say("ワークスペースに書き込み中")
     counts = build.areas.groupby("level").size().to_dict()
     record = {
@@ -261,7 +279,9 @@ def build_city_workspace(
         "city_code": code,
         "city_name": name,
         "data_dir": str(data_dir),
-        "files": [_manifest.manifest()[k]["path"] for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")],
+        "files": [str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else str(f)
+                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
+                  for f in locate(data_dir, k, city_code=code)[:1]],
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
         "stations": int(len(stations)),
@@ -326,6 +346,10 @@ class ResourceCheck:
         The first problem as the :class:`InputDataError` :func:`import_resource_file` raises.
     replace
         Whether the import replaces the resources of the kinds in the file.
+    left_out
+        Rows left out on purpose (addresses not matched, imported with ``skip_unmatched``).
+    located
+        For a file of addresses: how the rows were placed (``method``, ``approximate`` count, ``note``).
     """
 
     source: str
@@ -334,6 +358,8 @@ class ResourceCheck:
     problems: list[RowProblem]
     error: InputDataError | None
     replace: bool = False
+    left_out: list[RowProblem] = dataclasses.field(default_factory=list)
+    located: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -342,17 +368,27 @@ class ResourceCheck:
 
     def report(self) -> pd.DataFrame:
         """The validation report: one row per imported resource, or one per problem (Japanese labels)."""
-        labels = {"row": "行（見出しを除く）", "resource_id": "ID", "kind": "種別", "name": "名称", "result": "結果"}
+        labels = {"row": "行（見出しを除く）", "resource_id": "ID", "kind": "種別", "name": "名称", "result": "結果",
+                  "location": "位置の精度"}
         if self.ok:
             points = self.points
             verb = "置き換えて取り込み" if self.replace else "取り込み"
             table = pd.DataFrame({
-                "row": range(1, len(points) + 1),
+                "row": (self.located or {}).get("placed_rows") or range(1, len(points) + 1),
                 "resource_id": points["resource_id"].astype(str).to_numpy(),
                 "kind": points["kind"].map(lambda k: RESOURCE_KINDS.get(k, k)).to_numpy(),
                 "name": points["name"].fillna("").astype(str).to_numpy(),
                 "result": verb,
             })
+            if self.located:
+                table["location"] = [a.get("location_precision") or "" for a in points["attributes"]]
+            if self.left_out:
+                skipped = pd.DataFrame({
+                    "row": [p.row for p in self.left_out], "resource_id": [p.resource_id or "" for p in self.left_out],
+                    "kind": "", "name": [p.name or "" for p in self.left_out],
+                    "result": ["取り込まず: " + p.reason.split("。")[0] for p in self.left_out],
+                })
+                table = pd.concat([table, skipped], ignore_index=True)
         else:
             table = pd.DataFrame({
                 "row": pd.array([p.row for p in self.problems], dtype="Int64"),
@@ -369,7 +405,16 @@ class ResourceCheck:
         """A Japanese summary: rows read, rows imported or every problem (at most ``limit`` listed)."""
         if self.ok:
             how = "置き換えて" if self.replace else ""
-            return f"{self.rows_read:,} 行を読み、{len(self.points):,} 件を{how}取り込みました"
+            text = f"{self.rows_read:,} 行を読み、{len(self.points):,} 件を{how}取り込みました"
+            if self.located:
+                text += f"。住所から位置を求めました（{self.located['method']}）"
+                if self.located.get("approximate"):
+                    text += f"：{self.located['approximate']:,} 件は{self.located['note']}"
+            if self.left_out:
+                rows = "、".join(str(p.row) for p in self.left_out[:limit])
+                more = f" ほか {len(self.left_out) - limit:,} 行" if len(self.left_out) > limit else ""
+                text += f"。住所が照合できなかった {len(self.left_out):,} 行（{rows}{more} 行目）は取り込んでいません"
+            return text
         bad_rows = {p.row for p in self.problems if p.row is not None}
         head = (f"取り込みを中止しました（何も書き込んでいません）。読んだ行: {self.rows_read:,}、"
                 f"問題: {len(self.problems):,} 件" + (f"（{len(bad_rows):,} 行）" if bad_rows else ""))
@@ -382,7 +427,7 @@ class ResourceCheck:
 
 def check_resource_file(
     store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None,
-    replace: bool = False, limits: UploadLimits | None = None,
+    replace: bool = False, limits: UploadLimits | None = None, skip_unmatched: bool = False,
 ) -> ResourceCheck:
     """Check a resource file against the workspace without writing anything.
 
@@ -390,6 +435,12 @@ def check_resource_file(
     (:func:`api.uploads.readable`). When the file cannot be used, every row's problems are
     listed (coordinates missing, not numbers, swapped or outside Japan; unknown or missing
     kind; blank or duplicate ids; ids already in the workspace), each with its row number.
+
+    A table with an address column (住所/所在地/address) and no coordinates is placed from its
+    addresses (:func:`gis.geocoding.locate_addresses`: jageocoder when its dictionary is
+    installed, else the census 町丁・字 names of the workspace, marked
+    「位置は町丁・字の代表点（概略）」). Rows whose address matches nothing are problems, listed
+    with the closest census names, unless ``skip_unmatched``: then they are left out and counted.
 
     Parameters
     ----------
@@ -401,26 +452,49 @@ def check_resource_file(
         Check for replacing the resources of the kinds in the file instead of adding.
     limits
         Zip limits (defaults of :class:`~api.uploads.UploadLimits` when None).
+    skip_unmatched
+        Import the rows whose address was placed and leave out the others (counted in the result).
 
     Returns
     -------
     ResourceCheck
     """
-    from gis.resources import resources_from_file
+    from gis.resources import resources_from_file, resources_from_table
 
     name = source_name or Path(path).name
     store.workspace()  # a workspace must exist first; raises WorkspaceNotInitialised
+    left_out: list[RowProblem] = []
+    located = None
     try:
         with uploads.readable(path, source=name, limits=limits) as readable:
+            table = _address_table(readable, name)
+            rows_map = None
             try:
-                points = resources_from_file(readable, kind=kind, source_name=name)
+                if table is None:
+                    points = resources_from_file(readable, kind=kind, source_name=name)
+                else:
+                    table, rows_map, unmatched, located = _locate(store, table, name)
+                    if unmatched and not skip_unmatched:
+                        exc = InputDataError(f"{len(unmatched)} addresses matched no 町丁・字 of the city", source=name,
+                                             row=unmatched[0].row)
+                        return ResourceCheck(name, located["rows"], None, unmatched, exc, replace, located=located)
+                    left_out = unmatched
+                    if table.empty:
+                        exc = InputDataError("no address could be placed", source=name)
+                        return ResourceCheck(name, located["rows"], None, unmatched, exc, replace, located=located)
+                    points = resources_from_table(table, source_name=name, kind=kind)
             except InputDataError as exc:
-                rows_read, problems = _diagnose(readable, kind=kind, source=name)
+                rows_read, problems = _diagnose(readable, kind=kind, source=name, table=table)
                 if not problems:
                     problems = [RowProblem(exc.row, exc.reason)]
+                if rows_map is not None:
+                    problems = [dataclasses.replace(p, row=None if p.row is None else rows_map[p.row - 1])
+                                for p in problems]
+                    rows_read = located["rows"]
                 return ResourceCheck(name, rows_read, None, problems, exc, replace)
     except InputDataError as exc:  # the file itself: type, zip, unreadable
         return ResourceCheck(name, 0, None, [RowProblem(None, exc.reason)], exc, replace)
+    rows_read = located["rows"] if located else len(points)
     if points.empty:
         exc = InputDataError("the file has no resource rows", source=name)
         return ResourceCheck(name, 0, None, [RowProblem(None, "資源の行がありません")], exc, replace)
@@ -428,13 +502,65 @@ def check_resource_file(
     if not problems:
         problems, exc = _clashes(store, points, name, replace=replace)
     if problems:
-        return ResourceCheck(name, len(points), None, problems, exc, replace)
-    return ResourceCheck(name, len(points), points, [], None, replace)
+        return ResourceCheck(name, rows_read, None, problems, exc, replace, located=located)
+    return ResourceCheck(name, rows_read, points, [], None, replace, left_out=left_out, located=located)
+
+
+def _address_table(path: Path, source: str) -> pd.DataFrame | None:
+    """The table of a CSV/Excel file that has addresses and no coordinates (None for any other file)."""
+    from gis.geocoding import needs_geocoding
+    from gis.io import read_table
+
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"):
+        return None
+    try:
+        table = read_table(path, source_name=source)
+    except InputDataError:
+        return None  # resources_from_file reports it
+    return table if needs_geocoding(table, _resource_columns(table)) else None
+
+
+def _locate(store: Store, table: pd.DataFrame, source: str):
+    """Add 緯度/経度 to an address table; returns (table of placed rows, their file rows, unmatched problems, summary)."""
+    from gis.geocoding import PRECISION_ATTRIBUTE, SMALL_AREA_NOTE, SmallAreaGazetteer, locate_addresses
+
+    ws = store.workspace()
+    areas = store.areas()
+    base = areas[areas["level"] == ws["profile"].base.key]
+    gazetteer = SmallAreaGazetteer.from_areas(base, city_name=ws["city_name"],
+                                              crs=plane_rectangular_crs(ws["city_code"]))
+    table = table.reset_index(drop=True).copy()
+    cols = _resource_columns(table)
+    if "id" not in cols:  # ids from the file's own row numbers, so leaving rows out shifts none
+        stem = Path(source).stem or "resource"
+        table.insert(0, "ID", [f"{stem}-{i + 1}" for i in range(len(table))])
+    result = locate_addresses(table[cols["address"]].tolist(), gazetteer=gazetteer)
+    names = table[cols["name"]] if "name" in cols else pd.Series([None] * len(table))
+    unmatched = []
+    for row, address, closest in result.unmatched:
+        shown = address.strip() or "（空欄）"
+        near = f"近い町丁・字: {'、'.join(closest)}" if closest else "近い町丁・字は見つかりません"
+        reason = (f"住所「{shown}」は{ws['city_name']}の町丁・字名と照合できません（{near}）。住所を直すか、"
+                  "照合できた行だけ取り込んでください（--skip-unmatched、API は skip_unmatched=true）")
+        nm = names.iloc[row - 1]
+        unmatched.append(RowProblem(row, reason, str(table["ID"].iloc[row - 1]) if "ID" in table else None,
+                                    None if _blank(nm) else str(nm)))
+    table["緯度"], table["経度"] = result.lat, result.lon
+    table[PRECISION_ATTRIBUTE] = result.notes
+    table["matched_area"] = result.matched
+    placed = ~np.isnan(result.lon)
+    approximate = sum(1 for n in result.notes if n and n != "位置は住所から推定（jageocoder）")
+    summary = {"method": result.method, "rows": int(len(table)), "placed": int(placed.sum()),
+               "unmatched": len(unmatched), "approximate": approximate,
+               "note": SMALL_AREA_NOTE if result.method != "jageocoder" else "概略の位置"}
+    rows_map = [int(i) + 1 for i in np.flatnonzero(placed)]
+    summary["placed_rows"] = rows_map
+    return table[placed].reset_index(drop=True), rows_map, unmatched, summary
 
 
 def import_resource_file(
     store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None, replace: bool = False,
-    limits: UploadLimits | None = None,
+    limits: UploadLimits | None = None, skip_unmatched: bool = False,
 ) -> dict:
     """Import resource points from CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile, all or nothing.
 
@@ -448,19 +574,25 @@ def import_resource_file(
         Replace existing resources of the kinds in the file instead of adding.
     limits
         Zip limits (defaults of :class:`~api.uploads.UploadLimits` when None).
+    skip_unmatched
+        For a table of addresses: import the placed rows and leave out those that matched nothing.
 
     Returns
     -------
     dict
-        ``imported`` (rows), ``rows_read``, ``kinds`` (count per kind), ``source``.
+        ``imported`` (rows), ``rows_read``, ``kinds`` (count per kind), ``source``, ``left_out``
+        (rows not imported because their address matched nothing), ``located`` (how addresses were placed).
 
     Raises
     ------
     InputDataError
         The first problem :func:`check_resource_file` found (nothing is written).
     """
-    check = check_resource_file(store, path, kind=kind, source_name=source_name, replace=replace, limits=limits)
+    check = check_resource_file(store, path, kind=kind, source_name=source_name, replace=replace, limits=limits,
+                                skip_unmatched=skip_unmatched)
     if not check.ok:
+        if check.located:  # a list of addresses: the whole Japanese list of unplaced rows and candidates
+            raise InputDataError(check.message(), source=check.source, row=check.problems[0].row)
         raise check.error
     return write_checked_resources(store, check)
 
@@ -482,11 +614,14 @@ def write_checked_resources(store: Store, check: ResourceCheck) -> dict:
             "rows": int(len(points)),
             "kinds": {k: int(v) for k, v in kinds.items()},
             "replace": replace,
+            "left_out": [p.row for p in check.left_out],
+            "located": check.located,
             "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "by": _who(),
         })
     return {"imported": int(len(points)), "rows_read": int(check.rows_read),
-            "kinds": {k: int(v) for k, v in kinds.items()}, "source": name}
+            "kinds": {k: int(v) for k, v in kinds.items()}, "source": name,
+            "left_out": [p.row for p in check.left_out], "located": check.located, "message": check.message()}
 
 
 def _clashes(store: Store, points: gpd.GeoDataFrame, name: str, *, replace: bool
@@ -538,7 +673,8 @@ def _blank(value) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _diagnose(path: Path, *, kind: str | None, source: str) -> tuple[int, list[RowProblem]]:
+def _diagnose(path: Path, *, kind: str | None, source: str, table: pd.DataFrame | None = None
+              ) -> tuple[int, list[RowProblem]]:
     """Every row's problems in a resource file (Japanese), for the validation report.
 
     Mirrors the checks of :func:`gis.resources.resources_from_table` but goes on past the
@@ -547,7 +683,9 @@ def _diagnose(path: Path, *, kind: str | None, source: str) -> tuple[int, list[R
     from gis.io import read_table, read_vector
 
     try:
-        if path.suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"):
+        if table is not None:
+            xy = geom_types = None
+        elif path.suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"):
             table, xy, geom_types = read_table(path, source_name=source), None, None
         else:
             gdf = read_vector(path, source_name=source)

@@ -51,6 +51,7 @@ def read_vector(
     crs: str | None = None,
     source_name: str | None = None,
     repair: bool = False,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector layer (GeoJSON, TopoJSON, zipped Shapefile, GeoPackage ...) and check it.
 
@@ -69,6 +70,9 @@ def read_vector(
     repair
         Fix invalid geometries with :func:`shapely.make_valid` instead of raising. The labels of
         the repaired features are listed in ``gdf.attrs["repaired"]``.
+    encoding
+        Text encoding of a Shapefile's attributes when its .cpg does not say (e.g. ``"cp932"``
+        for the Shift_JIS files of e-Stat and 国土数値情報).
 
     Returns
     -------
@@ -89,7 +93,7 @@ def read_vector(
     _check_file(path, source)
     target, layer = _gdal_target(path, source, layer)
     try:
-        gdf = pyogrio.read_dataframe(target, layer=layer)
+        gdf = pyogrio.read_dataframe(target, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio raises several error classes (DataSourceError, DataLayerError ...)
         msg = f"could not read the file as a map layer ({_short(exc)})"
         raise InputDataError(

@@ -30,19 +30,16 @@ def _read(path: str | Path) -> gpd.GeoDataFrame:
     second to parse) after listing or naming the municipalities read them already, and a fan-out
     worker builds city after city from the same files: they are parsed once.
     """
-    # One reader for everything GDAL reads (validation of CRS, emptiness, geometry).
-    from gis.io import read_vector
-
     path = Path(path)
     try:
         st = path.stat()
     except OSError:
-        return read_vector(path, repair=True)  # says what is wrong with the path
+        return _parse(path)  # says what is wrong with the path
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     with _parsed_lock:
         gdf = _parsed.get(key)
         if gdf is None:
-            gdf = read_vector(path, repair=True)
+            gdf = _parse(path)
             _parsed[key] = gdf
             while len(_parsed) > _PARSED_MAX:
                 _parsed.popitem(last=False)
@@ -57,6 +54,27 @@ def clear_parsed() -> None:
     """Forget the open-data files parsed so far in this process (the next read parses them again)."""
     with _parsed_lock:
         _parsed.clear()
+
+
+def _parse(path: Path) -> gpd.GeoDataFrame:
+    # One reader for everything GDAL reads (validation of CRS, emptiness, geometry). The official
+    # downloads (e-Stat 境界データ, 国土数値情報 ZIPs) are Shapefiles in Shift_JIS, often without a
+    # .cpg saying so: text read as Latin-1 is read again as cp932.
+    from gis.io import read_vector
+
+    gdf = read_vector(path, repair=True)
+    if Path(path).suffix.lower() == ".zip" and _looks_misdecoded(gdf):
+        gdf = read_vector(path, repair=True, encoding="cp932")
+    return gdf
+
+
+def _looks_misdecoded(gdf: gpd.GeoDataFrame) -> bool:
+    """True when text columns hold Latin-1 letters and no Japanese: Shift_JIS read as the wrong code page."""
+    text = gdf.select_dtypes(include=["object", "string"]).drop(columns=[gdf.geometry.name], errors="ignore")
+    sample = " ".join(map(str, text.head(200).to_numpy().ravel().tolist()))
+    latin = sum(1 for c in sample if "\u0080" <= c <= "\u00ff")
+    japanese = sum(1 for c in sample if "\u3040" <= c <= "\u9fff")
+    return latin > 0 and japanese == 0
 
 
 def _require(gdf: gpd.GeoDataFrame, columns: list[str], path: str | Path, what: str) -> None:

@@ -107,6 +107,10 @@ def resource_layers(resources: gpd.GeoDataFrame, *, show: bool = True) -> list[f
         group = folium.FeatureGroup(name=_kind_label(label, len(part), int(samples.sum())), show=show)
         for (_, row), sample in zip(part.iterrows(), samples):
             rows = [("種別", esc(label)), ("住所", esc(row.get("address")) or "不明")]
+            attributes = row.get("attributes")
+            precision = attributes.get("location_precision") if isinstance(attributes, dict) else None
+            if precision:  # placed from an address, e.g. 「位置は町丁・字の代表点（概略）」
+                rows.append(("位置", esc(precision)))
             source = esc(row.get("source"))
             if source:
                 rows.append(("出典", source))

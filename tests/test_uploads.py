@@ -648,6 +648,31 @@ def test_import_job_report_of_a_good_file(client, settings, store):
     assert _uploads_left(settings) == []
 
 
+def test_address_list_import_lists_unmatched_then_skip_unmatched(client, store):
+    """An address-only salon list: placed at the census 町丁・字 (成羽町下原 is a real 高梁市 name in the
+    sample workspace); with an unmatched row nothing is written until skip_unmatched is given."""
+    csv = "名称,住所\n下原サロン,岡山県高梁市成羽町大字下原３０１番地\n架空サロン,高梁市夢見町1-1\n"
+    before = _snapshot(store)
+    job = _import(client, "住所だけ.csv", csv.encode(), kind="salon")
+    assert job["status"] == "failed" and "2行目" in job["error"] and "夢見町" in job["error"]
+    assert "skip_unmatched" in job["error"]
+    assert _snapshot(store) == before
+    r = client.post("/resources/import?skip_unmatched=true",
+                    files={"file": ("住所だけ.csv", csv.encode(), "application/octet-stream")}, data={"kind": "salon"})
+    assert r.status_code == 202, r.text
+    job = _wait(client, r.json()["job_id"])
+    assert job["status"] == "done", job["error"]
+    assert job["summary"]["imported"] == 1 and job["summary"]["left_out"] == [2]
+    assert "照合できなかった 1 行" in job["notes"][0] and "位置は町丁・字の代表点（概略）" in job["notes"][0]
+    text = client.get(job["links"]["取り込み結果"]).content.decode("utf-8-sig")
+    assert "位置の精度" in text.splitlines()[0] and "取り込まず" in text
+    features = client.get("/resources", params={"kind": "salon"}).json()["features"]
+    placed = [f for f in features if f["properties"]["name"] == "下原サロン"]
+    assert placed and placed[0]["properties"]["attributes"]["location_precision"] == "位置は町丁・字の代表点（概略）"
+    lon, lat = placed[0]["geometry"]["coordinates"]
+    assert 133.62 < lon < 133.64 and 34.78 < lat < 34.80  # inside the sample's 成羽町下原 box
+
+
 def test_all_or_nothing_a_single_bad_row(client, store):
     rows = "".join(f"サロン{i},高梁市,34.8{i},133.6{i}\n" for i in range(5))
     csv = "名称,住所,緯度,経度\n" + rows + "壊れた行,高梁市,34.8,ひゃく\n"

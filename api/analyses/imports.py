@@ -20,6 +20,7 @@ class ImportParams(BaseModel):
     kind: str | None = Field(None, description="種別の列がないファイルの種別（例: salon、サロン）")
     replace: bool = Field(False, description="ファイルにある種別の既存データを置き換える")
     source_name: str | None = Field(None, max_length=255, description="利用者が付けたファイル名（表示用）")
+    skip_unmatched: bool = Field(False, description="住所だけの表で、町丁・字と照合できなかった行を除いて取り込む")
 
     @field_validator("upload")
     @classmethod
@@ -73,7 +74,8 @@ def run_import(store: Store, params: ImportParams, *, progress: Progress, data_d
             raise InputDataError(msg, source=params.source_name, hint="もう一度アップロードしてください")
         progress(0.1, "ファイルを検査中")
         check = check_resource_file(store, path, kind=params.kind, source_name=params.source_name or path.name,
-                                    replace=params.replace, limits=uploads.UploadLimits.from_settings(Settings()))
+                                    replace=params.replace, limits=uploads.UploadLimits.from_settings(Settings()),
+                                    skip_unmatched=params.skip_unmatched)
         if not check.ok:  # the job fails with the whole report as its error; nothing was written
             raise InputDataError(check.message(), source=check.source, hint="表を直してから、もう一度取り込んでください")
         progress(0.6, f"{len(check.points):,} 件を書き込み中")
@@ -87,6 +89,8 @@ def run_import(store: Store, params: ImportParams, *, progress: Progress, data_d
             uploads.remove_upload(path)
     summary = {"source": result["source"], "rows_read": result["rows_read"], "imported": result["imported"],
                "kinds": result["kinds"], "replace": params.replace}
+    if result["located"]:  # a table of addresses: how rows were placed and which were left out
+        summary |= {"left_out": result["left_out"], "located": result["located"]}
     kinds = "、".join(f"{RESOURCE_KINDS.get(k, k)} {n:,} 件" for k, n in result["kinds"].items())
     notes = [f"「{result['source']}」: {check.message()}（{kinds}）"]
     return AnalysisResult(tables={REPORT_TABLE: check.report()}, summary=summary, notes=notes)

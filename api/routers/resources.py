@@ -209,6 +209,7 @@ async def import_resources(
     kind: Annotated[str | None, Query(description="種別の列がないファイルの種別（例: salon）")] = None,
     filename: Annotated[str | None, Query(description="生データで送るときのファイル名")] = None,
     replace: bool = False,
+    skip_unmatched: Annotated[bool, Query(description="住所だけの表で、町丁・字と照合できなかった行を除いて取り込む")] = False,
 ) -> JSONResponse:
     """Receive a CSV / Excel / GeoJSON / GeoPackage / zipped Shapefile of resources and import it as a job.
 
@@ -230,7 +231,9 @@ async def import_resources(
     try:
         kind = kind or fields.get("kind") or None
         replace = replace or fields.get("replace", "").lower() in ("1", "true", "on", "yes")
-        params = {"upload": str(path), "kind": kind, "replace": replace, "source_name": name}
+        skip_unmatched = skip_unmatched or fields.get("skip_unmatched", "").lower() in ("1", "true", "on", "yes")
+        params = {"upload": str(path), "kind": kind, "replace": replace, "source_name": name,
+                  "skip_unmatched": skip_unmatched}
         record = await run_in_threadpool(get_runner(request).submit, store, "import-resources", params,
                                          data_dir=None, created_by=user.username)
     except BaseException:

@@ -61,6 +61,9 @@
     box.appendChild(T.line("strong", p.name || "（名称なし）", "res-name"));
     box.appendChild(T.line("div", kindLabel(p.kind)));
     if (p.address) { box.appendChild(T.line("div", p.address, "muted small")); }
+    if (p.attributes && p.attributes.location_precision) {
+      box.appendChild(T.line("div", p.attributes.location_precision, "muted small"));
+    }
     if (p.is_sample) { box.appendChild(T.line("div", "サンプルデータ（実在ではありません）", "muted small")); }
     if (editor && editing) {
       const del = T.line("button", "削除する", "btn btn-danger btn-small res-delete");
