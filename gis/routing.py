@@ -82,6 +82,11 @@ class Stop:
     ``time_windows`` constrain the start of service (empty = any time); ``required`` stops must
     be visited or be reported unassigned with the reason; optional ones are visited when worth it
     (higher ``priority`` = more worth).
+
+    ``value`` (e.g. a mobile-sales stop's expected customers) is what serving the stop is worth
+    when not every stop fits: given on any stop of a problem, the solvers maximise the total value
+    served before travel (prize-collecting), so one stop of 30 outranks two of 10; stops without
+    a value are worth nothing then. Without values, ``required`` and ``priority`` rank the stops.
     """
 
     stop_id: str
@@ -92,6 +97,7 @@ class Stop:
     time_windows: list[tuple[int, int]] = field(default_factory=list)
     priority: int = 0
     required: bool = True
+    value: float | None = None
 
 
 @dataclass
@@ -442,6 +448,62 @@ def _reason(problem: RoutingProblem, i: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# what a stop is worth when not every stop fits (prize-collecting)
+
+
+def _valued(problem: RoutingProblem) -> bool:
+    """Whether the stops carry values (then value, not required/priority, ranks them)."""
+    return any(s.value is not None for s in problem.stops)
+
+
+def _value(s: Stop) -> float:
+    try:
+        v = float(s.value) if s.value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return v if math.isfinite(v) and v > 0 else 0.0
+
+
+def _worth(problem: RoutingProblem) -> list[float]:
+    """Each stop's worth on one scale: its value, or (without values) 50 + priority when required, else priority.
+
+    Solvers serve the most total worth first; the weights are proportional, so serving one stop
+    of worth 30 beats serving two of 10 (a swap that frees the time is taken).
+    """
+    if _valued(problem):
+        return [_value(s) for s in problem.stops]
+    return [float((50 if s.required else 0) + max(0, min(49, int(s.priority)))) for s in problem.stops]
+
+
+def _vroom_priorities(problem: RoutingProblem) -> list[int]:
+    """VROOM priorities (integers 0..100, maximised in sum before cost) proportional to the worth."""
+    w = _worth(problem)
+    if not _valued(problem):
+        return [int(min(100, x)) for x in w]
+    top = max(w, default=0.0)
+    return [int(round(100 * x / top)) if top > 0 else 0 for x in w]
+
+
+def _pyvrp_prizes(problem: RoutingProblem, active: list[int], big: int) -> dict[int, int]:
+    """PyVRP prizes for stops that may be left out, in the units of the travel cost.
+
+    With values: ``big`` exceeds any plan's travel cost, so the prize of the smallest unit of
+    worth (1/1000 of the largest stop's value) outweighs any detour: the search maximises the
+    value served, then minimises travel; proportional, so one stop of 30 outranks two of 10.
+    A stop of value 0 gets a token prize. Without values: as before, required stops far above
+    optional ones, optional ones worth about one leg per priority step.
+    """
+    if not _valued(problem):
+        # required stops (in a problem with optional ones) far above optional ones, which are
+        # worth about a leg per priority step (served when the detour is small)
+        return {i: big * 10 if problem.stops[i].required
+                else big // max(1, len(active)) * (1 + max(0, int(problem.stops[i].priority))) for i in active}
+    w = _worth(problem)
+    top = max((w[i] for i in active), default=0.0)
+    return {i: big * max(1, int(round(1000 * w[i] / top))) if top > 0 and w[i] > 0 else 1 for i in active}
+
+
+# --------------------------------------------------------------------------------------------
 # VROOM
 
 
@@ -464,12 +526,11 @@ def _vroom_input(problem: RoutingProblem, active: list[int]):
                             service=int(b.duration_s)) for j, b in enumerate(v.breaks)]
         inp.add_vehicle(vroom.Vehicle(k, start=0, end=0, time_window=vroom.TimeWindow(int(v.shift[0]), int(v.shift[1])),
                                       breaks=brks, **kw))
+    prios = _vroom_priorities(problem)
     for i in active:
         s = problem.stops[i]
         kw = {"delivery": [int(s.demand)]} if has_cap else {}
-        # VROOM priorities are 0..100; required stops outrank optional ones
-        prio = min(100, (50 if s.required else 0) + max(0, min(49, int(s.priority))))
-        inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prio,
+        inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prios[i],
                               time_windows=[vroom.TimeWindow(int(a), int(b)) for a, b in _windows(s)], **kw))
     return inp
 
@@ -551,11 +612,12 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     has_cap = any(v.capacity is not None for v in problem.vehicles)
     big = int(X.max(initial=1) + D.max(initial=1) + 1) * (len(active) + 2)
     clients, cgroups, owner, win_of = [], [], [], []
+    prizes = _pyvrp_prizes(problem, active, big)
     for li, i in enumerate(active, start=1):
         s = problem.stops[i]
         wins = _windows(s)
         required = bool(s.required) and all_required
-        prize = 0 if required else (big * 10 if s.required else big // max(1, len(active)) * (1 + max(0, int(s.priority))))
+        prize = 0 if required else prizes[i]
         grp = None
         if len(wins) > 1:
             grp = len(cgroups)
@@ -764,7 +826,9 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
             _key, routes, feasible, tag = min(outs, key=lambda o: (o[0], o[3]))
             _data, owner, win_of, vgroups = full
         else:
-            part = _pyvrp_data(problem, active, all_required=all_req)
+            # stops with values that VROOM could not all fit: PyVRP collects the most value
+            # (prizes) rather than searching for a plan that serves everyone
+            part = _pyvrp_data(problem, active, all_required=all_req and not (vroom_left and _valued(problem)))
             jobs = [(part, _try_warm(part, vroom_routes, problem) if j else None, seed + j, j)
                     for j in range(n_jobs)]
             routes, feasible, tag = pyvrp_best_of([(d[0], init, sd, tg) for d, init, sd, tg in jobs],
@@ -772,12 +836,19 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
                                                   no_improvement=no_imp, workers=workers)
             _data, owner, win_of, vgroups = part
         n_served = sum(len(c) for _, c in routes)
-        if feasible and n_served >= len(active) - len(vroom_left):
+        if _valued(problem):
+            w = _worth(problem)
+            vroom_out = set(vroom_left)
+            got = sum(w[owner[c]] for _, clients in routes for c in clients)
+            better = got >= sum(w[i] for i in active if i not in vroom_out) - 1e-9
+        else:
+            better = n_served >= len(active) - len(vroom_left)
+        if feasible and better:
             used = "pyvrp"
             routes_seq = [(k, [owner[c] for c in clients], None, [win_of[c] for c in clients])
                           for k, clients in _routes_to_vehicles(routes, vgroups)]
         elif feasible:
-            notes.append("VROOM の計画の方が多くの停留所を回れるため、VROOM の計画を使いました")
+            notes.append("VROOM の計画の方が多くの停留所（価値の合計）を回れるため、VROOM の計画を使いました")
         else:
             notes.append("PyVRP で制約を満たす解が見つからなかったため、VROOM の計画を使いました")
     if used == "vroom":
