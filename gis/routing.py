@@ -44,6 +44,7 @@ from gis.routing_model import (
     REASON_WINDOW,
     Break,
     Location,
+    Pin,
     ProblemCheck,
     Route,
     RoutingPlan,
@@ -53,12 +54,14 @@ from gis.routing_model import (
     Visit,
     _windows,
     format_hhmm,
+    replan_problem,
     validate_problem,
 )
 
 __all__ = [
     "Break",
     "Location",
+    "Pin",
     "ProblemCheck",
     "Route",
     "RoutingPlan",
@@ -68,6 +71,7 @@ __all__ = [
     "Visit",
     "check_plan",
     "format_hhmm",
+    "replan_problem",
     "solve",
     "travel_matrix",
     "validate_problem",
@@ -201,6 +205,13 @@ def _reason(problem: RoutingProblem, i: int) -> str:
     s = problem.stops[i]
     D = np.asarray(problem.durations_s)
     out_t, back_t = int(D[0, i + 1]), int(D[i + 1, 0])
+    if s.pin is not None:
+        v = next(v for v in problem.vehicles if v.vehicle_id == s.pin.vehicle_id)
+        a, b = s.pin.window
+        alone = (v.capacity is None or s.demand <= v.capacity) and max(v.shift[0] + out_t, a) <= b and \
+            max(v.shift[0] + out_t, a) + s.service_s + back_t <= v.shift[1]
+        return REASON_PIN.format(who=v.name or v.vehicle_id, at=format_hhmm(s.pin.start_s), tol=s.pin.tolerance_s // 60,
+                                 why=REASON_PIN_CLASH if alone else REASON_PIN_ALONE)
     cap_ok = [v for v in problem.vehicles if v.capacity is None or s.demand <= v.capacity]
     if not cap_ok:
         return REASON_CAPACITY
@@ -213,6 +224,12 @@ def _reason(problem: RoutingProblem, i: int) -> str:
             if start <= b and start + s.service_s + back_t <= v.shift[1]:
                 return REASON_FLEET if s.required else REASON_OPTIONAL
     return REASON_WINDOW
+
+
+#: Why a pinned visit is not in the plan (who, at, tol, why).
+REASON_PIN = "予約（{who}、{at}±{tol}分）を守って計画に入れられません（{why}）"
+REASON_PIN_CLASH = "同じ時間帯の他の予約・休憩と重なるか、前後の予約から移動が間に合いません"
+REASON_PIN_ALONE = "この車両・担当の勤務時間と積載量では、予約時刻に着いて戻れません"
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,6 +269,11 @@ def _vroom_priorities(problem: RoutingProblem) -> list[int]:
     return [int(round(100 * x / top)) if top > 0 else 0 for x in w]
 
 
+def _pin_priority(problem: RoutingProblem, prios: list[int]) -> list[int]:
+    """Pinned visits (appointments) above everything else."""
+    return [100 if s.pin is not None else p for s, p in zip(problem.stops, prios)]
+
+
 def _pyvrp_prizes(problem: RoutingProblem, active: list[int], big: int) -> dict[int, int]:
     """PyVRP prizes for stops that may be left out, in the units of the travel cost.
 
@@ -286,18 +308,24 @@ def _vroom_input(problem: RoutingProblem, active: list[int]):
     inp.set_distances_matrix("car", X)
     has_cap = any(v.capacity is not None for v in problem.vehicles)
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
+    pins = ({v.vehicle_id: k for k, v in enumerate(problem.vehicles)}
+            if any(problem.stops[i].pin is not None for i in active) else {})
     for k, v in enumerate(problem.vehicles):
         kw = {}
         if has_cap:
             kw["capacity"] = [int(v.capacity) if v.capacity is not None else big_cap]
         brks = [vroom.Break(1000 * k + j, time_windows=[vroom.TimeWindow(int(b.window[0]), int(b.window[1] - b.duration_s))],
                             service=int(b.duration_s)) for j, b in enumerate(v.breaks)]
+        if pins:  # each vehicle its own skill: a pinned job asks for its vehicle's
+            kw["skills"] = {k + 1}
         inp.add_vehicle(vroom.Vehicle(k, start=0, end=0, time_window=vroom.TimeWindow(int(v.shift[0]), int(v.shift[1])),
                                       breaks=brks, **kw))
-    prios = _vroom_priorities(problem)
+    prios = _pin_priority(problem, _vroom_priorities(problem))
     for i in active:
         s = problem.stops[i]
         kw = {"delivery": [int(s.demand)]} if has_cap else {}
+        if s.pin is not None:
+            kw["skills"] = {pins[s.pin.vehicle_id] + 1}
         inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prios[i],
                               time_windows=[vroom.TimeWindow(int(a), int(b)) for a, b in _windows(s)], **kw))
     return inp
@@ -329,7 +357,7 @@ def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int
 
 
 def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
-    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end).
+    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end, pins).
 
     Groups in order of their first vehicle, vehicles in problem order within a group. PyVRP gets
     one ``VehicleType`` per group with ``num_available`` = its size: with one type per vehicle its
@@ -337,8 +365,10 @@ def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
     them (measured: R110 at 10 s, 2.74 % gap per-vehicle types against 0.02 % grouped).
     """
     keys: dict[tuple, list[int]] = {}
+    pinned = {s.pin.vehicle_id for s in problem.stops if s.pin is not None}
     for k, v in enumerate(problem.vehicles):
-        key = (v.capacity, tuple(v.shift), tuple((tuple(b.window), b.duration_s) for b in v.breaks), v.start, v.end)
+        key = (v.capacity, tuple(v.shift), tuple((tuple(b.window), b.duration_s) for b in v.breaks), v.start, v.end,
+               v.vehicle_id if v.vehicle_id in pinned else None)
         keys.setdefault(key, []).append(k)
     return list(keys.values())
 
@@ -384,7 +414,7 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     for li, i in enumerate(active, start=1):
         s = problem.stops[i]
         wins = _windows(s)
-        required = bool(s.required) and all_required
+        required = s.pin is not None or (bool(s.required) and all_required)
         prize = 0 if required else prizes[i]
         grp = None
         if len(wins) > 1:
@@ -399,14 +429,33 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     vts = []
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
     groups = _vehicle_groups(problem)
-    for grp in groups:
+    # Pinned visits: PyVRP has no per-client vehicle list, so each vehicle type gets its own
+    # routing profile in which the arcs into another vehicle's pinned visits take longer than any
+    # day (arriving in the pin's window is then impossible for it).
+    pin_at = {li: problem.stops[i].pin.vehicle_id for li, i in enumerate(active, start=1)
+              if problem.stops[i].pin is not None}
+    Ds, Xs = [D], [X]
+    for t, grp in enumerate(groups):
         v = problem.vehicles[grp[0]]
         cap = [int(v.capacity) if v.capacity is not None else big_cap] if has_cap else []
+        profile = 0
+        if pin_at:
+            mine = {problem.vehicles[k].vehicle_id for k in grp}
+            others = [li for li, vid in pin_at.items() if vid not in mine]
+            Dt, Xt = D.copy(), X.copy()
+            Dt[:, others] = 10 * DAY_END
+            Xt[:, others] = big
+            np.fill_diagonal(Dt, 0)
+            np.fill_diagonal(Xt, 0)
+            profile = len(Ds)
+            Ds.append(Dt)
+            Xs.append(Xt)
         vts.append(pyvrp.VehicleType(len(grp), capacity=cap, tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
+                                     profile=profile,
                                      name=",".join(str(problem.vehicles[k].vehicle_id) for k in grp)))
     data = pyvrp.ProblemData(locs, clients, [pyvrp.Depot(0, tw_early=min(v.shift[0] for v in problem.vehicles),
                                                          tw_late=max(v.shift[1] for v in problem.vehicles))],
-                             vts, [X], [D], cgroups)
+                             vts, Xs, Ds, cgroups)
     return data, owner, win_of, groups
 
 
@@ -561,7 +610,7 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         notes.append("休憩があるため VROOM で計画しました（PyVRP は休憩に未対応）")
 
     remaining = lambda: max(0.05, time_limit_s - (time.perf_counter() - t_start))  # noqa: E731
-    all_req = bool(active) and all(problem.stops[i].required for i in active)
+    all_req = bool(active) and all(problem.stops[i].must_visit for i in active)
     # Every stop required and two cores: both cores search from the start (see below), and the
     # VROOM plan comes from the second core; otherwise a VROOM plan first.
     two_searches = use == "pyvrp" and all_req and workers > 1

@@ -21,8 +21,9 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
 
     Does not trust the solver: travel times are re-added along each route and the reported times
     are checked against them, the time windows, the shifts (leaving and returning to the depot),
-    capacities, breaks (in their window, full length, not during a visit) and coverage (every
-    stop visited at most once; every required stop visited or listed unassigned).
+    capacities, breaks (in their window, full length, not during a visit), pinned visits (on the
+    vehicle of their appointment, starting within its tolerance) and coverage (every stop visited
+    at most once; every required or pinned stop visited or listed unassigned).
     """
     out: list[str] = []
     D = np.asarray(problem.durations_s, dtype=float)
@@ -85,7 +86,16 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
                 out.append(f"{label}: 到着前に開始しています")
             if x.departure_s - x.start_s < s.service_s:
                 out.append(f"{label}: 滞在 {(x.departure_s - x.start_s) // 60} 分が必要な {s.service_s // 60} 分より短いです")
-            if not any(a <= x.start_s <= b for a, b in _windows(s)):
+            if s.pin is not None:
+                a, b = s.pin.window
+                if r.vehicle_id != s.pin.vehicle_id:
+                    pv = vehicles.get(s.pin.vehicle_id)
+                    out.append(f"{label}: 予約は「{(pv.name or pv.vehicle_id) if pv else s.pin.vehicle_id}」の訪問です"
+                               "（固定した車両・担当と違います）")
+                if not a <= x.start_s <= b:
+                    out.append(f"{label}: 開始 {format_hhmm(x.start_s)} が予約時刻 {format_hhmm(s.pin.start_s)}"
+                               f"（±{s.pin.tolerance_s // 60}分）から外れています")
+            elif not any(a <= x.start_s <= b for a, b in _windows(s)):
                 wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in _windows(s))
                 out.append(f"{label}: 開始 {format_hhmm(x.start_s)} が時間帯（{wins}）の外です")
             for bs, be in brk_taken:
@@ -114,7 +124,7 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
     for s in problem.stops:
         if visited[s.stop_id] and un[s.stop_id]:
             out.append(f"停留所 {s.stop_id} は訪問済みなのに未割当にも載っています")
-        if s.required and not visited[s.stop_id] and not un[s.stop_id]:
+        if s.must_visit and not visited[s.stop_id] and not un[s.stop_id]:
             out.append(f"停留所「{s.name or s.stop_id}」（{s.stop_id}）が訪問も未割当の一覧にもありません（黙って落とされています）")
         if un[s.stop_id]:
             reason = next(r for sid, r in plan.unassigned if sid == s.stop_id)

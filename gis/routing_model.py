@@ -39,6 +39,23 @@ class Location:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class Pin:
+    """A visit fixed by an appointment: served by ``vehicle_id`` (a vehicle or CSW), starting within ``start_s`` ± ``tolerance_s``.
+
+    Used when re-planning a day (:func:`replan_problem`): after a cancellation the appointments
+    keep their vehicle and time, the rest is planned again.
+    """
+
+    vehicle_id: str
+    start_s: int
+    tolerance_s: int = 5 * 60
+
+    @property
+    def window(self) -> tuple[int, int]:
+        return (int(self.start_s - self.tolerance_s), int(self.start_s + self.tolerance_s))
+
+
 @dataclass
 class Stop:
     """A place to visit.
@@ -51,6 +68,9 @@ class Stop:
     when not every stop fits: given on any stop of a problem, the solvers maximise the total value
     served before travel (prize-collecting), so one stop of 30 outranks two of 10; stops without
     a value are worth nothing then. Without values, ``required`` and ``priority`` rank the stops.
+
+    ``pin`` fixes the visit to one vehicle and a start of service around its appointment time:
+    the pin's window replaces ``time_windows`` and the stop is required.
     """
 
     stop_id: str
@@ -62,6 +82,12 @@ class Stop:
     priority: int = 0
     required: bool = True
     value: float | None = None
+    pin: Pin | None = None
+
+    @property
+    def must_visit(self) -> bool:
+        """Required, or pinned to an appointment."""
+        return bool(self.required) or self.pin is not None
 
 
 @dataclass
@@ -163,6 +189,8 @@ def format_hhmm(seconds: int) -> str:
 
 
 def _windows(stop: Stop) -> list[tuple[int, int]]:
+    if stop.pin is not None:
+        return [stop.pin.window]
     return [(int(a), int(b)) for a, b in stop.time_windows] if stop.time_windows else [(0, DAY_END)]
 
 
@@ -212,8 +240,20 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
                     f"車両「{v.name or v.vehicle_id}」の{end_name}が拠点と異なります（拠点以外の発着は未対応です）",
                     feature=v.vehicle_id, hint="拠点を発着地にしてください")
     shifts = [v.shift for v in vehicles]
+    by_vid = {v.vehicle_id: v for v in vehicles}
     for k, s in enumerate(stops, start=1):
         label = f"停留所「{s.name or s.stop_id}」（{s.stop_id}）"
+        if s.pin is not None:
+            pv = by_vid.get(s.pin.vehicle_id)
+            if pv is None:
+                raise InputDataError(f"{label}の予約の車両・担当「{s.pin.vehicle_id}」がいません", row=k, feature=s.stop_id,
+                                     hint="この日の車両・CSW の ID を指定するか、固定を外してください")
+            a, b = s.pin.window
+            if s.pin.tolerance_s < 0 or not (a <= pv.shift[1] and b >= pv.shift[0]):
+                raise InputDataError(
+                    f"{label}の予約時刻 {format_hhmm(s.pin.start_s)}（±{max(0, s.pin.tolerance_s) // 60}分）が"
+                    f"「{pv.name or pv.vehicle_id}」の勤務時間 {format_hhmm(pv.shift[0])}–{format_hhmm(pv.shift[1])} の外です",
+                    row=k, feature=s.stop_id, hint="予約時刻か勤務時間を見直してください")
         if s.stop_id in seen:
             raise InputDataError(f"停留所IDが重複しています: {label}", row=k, feature=s.stop_id,
                                  hint="同じIDの停留所を1つにまとめてください")
@@ -231,7 +271,7 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
                 raise InputDataError(
                     f"{label}の時間帯が開始 {format_hhmm(a)} より前の {format_hhmm(b)} に終わっています",
                     row=k, feature=s.stop_id, hint="時間帯の開始と終了を確認してください")
-        if s.time_windows and not any(a <= se and b >= ss for a, b in s.time_windows for ss, se in shifts):
+        if s.pin is None and s.time_windows and not any(a <= se and b >= ss for a, b in s.time_windows for ss, se in shifts):
             wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in s.time_windows)
             hours = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in shifts)
             raise InputDataError(
@@ -267,3 +307,45 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
         elif max_cap is not None and s.demand > max_cap:
             unassigned.append((s.stop_id, f"{REASON_CAPACITY}（需要 {s.demand} ＞ 最大積載量 {max_cap}）"))
     return ProblemCheck(unassigned=unassigned, notes=notes)
+
+
+def replan_problem(problem: RoutingProblem, plan: RoutingPlan, *, cancelled=(), pinned=(),
+                   tolerance_s: int = 5 * 60) -> RoutingProblem:
+    """The problem for re-planning a day: cancelled stops removed, pinned stops kept at their vehicle and time.
+
+    Parameters
+    ----------
+    problem, plan
+        The day's problem and the plan made for it.
+    cancelled
+        Stop ids that no longer need a visit (their rows and columns leave the matrices).
+    pinned
+        Stop ids whose appointment stands: each gets a :class:`Pin` to the vehicle that serves
+        it in ``plan`` and its start of service there, ± ``tolerance_s``.
+
+    Raises
+    ------
+    InputDataError
+        An unknown stop id, or a pinned stop that ``plan`` does not visit (no time to keep).
+    """
+    from dataclasses import replace
+
+    ids = {s.stop_id for s in problem.stops}
+    cancelled, pinned = set(cancelled), set(pinned)
+    for sid in sorted((cancelled | pinned) - ids):
+        raise InputDataError(f"停留所・訪問 {sid} はこの日の計画にありません", feature=sid)
+    when = {x.stop_id: (r.vehicle_id, x.start_s) for r in plan.routes for x in r.visits}
+    for sid in sorted(pinned):
+        if sid not in when:
+            raise InputDataError(f"訪問 {sid} は元の計画で訪問されていないため、時刻を固定できません", feature=sid,
+                                 hint="訪問された予約だけを固定してください")
+        if sid in cancelled:
+            raise InputDataError(f"訪問 {sid} が取り消しと固定の両方に指定されています", feature=sid)
+    keep = [i for i, s in enumerate(problem.stops) if s.stop_id not in cancelled]
+    stops = [replace(problem.stops[i], pin=Pin(when[problem.stops[i].stop_id][0], when[problem.stops[i].stop_id][1],
+                                                int(tolerance_s)))
+             if problem.stops[i].stop_id in pinned else problem.stops[i] for i in keep]
+    idx = [0] + [i + 1 for i in keep]
+    D = np.asarray(problem.durations_s)[np.ix_(idx, idx)]
+    X = np.asarray(problem.distances_m)[np.ix_(idx, idx)]
+    return replace(problem, stops=stops, durations_s=D, distances_m=X)
