@@ -16,6 +16,25 @@ Solvers
   VROOM plan first, then ``workers`` seeded PyVRP searches (the second warm-started).
 * VROOM (pyvroom) where breaks are needed (PyVRP has none) and for quick re-plans.
 
+What a stop is worth when not every stop fits
+---------------------------------------------
+Stops with a ``value`` (a mobile-sales stop's expected customers) are ranked by it: VROOM
+priorities (0..100) and PyVRP prizes are proportional to it, PyVRP's prize for the smallest unit
+larger than any plan's travel cost, so the most value is served first, then the least travel
+(prize-collecting; one stop of 30 beats two of 10). When VROOM cannot fit every valued stop,
+PyVRP searches the prize-collecting model and its plan is kept when it serves at least VROOM's
+value. Without values, required stops outrank optional ones and ``priority`` orders each class.
+
+Pinned visits (re-planning a day)
+---------------------------------
+``Stop.pin`` fixes a visit to one vehicle/CSW, its service starting within the appointment time
+± tolerance (:func:`replan_problem` builds them from the previous plan after a cancellation).
+VROOM: every vehicle its own skill, a pinned job asking for its vehicle's, priority 100. PyVRP
+(no per-client vehicle list): a pinned vehicle is its own vehicle type, and each type gets a
+routing profile in which arcs into another vehicle's pinned visits take longer than a day, so no
+other vehicle reaches the pin's window. The checker reports a pinned visit on another vehicle,
+off its time, or dropped without a reason.
+
 Every stop that is not served is listed in ``RoutingPlan.unassigned`` with a reason; none is
 dropped silently. Given a seed the result is reproducible whenever the search stops on
 "no improvement" (small problems) or on ``max_iterations``; a pure wall-clock stop on a large
