@@ -32,6 +32,7 @@ from gis.outreach import (
     format_hhmm,
     make_csws,
     parse_break,
+    parse_hhmm,
     parse_span,
     plan_outreach,
     visits_from_table,
@@ -151,8 +152,13 @@ def _span_option(text: str, what: str) -> tuple[int, int]:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="非公開の出力フォルダ（既定: ワークスペースの隣の <名前>.private/outreach/<拠点>_<日付>）")
 @click.option("--time-limit", type=float, default=5.0, show_default=True, help="計算時間の上限（秒）")
+@click.option("--cancel", "cancel_text", default=None,
+              help="組み直し: 取り消しになった訪問のラベル（カンマ区切り、例 H-001,H-004）")
+@click.option("--pin", "pin_texts", multiple=True,
+              help="組み直し: 予約どおり残す訪問「ラベル=CSW@時刻」（例 H-003=csw-1@10:30、複数可）")
+@click.option("--pin-tolerance", type=int, default=5, show_default=True, help="固定した予約時刻の許容幅（分）")
 def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode, speed_kmh, circuity, sample_visits,
-             seed, date_text, role, as_station, user, out_dir, time_limit) -> None:
+             seed, date_text, role, as_station, user, out_dir, time_limit, cancel_text, pin_texts, pin_tolerance) -> None:
     """CSW の訪問ルート：拠点から各 CSW の1日の訪問順・時刻を計画（訪問先は要配慮個人情報として別保管）。"""
     from api.analyses.base import choose_engine
     from api.cli_common import expected_errors as _errors
@@ -174,6 +180,8 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
         raise click.BadParameter(f"{date_text!r} は YYYY-MM-DD ではありません", param_hint="--date") from None
     if visits_file and sample_visits:
         raise click.UsageError("--visits と --sample-visits は同時に使えません")
+    cancelled = {t.strip() for t in (cancel_text or "").replace("、", ",").split(",") if t.strip()}
+    pinned = _pin_options(pin_texts)
     viewer = Viewer(user=user or os.environ.get("USER") or "cli", role=role,
                     station_id=(as_station or station_id) if role == "csw" else as_station)
     try:
@@ -207,7 +215,14 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
             sample = sample or bool(households["is_sample"].any())
             engine, _engine_notes = choose_engine(ws["city_code"], data_dir=settings.data_dir,
                                                   mode="walk" if mode == "walk" else "drive")
-            plan = plan_outreach(station, visits_from_table(households), csws, engine=engine, date=day,
+            visits = visits_from_table(households)
+            unknown = sorted(cancelled - {v.visit_id for v in visits})
+            if unknown:
+                msg = f"取り消す訪問 {'、'.join(unknown)} が訪問先にありません"
+                raise InputDataError(msg, hint="--cancel には訪問先のラベル（例 H-001）を指定してください")
+            visits = [v for v in visits if v.visit_id not in cancelled]
+            plan = plan_outreach(station, visits, csws, engine=engine, date=day, pinned=pinned,
+                                 pin_tolerance_s=int(pin_tolerance) * 60,
                                  speed_kmh={mode: speed_kmh} if speed_kmh else None, circuity=circuity,
                                  time_limit_s=time_limit, seed=seed)
             folder = Path(out_dir) if out_dir else _default_out(ws_location, str(station_id), day)
@@ -217,6 +232,22 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
     except _errors() as exc:
         _fail(exc)
     _print_plan(plan, folder, written, sample=sample)
+
+
+def _pin_options(texts) -> dict[str, tuple[str, int]]:
+    """``("H-003=csw-1@10:30", …)`` → {"H-003": ("csw-1", 37800)}."""
+    out = {}
+    for text in texts or ():
+        label, _, rest = str(text).partition("=")
+        csw, _, at = rest.partition("@")
+        if not (label.strip() and csw.strip() and at.strip()):
+            raise click.BadParameter(f"「{text}」は ラベル=CSW@時刻（例 H-003=csw-1@10:30）の形ではありません",
+                                     param_hint="--pin")
+        try:
+            out[label.strip()] = (csw.strip(), parse_hhmm(at.strip()))
+        except (InputDataError, ValueError) as exc:
+            raise click.BadParameter(f"「{text}」の時刻が読めません（{exc}）", param_hint="--pin") from None
+    return out
 
 
 def _default_out(workspace: str, station_id: str, day: dt.date) -> Path:

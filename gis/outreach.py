@@ -401,6 +401,8 @@ def plan_outreach(
     circuity: float = 1.3,
     time_limit_s: float = 5.0,
     seed: int = 0,
+    pinned: Mapping[str, tuple[str, int]] | None = None,
+    pin_tolerance_s: int = 5 * 60,
 ) -> OutreachPlan:
     """Plan a station's outreach day: a route per CSW and every visit not fitted, with the reason.
 
@@ -426,6 +428,10 @@ def plan_outreach(
         Solver time limit (PyVRP, used when no CSW takes a break; VROOM finishes in well under a second).
     seed
         Random seed (the same inputs and seed give the same plan).
+    pinned
+        Re-planning a day: visit label → (CSW id, start of the visit in seconds after midnight)
+        for appointments that stand; each stays with that CSW, starting within
+        ``pin_tolerance_s`` of its time (``gis.routing.Pin``), and the rest is planned again.
 
     Returns
     -------
@@ -448,6 +454,7 @@ def plan_outreach(
     sid, sname, slon, slat = _station(station)
     _check_csws(csws)
     _check_visits(visits, csws)
+    pins = _check_pins(pinned, visits, csws, pin_tolerance_s)
     speeds = {**DEFAULT_SPEED_KMH, **(dict(speed_kmh) if speed_kmh else {})}
     for mode in {c.mode for c in csws}:
         if not speeds.get(mode) or speeds[mode] <= 0:
@@ -475,15 +482,17 @@ def plan_outreach(
     runtime = 0.0
     for mode, group in groups:
         D, X, _note = matrices[mode]
-        idx = [0] + [i + 1 for i in remaining]
+        ids = {c.csw_id for c in group}
+        here = [i for i in remaining if visits[i].visit_id not in pins or pins[visits[i].visit_id].vehicle_id in ids]
+        idx = [0] + [i + 1 for i in here]
         stops = []
-        for i in remaining:
+        for i in here:
             v = visits[i]
             required, prio = _SOLVER_PRIORITY[(v.priority, v.appointment)]
             stops.append(routing.Stop(
                 stop_id=v.visit_id, name=v.visit_id, location=points[i + 1], service_s=int(v.duration_s),
                 time_windows=[(int(a), int(b - v.duration_s)) for a, b in v.windows],
-                priority=prio, required=required))
+                priority=prio, required=required, pin=pins.get(v.visit_id)))
         vehicles = [routing.Vehicle(
             vehicle_id=c.csw_id, name=f"CSW {c.name}", shift=(int(c.hours[0]), int(c.hours[1])),
             breaks=[routing.Break((int(c.break_window[0]), int(c.break_window[1])), int(c.break_s))]
@@ -516,6 +525,30 @@ def plan_outreach(
         routes=[routes[c.csw_id] for c in csws], unfitted=unfitted, notes=notes,
         solver="+".join(dict.fromkeys(solvers)) or "-", runtime_s=round(runtime, 3), seed=seed, checks=checks,
     )
+
+
+def _check_pins(pinned, visits: list[OutreachVisit], csws: list[CSW], tolerance_s: int) -> dict:
+    """Visit label → ``gis.routing.Pin``, each label and CSW checked (messages name the label only)."""
+    from gis import routing
+
+    if not pinned:
+        return {}
+    labels = {v.visit_id for v in visits}
+    staff = {c.csw_id: c for c in csws}
+    if tolerance_s is None or tolerance_s < 0:
+        msg = f"予約時刻の許容幅は0分以上です: {tolerance_s!r}"
+        raise InputDataError(msg)
+    out = {}
+    for label, (csw_id, start_s) in dict(pinned).items():
+        if label not in labels:
+            msg = f"固定する訪問 {_who(label)} が訪問先にありません"
+            raise InputDataError(msg, feature=label, hint="取り消していない訪問のラベルを指定してください")
+        c = staff.get(str(csw_id))
+        if c is None:
+            msg = f"{_who(label)} を固定する CSW「{csw_id}」がいません（この日の CSW: {'、'.join(staff)}）"
+            raise InputDataError(msg, feature=label)
+        out[label] = routing.Pin(c.csw_id, int(start_s), int(tolerance_s))
+    return out
 
 
 def _csw_route(csw: CSW, route, visits, by_id, problem) -> CSWRoute:

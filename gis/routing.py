@@ -1,6 +1,8 @@
 """Vehicle routing with time windows: the problem model, PyVRP/VROOM adapters and an independent plan checker.
 
-Times are integer seconds since midnight, distances integer metres. The travel matrices are
+The model and its validation live in :mod:`gis.routing_model`, the checker in
+:mod:`gis.routing_check`; this module holds travel matrices, scheduling and the solver adapters,
+and re-exports both. Times are integer seconds since midnight, distances integer metres. The travel matrices are
 (n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Vehicles start and end at the
 depot (``Vehicle.start``/``Vehicle.end`` other than the depot are refused with a clear message).
 
@@ -14,6 +16,25 @@ Solvers
   VROOM plan first, then ``workers`` seeded PyVRP searches (the second warm-started).
 * VROOM (pyvroom) where breaks are needed (PyVRP has none) and for quick re-plans.
 
+What a stop is worth when not every stop fits
+---------------------------------------------
+Stops with a ``value`` (a mobile-sales stop's expected customers) are ranked by it: VROOM
+priorities (0..100) and PyVRP prizes are proportional to it, PyVRP's prize for the smallest unit
+larger than any plan's travel cost, so the most value is served first, then the least travel
+(prize-collecting; one stop of 30 beats two of 10). When VROOM cannot fit every valued stop,
+PyVRP searches the prize-collecting model and its plan is kept when it serves at least VROOM's
+value. Without values, required stops outrank optional ones and ``priority`` orders each class.
+
+Pinned visits (re-planning a day)
+---------------------------------
+``Stop.pin`` fixes a visit to one vehicle/CSW, its service starting within the appointment time
+± tolerance (:func:`replan_problem` builds them from the previous plan after a cancellation).
+VROOM: every vehicle its own skill, a pinned job asking for its vehicle's, priority 100. PyVRP
+(no per-client vehicle list): a pinned vehicle is its own vehicle type, and each type gets a
+routing profile in which arcs into another vehicle's pinned visits take longer than a day, so no
+other vehicle reaches the pin's window. The checker reports a pinned visit on another vehicle,
+off its time, or dropped without a reason.
+
 Every stop that is not served is listed in ``RoutingPlan.unassigned`` with a reason; none is
 dropped silently. Given a seed the result is reproducible whenever the search stops on
 "no improvement" (small problems) or on ``max_iterations``; a pure wall-clock stop on a large
@@ -25,16 +46,41 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from gis.errors import InputDataError
+from gis.routing_check import check_plan
+from gis.routing_model import (
+    DAY_END,
+    JAPAN_LAT,
+    JAPAN_LON,
+    REASON_CAPACITY,
+    REASON_FLEET,
+    REASON_OPTIONAL,
+    REASON_SHIFT,
+    REASON_UNREACHABLE,
+    REASON_WINDOW,
+    Break,
+    Location,
+    Pin,
+    ProblemCheck,
+    Route,
+    RoutingPlan,
+    RoutingProblem,
+    Stop,
+    Vehicle,
+    Visit,
+    _windows,
+    format_hhmm,
+    replan_problem,
+    validate_problem,
+)
 
 __all__ = [
     "Break",
     "Location",
+    "Pin",
     "ProblemCheck",
     "Route",
     "RoutingPlan",
@@ -44,260 +90,11 @@ __all__ = [
     "Visit",
     "check_plan",
     "format_hhmm",
+    "replan_problem",
     "solve",
     "travel_matrix",
     "validate_problem",
 ]
-
-#: Japan's bounding box used for coordinate checks (longitude, latitude).
-JAPAN_LON = (122.0, 154.0)
-JAPAN_LAT = (20.0, 46.0)
-DAY_END = 48 * 3600  # latest representable time (two days), used when a stop has no window
-
-REASON_CAPACITY = "積載量が足りません（この停留所の需要がどの車両の積載量も超えています）"
-REASON_UNREACHABLE = "道路網で到達できません"
-REASON_WINDOW = "時間帯に間に合いません（どの車両の勤務時間内でも、時間帯内に到着できません）"
-REASON_SHIFT = "勤務時間が短すぎます（拠点から往復すると勤務時間に収まりません）"
-REASON_FLEET = "車両・時間が足りません（他の訪問と合わせると勤務時間・積載量に収まりません）"
-REASON_OPTIONAL = "任意の訪問のため、今回の計画では見送りました（優先度が低いか回り道が大きい）"
-
-
-# --------------------------------------------------------------------------------------------
-# model
-
-
-@dataclass(frozen=True)
-class Location:
-    """A point: longitude and latitude (WGS84), or planar x/y when ``RoutingProblem.planar``."""
-
-    lon: float
-    lat: float
-    name: str = ""
-
-
-@dataclass
-class Stop:
-    """A place to visit.
-
-    ``time_windows`` constrain the start of service (empty = any time); ``required`` stops must
-    be visited or be reported unassigned with the reason; optional ones are visited when worth it
-    (higher ``priority`` = more worth).
-    """
-
-    stop_id: str
-    name: str
-    location: Location
-    service_s: int
-    demand: int = 0
-    time_windows: list[tuple[int, int]] = field(default_factory=list)
-    priority: int = 0
-    required: bool = True
-
-
-@dataclass
-class Break:
-    """A break (e.g. lunch) of ``duration_s`` taken entirely within ``window`` (start, end)."""
-
-    window: tuple[int, int]
-    duration_s: int
-
-
-@dataclass
-class Vehicle:
-    """A vehicle (or a CSW on foot/by car) working ``shift`` = (leave depot not before, be back by)."""
-
-    vehicle_id: str
-    name: str
-    shift: tuple[int, int]
-    capacity: int | None = None
-    breaks: list[Break] = field(default_factory=list)
-    start: Location | None = None
-    end: Location | None = None
-
-
-@dataclass
-class RoutingProblem:
-    """Depot, stops, vehicles and the (n+1)×(n+1) travel matrices (0 = depot, i = stops[i-1]).
-
-    ``planar=True`` marks benchmark instances whose coordinates are not longitude/latitude
-    (the Japan coordinate check is skipped).
-    """
-
-    depot: Location
-    stops: list[Stop]
-    vehicles: list[Vehicle]
-    durations_s: np.ndarray
-    distances_m: np.ndarray
-    note: str = ""
-    planar: bool = False
-
-
-@dataclass
-class Visit:
-    """One visit on a route: arrival, start of service, departure, load on board after it."""
-
-    stop_id: str
-    arrival_s: int
-    start_s: int
-    departure_s: int
-    load_after: int
-
-
-@dataclass
-class Route:
-    """One vehicle's route: visits in order, breaks taken (start, end), leaving and return times."""
-
-    vehicle_id: str
-    visits: list[Visit]
-    breaks: list[tuple[int, int]]
-    start_s: int
-    end_s: int
-    distance_m: int
-    duration_s: int
-
-
-@dataclass
-class RoutingPlan:
-    """Routes, the stops not served (stop id, reason), totals and how it was solved."""
-
-    routes: list[Route]
-    unassigned: list[tuple[str, str]]
-    distance_m: int
-    duration_s: int
-    solver: str
-    runtime_s: float
-    seed: int
-    notes: list[str] = field(default_factory=list)
-
-    def route_of(self, vehicle_id: str) -> Route | None:
-        """The route of a vehicle, or None when it stays at the depot."""
-        return next((r for r in self.routes if r.vehicle_id == vehicle_id), None)
-
-
-@dataclass
-class ProblemCheck:
-    """What :func:`validate_problem` found that does not stop planning."""
-
-    unassigned: list[tuple[str, str]]
-    notes: list[str]
-
-
-def format_hhmm(seconds: int) -> str:
-    """Seconds since midnight as 「H:MM」 (hours past 24 kept, e.g. 25:10)."""
-    s = int(round(seconds))
-    return f"{s // 3600}:{(s % 3600) // 60:02d}"
-
-
-# --------------------------------------------------------------------------------------------
-# validation
-
-
-def _windows(stop: Stop) -> list[tuple[int, int]]:
-    return [(int(a), int(b)) for a, b in stop.time_windows] if stop.time_windows else [(0, DAY_END)]
-
-
-def validate_problem(problem: RoutingProblem) -> ProblemCheck:
-    """Check a routing problem before solving.
-
-    Raises
-    ------
-    InputDataError
-        Zero vehicles; a vehicle whose shift ends before it starts, with a bad capacity or break,
-        or starting/ending away from the depot; duplicated stop ids; a stop with a negative
-        service time or demand, a time window that closes before it opens or lies entirely
-        outside every vehicle's shift; coordinates outside Japan; matrices of the wrong shape.
-
-    Returns
-    -------
-    ProblemCheck
-        ``unassigned``: stops that cannot be planned but do not stop the rest (demand above every
-        vehicle's capacity; unreachable on the road network), with the reason; ``notes``:
-        warnings (duplicated name and coordinates).
-    """
-    stops, vehicles = problem.stops, problem.vehicles
-    if not vehicles:
-        raise InputDataError("車両が0台です（no vehicles）", hint="少なくとも1台の車両（または訪問者）を登録してください")
-    seen: set[str] = set()
-    vids = Counter(v.vehicle_id for v in vehicles)
-    for vid, k in vids.items():
-        if k > 1:
-            raise InputDataError(f"車両IDが重複しています: {vid}", feature=vid)
-    for v in vehicles:
-        a, b = v.shift
-        if b <= a:
-            raise InputDataError(
-                f"車両「{v.name or v.vehicle_id}」の勤務時間が終了 {format_hhmm(b)} ≦ 開始 {format_hhmm(a)} です",
-                feature=v.vehicle_id, hint="開始より後の終了時刻を指定してください")
-        if v.capacity is not None and v.capacity < 0:
-            raise InputDataError(f"車両「{v.name or v.vehicle_id}」の積載量が負です: {v.capacity}", feature=v.vehicle_id)
-        for brk in v.breaks:
-            ba, bb = brk.window
-            if brk.duration_s < 0 or bb - ba < brk.duration_s:
-                raise InputDataError(
-                    f"車両「{v.name or v.vehicle_id}」の休憩（{format_hhmm(ba)}–{format_hhmm(bb)}、{brk.duration_s // 60}分）が時間帯に収まりません",
-                    feature=v.vehicle_id, hint="休憩の時間帯を休憩時間より長くしてください")
-        for end_name, loc in (("出発地", v.start), ("到着地", v.end)):
-            if loc is not None and (abs(loc.lon - problem.depot.lon) > 1e-9 or abs(loc.lat - problem.depot.lat) > 1e-9):
-                raise InputDataError(
-                    f"車両「{v.name or v.vehicle_id}」の{end_name}が拠点と異なります（拠点以外の発着は未対応です）",
-                    feature=v.vehicle_id, hint="拠点を発着地にしてください")
-    shifts = [v.shift for v in vehicles]
-    for k, s in enumerate(stops, start=1):
-        label = f"停留所「{s.name or s.stop_id}」（{s.stop_id}）"
-        if s.stop_id in seen:
-            raise InputDataError(f"停留所IDが重複しています: {label}", row=k, feature=s.stop_id,
-                                 hint="同じIDの停留所を1つにまとめてください")
-        seen.add(s.stop_id)
-        if s.service_s < 0 or s.demand < 0:
-            raise InputDataError(f"{label}の滞在時間または需要が負です", row=k, feature=s.stop_id)
-        if not problem.planar:
-            lon, lat = s.location.lon, s.location.lat
-            if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
-                raise InputDataError(
-                    f"{label}の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です", row=k, feature=s.stop_id,
-                    hint="経度122〜154・緯度20〜46の範囲か、経度と緯度が入れ替わっていないか確認してください")
-        for a, b in s.time_windows:
-            if b < a:
-                raise InputDataError(
-                    f"{label}の時間帯が開始 {format_hhmm(a)} より前の {format_hhmm(b)} に終わっています",
-                    row=k, feature=s.stop_id, hint="時間帯の開始と終了を確認してください")
-        if s.time_windows and not any(a <= se and b >= ss for a, b in s.time_windows for ss, se in shifts):
-            wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in s.time_windows)
-            hours = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in shifts)
-            raise InputDataError(
-                f"{label}の時間帯（{wins}）がどの車両の勤務時間（{hours}）とも重なりません",
-                row=k, feature=s.stop_id, hint="時間帯か勤務時間を見直してください")
-    if not problem.planar:
-        lon, lat = problem.depot.lon, problem.depot.lat
-        if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
-            raise InputDataError(f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
-                                 feature="depot", hint="経度と緯度が入れ替わっていないか確認してください")
-    n = len(stops) + 1
-    for what, m in (("durations_s", problem.durations_s), ("distances_m", problem.distances_m)):
-        shape = np.shape(m)
-        if shape != (n, n):
-            raise InputDataError(
-                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}＝{n}×{n} が必要です）",
-                hint="travel_matrix() で拠点と停留所の順に作り直してください")
-    notes: list[str] = []
-    dup = Counter((s.name, round(s.location.lon, 7), round(s.location.lat, 7)) for s in stops)
-    for (name, lon, lat), k in dup.items():
-        if k > 1:
-            ids = [s.stop_id for s in stops if (s.name, round(s.location.lon, 7), round(s.location.lat, 7)) == (name, lon, lat)]
-            notes.append(f"同じ名前・座標の停留所が{k}件あります（{name}: {', '.join(ids)}）。重複でないか確認してください")
-    unassigned: list[tuple[str, str]] = []
-    caps = [v.capacity for v in vehicles]
-    max_cap = None if any(c is None for c in caps) else max(caps)
-    d = np.asarray(problem.durations_s, dtype=float)
-    x = np.asarray(problem.distances_m, dtype=float)
-    bad = ~np.isfinite(d) | ~np.isfinite(x) | (d < 0) | (x < 0)
-    for i, s in enumerate(stops, start=1):
-        if bad[0, i] or bad[i, 0]:
-            unassigned.append((s.stop_id, REASON_UNREACHABLE))
-        elif max_cap is not None and s.demand > max_cap:
-            unassigned.append((s.stop_id, f"{REASON_CAPACITY}（需要 {s.demand} ＞ 最大積載量 {max_cap}）"))
-    return ProblemCheck(unassigned=unassigned, notes=notes)
-
 
 # --------------------------------------------------------------------------------------------
 # travel matrices
@@ -427,6 +224,13 @@ def _reason(problem: RoutingProblem, i: int) -> str:
     s = problem.stops[i]
     D = np.asarray(problem.durations_s)
     out_t, back_t = int(D[0, i + 1]), int(D[i + 1, 0])
+    if s.pin is not None:
+        v = next(v for v in problem.vehicles if v.vehicle_id == s.pin.vehicle_id)
+        a, b = s.pin.window
+        alone = (v.capacity is None or s.demand <= v.capacity) and max(v.shift[0] + out_t, a) <= b and \
+            max(v.shift[0] + out_t, a) + s.service_s + back_t <= v.shift[1]
+        return REASON_PIN.format(who=v.name or v.vehicle_id, at=format_hhmm(s.pin.start_s), tol=s.pin.tolerance_s // 60,
+                                 why=REASON_PIN_CLASH if alone else REASON_PIN_ALONE)
     cap_ok = [v for v in problem.vehicles if v.capacity is None or s.demand <= v.capacity]
     if not cap_ok:
         return REASON_CAPACITY
@@ -439,6 +243,73 @@ def _reason(problem: RoutingProblem, i: int) -> str:
             if start <= b and start + s.service_s + back_t <= v.shift[1]:
                 return REASON_FLEET if s.required else REASON_OPTIONAL
     return REASON_WINDOW
+
+
+#: Why a pinned visit is not in the plan (who, at, tol, why).
+REASON_PIN = "予約（{who}、{at}±{tol}分）を守って計画に入れられません（{why}）"
+REASON_PIN_CLASH = "同じ時間帯の他の予約・休憩と重なるか、前後の予約から移動が間に合いません"
+REASON_PIN_ALONE = "この車両・担当の勤務時間と積載量では、予約時刻に着いて戻れません"
+
+
+# --------------------------------------------------------------------------------------------
+# what a stop is worth when not every stop fits (prize-collecting)
+
+
+def _valued(problem: RoutingProblem) -> bool:
+    """Whether the stops carry values (then value, not required/priority, ranks them)."""
+    return any(s.value is not None for s in problem.stops)
+
+
+def _value(s: Stop) -> float:
+    try:
+        v = float(s.value) if s.value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return v if math.isfinite(v) and v > 0 else 0.0
+
+
+def _worth(problem: RoutingProblem) -> list[float]:
+    """Each stop's worth on one scale: its value, or (without values) 50 + priority when required, else priority.
+
+    Solvers serve the most total worth first; the weights are proportional, so serving one stop
+    of worth 30 beats serving two of 10 (a swap that frees the time is taken).
+    """
+    if _valued(problem):
+        return [_value(s) for s in problem.stops]
+    return [float((50 if s.required else 0) + max(0, min(49, int(s.priority)))) for s in problem.stops]
+
+
+def _vroom_priorities(problem: RoutingProblem) -> list[int]:
+    """VROOM priorities (integers 0..100, maximised in sum before cost) proportional to the worth."""
+    w = _worth(problem)
+    if not _valued(problem):
+        return [int(min(100, x)) for x in w]
+    top = max(w, default=0.0)
+    return [int(round(100 * x / top)) if top > 0 else 0 for x in w]
+
+
+def _pin_priority(problem: RoutingProblem, prios: list[int]) -> list[int]:
+    """Pinned visits (appointments) above everything else."""
+    return [100 if s.pin is not None else p for s, p in zip(problem.stops, prios)]
+
+
+def _pyvrp_prizes(problem: RoutingProblem, active: list[int], big: int) -> dict[int, int]:
+    """PyVRP prizes for stops that may be left out, in the units of the travel cost.
+
+    With values: ``big`` exceeds any plan's travel cost, so the prize of the smallest unit of
+    worth (1/1000 of the largest stop's value) outweighs any detour: the search maximises the
+    value served, then minimises travel; proportional, so one stop of 30 outranks two of 10.
+    A stop of value 0 gets a token prize. Without values: as before, required stops far above
+    optional ones, optional ones worth about one leg per priority step.
+    """
+    if not _valued(problem):
+        # required stops (in a problem with optional ones) far above optional ones, which are
+        # worth about a leg per priority step (served when the detour is small)
+        return {i: big * 10 if problem.stops[i].required
+                else big // max(1, len(active)) * (1 + max(0, int(problem.stops[i].priority))) for i in active}
+    w = _worth(problem)
+    top = max((w[i] for i in active), default=0.0)
+    return {i: big * max(1, int(round(1000 * w[i] / top))) if top > 0 and w[i] > 0 else 1 for i in active}
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,20 +327,25 @@ def _vroom_input(problem: RoutingProblem, active: list[int]):
     inp.set_distances_matrix("car", X)
     has_cap = any(v.capacity is not None for v in problem.vehicles)
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
+    pins = ({v.vehicle_id: k for k, v in enumerate(problem.vehicles)}
+            if any(problem.stops[i].pin is not None for i in active) else {})
     for k, v in enumerate(problem.vehicles):
         kw = {}
         if has_cap:
             kw["capacity"] = [int(v.capacity) if v.capacity is not None else big_cap]
         brks = [vroom.Break(1000 * k + j, time_windows=[vroom.TimeWindow(int(b.window[0]), int(b.window[1] - b.duration_s))],
                             service=int(b.duration_s)) for j, b in enumerate(v.breaks)]
+        if pins:  # each vehicle its own skill: a pinned job asks for its vehicle's
+            kw["skills"] = {k + 1}
         inp.add_vehicle(vroom.Vehicle(k, start=0, end=0, time_window=vroom.TimeWindow(int(v.shift[0]), int(v.shift[1])),
                                       breaks=brks, **kw))
+    prios = _pin_priority(problem, _vroom_priorities(problem))
     for i in active:
         s = problem.stops[i]
         kw = {"delivery": [int(s.demand)]} if has_cap else {}
-        # VROOM priorities are 0..100; required stops outrank optional ones
-        prio = min(100, (50 if s.required else 0) + max(0, min(49, int(s.priority))))
-        inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prio,
+        if s.pin is not None:
+            kw["skills"] = {pins[s.pin.vehicle_id] + 1}
+        inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prios[i],
                               time_windows=[vroom.TimeWindow(int(a), int(b)) for a, b in _windows(s)], **kw))
     return inp
 
@@ -500,7 +376,7 @@ def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int
 
 
 def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
-    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end).
+    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end, pins).
 
     Groups in order of their first vehicle, vehicles in problem order within a group. PyVRP gets
     one ``VehicleType`` per group with ``num_available`` = its size: with one type per vehicle its
@@ -508,8 +384,10 @@ def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
     them (measured: R110 at 10 s, 2.74 % gap per-vehicle types against 0.02 % grouped).
     """
     keys: dict[tuple, list[int]] = {}
+    pinned = {s.pin.vehicle_id for s in problem.stops if s.pin is not None}
     for k, v in enumerate(problem.vehicles):
-        key = (v.capacity, tuple(v.shift), tuple((tuple(b.window), b.duration_s) for b in v.breaks), v.start, v.end)
+        key = (v.capacity, tuple(v.shift), tuple((tuple(b.window), b.duration_s) for b in v.breaks), v.start, v.end,
+               v.vehicle_id if v.vehicle_id in pinned else None)
         keys.setdefault(key, []).append(k)
     return list(keys.values())
 
@@ -551,11 +429,12 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     has_cap = any(v.capacity is not None for v in problem.vehicles)
     big = int(X.max(initial=1) + D.max(initial=1) + 1) * (len(active) + 2)
     clients, cgroups, owner, win_of = [], [], [], []
+    prizes = _pyvrp_prizes(problem, active, big)
     for li, i in enumerate(active, start=1):
         s = problem.stops[i]
         wins = _windows(s)
-        required = bool(s.required) and all_required
-        prize = 0 if required else (big * 10 if s.required else big // max(1, len(active)) * (1 + max(0, int(s.priority))))
+        required = s.pin is not None or (bool(s.required) and all_required)
+        prize = 0 if required else prizes[i]
         grp = None
         if len(wins) > 1:
             grp = len(cgroups)
@@ -569,14 +448,33 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     vts = []
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
     groups = _vehicle_groups(problem)
-    for grp in groups:
+    # Pinned visits: PyVRP has no per-client vehicle list, so each vehicle type gets its own
+    # routing profile in which the arcs into another vehicle's pinned visits take longer than any
+    # day (arriving in the pin's window is then impossible for it).
+    pin_at = {li: problem.stops[i].pin.vehicle_id for li, i in enumerate(active, start=1)
+              if problem.stops[i].pin is not None}
+    Ds, Xs = [D], [X]
+    for t, grp in enumerate(groups):
         v = problem.vehicles[grp[0]]
         cap = [int(v.capacity) if v.capacity is not None else big_cap] if has_cap else []
+        profile = 0
+        if pin_at:
+            mine = {problem.vehicles[k].vehicle_id for k in grp}
+            others = [li for li, vid in pin_at.items() if vid not in mine]
+            Dt, Xt = D.copy(), X.copy()
+            Dt[:, others] = 10 * DAY_END
+            Xt[:, others] = big
+            np.fill_diagonal(Dt, 0)
+            np.fill_diagonal(Xt, 0)
+            profile = len(Ds)
+            Ds.append(Dt)
+            Xs.append(Xt)
         vts.append(pyvrp.VehicleType(len(grp), capacity=cap, tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
+                                     profile=profile,
                                      name=",".join(str(problem.vehicles[k].vehicle_id) for k in grp)))
     data = pyvrp.ProblemData(locs, clients, [pyvrp.Depot(0, tw_early=min(v.shift[0] for v in problem.vehicles),
                                                          tw_late=max(v.shift[1] for v in problem.vehicles))],
-                             vts, [X], [D], cgroups)
+                             vts, Xs, Ds, cgroups)
     return data, owner, win_of, groups
 
 
@@ -731,7 +629,7 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         notes.append("休憩があるため VROOM で計画しました（PyVRP は休憩に未対応）")
 
     remaining = lambda: max(0.05, time_limit_s - (time.perf_counter() - t_start))  # noqa: E731
-    all_req = bool(active) and all(problem.stops[i].required for i in active)
+    all_req = bool(active) and all(problem.stops[i].must_visit for i in active)
     # Every stop required and two cores: both cores search from the start (see below), and the
     # VROOM plan comes from the second core; otherwise a VROOM plan first.
     two_searches = use == "pyvrp" and all_req and workers > 1
@@ -764,7 +662,9 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
             _key, routes, feasible, tag = min(outs, key=lambda o: (o[0], o[3]))
             _data, owner, win_of, vgroups = full
         else:
-            part = _pyvrp_data(problem, active, all_required=all_req)
+            # stops with values that VROOM could not all fit: PyVRP collects the most value
+            # (prizes) rather than searching for a plan that serves everyone
+            part = _pyvrp_data(problem, active, all_required=all_req and not (vroom_left and _valued(problem)))
             jobs = [(part, _try_warm(part, vroom_routes, problem) if j else None, seed + j, j)
                     for j in range(n_jobs)]
             routes, feasible, tag = pyvrp_best_of([(d[0], init, sd, tg) for d, init, sd, tg in jobs],
@@ -772,12 +672,19 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
                                                   no_improvement=no_imp, workers=workers)
             _data, owner, win_of, vgroups = part
         n_served = sum(len(c) for _, c in routes)
-        if feasible and n_served >= len(active) - len(vroom_left):
+        if _valued(problem):
+            w = _worth(problem)
+            vroom_out = set(vroom_left)
+            got = sum(w[owner[c]] for _, clients in routes for c in clients)
+            better = got >= sum(w[i] for i in active if i not in vroom_out) - 1e-9
+        else:
+            better = n_served >= len(active) - len(vroom_left)
+        if feasible and better:
             used = "pyvrp"
             routes_seq = [(k, [owner[c] for c in clients], None, [win_of[c] for c in clients])
                           for k, clients in _routes_to_vehicles(routes, vgroups)]
         elif feasible:
-            notes.append("VROOM の計画の方が多くの停留所を回れるため、VROOM の計画を使いました")
+            notes.append("VROOM の計画の方が多くの停留所（価値の合計）を回れるため、VROOM の計画を使いました")
         else:
             notes.append("PyVRP で制約を満たす解が見つからなかったため、VROOM の計画を使いました")
     if used == "vroom":
@@ -797,114 +704,3 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
                        duration_s=int(sum(r.duration_s for r in built)), solver=used,
                        runtime_s=round(time.perf_counter() - t_start, 3), seed=seed, notes=notes)
     return plan
-
-
-# --------------------------------------------------------------------------------------------
-# independent checker
-
-
-def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
-    """Every hard-constraint violation in a plan, recomputed from the matrices (empty = valid).
-
-    Does not trust the solver: travel times are re-added along each route and the reported times
-    are checked against them, the time windows, the shifts (leaving and returning to the depot),
-    capacities, breaks (in their window, full length, not during a visit) and coverage (every
-    stop visited at most once; every required stop visited or listed unassigned).
-    """
-    out: list[str] = []
-    D = np.asarray(problem.durations_s, dtype=float)
-    X = np.asarray(problem.distances_m, dtype=float)
-    pos = {s.stop_id: i for i, s in enumerate(problem.stops)}
-    vehicles = {v.vehicle_id: v for v in problem.vehicles}
-    visited: Counter[str] = Counter()
-    route_ids: Counter[str] = Counter()
-    for r in plan.routes:
-        v = vehicles.get(r.vehicle_id)
-        route_ids[r.vehicle_id] += 1
-        if v is None:
-            out.append(f"{r.vehicle_id}: 存在しない車両のルートです")
-            continue
-        vn = v.name or v.vehicle_id
-        if r.start_s < v.shift[0]:
-            out.append(f"{vn}: 出発 {format_hhmm(r.start_s)} が勤務開始 {format_hhmm(v.shift[0])} より前です")
-        if r.end_s > v.shift[1]:
-            out.append(f"{vn}: 帰着 {format_hhmm(r.end_s)} が勤務終了 {format_hhmm(v.shift[1])} より後です")
-        # breaks
-        brk_taken = sorted(r.breaks)
-        if len(brk_taken) != len(v.breaks):
-            out.append(f"{vn}: 休憩が {len(v.breaks)} 回必要ですが {len(brk_taken)} 回です")
-        for (bs, be), brk in zip(brk_taken, sorted(v.breaks, key=lambda b: b.window)):
-            if be - bs < brk.duration_s:
-                out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が {brk.duration_s // 60} 分に足りません")
-            if bs < brk.window[0] or be > brk.window[1]:
-                out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が時間帯 "
-                           f"{format_hhmm(brk.window[0])}–{format_hhmm(brk.window[1])} の外です")
-            if bs < v.shift[0] or be > v.shift[1]:
-                out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が勤務時間の外です")
-        # walk the route
-        nodes = [0]
-        prev_dep = r.start_s
-        load = sum(problem.stops[pos[x.stop_id]].demand for x in r.visits if x.stop_id in pos)
-        if v.capacity is not None and load > v.capacity:
-            out.append(f"{vn}: 積載 {load} が積載量 {v.capacity} を超えています")
-        for x in r.visits:
-            if x.stop_id not in pos:
-                out.append(f"{vn}: 存在しない停留所 {x.stop_id} を訪問しています")
-                continue
-            i = pos[x.stop_id]
-            s = problem.stops[i]
-            label = f"{vn} の停留所「{s.name or s.stop_id}」（{s.stop_id}）"
-            visited[x.stop_id] += 1
-            travel = D[nodes[-1], i + 1]
-            if not np.isfinite(travel):
-                out.append(f"{label}: 前の地点から到達できません")
-                travel = 0
-            in_leg = [(bs, be) for bs, be in brk_taken if prev_dep <= bs and be <= x.start_s]
-            brk_time = sum(be - bs for bs, be in in_leg)
-            if x.arrival_s < prev_dep + travel + brk_time - 1e-6:
-                out.append(f"{label}: 到着 {format_hhmm(x.arrival_s)} が移動時間から計算した "
-                           f"{format_hhmm(prev_dep + travel)} より早いです")
-            if x.start_s < prev_dep + travel + brk_time - 1e-6:
-                out.append(f"{label}: 開始 {format_hhmm(x.start_s)} に間に合いません（前の出発 "
-                           f"{format_hhmm(prev_dep)}＋移動 {int(travel) // 60}分"
-                           + (f"＋休憩 {int(brk_time) // 60}分" if brk_time else "") + "）")
-            if x.start_s < x.arrival_s:
-                out.append(f"{label}: 到着前に開始しています")
-            if x.departure_s - x.start_s < s.service_s:
-                out.append(f"{label}: 滞在 {(x.departure_s - x.start_s) // 60} 分が必要な {s.service_s // 60} 分より短いです")
-            if not any(a <= x.start_s <= b for a, b in _windows(s)):
-                wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in _windows(s))
-                out.append(f"{label}: 開始 {format_hhmm(x.start_s)} が時間帯（{wins}）の外です")
-            for bs, be in brk_taken:
-                if bs < x.departure_s and be > x.start_s:
-                    out.append(f"{label}: 訪問中（{format_hhmm(x.start_s)}–{format_hhmm(x.departure_s)}）に"
-                               f"休憩 {format_hhmm(bs)}–{format_hhmm(be)} が重なっています")
-            load -= s.demand
-            nodes.append(i + 1)
-            prev_dep = x.departure_s
-        travel = D[nodes[-1], 0]
-        in_leg = [(bs, be) for bs, be in brk_taken if prev_dep <= bs and be <= r.end_s]
-        brk_time = sum(be - bs for bs, be in in_leg)
-        if r.end_s < prev_dep + travel + brk_time - 1e-6:
-            out.append(f"{vn}: 帰着 {format_hhmm(r.end_s)} は最後の出発 {format_hhmm(prev_dep)}＋移動 "
-                       f"{int(travel) // 60}分 に間に合いません")
-        dist = sum(X[a, b] for a, b in zip(nodes, nodes[1:] + [0]))
-        if np.isfinite(dist) and abs(dist - r.distance_m) > 1 + 1e-6 * dist:
-            out.append(f"{vn}: 距離 {r.distance_m} m が行列から計算した {int(dist)} m と違います")
-    for vid, k in route_ids.items():
-        if k > 1:
-            out.append(f"{vid}: 同じ車両のルートが {k} 本あります")
-    for sid, k in visited.items():
-        if k > 1:
-            out.append(f"停留所 {sid} を {k} 回訪問しています")
-    un = Counter(sid for sid, _ in plan.unassigned)
-    for s in problem.stops:
-        if visited[s.stop_id] and un[s.stop_id]:
-            out.append(f"停留所 {s.stop_id} は訪問済みなのに未割当にも載っています")
-        if s.required and not visited[s.stop_id] and not un[s.stop_id]:
-            out.append(f"停留所「{s.name or s.stop_id}」（{s.stop_id}）が訪問も未割当の一覧にもありません（黙って落とされています）")
-        if un[s.stop_id]:
-            reason = next(r for sid, r in plan.unassigned if sid == s.stop_id)
-            if not reason:
-                out.append(f"停留所 {s.stop_id} の未割当の理由がありません")
-    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import stat
 from collections import Counter
@@ -573,3 +575,48 @@ def test_outreach_job_sample_visits_on_a_station_without_clients(tmp_path):
         with client_store_for(store) as clients:
             table = clients.households(Viewer("a", "admin"), station_id="s2")
             assert len(table) == 4 and table["is_sample"].all() and table["name"].str.startswith("サンプル世帯").all()
+
+
+def _sheet_starts(folder):
+    """{label: (csw id, start 「H:MM」)} from the private route sheets."""
+    out = {}
+    for f in folder.glob("訪問ルート_csw-*.csv"):
+        csw = f.stem.split("_", 1)[1]
+        rows = [r for r in csv.reader(io.StringIO(f.read_text(encoding="utf-8-sig"))) if r and not r[0].startswith("#")]
+        head = rows[0]
+        for r in rows[1:]:
+            rec = dict(zip(head, r))
+            if rec["順番"]:
+                out[rec["訪問先"]] = (csw, rec["開始"])
+    return out
+
+
+def test_cli_replan_after_a_cancellation_keeps_three_pinned_appointments(takahashi, tmp_path):
+    """Issue 10: a day re-planned with --cancel and 3 --pin keeps those visits with their CSW at their time."""
+    from gis.outreach import parse_hhmm
+
+    args = ["--station", "sample-station-01", "--workspace", str(takahashi), "--csws", "2", "--seed", "1",
+            "--date", "2025-06-02", "--time-limit", "1", "--user", "csw-a"]
+    res = _run([*args, "--sample-visits", "12", "--out", str(tmp_path / "first")])
+    assert res.exit_code == 0, res.output
+    n_first = int(re.search(r"訪問 \d+/(\d+) 件", res.output).group(1))
+    first = _sheet_starts(tmp_path / "first")
+    by_csw = {c: sorted((parse_hhmm(t), sid) for sid, (cc, t) in first.items() if cc == c) for c in ("csw-1", "csw-2")}
+    assert by_csw["csw-1"] and by_csw["csw-2"]
+    pinned = [by_csw["csw-1"][-1][1], by_csw["csw-2"][0][1], by_csw["csw-2"][-1][1]]
+    cancelled = [by_csw["csw-1"][0][1], by_csw["csw-1"][1][1]]
+    pins = [f"--pin={sid}={first[sid][0]}@{first[sid][1]}" for sid in pinned]
+    res = _run([*args, "--out", str(tmp_path / "again"), "--cancel", ",".join(cancelled), *pins])
+    assert res.exit_code == 0, res.output
+    again = _sheet_starts(tmp_path / "again")
+    for sid in pinned:
+        assert again[sid][0] == first[sid][0], f"{sid} moved to another CSW"
+        assert abs(parse_hhmm(again[sid][1]) - parse_hhmm(first[sid][1])) <= 5 * 60, f"{sid} moved from its time"
+    assert not set(cancelled) & set(again)
+    m = re.search(r"訪問 (\d+)/(\d+) 件", res.output)
+    assert m and int(m.group(2)) >= n_first - 2  # the station's stored households, less the cancelled
+    # a pin that cannot be read or names nobody says so in Japanese
+    res = _run([*args, "--out", str(tmp_path / "bad"), "--pin", "S-01@10:00"])
+    assert res.exit_code != 0 and "ラベル=CSW@時刻" in res.output
+    res = _run([*args, "--out", str(tmp_path / "bad"), "--pin", "S-02=csw-9@10:00"])
+    assert res.exit_code != 0 and "CSW「csw-9」がいません" in res.output

@@ -380,3 +380,33 @@ def test_travel_matrix_straight_line_times_circuity():
 def test_travel_matrix_refuses_bad_speed():
     with pytest.raises(InputDataError, match="速度"):
         travel_matrix(StraightLineEngine(crs="EPSG:6673"), [DEPOT], speed_kmh=0)
+
+
+def _one_big_or_two_small(small_value: float):
+    """3 h shift: a 2-hour stop B (value 30) at km 3, or two 1-hour stops at km 1 and 2 — not all three."""
+    p = line_problem(shift=(9 * H, 12 * H))
+    a, b, c, _d = p.stops
+    a.service_s = b.service_s = H
+    c.service_s = 2 * H
+    a.value = b.value = small_value
+    c.value = 30.0
+    p.stops = [a, b, c]
+    p.durations_s = p.durations_s[:4, :4]
+    p.distances_m = p.distances_m[:4, :4]
+    return p
+
+
+@pytest.mark.parametrize("solver,workers", [("pyvrp", 1), ("pyvrp", 2), ("vroom", 1)])
+def test_values_are_prizes_one_stop_of_30_beats_two_of_10(solver, workers):
+    """Prize-collecting: the solver keeps the most value, not the most stops (issue 13)."""
+    p = _one_big_or_two_small(10.0)
+    plan = solve(p, solver=solver, time_limit_s=1, seed=0, workers=workers)
+    assert check_plan(p, plan) == []
+    assert order(plan) == [["C"]]
+    assert sorted(sid for sid, _ in plan.unassigned) == ["A", "B"]
+    # proportional, not a ranking: two stops of 16 are worth more than one of 30
+    p = _one_big_or_two_small(16.0)
+    plan = solve(p, solver=solver, time_limit_s=1, seed=0, workers=workers)
+    assert check_plan(p, plan) == []
+    assert sorted(sum(order(plan), [])) == ["A", "B"]
+    assert [sid for sid, _ in plan.unassigned] == ["C"]

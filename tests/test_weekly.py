@@ -15,6 +15,7 @@ from gis.errors import InputDataError
 from gis.routing import Break, Location, Vehicle, check_plan, travel_matrix
 from gis.weekly import (
     WEEKDAYS, WeeklyProblem, WeeklyStop, check_weekly, day_patterns, naive_weekly_plan, plan_week, service_seconds,
+    value_order_violations,
 )
 
 DEPOT = Location(133.62, 34.79, "店")
@@ -228,3 +229,34 @@ def test_a_day_too_short_for_all_keeps_the_stop_with_most_customers():
     assert plan.assignment["B"] == ("月",)
     left = {sid for sid, _k, _why in plan.unassigned}
     assert left and left <= {s.stop_id for s in small}
+    assert value_order_violations(problem, plan) == []
+
+
+def test_value_order_post_check_catches_a_big_stop_left_out_for_a_small_one():
+    """The post-check flags a 40-customer stop left out while a 5-customer one is served, unless a constraint is named."""
+    import copy
+
+    from gis.routing import REASON_FLEET, REASON_WINDOW
+    from gis.weekly import REASON_NO_SWAP, REASON_SWAP_LOSES
+
+    big = WeeklyStop("B", "大きな停留所", Location(133.63, 34.80), expected_customers=40)
+    small = [WeeklyStop(f"s{k}", f"小さな停留所{k}", Location(133.61 + 0.004 * k, 34.78), expected_customers=5)
+             for k in range(5)]
+    problem = _problem(small + [big], days=("月",), hours=(9 * H, 12 * H), lunch=False, capacity=None)
+    plan = plan_week(problem, time_limit_s=2, seed=0)
+    bad = copy.deepcopy(plan)
+    bad.assignment["B"], bad.assignment["s0"] = (), ("月",)
+    bad.unassigned = [("B", 1, f"月曜日に入りません：{REASON_FLEET}")]
+    found = value_order_violations(problem, bad)
+    assert len(found) == 1 and "大きな停留所" in found[0] and "小さな停留所0" in found[0]
+    # a stated constraint answers it; a swap said to lose more customers must really lose at least 40
+    for why, ok in ((REASON_FLEET + REASON_NO_SWAP, True), (REASON_WINDOW, True),
+                    (REASON_FLEET + REASON_SWAP_LOSES.format(lost=45.0), True),
+                    (REASON_FLEET + REASON_SWAP_LOSES.format(lost=10.0), False)):
+        bad.unassigned = [("B", 1, f"月曜日に入りません：{why}")]
+        assert (value_order_violations(problem, bad) == []) is ok, why
+    # a day the stop may not go to is no competition
+    problem.stops[-1].allowed_days = ("火",)
+    problem.days = ("月", "火")
+    bad.unassigned = [("B", 1, f"火曜日に入りません：{REASON_FLEET}")]
+    assert value_order_violations(problem, bad) == []

@@ -1,0 +1,351 @@
+"""The routing problem model: places, stops, vehicles, plans, and the checks made before solving.
+
+Times are integer seconds since midnight, distances integer metres. The travel matrices are
+(n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Re-exported by :mod:`gis.routing`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gis.errors import InputDataError
+
+#: Japan's bounding box used for coordinate checks (longitude, latitude).
+JAPAN_LON = (122.0, 154.0)
+JAPAN_LAT = (20.0, 46.0)
+DAY_END = 48 * 3600  # latest representable time (two days), used when a stop has no window
+
+REASON_CAPACITY = "積載量が足りません（この停留所の需要がどの車両の積載量も超えています）"
+REASON_UNREACHABLE = "道路網で到達できません"
+REASON_WINDOW = "時間帯に間に合いません（どの車両の勤務時間内でも、時間帯内に到着できません）"
+REASON_SHIFT = "勤務時間が短すぎます（拠点から往復すると勤務時間に収まりません）"
+REASON_FLEET = "車両・時間が足りません（他の訪問と合わせると勤務時間・積載量に収まりません）"
+REASON_OPTIONAL = "任意の訪問のため、今回の計画では見送りました（優先度が低いか回り道が大きい）"
+
+
+# --------------------------------------------------------------------------------------------
+# model
+
+
+@dataclass(frozen=True)
+class Location:
+    """A point: longitude and latitude (WGS84), or planar x/y when ``RoutingProblem.planar``."""
+
+    lon: float
+    lat: float
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A visit fixed by an appointment: served by ``vehicle_id`` (a vehicle or CSW), starting within ``start_s`` ± ``tolerance_s``.
+
+    Used when re-planning a day (:func:`replan_problem`): after a cancellation the appointments
+    keep their vehicle and time, the rest is planned again.
+    """
+
+    vehicle_id: str
+    start_s: int
+    tolerance_s: int = 5 * 60
+
+    @property
+    def window(self) -> tuple[int, int]:
+        return (int(self.start_s - self.tolerance_s), int(self.start_s + self.tolerance_s))
+
+
+@dataclass
+class Stop:
+    """A place to visit.
+
+    ``time_windows`` constrain the start of service (empty = any time); ``required`` stops must
+    be visited or be reported unassigned with the reason; optional ones are visited when worth it
+    (higher ``priority`` = more worth).
+
+    ``value`` (e.g. a mobile-sales stop's expected customers) is what serving the stop is worth
+    when not every stop fits: given on any stop of a problem, the solvers maximise the total value
+    served before travel (prize-collecting), so one stop of 30 outranks two of 10; stops without
+    a value are worth nothing then. Without values, ``required`` and ``priority`` rank the stops.
+
+    ``pin`` fixes the visit to one vehicle and a start of service around its appointment time:
+    the pin's window replaces ``time_windows`` and the stop is required.
+    """
+
+    stop_id: str
+    name: str
+    location: Location
+    service_s: int
+    demand: int = 0
+    time_windows: list[tuple[int, int]] = field(default_factory=list)
+    priority: int = 0
+    required: bool = True
+    value: float | None = None
+    pin: Pin | None = None
+
+    @property
+    def must_visit(self) -> bool:
+        """Required, or pinned to an appointment."""
+        return bool(self.required) or self.pin is not None
+
+
+@dataclass
+class Break:
+    """A break (e.g. lunch) of ``duration_s`` taken entirely within ``window`` (start, end)."""
+
+    window: tuple[int, int]
+    duration_s: int
+
+
+@dataclass
+class Vehicle:
+    """A vehicle (or a CSW on foot/by car) working ``shift`` = (leave depot not before, be back by)."""
+
+    vehicle_id: str
+    name: str
+    shift: tuple[int, int]
+    capacity: int | None = None
+    breaks: list[Break] = field(default_factory=list)
+    start: Location | None = None
+    end: Location | None = None
+
+
+@dataclass
+class RoutingProblem:
+    """Depot, stops, vehicles and the (n+1)×(n+1) travel matrices (0 = depot, i = stops[i-1]).
+
+    ``planar=True`` marks benchmark instances whose coordinates are not longitude/latitude
+    (the Japan coordinate check is skipped).
+    """
+
+    depot: Location
+    stops: list[Stop]
+    vehicles: list[Vehicle]
+    durations_s: np.ndarray
+    distances_m: np.ndarray
+    note: str = ""
+    planar: bool = False
+
+
+@dataclass
+class Visit:
+    """One visit on a route: arrival, start of service, departure, load on board after it."""
+
+    stop_id: str
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    load_after: int
+
+
+@dataclass
+class Route:
+    """One vehicle's route: visits in order, breaks taken (start, end), leaving and return times."""
+
+    vehicle_id: str
+    visits: list[Visit]
+    breaks: list[tuple[int, int]]
+    start_s: int
+    end_s: int
+    distance_m: int
+    duration_s: int
+
+
+@dataclass
+class RoutingPlan:
+    """Routes, the stops not served (stop id, reason), totals and how it was solved."""
+
+    routes: list[Route]
+    unassigned: list[tuple[str, str]]
+    distance_m: int
+    duration_s: int
+    solver: str
+    runtime_s: float
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+    def route_of(self, vehicle_id: str) -> Route | None:
+        """The route of a vehicle, or None when it stays at the depot."""
+        return next((r for r in self.routes if r.vehicle_id == vehicle_id), None)
+
+
+@dataclass
+class ProblemCheck:
+    """What :func:`validate_problem` found that does not stop planning."""
+
+    unassigned: list[tuple[str, str]]
+    notes: list[str]
+
+
+def format_hhmm(seconds: int) -> str:
+    """Seconds since midnight as 「H:MM」 (hours past 24 kept, e.g. 25:10)."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{(s % 3600) // 60:02d}"
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _windows(stop: Stop) -> list[tuple[int, int]]:
+    if stop.pin is not None:
+        return [stop.pin.window]
+    return [(int(a), int(b)) for a, b in stop.time_windows] if stop.time_windows else [(0, DAY_END)]
+
+
+def validate_problem(problem: RoutingProblem) -> ProblemCheck:
+    """Check a routing problem before solving.
+
+    Raises
+    ------
+    InputDataError
+        Zero vehicles; a vehicle whose shift ends before it starts, with a bad capacity or break,
+        or starting/ending away from the depot; duplicated stop ids; a stop with a negative
+        service time or demand, a time window that closes before it opens or lies entirely
+        outside every vehicle's shift; coordinates outside Japan; matrices of the wrong shape.
+
+    Returns
+    -------
+    ProblemCheck
+        ``unassigned``: stops that cannot be planned but do not stop the rest (demand above every
+        vehicle's capacity; unreachable on the road network), with the reason; ``notes``:
+        warnings (duplicated name and coordinates).
+    """
+    stops, vehicles = problem.stops, problem.vehicles
+    if not vehicles:
+        raise InputDataError("車両が0台です（no vehicles）", hint="少なくとも1台の車両（または訪問者）を登録してください")
+    seen: set[str] = set()
+    vids = Counter(v.vehicle_id for v in vehicles)
+    for vid, k in vids.items():
+        if k > 1:
+            raise InputDataError(f"車両IDが重複しています: {vid}", feature=vid)
+    for v in vehicles:
+        a, b = v.shift
+        if b <= a:
+            raise InputDataError(
+                f"車両「{v.name or v.vehicle_id}」の勤務時間が終了 {format_hhmm(b)} ≦ 開始 {format_hhmm(a)} です",
+                feature=v.vehicle_id, hint="開始より後の終了時刻を指定してください")
+        if v.capacity is not None and v.capacity < 0:
+            raise InputDataError(f"車両「{v.name or v.vehicle_id}」の積載量が負です: {v.capacity}", feature=v.vehicle_id)
+        for brk in v.breaks:
+            ba, bb = brk.window
+            if brk.duration_s < 0 or bb - ba < brk.duration_s:
+                raise InputDataError(
+                    f"車両「{v.name or v.vehicle_id}」の休憩（{format_hhmm(ba)}–{format_hhmm(bb)}、{brk.duration_s // 60}分）が時間帯に収まりません",
+                    feature=v.vehicle_id, hint="休憩の時間帯を休憩時間より長くしてください")
+        for end_name, loc in (("出発地", v.start), ("到着地", v.end)):
+            if loc is not None and (abs(loc.lon - problem.depot.lon) > 1e-9 or abs(loc.lat - problem.depot.lat) > 1e-9):
+                raise InputDataError(
+                    f"車両「{v.name or v.vehicle_id}」の{end_name}が拠点と異なります（拠点以外の発着は未対応です）",
+                    feature=v.vehicle_id, hint="拠点を発着地にしてください")
+    shifts = [v.shift for v in vehicles]
+    by_vid = {v.vehicle_id: v for v in vehicles}
+    for k, s in enumerate(stops, start=1):
+        label = f"停留所「{s.name or s.stop_id}」（{s.stop_id}）"
+        if s.pin is not None:
+            pv = by_vid.get(s.pin.vehicle_id)
+            if pv is None:
+                raise InputDataError(f"{label}の予約の車両・担当「{s.pin.vehicle_id}」がいません", row=k, feature=s.stop_id,
+                                     hint="この日の車両・CSW の ID を指定するか、固定を外してください")
+            a, b = s.pin.window
+            if s.pin.tolerance_s < 0 or not (a <= pv.shift[1] and b >= pv.shift[0]):
+                raise InputDataError(
+                    f"{label}の予約時刻 {format_hhmm(s.pin.start_s)}（±{max(0, s.pin.tolerance_s) // 60}分）が"
+                    f"「{pv.name or pv.vehicle_id}」の勤務時間 {format_hhmm(pv.shift[0])}–{format_hhmm(pv.shift[1])} の外です",
+                    row=k, feature=s.stop_id, hint="予約時刻か勤務時間を見直してください")
+        if s.stop_id in seen:
+            raise InputDataError(f"停留所IDが重複しています: {label}", row=k, feature=s.stop_id,
+                                 hint="同じIDの停留所を1つにまとめてください")
+        seen.add(s.stop_id)
+        if s.service_s < 0 or s.demand < 0:
+            raise InputDataError(f"{label}の滞在時間または需要が負です", row=k, feature=s.stop_id)
+        if not problem.planar:
+            lon, lat = s.location.lon, s.location.lat
+            if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+                raise InputDataError(
+                    f"{label}の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です", row=k, feature=s.stop_id,
+                    hint="経度122〜154・緯度20〜46の範囲か、経度と緯度が入れ替わっていないか確認してください")
+        for a, b in s.time_windows:
+            if b < a:
+                raise InputDataError(
+                    f"{label}の時間帯が開始 {format_hhmm(a)} より前の {format_hhmm(b)} に終わっています",
+                    row=k, feature=s.stop_id, hint="時間帯の開始と終了を確認してください")
+        if s.pin is None and s.time_windows and not any(a <= se and b >= ss for a, b in s.time_windows for ss, se in shifts):
+            wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in s.time_windows)
+            hours = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in shifts)
+            raise InputDataError(
+                f"{label}の時間帯（{wins}）がどの車両の勤務時間（{hours}）とも重なりません",
+                row=k, feature=s.stop_id, hint="時間帯か勤務時間を見直してください")
+    if not problem.planar:
+        lon, lat = problem.depot.lon, problem.depot.lat
+        if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+            raise InputDataError(f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
+                                 feature="depot", hint="経度と緯度が入れ替わっていないか確認してください")
+    n = len(stops) + 1
+    for what, m in (("durations_s", problem.durations_s), ("distances_m", problem.distances_m)):
+        shape = np.shape(m)
+        if shape != (n, n):
+            raise InputDataError(
+                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}＝{n}×{n} が必要です）",
+                hint="travel_matrix() で拠点と停留所の順に作り直してください")
+    notes: list[str] = []
+    dup = Counter((s.name, round(s.location.lon, 7), round(s.location.lat, 7)) for s in stops)
+    for (name, lon, lat), k in dup.items():
+        if k > 1:
+            ids = [s.stop_id for s in stops if (s.name, round(s.location.lon, 7), round(s.location.lat, 7)) == (name, lon, lat)]
+            notes.append(f"同じ名前・座標の停留所が{k}件あります（{name}: {', '.join(ids)}）。重複でないか確認してください")
+    unassigned: list[tuple[str, str]] = []
+    caps = [v.capacity for v in vehicles]
+    max_cap = None if any(c is None for c in caps) else max(caps)
+    d = np.asarray(problem.durations_s, dtype=float)
+    x = np.asarray(problem.distances_m, dtype=float)
+    bad = ~np.isfinite(d) | ~np.isfinite(x) | (d < 0) | (x < 0)
+    for i, s in enumerate(stops, start=1):
+        if bad[0, i] or bad[i, 0]:
+            unassigned.append((s.stop_id, REASON_UNREACHABLE))
+        elif max_cap is not None and s.demand > max_cap:
+            unassigned.append((s.stop_id, f"{REASON_CAPACITY}（需要 {s.demand} ＞ 最大積載量 {max_cap}）"))
+    return ProblemCheck(unassigned=unassigned, notes=notes)
+
+
+def replan_problem(problem: RoutingProblem, plan: RoutingPlan, *, cancelled=(), pinned=(),
+                   tolerance_s: int = 5 * 60) -> RoutingProblem:
+    """The problem for re-planning a day: cancelled stops removed, pinned stops kept at their vehicle and time.
+
+    Parameters
+    ----------
+    problem, plan
+        The day's problem and the plan made for it.
+    cancelled
+        Stop ids that no longer need a visit (their rows and columns leave the matrices).
+    pinned
+        Stop ids whose appointment stands: each gets a :class:`Pin` to the vehicle that serves
+        it in ``plan`` and its start of service there, ± ``tolerance_s``.
+
+    Raises
+    ------
+    InputDataError
+        An unknown stop id, or a pinned stop that ``plan`` does not visit (no time to keep).
+    """
+    from dataclasses import replace
+
+    ids = {s.stop_id for s in problem.stops}
+    cancelled, pinned = set(cancelled), set(pinned)
+    for sid in sorted((cancelled | pinned) - ids):
+        raise InputDataError(f"停留所・訪問 {sid} はこの日の計画にありません", feature=sid)
+    when = {x.stop_id: (r.vehicle_id, x.start_s) for r in plan.routes for x in r.visits}
+    for sid in sorted(pinned):
+        if sid not in when:
+            raise InputDataError(f"訪問 {sid} は元の計画で訪問されていないため、時刻を固定できません", feature=sid,
+                                 hint="訪問された予約だけを固定してください")
+        if sid in cancelled:
+            raise InputDataError(f"訪問 {sid} が取り消しと固定の両方に指定されています", feature=sid)
+    keep = [i for i, s in enumerate(problem.stops) if s.stop_id not in cancelled]
+    stops = [replace(problem.stops[i], pin=Pin(when[problem.stops[i].stop_id][0], when[problem.stops[i].stop_id][1],
+                                                int(tolerance_s)))
+             if problem.stops[i].stop_id in pinned else problem.stops[i] for i in keep]
+    idx = [0] + [i + 1 for i in keep]
+    D = np.asarray(problem.durations_s)[np.ix_(idx, idx)]
+    X = np.asarray(problem.distances_m)[np.ix_(idx, idx)]
+    return replace(problem, stops=stops, durations_s=D, distances_m=X)
