@@ -23,8 +23,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import shapely
 
 from api.store.base import Store
 from gis.crs import STORAGE_CRS
+from gis._once import BuildOnceLRU
 from gis.demand import demand_points
 
 log = logging.getLogger("tsunagu.demand_cache")
@@ -46,9 +45,7 @@ MAX_DISK_COPIES = 4
 #: Bumped when :func:`gis.demand.demand_points` changes what it returns for the same inputs.
 MESH_FORMAT = "demand-1"
 
-_lock = threading.Lock()
-_entries: OrderedDict[str, gpd.GeoDataFrame] = OrderedDict()
-_building: dict[str, threading.Lock] = {}
+_entries: BuildOnceLRU[gpd.GeoDataFrame] = BuildOnceLRU(MAX_ENTRIES)
 _state = {"enabled": True, "clip": "boundary", "builds": 0}
 
 
@@ -130,31 +127,19 @@ def cached_demand(
         _state["builds"] += 1
         return demand_points(small_areas, crs=crs, cell_size_m=cell_size_m, elderly_share=elderly_share, clip=clip)
     key = demand_key(small_areas, crs=crs, cell_size_m=cell_size_m, elderly_share=elderly_share, clip=clip)
-    with _lock:
-        hit = _entries.get(key)
-        if hit is not None:
-            _entries.move_to_end(key)
-            return _copy(hit)
-        building = _building.setdefault(key, threading.Lock())
-    with building:
-        with _lock:
-            hit = _entries.get(key)
+    path = folder / f"demand-{key[:32]}.npz" if folder is not None else None
+
+    def build() -> gpd.GeoDataFrame:
+        hit = _read(path) if path is not None else None
         if hit is None:
-            path = folder / f"demand-{key[:32]}.npz" if folder is not None else None
-            hit = _read(path) if path is not None else None
-            if hit is None:
-                hit = demand_points(small_areas, crs=crs, cell_size_m=cell_size_m, elderly_share=elderly_share,
-                                    clip=clip)
-                _state["builds"] += 1
-                if path is not None:
-                    _write(hit, path)
-            with _lock:
-                _entries[key] = hit
-                while len(_entries) > MAX_ENTRIES:
-                    _entries.popitem(last=False)
-        with _lock:
-            _building.pop(key, None)
-    return _copy(hit)
+            hit = demand_points(small_areas, crs=crs, cell_size_m=cell_size_m, elderly_share=elderly_share,
+                                clip=clip)
+            _state["builds"] += 1
+            if path is not None:
+                _write(hit, path)
+        return hit
+
+    return _copy(_entries.get_or_build(key, build))
 
 
 def builds() -> int:
@@ -164,8 +149,7 @@ def builds() -> int:
 
 def clear(*, folder: Path | None = None) -> None:
     """Forget every mesh kept in memory (and the on-disk copies in ``folder``)."""
-    with _lock:
-        _entries.clear()
+    _entries.clear()
     if folder is not None and folder.is_dir():
         for path in folder.glob("demand-*.npz"):
             path.unlink(missing_ok=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from api.store.base import Store
+from gis._once import BuildOnceLRU
 
 #: Seconds a database workspace's data version is trusted before it is computed again.
 VERSION_TTL_S = 2.0
@@ -26,8 +26,7 @@ MAX_ENTRIES = 64
 
 _lock = threading.Lock()
 _versions: dict[int, tuple[object, float, str]] = {}
-_bodies: OrderedDict[tuple, bytes] = OrderedDict()
-_building: dict[tuple, threading.Lock] = {}
+_bodies: BuildOnceLRU[bytes] = BuildOnceLRU(MAX_ENTRIES)
 
 
 def _file_stamp(store: Store) -> object | None:
@@ -78,30 +77,12 @@ def cached_layer(store: Store, name: str, build: Callable[[], bytes]) -> tuple[b
     Concurrent requests for a body not built yet wait for one build instead of each building it.
     """
     version = layer_version(store)
-    key = (id(store), name, version)
-    with _lock:
-        body = _bodies.get(key)
-        if body is not None:
-            _bodies.move_to_end(key)
-            return body, version
-        building = _building.setdefault(key, threading.Lock())
-    with building:
-        with _lock:
-            body = _bodies.get(key)
-        if body is None:
-            body = build()
-            with _lock:
-                _bodies[key] = body
-                while len(_bodies) > MAX_ENTRIES:
-                    _bodies.popitem(last=False)
-        with _lock:
-            _building.pop(key, None)
-    return body, version
+    return _bodies.get_or_build((id(store), name, version), build), version
 
 
 def forget(store: Store) -> None:
     """Drop what is known of ``store`` (after this process changed it, or when it is closed)."""
     with _lock:
         _versions.pop(id(store), None)
-        for key in [k for k in _bodies if k[0] == id(store)]:
-            del _bodies[key]
+    for key in [k for k in _bodies.keys() if k[0] == id(store)]:
+        _bodies.discard(key)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
+from gis._once import BuildOnceLRU
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError, UnknownMunicipalityError
 
@@ -19,8 +18,7 @@ ESTAT_ORDINARY_HCODE = 8101
 
 #: Open-data files kept parsed per process (the four national layers of one prefecture, with room).
 _PARSED_MAX = 8
-_parsed: OrderedDict[tuple, gpd.GeoDataFrame] = OrderedDict()
-_parsed_lock = threading.Lock()
+_parsed: BuildOnceLRU[gpd.GeoDataFrame] = BuildOnceLRU(_PARSED_MAX)
 
 
 def _read(path: str | Path) -> gpd.GeoDataFrame:
@@ -35,16 +33,7 @@ def _read(path: str | Path) -> gpd.GeoDataFrame:
         st = path.stat()
     except OSError:
         return _parse(path)  # says what is wrong with the path
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    with _parsed_lock:
-        gdf = _parsed.get(key)
-        if gdf is None:
-            gdf = _parse(path)
-            _parsed[key] = gdf
-            while len(_parsed) > _PARSED_MAX:
-                _parsed.popitem(last=False)
-        else:
-            _parsed.move_to_end(key)
+    gdf = _parsed.get_or_build((str(path.resolve()), st.st_mtime_ns, st.st_size), lambda: _parse(path))
     out = gdf.copy()
     out.attrs = copy.deepcopy(gdf.attrs)
     return out
@@ -52,8 +41,7 @@ def _read(path: str | Path) -> gpd.GeoDataFrame:
 
 def clear_parsed() -> None:
     """Forget the open-data files parsed so far in this process (the next read parses them again)."""
-    with _parsed_lock:
-        _parsed.clear()
+    _parsed.clear()
 
 
 def _parse(path: Path) -> gpd.GeoDataFrame:
