@@ -49,9 +49,12 @@ _stop_wishes = stop_wishes
 @click.option("--stops", "stops_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="停留所 CSV（前回の出力を編集したもの：行の削除・座標の変更・「固定」）。残した停留所を使い、カバーされなくなった所にだけ新しい停留所を足します")
 @click.option("--no-new-stops", is_flag=True, help="--stops の停留所だけで計画する（新しい停留所を足さない）")
+@click.option("--travel-matrix", "travel_matrix_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="所要時間行列（秒）: 先頭の行と列が「拠点」と停留所 ID の CSV・Excel、または OSRM の table JSON"
+                   "（拠点、停留所の順）。--stops と --no-new-stops と一緒に使います")
 def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity, hours, lunch, days, walk_m, min_customers,
                  adoption, twice_weekly_min_customers, service_fixed_min, service_per_customer_min, speed_kmh,
-                 time_limit, seed, out_dir, stops_file, no_new_stops) -> None:
+                 time_limit, seed, out_dir, stops_file, no_new_stops, travel_matrix_file) -> None:
     """移動販売：買い物弱者から停留所を提案し、週間ルート・時刻表（HTML/CSV/Excel/GPX）・地図を作ります。"""
     from api.cli_common import data_dir_or_none as _data_dir_or_none
     from api.cli_common import open_workspace as _open
@@ -68,7 +71,8 @@ def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity,
                 service_fixed_s=int(service_fixed_min * 60), service_per_customer_s=int(service_per_customer_min * 60),
                 speed_kmh=speed_kmh, time_limit_s=time_limit, seed=seed,
                 out_dir=Path(out_dir) if out_dir else Path(settings.workspace).resolve().parent / "mobile_sales",
-                stops_file=stops_file, no_new_stops=no_new_stops, echo=click.echo)
+                stops_file=stops_file, no_new_stops=no_new_stops, echo=click.echo,
+                travel_matrix_file=Path(travel_matrix_file) if travel_matrix_file else None)
     except (TsunaguError, StoreError) as exc:
         click.secho(f"エラー: {exc}", fg="red", err=True)
         sys.exit(2)
@@ -79,7 +83,7 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
                      hours="9:00-16:00", lunch="12:00-13:00/45", days="月,火,水,木,金", walk_m=300.0, min_customers=None,
                      adoption=None, twice_weekly_min_customers=15.0, service_fixed_s=600, service_per_customer_s=180,
                      speed_kmh=DEFAULT_SPEED_KMH, time_limit_s=30.0, seed=0, out_dir: Path, stops_file=None,
-                     no_new_stops=False, cell_size_m=100.0, echo=lambda s: None) -> dict:
+                     no_new_stops=False, cell_size_m=100.0, echo=lambda s: None, travel_matrix_file=None) -> dict:
     """Everything the command does, returning the figures it prints (used by tests and the benchmark).
 
     Plans with :func:`api.analyses.mobile_sales.plan_mobile_sales` (the same code the
@@ -100,7 +104,8 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
         hours=hours, lunch=lunch, days=days, walk_m=walk_m, min_customers=min_customers, adoption=adoption,
         twice_weekly_min_customers=twice_weekly_min_customers, service_fixed_s=service_fixed_s,
         service_per_customer_s=service_per_customer_s, speed_kmh=speed_kmh, time_limit_s=time_limit_s, seed=seed,
-        existing=existing, no_new_stops=no_new_stops, cell_size_m=cell_size_m, progress=say)
+        existing=existing, no_new_stops=no_new_stops, cell_size_m=cell_size_m, progress=say,
+        travel_matrix_file=travel_matrix_file)
 
     say(0.9, STEPS[4])
     out_dir = Path(out_dir)

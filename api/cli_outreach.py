@@ -157,8 +157,12 @@ def _span_option(text: str, what: str) -> tuple[int, int]:
 @click.option("--pin", "pin_texts", multiple=True,
               help="組み直し: 予約どおり残す訪問「ラベル=CSW@時刻」（例 H-003=csw-1@10:30、複数可）")
 @click.option("--pin-tolerance", type=int, default=5, show_default=True, help="固定した予約時刻の許容幅（分）")
+@click.option("--travel-matrix", "travel_matrix_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="車の所要時間行列（秒）: 先頭の行と列が「拠点」と訪問先ラベルの CSV・Excel、"
+                   "または OSRM の table JSON（拠点、訪問先の順）")
 def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode, speed_kmh, circuity, sample_visits,
-             seed, date_text, role, as_station, user, out_dir, time_limit, cancel_text, pin_texts, pin_tolerance) -> None:
+             seed, date_text, role, as_station, user, out_dir, time_limit, cancel_text, pin_texts, pin_tolerance,
+             travel_matrix_file) -> None:
     """CSW の訪問ルート：拠点から各 CSW の1日の訪問順・時刻を計画（訪問先は要配慮個人情報として別保管）。"""
     from api.analyses.base import choose_engine
     from api.cli_common import expected_errors as _errors
@@ -221,10 +225,17 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
                 msg = f"取り消す訪問 {'、'.join(unknown)} が訪問先にありません"
                 raise InputDataError(msg, hint="--cancel には訪問先のラベル（例 H-001）を指定してください")
             visits = [v for v in visits if v.visit_id not in cancelled]
+            matrix = None
+            if travel_matrix_file:
+                from gis.travel_times import read_travel_matrix
+
+                matrix = read_travel_matrix(
+                    travel_matrix_file, labels=["拠点"] + [v.visit_id for v in visits],
+                    locations=[(float(station.geometry.x), float(station.geometry.y))] + [(v.lon, v.lat) for v in visits])
             plan = plan_outreach(station, visits, csws, engine=engine, date=day, pinned=pinned,
                                  pin_tolerance_s=int(pin_tolerance) * 60,
                                  speed_kmh={mode: speed_kmh} if speed_kmh else None, circuity=circuity,
-                                 time_limit_s=time_limit, seed=seed)
+                                 time_limit_s=time_limit, seed=seed, travel_matrix=matrix)
             folder = Path(out_dir) if out_dir else _default_out(ws_location, str(station_id), day)
             written = write_route_sheets(plan, households, folder, sample=sample)
     except PrivateAccessError as exc:

@@ -17,6 +17,7 @@ from scipy.spatial import cKDTree
 
 from gis.access import DistanceEngine, _xy, check_threshold
 from gis.errors import InputDataError
+from gis.travel_times import ACCESS_SPEED_KMH, edge_speed_kmh, seconds
 
 #: OSM ``highway=*`` values walked on. Motorways (and their links) are not walkable in Japan.
 #: ``cycleway`` is included: most Japanese cycle paths are 自転車歩行者道 shared with pedestrians.
@@ -60,6 +61,11 @@ class RoadGraph:
         File name the graph was read from (said in outputs).
     components
         Connected-component label of each node (weakly connected for driving).
+    durations
+        Driving graphs: ``(n, n)`` CSR matrix of travel seconds per road segment at its speed
+        (``maxspeed``, else the class's speed in :data:`gis.travel_times.DRIVE_SPEED_KMH`; a
+        GraphML edge's ``travel_time`` or ``speed_kph`` when OSMnx wrote one). None for walking
+        graphs: walkers go at one speed, so their times are length ÷ walking speed.
     """
 
     node_ids: np.ndarray
@@ -69,6 +75,7 @@ class RoadGraph:
     mode: str
     source: str
     components: np.ndarray = field(default=None)
+    durations: sp.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         if self.components is None:
@@ -154,9 +161,9 @@ def read_road_graph(path: str | Path, *, mode: str = "walk", crs: str) -> RoadGr
         raise InputDataError(msg, source=str(path), hint="give an OpenStreetMap .osm.pbf/.osm extract or a GraphML file")
     lower = name.lower()
     if lower.endswith(".graphml") or lower.endswith(".graphml.xml"):
-        u, v, w, ids, lonlat_or_xy, src_crs = _read_graphml(path, mode=mode, crs=crs)
+        u, v, w, kmh, t_s, ids, lonlat_or_xy, src_crs = _read_graphml(path, mode=mode, crs=crs)
     elif lower.endswith((".osm", ".osm.pbf", ".pbf", ".osm.xml", ".osm.bz2", ".osm.gz")):
-        u, v, w, ids, lonlat_or_xy, src_crs = _read_osm(path, mode=mode, crs=crs)
+        u, v, w, kmh, t_s, ids, lonlat_or_xy, src_crs = _read_osm(path, mode=mode, crs=crs)
     else:
         msg = f"unknown road network format {path.suffix!r}"
         raise InputDataError(msg, source=name, hint="use .osm.pbf, .osm (OpenStreetMap) or .graphml (OSMnx)")
@@ -164,7 +171,12 @@ def read_road_graph(path: str | Path, *, mode: str = "walk", crs: str) -> RoadGr
     if w is None:  # lengths from projected coordinates
         w = np.hypot(*(xy[u] - xy[v]).T)
     adjacency = _adjacency(u, v, w, len(ids))
-    return RoadGraph(node_ids=ids, xy=xy, adjacency=adjacency, crs=crs, mode=mode, source=name)
+    durations = None
+    if mode == "drive":
+        # seconds per segment: explicit times where the file had them, else length at the speed
+        t = np.where(np.isfinite(t_s), t_s, seconds(w, kmh))
+        durations = _adjacency(u, v, t, len(ids))
+    return RoadGraph(node_ids=ids, xy=xy, adjacency=adjacency, crs=crs, mode=mode, source=name, durations=durations)
 
 
 def _project(coords: np.ndarray, src: str, dst: str) -> np.ndarray:
@@ -224,6 +236,7 @@ def _read_osm(path: Path, *, mode: str, crs: str):
     lonlat: list[tuple[float, float]] = []
     us: list[int] = []
     vs: list[int] = []
+    speeds: list[float] = []
     seen_types: dict[str, int] = {}
     missing = 0
     try:
@@ -249,13 +262,16 @@ def _read_osm(path: Path, *, mode: str, crs: str):
                     lonlat.append((loc.lon, loc.lat))
                 refs.append(k)
             direction = _oneway(tags, tags["highway"]) if mode == "drive" else 0
+            kmh = edge_speed_kmh(tags["highway"], tags.get("maxspeed"))
             for a, b in zip(refs[:-1], refs[1:]):
                 if direction >= 0:
                     us.append(a)
                     vs.append(b)
+                    speeds.append(kmh)
                 if direction <= 0:
                     us.append(b)
                     vs.append(a)
+                    speeds.append(kmh)
     except InputDataError:
         raise
     except Exception as exc:  # osmium raises RuntimeError for unreadable files
@@ -274,7 +290,8 @@ def _read_osm(path: Path, *, mode: str, crs: str):
     v = np.asarray(vs, dtype=np.int64)
     xy = _project(coords, "EPSG:4326", crs)
     w = np.hypot(*(xy[u] - xy[v]).T)
-    return u, v, w, ids, coords, "EPSG:4326"
+    kmh = np.asarray(speeds, dtype=float)
+    return u, v, w, kmh, np.full(len(u), np.nan), ids, coords, "EPSG:4326"
 
 
 def _highway_values(value) -> set[str]:
@@ -319,7 +336,7 @@ def _read_graphml(path: Path, *, mode: str, crs: str):
         raise InputDataError(msg, source=path.name, hint="set the graph attribute crs, e.g. 'EPSG:6673'")
     xy = _project(coords, src_crs, crs)
     directed = graph.is_directed() and mode == "drive"
-    us, vs, ws = [], [], []
+    us, vs, ws, kmhs, ts = [], [], [], [], []
     seen_types: set[str] = set()
     for a, b, data in graph.edges(data=True):
         types = _highway_values(data.get("highway"))
@@ -328,19 +345,29 @@ def _read_graphml(path: Path, *, mode: str, crs: str):
             continue
         i, j = index[a], index[b]
         length = _edge_length(data, xy[i], xy[j], src_crs, crs)
-        us.append(i)
-        vs.append(j)
-        ws.append(length)
-        if not directed:
-            us.append(j)
-            vs.append(i)
+        kmh = _positive(data.get("speed_kph")) or edge_speed_kmh(sorted(types) or None, data.get("maxspeed"))
+        t = _positive(data.get("travel_time")) or math.nan
+        for a2, b2 in ((i, j), (j, i)) if not directed else ((i, j),):
+            us.append(a2)
+            vs.append(b2)
             ws.append(length)
+            kmhs.append(kmh)
+            ts.append(t)
     if not us:
         wanted = ", ".join(sorted(MODES[mode]))
         msg = f"no roads for {mode} mode in this GraphML file (highway types looked for: {wanted}; found: {', '.join(sorted(seen_types)) or 'none'})"
         raise InputDataError(msg, source=path.name)
     return (np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64), np.asarray(ws, dtype=float),
-            np.asarray(keys, dtype=object), coords, src_crs)
+            np.asarray(kmhs, dtype=float), np.asarray(ts, dtype=float), np.asarray(keys, dtype=object), coords, src_crs)
+
+
+def _positive(value) -> float | None:
+    """A positive finite number from a GraphML attribute (text), else None."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) and x > 0 else None
 
 
 def _edge_length(data: dict, a: np.ndarray, b: np.ndarray, src_crs: str, crs: str) -> float:
@@ -530,4 +557,41 @@ class NetworkEngine(DistanceEngine):
         report["max_distance_m"] = limit
         report["origins_with_facility_within"] = int(out["origin"].nunique())
         self.report = report
+        return out
+
+    def travel_time_matrix(self, points: gpd.GeoDataFrame, *, chunk: int = 64) -> np.ndarray:
+        """Driving seconds between every pair of points over the fastest roads.
+
+        Each point is snapped to its nearest node as in :meth:`nearest`; its leg to the node is
+        driven at :data:`gis.travel_times.ACCESS_SPEED_KMH`. One Dijkstra per distinct node on
+        the segment travel times (:attr:`RoadGraph.durations`), in blocks of ``chunk``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, n)`` seconds from row point to column point; NaN where a point lies beyond the
+            snapping distance or no road joins the two; 0 on the diagonal.
+
+        Raises
+        ------
+        InputDataError
+            The graph is a walking graph (it has no driving times).
+        """
+        if self.graph.durations is None:
+            msg = "徒歩の道路網には車の所要時間がありません"
+            raise InputDataError(msg, source=self.graph.source, hint="車の道路網（mode='drive'）で読み込んでください")
+        node, snap = self._snap(points, "points")
+        n = len(node)
+        out = np.full((n, n), np.nan)
+        ok = np.flatnonzero(node >= 0)
+        if len(ok):
+            uniq, inv = np.unique(node[ok], return_inverse=True)
+            between = np.empty((len(uniq), len(uniq)))
+            for start in range(0, len(uniq), chunk):
+                block = uniq[start:start + chunk]
+                between[start:start + len(block)] = dijkstra(self.graph.durations, directed=True, indices=block)[:, uniq]
+            legs = seconds(snap[ok], ACCESS_SPEED_KMH)
+            out[np.ix_(ok, ok)] = legs[:, None] + between[np.ix_(inv, inv)] + legs[None, :]
+        out[~np.isfinite(out)] = np.nan  # no road between the two
+        np.fill_diagonal(out, 0.0)
         return out

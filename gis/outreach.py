@@ -209,6 +209,8 @@ class OutreachPlan:
     runtime_s: float
     seed: int
     checks: list = field(default_factory=list, repr=False)
+    #: Per travel mode, how durations were obtained (``gis.travel_times.SOURCE_*``).
+    travel_time_sources: dict = field(default_factory=dict)
 
     @property
     def n_visits(self) -> int:
@@ -403,6 +405,7 @@ def plan_outreach(
     seed: int = 0,
     pinned: Mapping[str, tuple[str, int]] | None = None,
     pin_tolerance_s: int = 5 * 60,
+    travel_matrix=None,
 ) -> OutreachPlan:
     """Plan a station's outreach day: a route per CSW and every visit not fitted, with the reason.
 
@@ -432,6 +435,10 @@ def plan_outreach(
         Re-planning a day: visit label → (CSW id, start of the visit in seconds after midnight)
         for appointments that stand; each stays with that CSW, starting within
         ``pin_tolerance_s`` of its time (``gis.routing.Pin``), and the rest is planned again.
+    travel_matrix
+        Driving times computed elsewhere (:func:`gis.travel_times.read_travel_matrix`, points:
+        the station, then the visits in order) for the CSWs who drive; walkers keep their speed.
+        Without it, a driving road graph's road-class speeds, else the average speed.
 
     Returns
     -------
@@ -463,12 +470,15 @@ def plan_outreach(
 
     depot = routing.Location(slon, slat, "拠点")
     points = [depot] + [routing.Location(float(v.lon), float(v.lat), v.visit_id) for v in visits]
-    matrices: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
+    matrices: dict[str, routing.TravelTimes] = {}
     for mode in sorted({c.mode for c in csws}, key=lambda m: list(DEFAULT_SPEED_KMH).index(m)):
-        matrices[mode] = routing.travel_matrix(engine, points, speed_kmh=speeds[mode], circuity=circuity)
+        driving = mode == "car"
+        matrices[mode] = routing.travel_matrix(engine, points, speed_kmh=speeds[mode], circuity=circuity,
+                                               mode="drive" if driving else "walk",
+                                               matrix=travel_matrix if driving else None)
 
     notes: list[str] = []
-    for mode, (_d, _x, note) in matrices.items():
+    for mode, (_d, _x, note, _source) in matrices.items():
         notes.append(f"{MODE_LABELS[mode]}: {note}")
     order = ["walk", "car"]
     groups = [(m, [c for c in csws if c.mode == m]) for m in order if any(c.mode == m for c in csws)]
@@ -481,7 +491,7 @@ def plan_outreach(
     solvers = []
     runtime = 0.0
     for mode, group in groups:
-        D, X, _note = matrices[mode]
+        D, X = matrices[mode].durations_s, matrices[mode].distances_m
         ids = {c.csw_id for c in group}
         here = [i for i in remaining if visits[i].visit_id not in pins or pins[visits[i].visit_id].vehicle_id in ids]
         idx = [0] + [i + 1 for i in here]
@@ -524,6 +534,7 @@ def plan_outreach(
         station_id=sid, station_name=sname, date=date,
         routes=[routes[c.csw_id] for c in csws], unfitted=unfitted, notes=notes,
         solver="+".join(dict.fromkeys(solvers)) or "-", runtime_s=round(runtime, 3), seed=seed, checks=checks,
+        travel_time_sources={mode: m.source for mode, m in matrices.items()},
     )
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -86,6 +87,7 @@ __all__ = [
     "RoutingPlan",
     "RoutingProblem",
     "Stop",
+    "TravelTimes",
     "Vehicle",
     "Visit",
     "check_plan",
@@ -100,8 +102,25 @@ __all__ = [
 # travel matrices
 
 
-def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity: float = 1.3) -> tuple[np.ndarray, np.ndarray, str]:
-    """Distances (m) and durations (s) between all points, from the distance engine.
+class TravelTimes(NamedTuple):
+    """Travel matrices of a plan, and how the durations were obtained (said in its outputs)."""
+
+    durations_s: np.ndarray
+    distances_m: np.ndarray
+    note: str
+    #: :data:`gis.travel_times.SOURCE_ROAD_SPEEDS`, ``SOURCE_AVERAGE_SPEED`` or ``SOURCE_MATRIX``.
+    source: str
+
+
+def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity: float = 1.3,
+                  mode: str = "drive", matrix=None) -> TravelTimes:
+    """Distances (m) and durations (s) between all points, from the distance engine or a given matrix.
+
+    Durations come from, in this order: ``matrix`` when given (computed elsewhere, e.g. by
+    OSRM); the road graph's segment speeds when the engine is a driving road network and
+    ``mode`` is ``"drive"`` (``maxspeed``, else the road class's speed,
+    :data:`gis.travel_times.DRIVE_SPEED_KMH`); otherwise distance ÷ ``speed_kmh`` (walkers, and
+    straight-line engines).
 
     Parameters
     ----------
@@ -111,39 +130,67 @@ def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity:
     points
         Depot first, then the stops (longitude/latitude).
     speed_kmh
-        Average travel speed used for durations.
+        Average travel speed for durations without road speeds (walking speed for walkers).
     circuity
         Road distance ÷ straight-line distance when no road graph is used.
+    mode
+        ``"drive"`` or ``"walk"``: walkers go at ``speed_kmh`` on any graph.
+    matrix
+        A :class:`gis.travel_times.TravelMatrix` for these points in this order (see
+        :func:`gis.travel_times.read_travel_matrix`); its distances are used when it has them.
 
     Returns
     -------
-    (durations_s, distances_m, note)
-        Integer-valued float matrices; unreachable pairs are NaN (``validate_problem`` reports the
-        stop unassigned). The note states the method and speed in Japanese.
+    TravelTimes
+        ``(durations_s, distances_m, note, source)``: integer-valued float matrices, unreachable
+        pairs NaN (``validate_problem`` reports the stop unassigned); the note states the method
+        in Japanese.
     """
     import geopandas as gpd
     from shapely.geometry import Point
 
+    from gis import travel_times as tt
+
     if not speed_kmh or speed_kmh <= 0:
         raise InputDataError(f"速度は正の値（km/h）で指定してください: {speed_kmh!r}")
+    if mode not in ("drive", "walk"):
+        raise InputDataError(f"移動手段は drive か walk です: {mode!r}")
     n = len(points)
+    if matrix is not None and np.shape(matrix.durations_s) != (n, n):
+        raise InputDataError(f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点と停留所は {n} 地点です",
+                             source=matrix.source, hint="拠点を先頭に、停留所と同じ地点で行列を作り直してください")
     gdf = gpd.GeoDataFrame({"i": range(n)}, geometry=[Point(p.lon, p.lat) for p in points], crs="EPSG:4326")
-    dist = np.full((n, n), np.nan)
-    if n:
-        pairs = engine.within(gdf, gdf, max_distance_m=1e9)
-        dist[pairs["origin"].to_numpy(), pairs["facility"].to_numpy()] = pairs["distance_m"].to_numpy(dtype=float)
-        np.fill_diagonal(dist, 0.0)
     straight = getattr(engine, "mode", "straight") != "network"
     factor = float(circuity) if straight else 1.0
-    dist = np.round(dist * factor)
-    dur = np.round(dist / (speed_kmh * 1000.0 / 3600.0))
     desc = getattr(engine, "description", "")
-    if straight:
-        note = (f"移動距離は{desc or '直線距離'}×迂回係数{factor:g}、移動時間は平均時速{speed_kmh:g}kmで計算しました"
-                "（道路網データがないため概算です）")
+    if matrix is not None and matrix.distances_m is not None:
+        dist = np.round(np.asarray(matrix.distances_m, dtype=float))
+        dist_note = f"移動距離は{matrix.source}の距離"
     else:
-        note = f"移動距離は{desc or '道路網上の経路距離'}、移動時間は平均時速{speed_kmh:g}kmで計算しました"
-    return dur, dist, note
+        dist = np.full((n, n), np.nan)
+        if n:
+            pairs = engine.within(gdf, gdf, max_distance_m=1e9)
+            dist[pairs["origin"].to_numpy(), pairs["facility"].to_numpy()] = pairs["distance_m"].to_numpy(dtype=float)
+            np.fill_diagonal(dist, 0.0)
+        dist = np.round(dist * factor)
+        dist_note = f"移動距離は{desc or '直線距離'}×迂回係数{factor:g}" if straight else f"移動距離は{desc or '道路網上の経路距離'}"
+    graph = getattr(engine, "graph", None)
+    if matrix is not None:
+        dur = np.round(np.asarray(matrix.durations_s, dtype=float))
+        note = f"{dist_note}、移動時間は指定の所要時間行列（{matrix.source}）を使いました"
+        source = tt.SOURCE_MATRIX
+    elif not straight and mode == "drive" and getattr(graph, "durations", None) is not None:
+        dur = np.round(engine.travel_time_matrix(gdf)) if n else np.zeros((0, 0))
+        note = (f"{dist_note}、移動時間は道路網の道路種別ごとの速度（最高速度の指定があればその値）で"
+                f"最速経路を計算しました（{graph.source}）")
+        source = tt.SOURCE_ROAD_SPEEDS
+    else:
+        dur = np.round(dist / (speed_kmh * 1000.0 / 3600.0))
+        note = f"{dist_note}、移動時間は平均時速{speed_kmh:g}kmで計算しました"
+        if straight:
+            note += "（道路網データがないため概算です）"
+        source = tt.SOURCE_AVERAGE_SPEED
+    return TravelTimes(dur, dist, note, source)
 
 
 # --------------------------------------------------------------------------------------------

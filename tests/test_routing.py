@@ -47,7 +47,7 @@ def random_problem(n=14, seed=3, vehicles=2, breaks=False):
         loc = Location(133.62 + rng.uniform(-0.05, 0.05), 34.79 + rng.uniform(-0.05, 0.05))
         win = [(9 * H, 12 * H)] if i % 3 == 0 else ([(13 * H, 16 * H)] if i % 3 == 1 else [])
         stops.append(Stop(f"s{i}", f"停留所{i}", loc, 900, demand=int(rng.integers(1, 6)), time_windows=win))
-    dur, dist, note = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [DEPOT] + [s.location for s in stops],
+    dur, dist, note, _source = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [DEPOT] + [s.location for s in stops],
                                     speed_kmh=30)
     brk = [Break((12 * H, 13 * H + 1800), 45 * 60)] if breaks else []
     veh = [Vehicle(f"v{j}", f"{j + 1}号車", (8 * H, 17 * H), capacity=30, breaks=list(brk)) for j in range(vehicles)]
@@ -366,7 +366,7 @@ def test_deterministic_given_seed(solver):
 def test_travel_matrix_straight_line_times_circuity():
     eng = StraightLineEngine(crs="EPSG:6673")
     pts = [DEPOT, Location(133.63, 34.79), Location(133.62, 34.80)]
-    dur, dist, note = travel_matrix(eng, pts, speed_kmh=36, circuity=1.5)
+    dur, dist, note, _source = travel_matrix(eng, pts, speed_kmh=36, circuity=1.5)
     straight = eng.within(*(2 * [__import__("geopandas").GeoDataFrame(
         geometry=__import__("geopandas").points_from_xy([p.lon for p in pts], [p.lat for p in pts]), crs="EPSG:4326")]),
         max_distance_m=1e9)

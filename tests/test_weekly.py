@@ -35,7 +35,7 @@ def _stops(n_per=5, *, twice_every=4, seed=3, **kw):
 
 
 def _problem(stops, *, days=("月", "火", "水", "木", "金"), vehicles=1, capacity=60, hours=(9 * H, 16 * H), lunch=True):
-    D, X, note = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [DEPOT] + [s.location for s in stops], speed_kmh=30)
+    D, X, note, _source = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [DEPOT] + [s.location for s in stops], speed_kmh=30)
     fleet = [Vehicle(f"v{k}", f"{k}号車", hours, capacity=capacity,
                      breaks=[Break((12 * H, 13 * H), 45 * 60)] if lunch else []) for k in range(1, vehicles + 1)]
     return WeeklyProblem(DEPOT, stops, fleet, D, X, days=days, note=note)

@@ -148,11 +148,14 @@ class MobileSalesPlan:
     walk_engine: Any
     walk_m: float
     extra: dict = field(default_factory=dict)
+    #: How the driving times were obtained (``gis.travel_times.SOURCE_*``).
+    travel_time_source: str = "average_speed"
 
     def as_dict(self) -> dict:
         """The figures the CLI returns (``run_mobile_sales``)."""
         return {"problem": self.problem, "plan": self.plan, "stops": self.stops, "notes": self.notes,
-                "depot": self.depot, "depot_sample": self.depot_sample, "city": self.city, "walk_engine": self.walk_engine}
+                "depot": self.depot, "depot_sample": self.depot_sample, "city": self.city, "walk_engine": self.walk_engine,
+                "travel_time_source": self.travel_time_source}
 
 
 def plan_mobile_sales(
@@ -178,6 +181,7 @@ def plan_mobile_sales(
     existing=None,
     no_new_stops: bool = False,
     cell_size_m: float = 100.0,
+    travel_matrix_file: Path | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> MobileSalesPlan:
     """Stops from the shopping refugees (set covering, HiGHS), then the weekly routes over them.
@@ -192,6 +196,11 @@ def plan_mobile_sales(
     existing
         Stops edited by the planner (:func:`gis.mobile_sales.read_stops_table`): kept, with new
         ones only where they no longer cover (none with ``no_new_stops``).
+    travel_matrix_file
+        Driving times computed elsewhere: CSV/Excel with the depot (「拠点」) and the stop ids
+        as row and column names, or an OSRM table JSON (depot first, then the stops in order);
+        see :func:`gis.travel_times.read_travel_matrix`. Default: the road graph's speeds when
+        a road file is in the data folder, else the average speed.
     progress
         ``progress(fraction, message)`` at each of the six :data:`STEPS`.
 
@@ -270,8 +279,9 @@ def plan_mobile_sales(
                                  expected_customers=cust,
                                  visits_per_week=per_week or (2 if cust >= twice_weekly_min_customers else 1),
                                  allowed_days=allowed, time_windows=windows))
-    D, X, tnote = travel_matrix(drive_engine, [depot_loc] + [s.location for s in wstops], speed_kmh=speed_kmh,
-                                circuity=DEFAULT_CIRCUITY)
+    times = travel_matrix(drive_engine, [depot_loc] + [s.location for s in wstops], speed_kmh=speed_kmh,
+                          circuity=DEFAULT_CIRCUITY, matrix=_stop_matrix(travel_matrix_file, depot_loc, wstops))
+    D, X, tnote = times.durations_s, times.distances_m, times.note
     fleet = [Vehicle(vehicle_id=f"v{k + 1}", name=f"{k + 1}号車", shift=shift, capacity=capacity,
                      breaks=[brk] if brk else []) for k in range(vehicles)]
     problem = WeeklyProblem(depot=depot_loc, stops=wstops, vehicles=fleet, durations_s=D, distances_m=X, days=day_list,
@@ -281,7 +291,18 @@ def plan_mobile_sales(
     plan = plan_week(problem, time_limit_s=time_limit_s, seed=seed)
     notes = [tnote] + [n for n in notes if n != tnote] + [n for n in plan.notes if n != tnote]
     return MobileSalesPlan(problem=problem, plan=plan, stops=stops, notes=notes, depot=depot_desc,
-                           depot_sample=depot_sample, city=ws["city_name"], walk_engine=walk_engine, walk_m=float(walk_m))
+                           depot_sample=depot_sample, city=ws["city_name"], walk_engine=walk_engine, walk_m=float(walk_m),
+                           travel_time_source=times.source)
+
+
+def _stop_matrix(path: Path | None, depot_loc, wstops):
+    """The external travel matrix for the depot and these stops, or None."""
+    if path is None:
+        return None
+    from gis.travel_times import read_travel_matrix
+
+    return read_travel_matrix(path, labels=["拠点"] + [s.stop_id for s in wstops],
+                              locations=[(depot_loc.lon, depot_loc.lat)] + [(s.location.lon, s.location.lat) for s in wstops])
 
 
 def stops_output(result: MobileSalesPlan) -> pd.DataFrame:
@@ -399,6 +420,7 @@ def run_mobile_sales_job(store: Store, params: MobileSalesParams, *, progress: P
         "covered_refugees": round(float(a.get("covered_refugees", 0.0)), 1),
         "total_refugees": round(float(a.get("total_refugees", 0.0)), 1),
         "walk_m": float(params.walk_m),
+        "travel_time_source": result.travel_time_source,
         **plan.summary(),
     }
     notes = list(result.notes)
