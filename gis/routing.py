@@ -2,7 +2,9 @@
 
 The model and its validation live in :mod:`gis.routing_model`, the checker in
 :mod:`gis.routing_check`; this module holds travel matrices, scheduling and the solver adapters,
-and re-exports both. Times are integer seconds since midnight, distances integer metres. The travel matrices are
+and re-exports both. Travel durations (:func:`travel_matrix`) come from a matrix handed in, a
+driving road graph's per-road speeds (:mod:`gis.travel_times`) or distance ÷ average speed, and
+the result names which. Times are integer seconds since midnight, distances integer metres. The travel matrices are
 (n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Vehicles start and end at the
 depot (``Vehicle.start``/``Vehicle.end`` other than the depot are refused with a clear message).
 

@@ -251,3 +251,31 @@ def test_outreach_drivers_use_the_matrix_walkers_their_speed(tmp_path):
     walkers = plan_outreach(station, visits, make_csws(1, mode="walk"), engine=StraightLineEngine(crs=CRS),
                             travel_matrix=m, time_limit_s=1)
     assert walkers.travel_time_sources == {"walk": SOURCE_AVERAGE_SPEED}
+
+
+def test_mobile_sales_second_run_with_a_travel_matrix(tmp_path):
+    """Plan once, hand in a matrix for the stops of that plan, plan again on those stops with it."""
+    import pandas as pd
+    from _clients_sample import fill_workspace
+
+    from api.cli_mobile_sales import run_mobile_sales
+    from api.store.geopackage import GeoPackageStore
+
+    with GeoPackageStore(tmp_path / "ws.gpkg", create=True) as store:
+        fill_workspace(store)
+        first = run_mobile_sales(store, data_dir=tmp_path, vehicles=1, days="火,金", time_limit_s=1, seed=3,
+                                 cell_size_m=200, lunch="なし", out_dir=tmp_path / "first")
+        assert first["travel_time_source"] == SOURCE_AVERAGE_SPEED
+        stops = pd.read_csv(first["paths"]["stops"], encoding="utf-8-sig", dtype={"停留所ID": str})
+        ids = ["拠点"] + stops["停留所ID"].tolist()
+        rows = ["秒," + ",".join(ids)] + [f"{a}," + ",".join("0" if a == b else "300" for b in ids) for a in ids]
+        matrix = _csv(tmp_path / "所要時間.csv", "\n".join(rows) + "\n")
+        second = run_mobile_sales(store, data_dir=tmp_path, vehicles=1, days="火,金", time_limit_s=1, seed=3,
+                                  cell_size_m=200, lunch="なし", out_dir=tmp_path / "second",
+                                  stops_file=first["paths"]["stops"], no_new_stops=True, travel_matrix_file=matrix)
+    assert second["travel_time_source"] == SOURCE_MATRIX
+    assert any("所要時間.csv" in n for n in second["notes"])
+    plan = second["plan"]
+    for day in plan.days:
+        assert plan.driving_s(day) % 300 == 0  # every leg is the matrix's 5 minutes
+    assert plan.total_driving_s > 0
