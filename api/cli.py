@@ -23,7 +23,7 @@ _japanese_click()
 #: Subcommands kept in their own modules, imported only when they run: (module:attribute, one-line help).
 LAZY_COMMANDS = {
     "compare": ("api.cli_scenarios:compare", "二つのジョブ（基準とシナリオなど）の結果を地域ごとに比べます（差の表と地図）。"),
-    "scenario": ("api.cli_scenarios:scenario", "シナリオ：資源の追加・移動・削除などの変更を名前を付けて保存（基本データは変えません）。"),
+    "scenario": ("api.cli_scenarios:scenario", "シナリオ：資源の追加・移動・削除などの変更を名前を付けて保存します（基本データは変えません）。"),
     "routes": ("api.cli_routes:routes", "ルート計画：移動販売の停留所と週間ルート、CSW の訪問ルート。"),
     "users": ("api.cli_users:users", "アカウント：最初の管理者の作成、ユーザーの追加・一覧・パスワード再設定。"),
     "worker": ("api.cli_worker:worker", "待ち行列の解析ジョブをこのプロセスで実行します（1件ずつ、Ctrl-C か SIGTERM で停止）。"),

@@ -162,8 +162,12 @@ def delete(name, workspace) -> None:
               help="差の表（Excel、既定: ワークスペースの隣の jobs/compare-<A>-<B>.xlsx）")
 @click.option("--workspace", default=None)
 def compare(job_a, job_b, out_path, workspace) -> None:
-    """二つのジョブ（基準 A とシナリオ B）の結果を地域ごとに比べます（差 = B − A）。"""
-    from api.scenarios import compare_jobs, comparison_excel, job_scenario_name
+    """二つのジョブ（基準とシナリオなど）の結果を地域ごとに比べます（差の表と地図）。
+
+    JOB_A が基準、JOB_B が比較（差 = B − A）。
+    """
+    from api.comparisons import compare_jobs, comparison_excel
+    from api.scenarios import job_scenario_name
     from gis.comparison import GAINED, LOST
 
     settings = _settings(workspace=workspace)

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from api.comparisons import compare_jobs, comparison_excel, comparison_summary
 from api.jobs import job_tables, run_job
-from api.scenarios import PARAM, ScenarioView, compare_jobs, comparison_excel, comparison_summary, new_scenario
+from api.scenarios import PARAM, ScenarioView, new_scenario
 from api.store.base import StoreError
 from gis.comparison import BASE, DELTA, GAINED, LOST, SAME, SCENARIO, area_changes, compare_tables
 from gis.errors import InputDataError
@@ -286,9 +287,9 @@ def test_cli_scenario_analyse_and_compare(takahashi, data_dir, mclp_sites, tmp_p
 
 
 def test_api_scenarios_and_compare(takahashi, data_dir, mclp_sites, tmp_path):
+    from _auth import login
     from fastapi.testclient import TestClient
 
-    from _auth import login
     from api.app import create_app
     from api.settings import Settings
 

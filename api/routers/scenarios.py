@@ -89,7 +89,7 @@ def compare_jobs_route(
     table: Annotated[str | None, Query(description="地図にする表の名前（既定: 最初の表）")] = None,
 ):
     """Per-area deltas of every indicator of the two jobs' tables, which areas gained or lost, and the scenario's changes."""
-    from api.scenarios import compare_jobs, comparison_excel, comparison_summary
+    from api.comparisons import compare_jobs, comparison_excel, comparison_summary
 
     result = compare_jobs(store, job_a, job_b)
     if format == "xlsx":
