@@ -22,6 +22,8 @@ _japanese_click()
 
 #: Subcommands kept in their own modules, imported only when they run: (module:attribute, one-line help).
 LAZY_COMMANDS = {
+    "compare": ("api.cli_scenarios:compare", "二つのジョブ（基準とシナリオなど）の結果を地域ごとに比べます（差の表と地図）。"),
+    "scenario": ("api.cli_scenarios:scenario", "シナリオ：資源の追加・移動・削除などの変更を名前を付けて保存します（基本データは変えません）。"),
     "routes": ("api.cli_routes:routes", "ルート計画：移動販売の停留所と週間ルート、CSW の訪問ルート。"),
     "users": ("api.cli_users:users", "アカウント：最初の管理者の作成、ユーザーの追加・一覧・パスワード再設定。"),
     "worker": ("api.cli_worker:worker", "待ち行列の解析ジョブをこのプロセスで実行します（1件ずつ、Ctrl-C か SIGTERM で停止）。"),
@@ -386,11 +388,16 @@ def _analysis_command(spec) -> click.Command:
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask スケジューラのアドレス（tcp://host:8786）")
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                   help="LocalCluster のワーカー数（プロセス）")
-    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers):
+    @click.option("--scenario", default=None, help="保存したシナリオの上で実行（tsunagu scenario list）")
+    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, scenario):
         from api.jobs import parse_param_pairs
 
         try:
             params = parse_param_pairs(spec, pairs)
+            if scenario:
+                if all_municipalities:
+                    raise click.UsageError("--scenario と --all-municipalities は同時に使えません")
+                params["scenario"] = scenario
             if all_municipalities:
                 _analyse_all(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace,
                              scheduler=scheduler, workers=workers, only=only)

@@ -100,14 +100,21 @@ def create_job(store: Store, name, params: dict | None, *, created_by: str,
     """Validate and record a queued job; returns ``(record, spec, validated params)``.
 
     The stored params are the validated model with every default filled in, so a result
-    always says exactly what it was computed with. ``version`` is the workspace's data version
+    always says exactly what it was computed with; ``params["scenario"]`` (a saved scenario's
+    name) runs the analysis on that scenario and stores the scenario itself with the job
+    (:mod:`api.scenarios`). ``version`` is the workspace's data version
     when the caller already knows it exactly (default: :func:`data_version`).
     """
+    from api.scenarios import PARAM, job_params
+
     spec = get_spec(name)
-    model = validate_params(spec, params)
+    own, scenario = job_params(store, spec, params)
+    model = validate_params(spec, own)
     version = version or data_version(store)
-    record = store.create_job(analysis=spec.name, params=model.model_dump(mode="json"),
-                              created_by=created_by, data_version=version)
+    stored = model.model_dump(mode="json")
+    if scenario is not None:
+        stored[PARAM] = scenario  # the whole scenario: the job says what it ran on, whatever happens to it later
+    record = store.create_job(analysis=spec.name, params=stored, created_by=created_by, data_version=version)
     return record, spec, model
 
 

@@ -162,9 +162,13 @@ class Worker:
         lease.start()
         try:
             try:
+                from api.scenarios import job_params, view_for
+
                 spec = get_spec(spec or record["analysis"])
-                params = validate_params(spec, record["params"])
-                result = spec.run(self.store, params, progress=lease.progress, data_dir=self.data_dir)
+                own, scenario = job_params(self.store, spec, record["params"])
+                params = validate_params(spec, own)
+                result = spec.run(view_for(self.store, scenario), params, progress=lease.progress,
+                                  data_dir=self.data_dir)
                 if not hasattr(result, "tables"):
                     msg = f"analysis {spec.name} returned {type(result).__name__}, not an AnalysisResult"
                     raise TypeError(msg)

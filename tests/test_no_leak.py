@@ -184,6 +184,15 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
         registry = load_analyses()
         assert {"salon-gaps", "salon-sites", "shopping-refugees", "catchments", "mobile-sales", "outreach"} <= set(registry)
         job_ids: dict[str, list[str]] = {name: _start(client, name) for name in sorted(registry)}
+        # a scenario, and the salon-gaps job on it (compared below with the baseline job)
+        login(client, "planner")
+        made = client.post("/scenarios", json={"name": "漏れ検査シナリオ", "changes": [
+            {"action": "add", "kind": "salon", "name": "シナリオのサロン（サンプル）", "lon": 133.6091, "lat": 34.7912}]})
+        assert made.status_code == 201, made.text
+        r = client.post("/jobs", json={"analysis": "salon-gaps",
+                                       "params": {**FAST_PARAMS["salon-gaps"], "scenario": "漏れ検査シナリオ"}})
+        assert r.status_code == 202, r.text
+        job_ids["salon-gaps on a scenario"] = [r.json()["job_id"]]
         login(client, "admin")
         for name, ids in job_ids.items():
             for job_id in ids:
@@ -222,6 +231,9 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
                           for j in jobs if j["status"] == "done"},
             "resource_id": [f["properties"]["resource_id"] for f in client.get("/resources").json()["features"]][:3],
             "station_id": ["s1", "s2"],
+            "name": ["漏れ検査シナリオ"],
+            "job_a": job_ids["salon-gaps"],
+            "job_b": job_ids["salon-gaps on a scenario"],
         }
         assert len(values["job_files"]) == sum(len(v) for v in job_ids.values())
         fetched = 0
@@ -241,8 +253,17 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
                     if hits:
                         found[f"{role} GET {url} ({response.status_code})"] = hits
         assert fetched > 100
+        # the comparison's other forms (a query parameter the route walk above leaves at its default)
+        for fmt in ("xlsx", "html"):
+            url = f"/jobs/{values['job_a'][0]}/compare/{values['job_b'][0]}?format={fmt}"
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.text[:300])
+            hits = leaks(_text(response))
+            if hits:
+                found[f"GET {url}"] = hits
         assert {"/tiers/{level}", "/maps/tiers", "/clients/counts", "/jobs", "/jobs/{job_id}",
-                "/jobs/{job_id}/tables/{filename}", "/maps/jobs/{job_id}", "/stations", "/resources"} <= seen
+                "/jobs/{job_id}/tables/{filename}", "/maps/jobs/{job_id}", "/stations", "/resources", "/scenarios",
+                "/scenarios/{name}", "/jobs/{job_a}/compare/{job_b}"} <= seen
 
         # exports as the CLI writes them, and the public store itself
         store = app.state.store

@@ -100,6 +100,28 @@ class Store(abc.ABC):
     def import_log(self) -> list[dict]:
         """Import records, oldest first."""
 
+    # ------------------------------------------------------------------ scenarios
+    #
+    # A scenario (gis.scenarios) is a named set of changes kept beside the data as JSON: one
+    # record per name, {"name", "description", "changes", "params", "created_by", "created_at",
+    # "updated_at"}. Saving never touches the layers.
+
+    def scenarios(self) -> list[dict]:
+        """Every saved scenario, by name."""
+        raise StoreError(f"{type(self).__name__} はシナリオを保存できません")
+
+    def get_scenario(self, name: str) -> dict | None:
+        """The scenario ``name``, or None."""
+        return next((s for s in self.scenarios() if s["name"] == str(name)), None)
+
+    def save_scenario(self, record: dict, *, replace: bool = False) -> dict:
+        """Save a scenario record; an existing name is an error unless ``replace``."""
+        raise StoreError(f"{type(self).__name__} はシナリオを保存できません")
+
+    def delete_scenario(self, name: str) -> bool:
+        """Delete the scenario ``name``; False when there was none."""
+        raise StoreError(f"{type(self).__name__} はシナリオを保存できません")
+
     # ------------------------------------------------------------------ analysis jobs
     #
     # A job is one run of an analysis on this workspace: queued → running → done | failed

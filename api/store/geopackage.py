@@ -315,6 +315,40 @@ class GeoPackageStore(Store):
                 "SELECT map_html FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return None if row is None else _jobs.unpack_map(row[0])
 
+    # ------------------------------------------------------------------ scenarios (in the jobs database)
+
+    def scenarios(self) -> list[dict]:
+        """Every saved scenario, by name (kept in the jobs database beside the GeoPackage)."""
+        with self._job_reader() as con:
+            rows = [] if con is None else con.execute("SELECT record FROM scenarios ORDER BY name").fetchall()
+        return [_json.loads(r[0]) for r in rows]
+
+    def save_scenario(self, record: dict, *, replace: bool = False) -> dict:
+        """Save a scenario record (see :class:`Store`)."""
+        check_mapping(record, "scenario")
+        name = str(record["name"])
+        record = {**record, "updated_at": _jobs.now()}
+
+        def write(con: sqlite3.Connection) -> None:
+            found = con.execute("SELECT 1 FROM scenarios WHERE name = ?", (name,)).fetchone()
+            if found and not replace:
+                raise StoreError(f"シナリオ「{name}」はすでにあります（置き換えるときは replace を指定してください）")
+            con.execute("INSERT OR REPLACE INTO scenarios (name, record, updated_at) VALUES (?, ?, ?)",
+                        (name, _json.dumps(record), record["updated_at"]))
+
+        self._job_commit(write)
+        return record
+
+    def delete_scenario(self, name: str) -> bool:
+        """Delete a scenario (see :class:`Store`)."""
+        gone = []
+
+        def write(con: sqlite3.Connection) -> None:
+            gone.append(con.execute("DELETE FROM scenarios WHERE name = ?", (str(name),)).rowcount)
+
+        self._job_commit(write)
+        return bool(gone and gone[0])
+
     def _job_commit(self, write: Callable[[sqlite3.Connection], None]) -> None:
         """Run ``write(connection)`` in one ``BEGIN IMMEDIATE`` transaction of the jobs database."""
         with self._jobs_lock:
@@ -696,6 +730,8 @@ def _ensure_job_tables(con: sqlite3.Connection) -> None:
     con.execute("""CREATE TABLE IF NOT EXISTS job_tables (
         fid INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
         position INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (job_id, name))""")
+    con.execute("""CREATE TABLE IF NOT EXISTS scenarios (
+        name TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at TEXT NOT NULL)""")
 
 
 #: Columns of a job row, as the jobs database holds them (``fid`` aside).

@@ -126,6 +126,14 @@ _job_tables = sa.Table(
     sa.Column("data", JSONB),
 )
 
+_scenarios_t = sa.Table(
+    "scenarios", _meta,
+    sa.Column("workspace", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("record", JSONB),
+    sa.Column("updated_at", sa.TIMESTAMP(timezone=True)),
+)
+
 _FEATURES = {
     "areas": (_areas, AREA_COLUMNS, coerce_areas),
     "stations": (_stations, STATION_COLUMNS, coerce_stations),
@@ -246,6 +254,44 @@ class PostGISStore(Store):
                 .where(_import_log.c.workspace == self.workspace_name)
                 .order_by(_import_log.c.id)
             ).scalars())
+
+    # ------------------------------------------------------------------ scenarios
+
+    def scenarios(self) -> list[dict]:
+        """Every saved scenario of this workspace, by name."""
+        with self._engine.connect() as conn:
+            return list(conn.execute(
+                sa.select(_scenarios_t.c.record).where(_scenarios_t.c.workspace == self.workspace_name)
+                .order_by(_scenarios_t.c.name)).scalars())
+
+    def save_scenario(self, record: dict, *, replace: bool = False) -> dict:
+        """Save a scenario record (see :class:`Store`)."""
+        check_mapping(record, "scenario")
+        name = str(record["name"])
+        now = _dt.datetime.now(_dt.timezone.utc)
+        record = {**record, "updated_at": _jobs.iso(now)}
+        values = {"workspace": self.workspace_name, "name": name, "record": record, "updated_at": now}
+        try:
+            with self._engine.begin() as conn:
+                found = conn.execute(sa.select(sa.literal(1)).where(
+                    _scenarios_t.c.workspace == self.workspace_name, _scenarios_t.c.name == name)
+                    .with_for_update()).first()
+                if found and not replace:
+                    raise StoreError(f"シナリオ「{name}」はすでにあります（置き換えるときは replace を指定してください）")
+                stmt = pg_insert(_scenarios_t).values(**values)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["workspace", "name"],
+                                                        set_={"record": stmt.excluded.record,
+                                                              "updated_at": stmt.excluded.updated_at}))
+        except sa.exc.IntegrityError as exc:
+            raise StoreError("ワークスペースがまだありません。先に取り込み（tsunagu demo など）をしてください") from exc
+        return record
+
+    def delete_scenario(self, name: str) -> bool:
+        """Delete a scenario (see :class:`Store`)."""
+        with self._engine.begin() as conn:
+            n = conn.execute(sa.delete(_scenarios_t).where(
+                _scenarios_t.c.workspace == self.workspace_name, _scenarios_t.c.name == str(name))).rowcount
+        return bool(n)
 
     def _read(self, name: str, where: list) -> gpd.GeoDataFrame:
         table, columns, coerce = _FEATURES[name]
