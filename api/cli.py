@@ -386,11 +386,13 @@ def _analysis_command(spec) -> click.Command:
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask スケジューラのアドレス（tcp://host:8786）")
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                   help="LocalCluster のワーカー数（プロセス）")
-    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers):
+    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, **options):
         from api.jobs import parse_param_pairs
 
         try:
             params = parse_param_pairs(spec, pairs)
+            for name, (_, to_params) in _cli_options(spec).items():
+                params.update(to_params(options[name.replace("-", "_")]))
             if all_municipalities:
                 _analyse_all(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace,
                              scheduler=scheduler, workers=workers, only=only)
@@ -399,7 +401,14 @@ def _analysis_command(spec) -> click.Command:
         except _errors() as exc:
             _fail(exc)
 
+    for name, (settings, _) in reversed(_cli_options(spec).items()):
+        command = click.option(f"--{name}", **{k: v for k, v in settings.items() if v is not None})(command)
     return command
+
+
+def _cli_options(spec) -> dict:
+    """Options an analysis adds to ``--param`` (``cli_options`` of its parameter model: name → (click settings, to params))."""
+    return dict(getattr(spec.params, "cli_options", None) or {})
 
 
 def _jobs_root(workspace: str) -> Path:
