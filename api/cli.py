@@ -344,6 +344,31 @@ def import_age(path, workspace) -> None:
         click.echo("集計の不一致: " + "; ".join(r["rollup_problems"]))
 
 
+@import_.command(name="stations")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", default=None, help="拠点の種別（ファイルに種別列がないとき）: キーまたは日本語名（例: 社協地域ステーション）")
+@click.option("--workspace", default=None)
+def import_stations(path, kind, workspace) -> None:
+    """拠点（社協地域ステーション・地域包括支援センターなど）を取り込み、それまでの拠点（サンプルを含む）と置き換えます。
+
+    CSV・Excel（緯度・経度の列）または GeoJSON・GeoPackage（点）。列: ID、名称、種別、住所、
+    担当地域（地域IDか地域名を「、」区切りで。どの層の地域でも可）。1行でも問題があれば何も書き込みません。
+    """
+    from api.station_import import import_station_file
+
+    settings = _settings(workspace=workspace)
+    try:
+        with _open(settings.workspace) as store:
+            result = import_station_file(store, path, kind=kind)
+    except _errors() as exc:
+        _fail(exc)
+    click.echo(result["message"])
+    from gis.kinds import station_labels
+
+    labels = station_labels()
+    click.echo("種別: " + "、".join(f"{labels.get(k, k)} {n} か所" for k, n in result["kinds"].items()))
+
+
 # ---------------------------------------------------------------------- analyse
 
 
