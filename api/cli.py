@@ -369,6 +369,25 @@ def import_stations(path, kind, workspace) -> None:
     click.echo("種別: " + "、".join(f"{labels.get(k, k)} {n} か所" for k, n in result["kinds"].items()))
 
 
+@import_.command(name="station-areas")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workspace", default=None)
+def import_station_areas_cmd(path, workspace) -> None:
+    """拠点に担当地域を割り当てます（CSV・Excel）。列: 拠点（ID か名称）、担当地域（地域ID か地域名、「、」区切り可）。
+
+    表に挙げた拠点は表の地域だけを担当し、挙げていない拠点はそのままです。1行でも問題があれば何も書き込みません。
+    """
+    from api.station_import import import_station_areas
+
+    settings = _settings(workspace=workspace)
+    try:
+        with _open(settings.workspace) as store:
+            result = import_station_areas(store, path)
+    except _errors() as exc:
+        _fail(exc)
+    click.echo(result["message"])
+
+
 # ---------------------------------------------------------------------- analyse
 
 

@@ -129,23 +129,16 @@ def check_station_file(store: Store, path: str | Path, *, kind: str | None = Non
             if reason:
                 problems.append(RowProblem(i + 1, reason))
         kinds.append(k)
-    areas = store.areas()
-    by_id = set(areas["area_id"].astype(str))
-    by_name: dict[str, list[str]] = {}
-    for aid, nm in zip(areas["area_id"].astype(str), areas["name"].astype(str)):
-        by_name.setdefault(_norm(nm), []).append(aid)
+    resolve = _area_lookup(store.areas())
     area_ids = []
     for i in range(len(table)):
         ids = []
         for item in (_as_id_list(table[area_col].iloc[i]) if area_col else []):
-            if item in by_id:
-                ids.append(item)
-            elif len(by_name.get(_norm(item), [])) == 1:
-                ids.append(by_name[_norm(item)][0])
-            elif by_name.get(_norm(item)):
-                problems.append(RowProblem(i + 1, f"担当地域「{item}」は同じ名前の地域が複数あります。地域IDで書いてください"))
+            aid, reason = resolve(item)
+            if aid is None:
+                problems.append(RowProblem(i + 1, "担当" + reason))
             else:
-                problems.append(RowProblem(i + 1, f"担当地域「{item}」はワークスペースのどの地域にもありません（地域IDか地域名で書いてください）"))
+                ids.append(aid)
         area_ids.append(list(dict.fromkeys(ids)))
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     if problems:
@@ -202,3 +195,109 @@ def import_station_file(store: Store, path: str | Path, *, kind: str | None = No
     return {"imported": int(len(stations)), "rows_read": int(check.rows_read), "kinds": kinds,
             "replaced": int(len(before)), "replaced_sample": n_sample, "unassigned": unassigned,
             "source": check.source, "message": message}
+
+
+#: Headers of the station column of an assignment table (ID or name).
+STATION_COLUMN_NAMES = ("拠点", "拠点id", "拠点名", "station", "station_id", "ステーション")
+
+
+def _area_lookup(areas: pd.DataFrame):
+    by_id = set(areas["area_id"].astype(str))
+    by_name: dict[str, list[str]] = {}
+    for aid, nm in zip(areas["area_id"].astype(str), areas["name"].astype(str)):
+        by_name.setdefault(_norm(nm), []).append(aid)
+
+    def resolve(item: str) -> tuple[str | None, str]:
+        if item in by_id:
+            return item, ""
+        hits = by_name.get(_norm(item), [])
+        if len(hits) == 1:
+            return hits[0], ""
+        if hits:
+            return None, f"地域「{item}」は同じ名前の地域が複数あります（{'、'.join(hits[:5])}）。地域IDで書いてください"
+        return None, f"地域「{item}」はワークスペースのどの地域にもありません（地域IDか地域名で書いてください）"
+
+    return resolve
+
+
+def import_station_areas(store: Store, path: str | Path, *, source_name: str | None = None,
+                         limits: UploadLimits | None = None) -> dict:
+    """Assign areas to stations from a table (CSV / Excel), all or nothing.
+
+    One row per station and area, or one row per station with several areas separated by
+    「、」 or ``,``. Columns: 拠点 (station ID or name) and 担当地域 (area IDs or names of any
+    level: a 中学校区 stands for the areas inside it). The stations in the table get exactly
+    the areas listed for them; the stations the table does not name keep theirs.
+
+    Returns
+    -------
+    dict
+        ``stations`` (station id → area ids now assigned), ``rows_read``, ``source``, ``message``.
+
+    Raises
+    ------
+    InputDataError
+        Every problem with its row (unknown station or area, blank cells, missing columns);
+        nothing is written.
+    """
+    name = source_name or Path(path).name
+    store.workspace()
+    with uploads.readable(path, source=name, limits=limits) as readable:
+        if readable.suffix.lower() not in _TABLE_SUFFIXES:
+            msg = "担当地域の割り当ては CSV か Excel の表で指定してください"
+            raise InputDataError(msg, source=name, hint="列: 拠点（ID か名称）、担当地域（地域ID か地域名）")
+        table = read_table(readable, source_name=name).reset_index(drop=True)
+    st_col, area_col = _column(table, STATION_COLUMN_NAMES), _column(table, AREA_COLUMN_NAMES + ("地域", "地域id", "area_id"))
+    missing = [label for label, col in (("拠点", st_col), ("担当地域", area_col)) if col is None]
+    if missing:
+        msg = f"列「{'」「'.join(missing)}」がありません（列: {'、'.join(map(str, table.columns))}）"
+        raise InputDataError(msg, source=name, hint="列: 拠点（ID か名称）、担当地域（地域ID か地域名）")
+    stations = store.stations()
+    sids = stations["station_id"].astype(str).tolist()
+    by_name: dict[str, list[str]] = {}
+    for sid, nm in zip(sids, stations["name"].astype(str)):
+        by_name.setdefault(_norm(nm), []).append(sid)
+    resolve = _area_lookup(store.areas())
+    problems: list[RowProblem] = []
+    assigned: dict[str, list[str]] = {}
+    for i in range(len(table)):
+        raw_station, raw_areas = table[st_col].iloc[i], table[area_col].iloc[i]
+        if _blank(raw_station):
+            problems.append(RowProblem(i + 1, "拠点が空欄です"))
+            continue
+        text = str(raw_station).strip()
+        hits = [text] if text in sids else by_name.get(_norm(text), [])
+        if len(hits) != 1:
+            why = ("同じ名前の拠点が複数あります。拠点IDで書いてください" if hits
+                   else "ワークスペースにありません（tsunagu import stations で先に取り込んでください）")
+            problems.append(RowProblem(i + 1, f"拠点「{text}」は{why}"))
+            continue
+        sid = hits[0]
+        items = _as_id_list(raw_areas)
+        if not items:
+            problems.append(RowProblem(i + 1, f"拠点「{text}」の担当地域が空欄です"))
+        for item in items:
+            aid, reason = resolve(item)
+            if aid is None:
+                problems.append(RowProblem(i + 1, reason))
+            else:
+                assigned.setdefault(sid, [])
+                if aid not in assigned[sid]:
+                    assigned[sid].append(aid)
+    check = ResourceCheck(name, len(table), None, problems, None, True)
+    if problems:
+        raise InputDataError(check.message(), source=name, row=problems[0].row)
+    if not assigned:
+        msg = "割り当ての行がありません"
+        raise InputDataError(msg, source=name)
+    out = stations.copy()
+    out["area_ids"] = [assigned.get(sid, list(ids)) for sid, ids in zip(sids, out["area_ids"])]
+    with store.transaction() as tx:
+        tx.replace_stations(coerce_stations(out))
+        tx.log_import({"kind": "station-areas", "source": name, "rows": int(len(table)),
+                       "stations": {k: len(v) for k, v in assigned.items()},
+                       "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": _who()})
+    names = dict(zip(sids, stations["name"].astype(str)))
+    message = (f"{len(table):,} 行を読み、{len(assigned)} か所の拠点に担当地域を割り当てました: "
+               + "、".join(f"{names[s]} {len(a)} 地域" for s, a in assigned.items()))
+    return {"stations": assigned, "rows_read": int(len(table)), "source": name, "message": message}

@@ -133,3 +133,45 @@ def test_geojson_stations_on_postgis(pg_store_factory, tmp_path):
     with pytest.raises(InputDataError, match="点ではなく Polygon です"):
         import_station_file(store, tmp_path / "poly.geojson")
     assert sorted(store_again.stations()["station_id"]) == ["p1", "p2"]
+
+
+def test_station_areas_from_a_table(takahashi, tmp_path, data_dir):
+    """Stations imported without areas get them from an assignment table; catchments then cover every area."""
+    from api.cli import main
+    from api.jobs import run_job
+    from api.station_import import import_station_areas
+    from api.store.connect import open_store
+
+    with open_store(str(takahashi), create=False) as store:
+        rows = _station_rows(store)
+        districts = store.areas(level="junior_high").sort_values("area_id")
+    path = tmp_path / "stations_no_areas.xlsx"
+    rows.drop(columns="担当地域").to_excel(path, index=False)
+    res = CliRunner().invoke(main, ["import", "stations", str(path), "--workspace", str(takahashi)])
+    assert res.exit_code == 0, res.output
+    assert "担当地域のない拠点が 3 か所あります" in res.output
+    # one row per (station, district); the station by name or ID, the district by name or ID
+    ids, names = districts["area_id"].tolist(), districts["name"].tolist()
+    table = pd.DataFrame({
+        "拠点": ["北部社協ステーション（テスト用）", "st-north", "st-centre", "st-centre", "st-south", "st-south", "st-south"],
+        "担当地域": [ids[0], names[1], ids[2], ids[3], names[4], ids[5], ids[6]],
+    })
+    assign = tmp_path / "assign.csv"
+    table.to_csv(assign, index=False, encoding="utf-8-sig")
+    res = CliRunner().invoke(main, ["import", "station-areas", str(assign), "--workspace", str(takahashi)])
+    assert res.exit_code == 0, res.output
+    assert "3 か所の拠点に担当地域を割り当てました" in res.output
+    with open_store(str(takahashi), create=False) as store:
+        st = store.stations().set_index("station_id")
+        assert st.loc["st-north", "area_ids"] == ids[0:2] and st.loc["st-south", "area_ids"] == ids[4:]
+        job = store.get_job(run_job(store, "catchments", {"by": "given", "cell_size_m": 200}, data_dir=data_dir, created_by="t"))
+        assert job["status"] == "done" and not any("担当していない地域" in n for n in job["notes"])
+        # all or nothing: an unknown station and an unknown area write nothing
+        bad = pd.DataFrame({"拠点": ["st-north", "どこかの拠点"], "担当地域": ["存在しない地区", ids[0]]})
+        bad.to_csv(tmp_path / "bad.csv", index=False, encoding="utf-8-sig")
+        with pytest.raises(InputDataError) as info:
+            import_station_areas(store, tmp_path / "bad.csv")
+        text = str(info.value)
+        assert "1行目: 地域「存在しない地区」はワークスペースのどの地域にもありません" in text
+        assert "2行目: 拠点「どこかの拠点」はワークスペースにありません" in text
+        assert store.stations().set_index("station_id").loc["st-north", "area_ids"] == ids[0:2]
