@@ -445,7 +445,7 @@ def _analysis_command(spec) -> click.Command:
         except _errors() as exc:
             _fail(exc)
 
-    for name, (settings, _) in reversed(_cli_options(spec).items()):
+    for name, (settings, _) in _cli_options(spec).items():
         command = click.option(f"--{name}", **{k: v for k, v in settings.items() if v is not None})(command)
     return command
 

@@ -161,6 +161,15 @@ def test_children_without_a_share_is_a_clear_error(takahashi, data_dir):
     # kinds.toml says whom 子ども食堂 serves: leaving --target out still asks for the children's share
     with pytest.raises(InputDataError, match="子ども（0〜14歳）"):
         spec.run(store, spec.params(kinds=["kodomo_shokudo"]), progress=lambda f, m: None, data_dir=data_dir)
+    # two kinds for children, one named by its English alias; a threshold for one of them
+    both = spec.run(store, spec.params(kinds=["childcare_salon", "子ども食堂"], kind_thresholds_m={"子ども食堂": 1500},
+                                       target="children", share=SHARE, cell_size_m=200),
+                    progress=lambda f, m: None, data_dir=data_dir)
+    assert both.summary["thresholds_m"] == {"kosodate_salon": 1000.0, "kodomo_shokudo": 1500.0}
+    assert any("子育てサロンが1か所も登録されていない" in n for n in both.notes)
+    with pytest.raises(InputDataError, match="対象の種別（kinds）にありません"):
+        spec.run(store, spec.params(kinds=["kodomo_shokudo"], kind_thresholds_m={"salon": 500}, target="all"),
+                 progress=lambda f, m: None, data_dir=data_dir)
     with pytest.raises(InputDataError, match="種別「子供会」が分かりません"):
         spec.run(store, spec.params(kinds=["子供会"], target="all"), progress=lambda f, m: None, data_dir=data_dir)
 
