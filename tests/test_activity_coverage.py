@@ -213,3 +213,43 @@ def test_salon_gaps_is_one_use_of_activity_coverage(takahashi, data_dir):
                    ("uncovered_elderly", "uncovered"), ("uncovered_share", "uncovered_share")):
         pd.testing.assert_series_equal(g[gl[gc]], a[al[ac]], check_names=False)
     assert act.summary["uncovered"] == gaps.summary["by_threshold"]["500"]["uncovered_elderly"]
+
+
+def test_api_activity_coverage_job(takahashi, shokudo_csv, data_dir):
+    """POST /jobs runs activity-coverage like any analysis; a missing share fails with the Japanese reason."""
+    import time
+
+    from _auth import login
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    _, path = takahashi
+    app = create_app(Settings(workspace=str(path), data_dir=str(data_dir)))
+
+    def wait(client, job_id):
+        for _ in range(600):
+            body = client.get(f"/jobs/{job_id}").json()
+            if body["status"] not in ("queued", "running"):
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not finish")
+
+    with TestClient(app) as client:
+        login(client, "planner")
+        assert "activity-coverage" in {a["name"] for a in client.get("/analyses").json()}
+        ok = client.post("/jobs", json={"analysis": "activity-coverage", "params": {
+            "kinds": ["kodomo_shokudo"], "target": "children", "share": SHARE, "cell_size_m": 200}})
+        assert ok.status_code == 202, ok.text
+        done = wait(client, ok.json()["job_id"])
+        assert done["status"] == "done", done
+        assert done["summary"]["target_basis"] == "子ども（0〜14歳）の人数は人口 × 比率 15.0%（指定の比率）で推計しています"
+        bad = client.post("/jobs", json={"analysis": "activity-coverage", "params": {"kinds": ["kodomo_shokudo"]}})
+        failed = wait(client, bad.json()["job_id"])
+        assert failed["status"] == "failed" and "子ども（0〜14歳）の人数がありません" in failed["error"]
+        refused = client.post("/jobs", json={"analysis": "activity-coverage", "params": {"kinds": []}})
+        assert refused.status_code == 422 and "kinds" in refused.text
+    runner = getattr(app.state, "job_runner", None)
+    if runner is not None:  # the runner's threads stop with the test
+        runner.shutdown()
