@@ -160,8 +160,10 @@ def check_station_file(store: Store, path: str | Path, *, kind: str | None = Non
 
 
 def import_station_file(store: Store, path: str | Path, *, kind: str | None = None, source_name: str | None = None,
-                        limits: UploadLimits | None = None) -> dict:
+                        limits: UploadLimits | None = None, by: str | None = None) -> dict:
     """Replace every station (the sample ones too) with those of a file, all or nothing.
+
+    ``by`` is the user named in the import log (default: the operating-system user).
 
     Returns
     -------
@@ -185,7 +187,7 @@ def import_station_file(store: Store, path: str | Path, *, kind: str | None = No
         tx.replace_stations(stations)
         tx.log_import({
             "kind": "stations", "source": check.source, "rows": int(len(stations)), "kinds": kinds, "replace": True,
-            "replaced": int(len(before)), "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": _who(),
+            "replaced": int(len(before)), "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": by or _who(),
         })
     n_sample = int(before["is_sample"].fillna(False).astype(bool).sum()) if len(before) else 0
     unassigned = [str(n) for n, ids in zip(stations["name"], stations["area_ids"]) if not ids]
@@ -221,13 +223,14 @@ def _area_lookup(areas: pd.DataFrame):
 
 
 def import_station_areas(store: Store, path: str | Path, *, source_name: str | None = None,
-                         limits: UploadLimits | None = None) -> dict:
+                         limits: UploadLimits | None = None, by: str | None = None) -> dict:
     """Assign areas to stations from a table (CSV / Excel), all or nothing.
 
     One row per station and area, or one row per station with several areas separated by
     「、」 or ``,``. Columns: 拠点 (station ID or name) and 担当地域 (area IDs or names of any
     level: a 中学校区 stands for the areas inside it). The stations in the table get exactly
-    the areas listed for them; the stations the table does not name keep theirs.
+    the areas listed for them; the stations the table does not name keep theirs. ``by`` is the
+    user named in the import log.
 
     Returns
     -------
@@ -296,7 +299,7 @@ def import_station_areas(store: Store, path: str | Path, *, source_name: str | N
         tx.replace_stations(coerce_stations(out))
         tx.log_import({"kind": "station-areas", "source": name, "rows": int(len(table)),
                        "stations": {k: len(v) for k, v in assigned.items()},
-                       "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": _who()})
+                       "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "by": by or _who()})
     names = dict(zip(sids, stations["name"].astype(str)))
     message = (f"{len(table):,} 行を読み、{len(assigned)} か所の拠点に担当地域を割り当てました: "
                + "、".join(f"{names[s]} {len(a)} 地域" for s, a in assigned.items()))

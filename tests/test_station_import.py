@@ -175,3 +175,40 @@ def test_station_areas_from_a_table(takahashi, tmp_path, data_dir):
         assert "1行目: 地域「存在しない地区」はワークスペースのどの地域にもありません" in text
         assert "2行目: 拠点「どこかの拠点」はワークスペースにありません" in text
         assert store.stations().set_index("station_id").loc["st-north", "area_ids"] == ids[0:2]
+
+
+def test_api_station_import_and_areas(takahashi, tmp_path, data_dir):
+    """POST /stations/import and /stations/areas (editors only): GET /stations then serves the imported ones."""
+    from _auth import login
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from api.store.connect import open_store
+
+    with open_store(str(takahashi), create=False) as store:
+        rows = _station_rows(store)
+        ids = store.areas(level="junior_high").sort_values("area_id")["area_id"].tolist()
+    app = create_app(Settings(workspace=str(takahashi), data_dir=str(data_dir), upload_dir=str(tmp_path / "up")))
+    body = rows.to_csv(index=False).encode("utf-8-sig")
+    with TestClient(app) as client:
+        login(client, "viewer")
+        assert client.post("/stations/import?filename=s.csv", content=body).status_code == 403
+        login(client, "planner")
+        r = client.post("/stations/import", files={"file": ("stations.csv", body, "text/csv")})
+        assert r.status_code == 201, r.text
+        assert r.json()["imported"] == 3 and r.json()["source"] == "stations.csv"
+        features = client.get("/stations").json()["features"]
+        assert sorted(f["properties"]["name"] for f in features) == sorted(rows["名称"])
+        assert not any(f["properties"]["is_sample"] for f in features)
+        bad = rows.assign(種別=["社協地域ステーション", "交番", "地域福祉センター"]).to_csv(index=False).encode("utf-8-sig")
+        r = client.post("/stations/import?filename=bad.csv", content=bad)
+        assert r.status_code == 422 and "2行目: 拠点の種別「交番」が分かりません" in r.text
+        table = pd.DataFrame({"拠点": ["st-north"], "担当地域": ["、".join(ids)]}).to_csv(index=False).encode("utf-8-sig")
+        r = client.post("/stations/areas?filename=a.csv", content=table)
+        assert r.status_code == 200, r.text
+        got = {f["id"] if "id" in f else f["properties"]["station_id"]: f["properties"]["area_ids"]
+               for f in client.get("/stations").json()["features"]}
+        assert got["st-north"] == ids
+    with open_store(str(takahashi), create=False) as store:
+        assert store.import_log()[-1]["by"] == "test-planner"
