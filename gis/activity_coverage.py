@@ -94,7 +94,8 @@ class TargetCounts:
     basis: str
 
 
-def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None = None) -> TargetCounts:
+def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None = None,
+                  share_basis: str = "指定の比率") -> TargetCounts:
     """People of the target group in every innermost area: the workspace's figure, else ``share`` × population.
 
     Parameters
@@ -105,6 +106,8 @@ def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None
         ``"65+"``, ``"75+"``, ``"children"`` or ``"all"``.
     share
         The group's share of the population (0–1), used for the areas without a figure.
+    share_basis
+        Where the share comes from, as the outputs say it (default 「指定の比率」).
 
     Raises
     ------
@@ -140,10 +143,10 @@ def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None
     if n_est == 0:
         basis = f"{group.label}の人数は列 {group.column} の値です"
     elif column is None:
-        basis = f"{group.label}の人数は人口 × 比率 {float(share):.1%}（指定の比率）で推計しています"
+        basis = f"{group.label}の人数は人口 × 比率 {float(share):.1%}（{share_basis}）で推計しています"
     else:
         basis = (f"{group.label}の人数は列 {group.column} の値です（{n_est} 地域は値がなく、"
-                 f"人口 × 比率 {float(share):.1%} で推計）")
+                 f"人口 × 比率 {float(share):.1%}（{share_basis}）で推計）")
     return TargetCounts(counts=counts, group=group, column=column, share=None if n_est == 0 else float(share),
                         estimated_areas=n_est, basis=basis)
 

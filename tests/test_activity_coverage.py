@@ -206,6 +206,8 @@ def test_salon_gaps_is_one_use_of_activity_coverage(takahashi, data_dir):
     act = spec.run(store, spec.params(kinds=["salon"], threshold_m=500, cell_size_m=200), progress=lambda f, m: None,
                    data_dir=data_dir)
     assert act.summary["target"] == "65+"  # kinds.toml: salons serve 65+
+    # no age table in this workspace: the 65+ share salon-gaps uses, named with its source
+    assert "2020年国勢調査 高梁市 65歳以上 11,925人／29,072人" in act.summary["target_basis"]
     g, a = gaps.tables["圏域別（徒歩500 m）"], act.tables["圏域別（65歳以上）"]
     gl, al = g.attrs["labels"], a.attrs["labels"]
     assert g[gl["area_id"]].tolist() == a[al["area_id"]].tolist()

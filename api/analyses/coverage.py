@@ -135,10 +135,10 @@ def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progr
     small = store.areas(level=profile.base.key)
     progress(0.05, "対象者の人数を確認中")
     if group.key == "65+":
-        share = params.share
-        if share is None and small["pop_65plus"].isna().any():
-            share = default_elderly_share(ws["city_code"])[0]
-        counts = target_counts(small, target="65+", share=share)
+        share, where = params.share, "指定の比率"
+        if share is None and small["pop_65plus"].isna().any():  # as workspace_demand does for salon-gaps
+            share, where = default_elderly_share(ws["city_code"])
+        counts = target_counts(small, target="65+", share=share, share_basis=where)
     else:
         counts = target_counts(small, target=group.key, share=params.share)  # the error when no figure, no share
     progress(0.1, "人口をメッシュに配分中")
