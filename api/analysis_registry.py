@@ -20,7 +20,7 @@ log = logging.getLogger("tsunagu.jobs")
 #: Modules that register the analyses; each is optional (imported when present). More can be
 #: named in ``Settings.analysis_modules`` (``TSUNAGU_ANALYSIS_MODULES``).
 ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments",
-                    "api.analyses.mobile_sales", "api.analyses.outreach")
+                    "api.analyses.mobile_sales", "api.analyses.outreach", "api.analyses.coverage")
 
 
 

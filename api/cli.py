@@ -346,6 +346,50 @@ def import_age(path, workspace) -> None:
         click.echo("集計の不一致: " + "; ".join(r["rollup_problems"]))
 
 
+@import_.command(name="stations")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", default=None, help="拠点の種別（ファイルに種別列がないとき）: キーまたは日本語名（例: 社協地域ステーション）")
+@click.option("--workspace", default=None)
+def import_stations(path, kind, workspace) -> None:
+    """拠点（社協地域ステーション・地域包括支援センターなど）を取り込み、それまでの拠点（サンプルを含む）と置き換えます。
+
+    CSV・Excel（緯度・経度の列）または GeoJSON・GeoPackage（点）。列: ID、名称、種別、住所、
+    担当地域（地域IDか地域名を「、」区切りで。どの層の地域でも可）。1行でも問題があれば何も書き込みません。
+    """
+    from api.station_import import import_station_file
+
+    settings = _settings(workspace=workspace)
+    try:
+        with _open(settings.workspace) as store:
+            result = import_station_file(store, path, kind=kind)
+    except _errors() as exc:
+        _fail(exc)
+    click.echo(result["message"])
+    from gis.kinds import station_labels
+
+    labels = station_labels()
+    click.echo("種別: " + "、".join(f"{labels.get(k, k)} {n} か所" for k, n in result["kinds"].items()))
+
+
+@import_.command(name="station-areas")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workspace", default=None)
+def import_station_areas_cmd(path, workspace) -> None:
+    """拠点に担当地域を割り当てます（CSV・Excel）。列: 拠点（ID か名称）、担当地域（地域ID か地域名、「、」区切り可）。
+
+    表に挙げた拠点は表の地域だけを担当し、挙げていない拠点はそのままです。1行でも問題があれば何も書き込みません。
+    """
+    from api.station_import import import_station_areas
+
+    settings = _settings(workspace=workspace)
+    try:
+        with _open(settings.workspace) as store:
+            result = import_station_areas(store, path)
+    except _errors() as exc:
+        _fail(exc)
+    click.echo(result["message"])
+
+
 # ---------------------------------------------------------------------- analyse
 
 
@@ -389,11 +433,13 @@ def _analysis_command(spec) -> click.Command:
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                   help="LocalCluster のワーカー数（プロセス）")
     @click.option("--scenario", default=None, help="保存したシナリオの上で実行（tsunagu scenario list）")
-    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, scenario):
+    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, scenario, **options):
         from api.jobs import parse_param_pairs
 
         try:
             params = parse_param_pairs(spec, pairs)
+            for name, (_, to_params) in _cli_options(spec).items():
+                params.update(to_params(options[name.replace("-", "_")]))
             if scenario:
                 if all_municipalities:
                     raise click.UsageError("--scenario と --all-municipalities は同時に使えません")
@@ -406,7 +452,14 @@ def _analysis_command(spec) -> click.Command:
         except _errors() as exc:
             _fail(exc)
 
+    for name, (settings, _) in _cli_options(spec).items():
+        command = click.option(f"--{name}", **{k: v for k, v in settings.items() if v is not None})(command)
     return command
+
+
+def _cli_options(spec) -> dict:
+    """Options an analysis adds to ``--param`` (``cli_options`` of its parameter model: name → (click settings, to params))."""
+    return dict(getattr(spec.params, "cli_options", None) or {})
 
 
 def _jobs_root(workspace: str) -> Path:

@@ -1,4 +1,8 @@
-"""Salon coverage: distance from every demand point to the nearest salon, and covered / uncovered elderly per tier."""
+"""Salon coverage: distance from every demand point to the nearest salon, and covered / uncovered elderly per tier.
+
+One use of :mod:`gis.activity_coverage` (kind ``salon``, target group 65+, several thresholds)
+whose column names and labels salon jobs, maps and tests already know.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pandas as pd
 import shapely
 
 from gis.access import DistanceEngine, check_threshold
+from gis.activity_coverage import nearest_resource, reconcile, tier_sums, uncovered_share, worst_first
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
 from gis.schema import TIER_TABLE_LABELS as _TIER_BASE_LABELS
@@ -81,55 +86,21 @@ def salon_coverage(
     out = demand.copy()
     notes: list[str] = []
     if salons is None or len(salons) == 0:
-        nearest = pd.DataFrame({"facility": np.full(len(out), -1), "distance_m": np.full(len(out), np.nan),
-                                "reachable": np.zeros(len(out), dtype=bool)})
         notes.append(NO_SALONS_NOTE)
-        salons = gpd.GeoDataFrame({"resource_id": [], "name": []}, geometry=[], crs=STORAGE_CRS)
-    else:
-        nearest = engine.nearest(out, salons)
-    fac = nearest["facility"].to_numpy()
-    dist = nearest["distance_m"].to_numpy(dtype=float)
-    dist = np.where(np.isfinite(dist) & (fac >= 0), dist, np.nan)
-    ids = salons["resource_id"].astype(str).to_numpy() if "resource_id" in salons.columns else np.arange(len(salons)).astype(str)
-    names = salons["name"].astype(str).to_numpy() if "name" in salons.columns else ids
-    ok = fac >= 0
-    out["salon_id"] = pd.Series(np.where(ok, ids[np.clip(fac, 0, None)] if len(ids) else None, None), index=out.index, dtype=object)
-    out["salon_name"] = pd.Series(np.where(ok, names[np.clip(fac, 0, None)] if len(names) else None, None),
-                                  index=out.index, dtype=object)
+    near = nearest_resource(out, salons, engine=engine)
+    dist = near["distance_m"].to_numpy()
+    out["salon_id"] = near["id"]
+    out["salon_name"] = near["name"]
     out["salon_distance_m"] = dist
     for t in thresholds:
         out[covered_column(t)] = np.nan_to_num(dist, nan=np.inf) <= t
-    if len(salons) and (~ok).any():
-        notes.append(f"道路でつながらずサロンに到達できない地点が {int((~ok).sum())} 点あり、未カバーとしました")
+    if salons is not None and len(salons) and np.isnan(dist).any():
+        notes.append(f"道路でつながらずサロンに到達できない地点が {int(np.isnan(dist).sum())} 点あり、未カバーとしました")
     out.attrs.update(demand.attrs)
     out.attrs["thresholds_m"] = thresholds
     out.attrs["notes"] = notes
     out.attrs["engine"] = getattr(engine, "description", "")
     return out
-
-
-def _innermost_chain(areas: pd.DataFrame, profile: CityProfile) -> dict[str, pd.Series]:
-    """For every level: a Series mapping each innermost area id to its area id at that level."""
-    keys = profile.keys
-    base = areas[areas["level"] == keys[0]]
-    chain = {keys[0]: pd.Series(base["area_id"].astype(str).to_numpy(), index=base["area_id"].astype(str).to_numpy())}
-    cur = chain[keys[0]]
-    for inner, outer in zip(keys[:-1], keys[1:]):
-        lv = areas[areas["level"] == inner]
-        parent = pd.Series(lv["parent_id"].to_numpy(), index=lv["area_id"].astype(str).to_numpy())
-        outer_ids = set(areas.loc[areas["level"] == outer, "area_id"].astype(str))
-        if not outer_ids:
-            break
-        mapped = cur.map(parent)
-        bad = mapped.isna() | ~mapped.astype(str).isin(outer_ids)
-        if bad.any():
-            first = cur[bad].iloc[0]
-            msg = (f"{int(bad.sum())} {profile.level(inner).label} areas have no parent in "
-                   f"{profile.level(outer).label} (e.g. {first}); the tier table would not reconcile")
-            raise InputDataError(msg, feature=str(first), hint="rebuild the tiers (tsunagu demo / import tier) so every area has a parent")
-        cur = mapped.astype(str)
-        chain[outer] = cur
-    return chain
 
 
 def coverage_by_tier(
@@ -174,50 +145,11 @@ def coverage_by_tier(
     dist = points["salon_distance_m"].to_numpy(dtype=float)
     covered = np.nan_to_num(dist, nan=np.inf) <= threshold
     elderly = points["elderly"].to_numpy(dtype=float)
-    pts = pd.DataFrame({
-        "area_id": points["area_id"].astype(str).to_numpy(),
-        "population": points["population"].to_numpy(dtype=float),
-        "elderly": elderly,
-        "covered_elderly": np.where(covered, elderly, 0.0),
-    })
-    chain = _innermost_chain(areas, profile)
-    base_ids = chain[profile.base.key].index
-    unknown = ~pts["area_id"].isin(base_ids)
-    if unknown.any():
-        msg = (f"{int(unknown.sum())} demand points lie in areas that are not {profile.base.label} areas "
-               f"(e.g. {pts.loc[unknown, 'area_id'].iloc[0]})")
-        raise InputDataError(msg, hint="build demand points from the workspace's innermost areas")
-    base_sums = pts.groupby("area_id")[["population", "elderly", "covered_elderly"]].sum()
-    base_sums = base_sums.reindex(base_ids, fill_value=0.0)
-    meta = areas.assign(area_id=areas["area_id"].astype(str)).set_index(["level", "area_id"])
-    labels = {lv.key: lv.label for lv in profile.levels}
-    frames = []
-    for key, mapping in chain.items():
-        sums = base_sums.groupby(mapping.reindex(base_sums.index).to_numpy()).sum()
-        ids = areas.loc[areas["level"] == key, "area_id"].astype(str)
-        sums = sums.reindex(ids.to_numpy(), fill_value=0.0)
-        idx = pd.MultiIndex.from_arrays([[key] * len(sums), sums.index])
-        frame = pd.DataFrame({
-            "level": key,
-            "level_label": labels[key],
-            "area_id": sums.index.to_numpy(),
-            "name": meta["name"].reindex(idx).to_numpy(),
-            "parent_id": meta["parent_id"].reindex(idx).to_numpy(),
-            "population": sums["population"].to_numpy(),
-            "elderly": sums["elderly"].to_numpy(),
-            "covered_elderly": sums["covered_elderly"].to_numpy(),
-        })
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
+    table = tier_sums(points["area_id"], {"population": points["population"].to_numpy(dtype=float), "elderly": elderly,
+                                          "covered_elderly": np.where(covered, elderly, 0.0)}, areas, profile=profile)
     table["uncovered_elderly"] = (table["elderly"] - table["covered_elderly"]).clip(lower=0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = table["uncovered_elderly"] / table["elderly"].where(table["elderly"] > 0)
-    table["uncovered_share"] = share.astype(float)
-    focus = focus_level if focus_level in profile.keys else profile.keys[1]
-    order = [focus] + [k for k in profile.keys if k != focus]
-    table["_o"] = table["level"].map({k: i for i, k in enumerate(order)})
-    table = table.sort_values(["_o", "uncovered_elderly", "area_id"], ascending=[True, False, True], kind="stable")
-    table = table.drop(columns="_o").reset_index(drop=True)[list(TIER_TABLE_LABELS)]
+    table["uncovered_share"] = uncovered_share(table["uncovered_elderly"], table["elderly"])
+    table = worst_first(table, profile=profile, focus_level=focus_level, column="uncovered_elderly")[list(TIER_TABLE_LABELS)]
     table.attrs["labels"] = dict(TIER_TABLE_LABELS)
     table.attrs["threshold_m"] = threshold
     table.attrs["notes"] = list(points.attrs.get("notes", []))
@@ -236,18 +168,8 @@ def reconcile_tiers(table: pd.DataFrame, *, profile: CityProfile, tolerance: flo
     tolerance
         Allowed absolute difference per parent (raise it for rounded tables).
     """
-    rows = []
-    cols = ["population", "elderly", "covered_elderly", "uncovered_elderly"]
-    for inner, outer in zip(profile.keys[:-1], profile.keys[1:]):
-        kids = table[table["level"] == inner].groupby("parent_id")[cols].sum()
-        parents = table[table["level"] == outer].set_index("area_id")[cols]
-        if parents.empty:
-            continue
-        diff = (kids.reindex(parents.index).fillna(0.0) - parents).abs()
-        bad = diff[(diff > tolerance).any(axis=1)]
-        for aid, row in bad.iterrows():
-            rows.append({"level": outer, "area_id": aid, **{c: float(row[c]) for c in cols}})
-    return pd.DataFrame(rows, columns=["level", "area_id", *cols])
+    return reconcile(table, profile=profile, columns=["population", "elderly", "covered_elderly", "uncovered_elderly"],
+                     tolerance=tolerance)
 
 
 def salon_catchments(

@@ -36,6 +36,7 @@ FAST_PARAMS = {
     "salon-gaps": {"cell_size_m": 200},
     "shopping-refugees": {"cell_size_m": 200},
     "catchments": {"cell_size_m": 200},
+    "activity-coverage": {"kinds": ["kodomo_shokudo", "salon"], "target": "children", "share": 0.12, "cell_size_m": 200},
 }
 
 
