@@ -14,7 +14,7 @@ from pathlib import Path
 from api.analyses.salons import SalonGapsParams, salon_gap_tables
 from api.analyses.shopping import ShoppingParams, shopping_tier_table
 from api.store.base import Store
-from gis.area_report import AreaReport, area_reports, catchment_report
+from gis.area_report import CATCHMENT_LEVEL, AreaReport, area_reports, catchment_report
 from gis.errors import InputDataError
 from gis.shopping import NO_SHOP_DATA
 
@@ -35,21 +35,23 @@ def check_format(fmt: str) -> str:
     return value
 
 
-def _households(store: Store, *, viewer, k: int):
+def _households(store: Store, *, viewer, clients, k: int):
     """Client households per area after suppression, as level → area id → count (None hidden); None when there are none."""
     from api.private import client_store_for
     from api.routers.clients import suppressed_counts
 
-    try:
-        clients = client_store_for(store, create=False)
-    except InputDataError:  # no private store: no client households
-        return None
+    own = clients is None
+    if own:
+        try:
+            clients = client_store_for(store, create=False)
+        except InputDataError:  # no private store: no client households
+            return None
     try:
         result = suppressed_counts(store, clients, viewer, k=k)
     finally:
-        clients.close()
-    total = result["total"]
-    if total["count"] == 0:
+        if own:
+            clients.close()
+    if result["total"]["count"] == 0:
         return None
     return {key: {a["area_id"]: a["count"] for a in rows} for key, rows in result["levels"].items()}
 
@@ -59,29 +61,31 @@ def build_reports(
     *,
     level: str,
     area_id: str | None = None,
-    station_id: str | None = None,
     data_dir: Path | None = None,
     viewer=None,
+    clients=None,
     k: int = 3,
     progress=None,
 ) -> list[AreaReport]:
-    """The reports of every area of ``level`` (or of ``area_id``, or of the catchment of ``station_id``).
+    """The reports of every area of ``level`` (or of ``area_id`` only); ``level="catchment"``: stations' catchments.
 
     Parameters
     ----------
     store
         The workspace.
     level
-        Tier level key (``junior_high``…), or ``catchment`` with ``station_id``.
+        Tier level key (``junior_high``…), or :data:`gis.area_report.CATCHMENT_LEVEL` for the
+        catchments of the stations (the areas assigned to each).
     area_id
-        One area of ``level`` only.
-    station_id
-        With ``level="catchment"``: the station whose assigned areas form the report.
+        One area of ``level`` only (with ``catchment``: one station id).
     data_dir
         Open-data folder (a road network there is used as the jobs use it).
     viewer
-        Who asks (:class:`api.private.Viewer`), for the private store's access log of the
-        household counts; None leaves the household counts out.
+        Who asks (:class:`api.private.Viewer`), recorded in the private store's access log when
+        the household counts are read; None leaves the household counts out.
+    clients
+        The workspace's open :class:`api.private.ClientStore` (the service's); by default the
+        one beside the workspace is opened if it exists.
     k
         Small-cell threshold of the household counts (settings ``small_cell_k``).
     progress
@@ -90,14 +94,27 @@ def build_reports(
     say = progress or (lambda f, m: None)
     ws = store.workspace()
     profile = ws["profile"]
-    if level == "catchment":
-        if not station_id:
-            msg = "拠点の担当圏域の地域カルテには拠点IDが必要です"
-            raise InputDataError(msg, feature="station_id", hint="--station <拠点ID>（GET /stations で一覧）")
-    elif level not in profile.keys:
+    if level != CATCHMENT_LEVEL and level not in profile.keys:
         known = "、".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
-        msg = f"階層 {level!r} はこの市区町村の圏域にありません（あるもの: {known}、または catchment）"
+        msg = f"階層 {level!r} はこの市区町村の圏域にありません（あるもの: {known}、拠点の担当圏域は {CATCHMENT_LEVEL}）"
         raise InputDataError(msg, feature="level", hint=f"--level {profile.keys[1]} のように指定してください")
+    stations = None
+    if level == CATCHMENT_LEVEL:
+        stations = store.stations()
+        if area_id is not None:
+            stations = stations[stations["station_id"].astype(str) == str(area_id)]
+        if stations.empty:
+            known = "、".join(store.stations()["station_id"].astype(str)) or "（なし）"
+            msg = (f"拠点 {area_id} はワークスペースにありません（登録済み: {known}）" if area_id is not None
+                   else "ワークスペースに拠点がありません")
+            raise InputDataError(msg, feature="station_id", hint="GET /stations の拠点IDを指定してください")
+    elif area_id is not None:  # before the slow steps: an unknown area is known at once
+        mine = store.areas(level=level)
+        if str(area_id) not in set(mine["area_id"].astype(str)):
+            listing = "、".join(f"{a}（{n}）" for a, n in list(zip(mine["area_id"], mine["name"]))[:20])
+            listing += "…" if len(mine) > 20 else ""
+            msg = f"{profile.level(level).label}に地域ID {area_id!r} はありません（あるもの: {listing}）"
+            raise InputDataError(msg, feature=str(area_id), hint=f"tsunagu report --level {level} で階層のすべての地域を出力できます")
     say(0.05, "サロンの徒歩圏を集計中")
     salon_tables, salon_notes = salon_gap_tables(store, SalonGapsParams(), data_dir=data_dir,
                                                  progress=lambda f, m: say(0.05 + 0.4 * f, m))
@@ -111,21 +128,15 @@ def build_reports(
             raise
         missing = NO_SHOP_DATA
     say(0.85, "地域資源と訪問先の世帯数を集計中")
-    households = _households(store, viewer=viewer, k=k) if viewer is not None else None
+    households = _households(store, viewer=viewer, clients=clients, k=k) if viewer is not None else None
     age_notes = [n for n in salon_notes if "65歳以上" in n]
     notes = [n for n in dict.fromkeys([*salon_notes, *shop_notes]) if n not in age_notes]
     common = dict(areas=store.areas(), profile=profile, city_code=ws["city_code"], city_name=ws["city_name"],
                   salon_tables=salon_tables, resources=store.resources(), shopping_table=shopping,
                   shopping_method=facts.get("method"), shopping_missing=missing, households=households,
                   household_k=k, age_notes=age_notes, notes=notes)
-    if level == "catchment":
-        stations = store.stations()
-        match = stations[stations["station_id"].astype(str) == str(station_id)]
-        if match.empty:
-            known = "、".join(stations["station_id"].astype(str)) or "（なし）"
-            msg = f"拠点 {station_id} はワークスペースにありません（登録済み: {known}）"
-            raise InputDataError(msg, feature="station_id", hint="GET /stations の拠点IDを指定してください")
-        reports = [catchment_report(station=match.iloc[0].to_dict(), **common)]
+    if stations is not None:
+        reports = [catchment_report(station=row, **common) for row in stations.to_dict("records")]
     else:
         reports = area_reports(level=level, area_ids=None if area_id is None else [area_id], **common)
     say(1.0, "完了")

@@ -270,7 +270,8 @@ def area_reports(
         wanted = [str(a) for a in area_ids]
         missing = [a for a in wanted if a not in set(mine["area_id"])]
         if missing:
-            listing = "、".join(f"{a}（{n}）" for a, n in zip(mine["area_id"], mine["name"]))
+            listing = "、".join(f"{a}（{n}）" for a, n in list(zip(mine["area_id"], mine["name"]))[:20])
+            listing += "…" if len(mine) > 20 else ""
             msg = f"{lv.label}に地域ID {missing[0]!r} はありません（あるもの: {listing}）"
             raise InputDataError(msg, feature=missing[0], hint="地域IDは tsunagu report --level でも一覧できます")
         mine = mine.set_index("area_id").loc[wanted].reset_index()

@@ -39,6 +39,7 @@ h2 { font-size: 10.5pt; margin: 3mm 0 1mm 0; border-left: 3pt solid #1f6f8b; pad
 .legend span.dot { display: inline-block; width: 7pt; height: 7pt; border-radius: 50%; margin: 0 1mm 0 2mm; vertical-align: -1pt; }
 .key { flex: 1; }
 table { border-collapse: collapse; width: 100%; }
+table.ind { table-layout: fixed; }
 th, td { border: 0.4pt solid #bbb; padding: 0.6mm 1.2mm; vertical-align: top; }
 th { background: #e8f1f4; font-weight: bold; text-align: left; }
 td.n { text-align: right; white-space: nowrap; }
@@ -52,7 +53,7 @@ ul.notes { margin: 1mm 0 0 4mm; padding: 0; font-size: 7.5pt; color: #444; }
 """
 
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="ja"><head><meta charset="utf-8"><title>{{ title }}</title><style>{{ css }}</style></head>
+<html lang="ja"><head><meta charset="utf-8"><title>{{ title }}</title><style>{{ css | safe }}</style></head>
 <body>
 {% for r in reports %}
 <section class="page" id="area-{{ r.level }}-{{ r.area_id }}">
@@ -70,7 +71,7 @@ _TEMPLATE = """<!DOCTYPE html>
     </div>
   </div>
   <h2>指標（この地域・{{ r.parent_header }}・市全域）</h2>
-  <table>
+  <table class="ind"><colgroup><col style="width: 40mm"><col style="width: 24mm"><col style="width: 24mm"><col style="width: 24mm"><col></colgroup>
     <tr><th>{{ labels.label }}</th><th>{{ labels.value }}</th><th>{{ r.parent_header }}</th><th>{{ labels.city }}</th><th>{{ labels.note }}</th></tr>
     {% for section, rows in r.sections %}
     <tr><td class="sec" colspan="5">{{ section }}</td></tr>
