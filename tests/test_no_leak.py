@@ -222,6 +222,7 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
                           for j in jobs if j["status"] == "done"},
             "resource_id": [f["properties"]["resource_id"] for f in client.get("/resources").json()["features"]][:3],
             "station_id": ["s1", "s2"],
+            "area_id": ["k1", "n5"],  # /reports/{level}/{area_id}: an area of k1's level and of n5's; the rest 404
         }
         assert len(values["job_files"]) == sum(len(v) for v in job_ids.values())
         fetched = 0
@@ -242,7 +243,21 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
                         found[f"{role} GET {url} ({response.status_code})"] = hits
         assert fetched > 100
         assert {"/tiers/{level}", "/maps/tiers", "/clients/counts", "/jobs", "/jobs/{job_id}",
-                "/jobs/{job_id}/tables/{filename}", "/maps/jobs/{job_id}", "/stations", "/resources"} <= seen
+                "/jobs/{job_id}/tables/{filename}", "/maps/jobs/{job_id}", "/stations", "/resources",
+                "/reports/{level}", "/reports/{level}/{area_id}"} <= seen
+        # the area reports in their other formats too (the PDF searched in its extracted text)
+        from pypdf import PdfReader
+
+        for url, shown in (("/reports/kominkan?format=xlsx", "高梁小学校区"), ("/reports/kominkan?format=pdf", "高梁小学校区"),
+                           ("/reports/catchment?format=xlsx", "高梁地域包括支援センター")):
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.text[:300])
+            text = _text(response) if "xlsx" in url else "\n".join(
+                p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+            assert shown in text, url
+            hits = leaks(text)
+            if hits:
+                found[f"GET {url}"] = hits
 
         # exports as the CLI writes them, and the public store itself
         store = app.state.store
