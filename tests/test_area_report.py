@@ -265,6 +265,10 @@ def test_reports_over_the_api_show_household_counts_only_as_published(client_app
         assert len(book.sheetnames) == 2  # one catchment sheet per station
         assert leaks(_xlsx_text(r.content)) == []
 
+        index = client.get("/reports")
+        assert index.status_code == 200 and '<html lang="ja">' in index.text
+        for href in ("/reports/kominkan?format=pdf", "/reports/kominkan/k1?format=xlsx", "/reports/catchment?format=html"):
+            assert f'href="{href}"' in index.text
         assert client.get("/reports/kominkan/nowhere").status_code == 404
         assert "地域ID 'nowhere' はありません" in client.get("/reports/kominkan/nowhere").text
         assert client.get("/reports/school").status_code == 404

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from api.dependencies import SettingsDep, StoreDep
 from api.errors import NotFound
@@ -50,6 +51,38 @@ def _respond(request: Request, store, settings, user, *, level: str, area_id: st
     disposition = ("inline" if fmt == "html" else "attachment") + \
         f"; filename=\"report.{ext}\"; filename*=UTF-8''{quote(stem)}.{ext}"
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
+
+
+@router.get("", summary="地域カルテの一覧（階層ごと・地域ごとのリンク）", response_class=HTMLResponse,
+            dependencies=[allow(*ANY_ROLE)])
+def report_index(store: StoreDep) -> HTMLResponse:
+    """A Japanese page linking every tier's report (HTML, PDF, Excel), each area's, and the stations' catchments."""
+    ws = store.workspace()
+    profile = ws["profile"]
+    areas = store.areas()
+
+    def links(path: str) -> str:
+        return "　".join(f'<a href="{path}?format={f}">{label}</a>' for f, label in
+                         (("html", "印刷用ページ"), ("pdf", "PDF"), ("xlsx", "Excel")))
+
+    parts = []
+    for lv in reversed(profile.levels):
+        part = areas[areas["level"] == lv.key].sort_values("area_id")
+        items = ""
+        if lv.key != profile.base.key and len(part) > 1:
+            items = "<ul>" + "".join(
+                f"<li>{escape(str(r.name))}（{escape(str(r.area_id))}）　{links(f'/reports/{lv.key}/{quote(str(r.area_id))}')}</li>"
+                for r in part.itertuples()) + "</ul>"
+        parts.append(f"<h2>{escape(lv.label)}（{len(part)} 地域）</h2><p>すべての地域を1つのファイルに：{links(f'/reports/{lv.key}')}</p>{items}")
+    stations = store.stations()
+    if len(stations):
+        parts.append(f"<h2>拠点の担当圏域（{len(stations)} 拠点）</h2><p>{links(f'/reports/{CATCHMENT_LEVEL}')}</p>")
+    body = (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>地域カルテ {escape(ws["city_name"])}</title>'
+            '<style>body{font-family:sans-serif;margin:1.5em;line-height:1.6}h2{font-size:1.1em;margin-top:1.2em}</style>'
+            f'</head><body><h1>地域カルテ　{escape(ws["city_name"])}</h1>'
+            "<p>人口・65歳以上・地域資源・サロンの徒歩圏・買い物弱者・移動販売・訪問先の世帯数（少数は秘匿）を、"
+            "上位の地域と市全域に並べて示します。作成には数秒から数十秒かかります。</p>" + "".join(parts) + "</body></html>")
+    return HTMLResponse(body)
 
 
 @router.get("/{level}", summary="地域カルテ：ある階層のすべての地域（HTML・PDF・Excel）", dependencies=[allow(*ANY_ROLE)])
