@@ -431,7 +431,8 @@ class _Context:
         rows.append({"key": "aging_rate", "section": sec, "label": "高齢化率（65歳以上の割合）",
                      "value": _rate(here("elderly", t0), here("population", t0)),
                      "parent": NOT_APPLICABLE if parent is None else _rate(at(parent, "elderly", t0), at(parent, "population", t0)),
-                     "city": _rate(at(city, "elderly", t0), at(city, "population", t0)), "unit": "%", "note": age_note})
+                     "city": _rate(at(city, "elderly", t0), at(city, "population", t0)), "unit": "%",
+                     "note": "65歳以上人口 ÷ 人口（65歳以上人口と同じ出典）"})
         add("pop_75plus", sec, "75歳以上人口", "pop_75plus", self.census, unit="人", fmt=_count,
             note="国勢調査（年齢別集計）" if here("pop_75plus", self.census) is not None
             else "年齢別集計がないため不明（tsunagu import age-table で取り込めます）")
@@ -504,7 +505,9 @@ class _Context:
                          "parent": NOT_APPLICABLE if parent is None else published(parent),
                          "city": published(city), "unit": "世帯",
                          "note": f"{k}世帯未満の地域と、そこから逆算できる地域は「{SUPPRESSED}」（件数のみ・個人の情報は載せません）"})
-        return pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
+        out = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
+        out.attrs["top_level"] = self.profile.top.key
+        return out
 
     def share(self, here, num: str, den: str, table, member_cells, *, col: str | None = None):
         """A share here: the table's own share for one area, the ratio of the sums for a catchment."""

@@ -65,17 +65,17 @@ _TEMPLATE = """<!DOCTYPE html>
     </div>
     <div class="key">
       <table class="small">
-        <tr><th>主な指標</th><th>この地域</th><th>{{ r.parent_header }}</th><th>市全域</th></tr>
-        {% for row in r.key_rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td><td class="n">{{ row.parent }}</td><td class="n">{{ row.city }}</td></tr>{% endfor %}
+        <tr><th>主な指標</th><th>この地域</th>{% if r.show_parent %}<th>{{ r.parent_header }}</th>{% endif %}<th>市全域</th></tr>
+        {% for row in r.key_rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td>{% if r.show_parent %}<td class="n">{{ row.parent }}</td>{% endif %}<td class="n">{{ row.city }}</td></tr>{% endfor %}
       </table>
     </div>
   </div>
-  <h2>指標（この地域・{{ r.parent_header }}・市全域）</h2>
-  <table class="ind"><colgroup><col style="width: 40mm"><col style="width: 24mm"><col style="width: 24mm"><col style="width: 24mm"><col></colgroup>
-    <tr><th>{{ labels.label }}</th><th>{{ labels.value }}</th><th>{{ r.parent_header }}</th><th>{{ labels.city }}</th><th>{{ labels.note }}</th></tr>
+  <h2>指標（この地域・{% if r.show_parent %}{{ r.parent_header }}・{% endif %}市全域）</h2>
+  <table class="ind"><colgroup><col style="width: 40mm"><col style="width: 24mm">{% if r.show_parent %}<col style="width: 24mm">{% endif %}<col style="width: 24mm"><col></colgroup>
+    <tr><th>{{ labels.label }}</th><th>{{ labels.value }}</th>{% if r.show_parent %}<th>{{ r.parent_header }}</th>{% endif %}<th>{{ labels.city }}</th><th>{{ labels.note }}</th></tr>
     {% for section, rows in r.sections %}
-    <tr><td class="sec" colspan="5">{{ section }}</td></tr>
-    {% for row in rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td><td class="n">{{ row.parent }}</td><td class="n">{{ row.city }}</td><td class="note">{{ row.note }}</td></tr>{% endfor %}
+    <tr><td class="sec" colspan="{{ 5 if r.show_parent else 4 }}">{{ section }}</td></tr>
+    {% for row in rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td>{% if r.show_parent %}<td class="n">{{ row.parent }}</td>{% endif %}<td class="n">{{ row.city }}</td><td class="note">{{ row.note }}</td></tr>{% endfor %}
     {% endfor %}
   </table>
   {% if r.children_rows %}
@@ -229,6 +229,8 @@ def _view(report: AreaReport) -> dict:
         "level": report.level, "area_id": report.area_id, "name": report.name, "city_name": report.city_name,
         "level_label": report.level_label, "parent": report.parent,
         "parent_header": f"上位：{report.parent['name']}" if report.parent else "上位の地域",
+        # the parent column only when the parent is not the city itself (else it repeats the city column)
+        "show_parent": bool(report.parent) and report.parent["level"] != report.indicators.attrs.get("top_level"),
         "svg": map_svg(report),
         "legend": [(RESOURCE_KINDS.get(k, k), resource_colour(k)) for k in kinds],
         "key_rows": key_rows, "sections": sections,
