@@ -265,6 +265,13 @@ def test_reports_over_the_api_show_household_counts_only_as_published(client_app
         assert len(book.sheetnames) == 2  # one catchment sheet per station
         assert leaks(_xlsx_text(r.content)) == []
 
+        # a catchment sums its areas' counts only when every one is published: s1's small areas are all hidden
+        small = client.get("/clients/counts", params={"level": "neighbourhood"}).json()["areas"]
+        assert {a["area_id"]: a["display"] for a in small if a["area_id"] != "n5"} == dict.fromkeys(["n1", "n2", "n3", "n4"], "秘匿")
+        page = client.get("/reports/catchment/s1").text
+        assert re.search(r"<td>訪問先の世帯数</td><td class=\"n\">秘匿</td>", page)
+        assert "高梁地域包括支援センター（サンプル）" in page and leaks(page) == []
+
         index = client.get("/reports")
         assert index.status_code == 200 and '<html lang="ja">' in index.text
         for href in ("/reports/kominkan?format=pdf", "/reports/kominkan/k1?format=xlsx", "/reports/catchment?format=html"):
