@@ -465,7 +465,7 @@ class _Context:
         else:
             methods = ["straight"] + (["network"] if "refugees_network" in self.shop.columns else [])
             for m in methods:
-                note = self.shopping_method or "" if m == "straight" else "道路網上の距離"
+                note = (self.shopping_method or "") if m == "straight" else "道路網上の距離"
                 add(f"refugees_{m}", sec, SHOPPING_LABELS[f"refugees_{m}"], f"refugees_{m}", self.shop, unit="人", note=note)
                 rows.append({"key": f"share_{m}", "section": sec, "label": SHOPPING_LABELS[f"share_{m}"],
                              "value": self.share(here, f"refugees_{m}", "elderly", self.shop, member_cells, col=f"share_{m}"),

@@ -295,3 +295,30 @@ def test_the_help_lists_report_without_loading_the_analysis_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], check=True).stdout
     assert "  report " in out and "HEAVY []" in out
+
+
+# --------------------------------------------------------------------------- counting in areas (pure)
+
+
+def test_resources_and_mobile_sales_visits_are_counted_in_the_innermost_areas_and_summed_up(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from api.store.geopackage import GeoPackageStore
+    from gis.area_report import resource_counts
+    from gis.schema import coerce_resources
+    from gis.tiers import DEFAULT_PROFILE
+
+    with GeoPackageStore(tmp_path / "ws.gpkg", create=True) as store:
+        fill_workspace(store)  # the API tests' sample areas: n1–n4 in 公民館区 k1, n5 in k2
+        areas = store.areas()
+    stops = coerce_resources(gpd.GeoDataFrame(
+        {"resource_id": ["m1", "m2", "m3"], "kind": ["mobile_sales_stop"] * 3, "name": ["停留所A", "停留所B", "停留所C"],
+         "attributes": [{"days": "毎週火・金"}, {"days": ["月", "水", "金"]}, {}]},
+        geometry=[Point(133.605, 34.785), Point(133.630, 34.790), Point(133.615, 34.795)], crs="EPSG:4326"))
+    counts = resource_counts(stops, areas, profile=DEFAULT_PROFILE).set_index(["level", "area_id"])
+    assert counts.at[("neighbourhood", "n1"), "weekly_visits"] == 2  # 火・金
+    assert counts.at[("neighbourhood", "n5"), "weekly_visits"] == 3  # 月・水・金
+    assert counts.at[("kominkan", "k1"), "mobile_stops"] == 2  # A and C (C's days unknown)
+    assert counts.at[("kominkan", "k1"), "stops_days_unknown"] == 1
+    assert counts.at[("city", "c1"), "mobile_stops"] == 3 and counts.at[("city", "c1"), "weekly_visits"] == 5
