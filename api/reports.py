@@ -15,6 +15,7 @@ from api.analyses.salons import SalonGapsParams, salon_gap_tables
 from api.analyses.shopping import ShoppingParams, shopping_tier_table
 from api.store.base import Store
 from gis.area_report import CATCHMENT_LEVEL, AreaReport, area_reports, catchment_report
+from gis._once import BuildOnceLRU
 from gis.errors import InputDataError
 from gis.shopping import NO_SHOP_DATA
 
@@ -54,6 +55,31 @@ def _households(store: Store, *, viewer, clients, k: int):
     if result["total"]["count"] == 0:
         return None
     return {key: {a["area_id"]: a["count"] for a in rows} for key, rows in result["levels"].items()}
+
+
+#: The jobs' figures per (store, data version, data folder): a report of another area or format reuses them.
+_FIGURES: BuildOnceLRU[tuple] = BuildOnceLRU(8)
+
+
+def _job_figures(store: Store, *, data_dir: Path | None, say) -> tuple:
+    """The salon-gaps and shopping-refugees tables (default parameters), computed once per data version."""
+    from api.layer_cache import layer_version
+
+    def build() -> tuple:
+        say(0.05, "サロンの徒歩圏を集計中")
+        salon_tables, salon_notes = salon_gap_tables(store, SalonGapsParams(), data_dir=data_dir,
+                                                     progress=lambda f, m: say(0.05 + 0.4 * f, m))
+        say(0.45, "買い物弱者を集計中")
+        try:
+            shopping, shop_notes, facts = shopping_tier_table(store, ShoppingParams(), data_dir=data_dir,
+                                                              progress=lambda f, m: say(0.45 + 0.4 * f, m))
+        except InputDataError as exc:
+            if not str(exc).startswith(NO_SHOP_DATA):
+                raise
+            return salon_tables, salon_notes, None, [], {}, NO_SHOP_DATA
+        return salon_tables, salon_notes, shopping, shop_notes, facts, None
+
+    return _FIGURES.get_or_build((id(store), layer_version(store), str(data_dir)), build)
 
 
 def build_reports(
@@ -115,18 +141,7 @@ def build_reports(
             listing += "…" if len(mine) > 20 else ""
             msg = f"{profile.level(level).label}に地域ID {area_id!r} はありません（あるもの: {listing}）"
             raise InputDataError(msg, feature=str(area_id), hint=f"tsunagu report --level {level} で階層のすべての地域を出力できます")
-    say(0.05, "サロンの徒歩圏を集計中")
-    salon_tables, salon_notes = salon_gap_tables(store, SalonGapsParams(), data_dir=data_dir,
-                                                 progress=lambda f, m: say(0.05 + 0.4 * f, m))
-    say(0.45, "買い物弱者を集計中")
-    shopping, shop_notes, facts, missing = None, [], {}, None
-    try:
-        shopping, shop_notes, facts = shopping_tier_table(store, ShoppingParams(), data_dir=data_dir,
-                                                          progress=lambda f, m: say(0.45 + 0.4 * f, m))
-    except InputDataError as exc:
-        if not str(exc).startswith(NO_SHOP_DATA):
-            raise
-        missing = NO_SHOP_DATA
+    salon_tables, salon_notes, shopping, shop_notes, facts, missing = _job_figures(store, data_dir=data_dir, say=say)
     say(0.85, "地域資源と訪問先の世帯数を集計中")
     households = _households(store, viewer=viewer, clients=clients, k=k) if viewer is not None else None
     age_notes = [n for n in salon_notes if "65歳以上" in n]
