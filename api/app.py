@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
-from api.routers import auth, health, maps, nesting, resources, scenarios, stations, tiers, users, workspaces
+from api.routers import auth, health, maps, nesting, reports, resources, scenarios, stations, tiers, users, workspaces
 from api.routers import jobs as jobs_router
 from api.routers import docs as api_docs
 from api.security import deny_undeclared
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, store=None, accounts=None) -
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     install_error_handlers(app)
     api_docs.install(app)
-    for module in (health, auth, users, workspaces, tiers, stations, resources, nesting, maps, scenarios):
+    for module in (health, auth, users, workspaces, tiers, stations, resources, nesting, maps, reports, scenarios):
         app.include_router(module.router)
     app.include_router(jobs_router.router)
     for name in OPTIONAL_ROUTERS:

@@ -26,6 +26,7 @@ LAZY_COMMANDS = {
     "scenario": ("api.cli_scenarios:scenario", "シナリオ：資源の追加・移動・削除などの変更を名前を付けて保存します（基本データは変えません）。"),
     "routes": ("api.cli_routes:routes", "ルート計画：移動販売の停留所と週間ルート、CSW の訪問ルート。"),
     "users": ("api.cli_users:users", "アカウント：最初の管理者の作成、ユーザーの追加・一覧・パスワード再設定。"),
+    "report": ("api.cli_report:report", "地域カルテ：地域ごとの人口・地域資源・サロン・買い物弱者などを上位の地域・市全域と並べて PDF・HTML・Excel に。"),
     "worker": ("api.cli_worker:worker", "待ち行列の解析ジョブをこのプロセスで実行します（1件ずつ、Ctrl-C か SIGTERM で停止）。"),
 }
 

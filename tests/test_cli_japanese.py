@@ -16,7 +16,7 @@ TECHNICAL = {"OPTIONS", "COMMAND", "ARGS", "PATH", "TEXT", "INTEGER", "FLOAT", "
              "ADDRESS", "LEVEL", "ID", "CSV", "Excel", "GeoJSON", "GeoPackage", "Shapefile", "ZIP", "HTML", "API",
              "FastAPI", "Dask", "Tsunagu", "tsunagu", "CSW", "GPX", "PostGIS", "SIGTERM", "Ctrl", "KEY_CODE",
              "Shift_JIS", "e", "Stat", "json", "JSON", "gpkg", "postgresql", "URL", "TSUNAGU_DATA_DIR", "shared", "data",
-             "NAME", "RANGE", "x", "MCLP", "LSCP", "HiGHS"}
+             "NAME", "RANGE", "x", "MCLP", "LSCP", "HiGHS", "PDF"}
 
 
 def _run(*args: str, lang: str | None = None) -> subprocess.CompletedProcess:

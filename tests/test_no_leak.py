@@ -235,6 +235,7 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
             "name": ["漏れ検査シナリオ"],
             "job_a": job_ids["salon-gaps"],
             "job_b": job_ids["salon-gaps on a scenario"],
+            "area_id": ["k1", "n5"],  # /reports/{level}/{area_id}: an area of k1's level and of n5's; the rest 404
         }
         assert len(values["job_files"]) == sum(len(v) for v in job_ids.values())
         fetched = 0
@@ -264,7 +265,7 @@ def test_no_client_data_in_any_public_response_export_or_log(leak_app, tmp_path,
                 found[f"GET {url}"] = hits
         assert {"/tiers/{level}", "/maps/tiers", "/clients/counts", "/jobs", "/jobs/{job_id}",
                 "/jobs/{job_id}/tables/{filename}", "/maps/jobs/{job_id}", "/stations", "/resources", "/scenarios",
-                "/scenarios/{name}", "/jobs/{job_a}/compare/{job_b}"} <= seen
+                "/scenarios/{name}", "/jobs/{job_a}/compare/{job_b}", "/reports/{level}", "/reports/{level}/{area_id}"} <= seen
 
         # exports as the CLI writes them, and the public store itself
         store = app.state.store

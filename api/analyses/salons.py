@@ -90,22 +90,37 @@ def _common(store: Store, params, data_dir, progress: Progress, thresholds):
     return ws, demand, engine, salons, cov, notes
 
 
+def salon_gap_tables(store: Store, params: SalonGapsParams, *, progress: Progress | None = None,
+                     data_dir=None) -> tuple[dict[float, pd.DataFrame], list[str]]:
+    """The salon-gaps figures without the map: threshold → :func:`gis.salons.coverage_by_tier` table, and the notes.
+
+    The job (:func:`run_salon_gaps`) and the area report (:mod:`api.reports`) both take their
+    figures from here, so they cannot differ.
+    """
+    raw, notes, _ = _gap_tables(store, params, progress or (lambda f, m: None), data_dir)
+    return raw, notes
+
+
+def _gap_tables(store: Store, params: SalonGapsParams, progress: Progress, data_dir):
+    check_thresholds(params.thresholds_m)  # before the slow steps
+    ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, params.thresholds_m)
+    areas = store.areas()
+    progress(0.6, "圏域ごとに集計中")
+    raw = {t: coverage_by_tier(cov, areas, profile=ws["profile"], threshold_m=t) for t in cov.attrs["thresholds_m"]}
+    return raw, notes, (ws, demand, engine, salons, cov, areas)
+
+
 @register("salon-gaps", "サロンの空白地域", SalonGapsParams)
 def run_salon_gaps(store: Store, params: SalonGapsParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Covered / uncovered elderly per tier for each walking threshold, and the map."""
-    check_thresholds(params.thresholds_m)  # before the slow steps
-    ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, params.thresholds_m)
+    raw, notes, (ws, demand, engine, salons, cov, areas) = _gap_tables(store, params, progress, data_dir)
     thresholds = cov.attrs["thresholds_m"]
     profile = ws["profile"]
-    areas = store.areas()
-    progress(0.6, "圏域ごとに集計中")
     tables, summary = {}, {"thresholds_m": thresholds, "salons": int(len(salons)), "engine": engine.description,
                            "demand_points": int(len(demand)), "by_threshold": {}}
-    raw = {}
     for t in thresholds:
-        table = coverage_by_tier(cov, areas, profile=profile, threshold_m=t)
+        table = raw[t]
         bad = reconcile_tiers(table, profile=profile)
-        raw[t] = table
         tables[f"圏域別（徒歩{t:g} m）"] = _rounded_tier_table(table)
         city = table[table["level"] == profile.top.key].iloc[0]
         summary["by_threshold"][f"{t:g}"] = {

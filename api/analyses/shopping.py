@@ -94,9 +94,22 @@ def _figure(value) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 1)
 
 
-@register("shopping-refugees", "買い物弱者（食料品アクセス困難人口）", ShoppingParams)
-def run_shopping(store: Store, params: ShoppingParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
-    """65+ living ≥ threshold from the nearest food shop, per tier: MAFF straight line next to the road network."""
+def shopping_tier_table(store: Store, params: ShoppingParams, *, progress: Progress | None = None,
+                        data_dir=None) -> tuple[pd.DataFrame, list[str], dict]:
+    """The shopping-refugees tier figures without scenario and map: :func:`gis.shopping.refugees_by_tier`, notes, facts.
+
+    The job (:func:`run_shopping`) and the area report (:mod:`api.reports`) both take their figures
+    from here. ``facts``: ``method`` (how the straight-line figure is named), ``has_network``,
+    ``shops`` and ``mobile_stops`` (counts). Raises :class:`InputDataError` (店舗データなし) when the
+    workspace has no food shop.
+    """
+    base = _tier_figures(store, params, progress or (lambda f, m: None), data_dir)
+    facts = {"method": base["method"], "has_network": base["has_network"], "shops": int(len(base["shops"])),
+             "mobile_stops": int(len(base["stops"]))}
+    return base["table"], base["notes"], facts
+
+
+def _tier_figures(store: Store, params: ShoppingParams, progress: Progress, data_dir) -> dict:
     ws = store.workspace()
     profile = ws["profile"]
     crs = plane_rectangular_crs(ws["city_code"])
@@ -130,6 +143,18 @@ def run_shopping(store: Store, params: ShoppingParams, *, progress: Progress, da
         notes += [n for n in network.attrs.get("notes", []) if n not in notes]
     method = maff_label(car_factor=params.car_free_share is not None, threshold_m=params.threshold_m)
     notes.append(f"買い物弱者（直線）は {method}：最寄りの食料品店（{len(shops)}店）からの距離で数えています")
+    return {"ws": ws, "profile": profile, "demand": demand, "shops": shops, "stops": stops, "engine": engine,
+            "has_network": has_network, "common": common, "areas": areas, "table": table, "notes": notes,
+            "method": method}
+
+
+@register("shopping-refugees", "買い物弱者（食料品アクセス困難人口）", ShoppingParams)
+def run_shopping(store: Store, params: ShoppingParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
+    """65+ living ≥ threshold from the nearest food shop, per tier: MAFF straight line next to the road network."""
+    base = _tier_figures(store, params, progress, data_dir)
+    ws, profile, demand, shops, stops, engine = (base[k] for k in ("ws", "profile", "demand", "shops", "stops", "engine"))
+    has_network, common, areas, table, notes, method = (
+        base[k] for k in ("has_network", "common", "areas", "table", "notes", "method"))
     tables = {"圏域別の買い物弱者": _presentable(table, has_network=has_network)}
 
     city = table[table["level"] == profile.top.key].iloc[0]
