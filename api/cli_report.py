@@ -20,7 +20,8 @@ from api.cli_common import data_dir_or_none, expected_errors, fail, open_workspa
               help="出力ファイル（既定: 地域カルテ_<市>_<階層>.<形式> を今のフォルダに）")
 @click.option("--workspace", default=None, help="ワークスペース（.gpkg または postgresql:// URL）")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="オープンデータのフォルダ")
-def report(level, area_id, fmt, out, workspace, data_dir) -> None:
+@click.option("--scenario", default=None, help="保存したシナリオ: 各指標にシナリオの値と差を並べる（tsunagu scenario list）")
+def report(level, area_id, fmt, out, workspace, data_dir, scenario) -> None:
     """地域カルテ：地域ごとの人口・地域資源・サロン・買い物弱者などを上位の地域・市全域と並べて PDF・HTML・Excel に。
 
     人口・世帯、65歳以上・75歳以上（出典か推計かを明記）、種別ごとの地域資源、サロンの徒歩圏、買い物弱者、
@@ -36,7 +37,7 @@ def report(level, area_id, fmt, out, workspace, data_dir) -> None:
         with open_workspace(conf.workspace, create=False) as store:
             reports = build_reports(store, level=level, area_id=area_id,
                                     data_dir=data_dir_or_none(data_dir), viewer=Viewer(f"cli:{who()}", "viewer"),
-                                    k=int(conf.small_cell_k))
+                                    k=int(conf.small_cell_k), scenario=scenario)
             body = render(reports, fmt)
     except expected_errors() as exc:
         fail(exc)

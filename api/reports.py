@@ -79,7 +79,16 @@ def _job_figures(store: Store, *, data_dir: Path | None, say) -> tuple:
             return salon_tables, salon_notes, None, [], {}, NO_SHOP_DATA
         return salon_tables, salon_notes, shopping, shop_notes, facts, None
 
-    return _FIGURES.get_or_build((id(store), layer_version(store), str(data_dir)), build)
+    from api.scenarios import ScenarioView
+
+    base, scenario = store, ""
+    if isinstance(store, ScenarioView):  # the scenario's own figures, keyed by what it changes
+        import json
+
+        from gis.scenarios import scenario_to_dict
+
+        base, scenario = store._store, json.dumps(scenario_to_dict(store.scenario), ensure_ascii=False, sort_keys=True)
+    return _FIGURES.get_or_build((id(base), layer_version(base), str(data_dir), scenario), build)
 
 
 def build_reports(
@@ -92,6 +101,7 @@ def build_reports(
     clients=None,
     k: int = 3,
     progress=None,
+    scenario: str | None = None,
 ) -> list[AreaReport]:
     """The reports of every area of ``level`` (or of ``area_id`` only); ``level="catchment"``: stations' catchments.
 
@@ -116,8 +126,14 @@ def build_reports(
         Small-cell threshold of the household counts (settings ``small_cell_k``).
     progress
         ``progress(fraction, message)``.
+    scenario
+        A saved scenario's name: each figure is shown beside its value under the scenario and the
+        difference (:func:`gis.area_report.with_scenario`).
     """
     say = progress or (lambda f, m: None)
+    if scenario:
+        return _with_scenario(store, scenario, level=level, area_id=area_id, data_dir=data_dir, viewer=viewer,
+                              clients=clients, k=k, say=say)
     ws = store.workspace()
     profile = ws["profile"]
     if level != CATCHMENT_LEVEL and level not in profile.keys:
@@ -156,6 +172,21 @@ def build_reports(
         reports = area_reports(level=level, area_ids=None if area_id is None else [area_id], **common)
     say(1.0, "完了")
     return reports
+
+
+def _with_scenario(store: Store, name: str, *, level, area_id, data_dir, viewer, clients, k, say) -> list[AreaReport]:
+    from api.scenarios import ScenarioView, scenario_record
+    from gis.area_report import with_scenario
+    from gis.scenarios import scenario_changes_table, scenario_from_dict
+
+    scenario = scenario_from_dict(scenario_record(store, name))
+    now = build_reports(store, level=level, area_id=area_id, data_dir=data_dir, viewer=viewer, clients=clients, k=k,
+                        progress=lambda f, m: say(0.5 * f, m))
+    then = build_reports(ScenarioView(store, scenario), level=level, area_id=area_id, data_dir=data_dir, viewer=None,
+                         clients=clients, k=k, progress=lambda f, m: say(0.5 + 0.5 * f, f"シナリオ: {m}"))
+    table = scenario_changes_table(store.resources(), scenario)
+    changes = [f"{r.操作} {r.種類 or ''} {r.名称 or r.地域資源ID}".replace("  ", " ") for r in table.itertuples(index=False)]
+    return with_scenario(now, then, name=scenario.name, changes=changes)
 
 
 def render(reports: list[AreaReport], fmt: str) -> bytes:

@@ -11,7 +11,7 @@ summed up the tiers, so every parent is the sum of its children as in the job ta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +30,7 @@ from gis.tiers import CityProfile
 INDICATOR_COLUMNS = ["key", "section", "label", "value", "parent", "city", "unit", "note"]
 #: Japanese headers of the indicator table (``parent`` is named after the parent area when there is one).
 INDICATOR_LABELS = {"section": "区分", "label": "指標", "value": "この地域", "parent": "上位の地域", "city": "市全域",
-                    "unit": "単位", "note": "出典・注記"}
+                    "unit": "単位", "note": "出典・注記", "scenario": "シナリオ", "delta": "差（シナリオ − 現状）"}
 #: What a suppressed household count shows (as everywhere else: /clients/counts).
 SUPPRESSED = "秘匿"
 #: What an unknown figure shows.
@@ -593,5 +593,43 @@ def _rate(num, den) -> float | None:
     return percent(float(num) / float(den))
 
 
+def with_scenario(reports: list[AreaReport], scenario_reports: list[AreaReport], *, name: str,
+                  changes: list[str] = ()) -> list[AreaReport]:
+    """The reports with each figure under a scenario beside it and the difference (scenario − now).
+
+    ``scenario_reports`` are the same areas' reports computed on the scenario's data
+    (``api.scenarios.ScenarioView``); their ``value`` becomes the column ``scenario`` and
+    ``delta`` the difference where both are numbers (rounded as the figures are). The notes say
+    which scenario and what it changes.
+    """
+    by_area = {(r.level, str(r.area_id)): r for r in scenario_reports}
+    out = []
+    for r in reports:
+        other = by_area.get((r.level, str(r.area_id)))
+        if other is None:
+            out.append(r)
+            continue
+        ind = r.indicators.copy()
+        theirs = other.indicators.set_index("key")["value"]
+        ind["scenario"] = [theirs.get(k) for k in ind["key"]]
+        ind["delta"] = [_delta(a, b) for a, b in zip(ind["value"], ind["scenario"])]
+        ind.attrs = dict(r.indicators.attrs)
+        ind.attrs["scenario"] = name
+        notes = [f"シナリオ「{name}」の値と差（シナリオ − 現状）を並べています。シナリオは基本データを変更しません"]
+        notes += [f"シナリオの変更: {c}" for c in changes]
+        out.append(replace(r, indicators=ind, notes=[*r.notes, *notes]))
+    return out
+
+
+def _delta(now, then):
+    if isinstance(now, bool) or isinstance(then, bool):
+        return None
+    if isinstance(now, (int, float, np.integer, np.floating)) and isinstance(then, (int, float, np.integer, np.floating)):
+        if pd.isna(now) or pd.isna(then):
+            return None
+        return round(float(then) - float(now), 1)
+    return None
+
+
 __all__ = ["AreaReport", "CATCHMENT_LEVEL", "INDICATOR_COLUMNS", "INDICATOR_LABELS", "SUPPRESSED", "UNKNOWN",
-           "area_reports", "catchment_report", "people", "percent", "resource_counts"]
+           "area_reports", "catchment_report", "people", "percent", "resource_counts", "with_scenario"]

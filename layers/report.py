@@ -65,17 +65,17 @@ _TEMPLATE = """<!DOCTYPE html>
     </div>
     <div class="key">
       <table class="small">
-        <tr><th>主な指標</th><th>この地域</th>{% if r.show_parent %}<th>{{ r.parent_header }}</th>{% endif %}<th>市全域</th></tr>
-        {% for row in r.key_rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td>{% if r.show_parent %}<td class="n">{{ row.parent }}</td>{% endif %}<td class="n">{{ row.city }}</td></tr>{% endfor %}
+        <tr><th>主な指標</th><th>この地域</th>{% if r.scenario %}<th>シナリオ「{{ r.scenario }}」</th><th>{{ labels.delta }}</th>{% endif %}{% if r.show_parent %}<th>{{ r.parent_header }}</th>{% endif %}<th>市全域</th></tr>
+        {% for row in r.key_rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td>{% if r.scenario %}<td class="n">{{ row.scenario }}</td><td class="n">{{ row.delta }}</td>{% endif %}{% if r.show_parent %}<td class="n">{{ row.parent }}</td>{% endif %}<td class="n">{{ row.city }}</td></tr>{% endfor %}
       </table>
     </div>
   </div>
   <h2>指標（この地域・{% if r.show_parent %}{{ r.parent_header }}・{% endif %}市全域）</h2>
-  <table class="ind"><colgroup><col style="width: 40mm"><col style="width: 24mm">{% if r.show_parent %}<col style="width: 24mm">{% endif %}<col style="width: 24mm"><col></colgroup>
-    <tr><th>{{ labels.label }}</th><th>{{ labels.value }}</th>{% if r.show_parent %}<th>{{ r.parent_header }}</th>{% endif %}<th>{{ labels.city }}</th><th>{{ labels.note }}</th></tr>
+  <table class="ind"><colgroup><col style="width: 40mm"><col style="width: 22mm">{% if r.scenario %}<col style="width: 22mm"><col style="width: 18mm">{% endif %}{% if r.show_parent %}<col style="width: 22mm">{% endif %}<col style="width: 22mm"><col></colgroup>
+    <tr><th>{{ labels.label }}</th><th>{{ labels.value }}</th>{% if r.scenario %}<th>{{ labels.scenario }}</th><th>{{ labels.delta }}</th>{% endif %}{% if r.show_parent %}<th>{{ r.parent_header }}</th>{% endif %}<th>{{ labels.city }}</th><th>{{ labels.note }}</th></tr>
     {% for section, rows in r.sections %}
-    <tr><td class="sec" colspan="{{ 5 if r.show_parent else 4 }}">{{ section }}</td></tr>
-    {% for row in rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td>{% if r.show_parent %}<td class="n">{{ row.parent }}</td>{% endif %}<td class="n">{{ row.city }}</td><td class="note">{{ row.note }}</td></tr>{% endfor %}
+    <tr><td class="sec" colspan="{{ (5 if r.show_parent else 4) + (2 if r.scenario else 0) }}">{{ section }}</td></tr>
+    {% for row in rows %}<tr><td>{{ row.label }}</td><td class="n">{{ row.value }}</td>{% if r.scenario %}<td class="n">{{ row.scenario }}</td><td class="n">{{ row.delta }}</td>{% endif %}{% if r.show_parent %}<td class="n">{{ row.parent }}</td>{% endif %}<td class="n">{{ row.city }}</td><td class="note">{{ row.note }}</td></tr>{% endfor %}
     {% endfor %}
   </table>
   {% if r.children_rows %}
@@ -206,12 +206,22 @@ def _esc(text) -> str:
 # --- HTML and PDF --------------------------------------------------------------------------
 
 
+def _scenario_cells(row, has_scenario: bool) -> dict:
+    if not has_scenario:
+        return {}
+    delta = row.delta
+    shown = "" if delta is None or (isinstance(delta, float) and math.isnan(delta)) else f"{delta:+,.1f}"
+    return {"scenario": _with_unit(row.scenario, row.unit), "delta": shown}
+
+
 def _view(report: AreaReport) -> dict:
     ind = report.indicators
+    has_scenario = "scenario" in ind.columns
     sections = []
     for section, rows in ind.groupby("section", sort=False):
         sections.append((section, [{"label": r.label, "value": _with_unit(r.value, r.unit), "parent": _with_unit(r.parent, r.unit),
-                                    "city": _with_unit(r.city, r.unit), "note": r.note} for r in rows.itertuples()]))
+                                    "city": _with_unit(r.city, r.unit), "note": r.note,
+                                    **_scenario_cells(r, has_scenario)} for r in rows.itertuples()]))
     key_rows = []
     by_key = {r.key: r for r in ind.itertuples()}
     first_share = next((k for k in by_key if k.startswith("uncovered_share_")), None)
@@ -221,7 +231,7 @@ def _view(report: AreaReport) -> dict:
         if r is not None:
             label = f"サロン{r.section[len('サロンの'):]}の{r.label}" if key == first_share else r.label
             key_rows.append({"label": label, "value": _with_unit(r.value, r.unit), "parent": _with_unit(r.parent, r.unit),
-                             "city": _with_unit(r.city, r.unit)})
+                             "city": _with_unit(r.city, r.unit), **_scenario_cells(r, has_scenario)})
     kinds = list(dict.fromkeys(report.points["kind"])) if len(report.points) else []
     res = report.resources
     children = report.children
@@ -240,6 +250,7 @@ def _view(report: AreaReport) -> dict:
         "resource_rows": [list(r) for r in res.head(MAX_PRINTED_RESOURCES).itertuples(index=False)],
         "more_resources": max(0, len(res) - MAX_PRINTED_RESOURCES),
         "notes": report.notes,
+        "scenario": ind.attrs.get("scenario") if has_scenario else None,
     }
 
 

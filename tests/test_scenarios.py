@@ -334,3 +334,39 @@ def test_api_scenarios_and_compare(takahashi, data_dir, mclp_sites, tmp_path):
         assert client.get(f"/jobs/{ids[0]}/compare/00000000000000000000000000000000").status_code == 422
         assert client.delete("/scenarios/API案").status_code == 204
         assert client.delete("/scenarios/API案").status_code == 404
+
+
+def test_area_report_shows_the_scenario_beside_now_with_deltas_equal_to_the_job_tables(store, data_dir, scenario):
+    """The 中学校区 reports under the scenario: per district, 差 = the scenario job's table − the baseline job's."""
+    from api.reports import build_reports, render
+
+    level = "junior_high"
+    reports = build_reports(store, level=level, data_dir=data_dir, scenario=scenario["name"])
+    assert len(reports) == 7
+    base = run_job(store, "salon-gaps", {}, data_dir=data_dir, created_by="planner")
+    other = run_job(store, "salon-gaps", {PARAM: scenario["name"]}, data_dir=data_dir, created_by="planner")
+    ta = store.job_table(base, "圏域別（徒歩500 m）").set_index("地域ID")
+    tb = store.job_table(other, "圏域別（徒歩500 m）").set_index("地域ID")
+    shop_a = store.job_table(run_job(store, "shopping-refugees", {}, data_dir=data_dir, created_by="p"),
+                             "圏域別の買い物弱者").set_index("地域ID")
+    shop_b = store.job_table(run_job(store, "shopping-refugees", {PARAM: scenario["name"]}, data_dir=data_dir,
+                                     created_by="p"), "圏域別の買い物弱者").set_index("地域ID")
+    gained = 0
+    for r in reports:
+        ind = r.indicators.set_index("key")
+        now, then, delta = (ind.loc["uncovered_elderly_500", c] for c in ("value", "scenario", "delta"))
+        assert now == pytest.approx(ta.loc[r.area_id, "未カバー高齢者"])
+        assert then == pytest.approx(tb.loc[r.area_id, "未カバー高齢者"])
+        assert delta == pytest.approx(round(tb.loc[r.area_id, "未カバー高齢者"] - ta.loc[r.area_id, "未カバー高齢者"], 1))
+        gained += delta < 0
+        assert ind.loc["refugees_straight", "delta"] == pytest.approx(
+            round(shop_b.loc[r.area_id, "買い物弱者（直線）"] - shop_a.loc[r.area_id, "買い物弱者（直線）"], 1))
+        assert ind.loc["kind:salon", "scenario"] >= ind.loc["kind:salon", "value"]
+        assert any("シナリオ「サロン3か所と閉店」" in n for n in r.notes)
+    assert gained >= 1
+    html = render(reports, "html").decode("utf-8")
+    assert "シナリオ「サロン3か所と閉店」" in html and "差（シナリオ − 現状）" in html
+    book = pd.read_excel(io.BytesIO(render(reports, "xlsx")), sheet_name=None, header=None)
+    assert len(book) == 7 and any("差（シナリオ − 現状）" in str(v) for v in next(iter(book.values())).to_numpy().ravel())
+    with pytest.raises(InputDataError, match="シナリオ「なし」はありません"):
+        build_reports(store, level=level, data_dir=data_dir, scenario="なし")

@@ -21,9 +21,11 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["html", "pdf", "xlsx"]
 _FORMAT = Query("html", description="出力形式: html（印刷用 A4）、pdf、xlsx（地域ごとに1シート）")
+_SCENARIO = Query(None, max_length=60, description="保存したシナリオの名前: 各指標にシナリオの値と差を並べる（GET /scenarios）")
 
 
-def _respond(request: Request, store, settings, user, *, level: str, area_id: str | None, fmt: str) -> Response:
+def _respond(request: Request, store, settings, user, *, level: str, area_id: str | None, fmt: str,
+             scenario: str | None = None) -> Response:
     from api.reports import FORMATS, build_reports, file_name, render
 
     profile = store.workspace()["profile"]
@@ -39,7 +41,7 @@ def _respond(request: Request, store, settings, user, *, level: str, area_id: st
     try:
         reports = build_reports(store, level=level, area_id=area_id, data_dir=data_dir,
                                 viewer=Viewer(user.username, user.role, user.station_id), clients=get_clients(request),
-                                k=int(settings.small_cell_k))
+                                k=int(settings.small_cell_k), scenario=scenario or None)
     except InputDataError as exc:
         if area_id is not None and exc.feature in (area_id, "station_id"):
             raise NotFound(str(exc), hint=f"GET /reports/{level} で階層のすべての地域を取得できます") from None
@@ -87,16 +89,16 @@ def report_index(store: StoreDep) -> HTMLResponse:
 
 @router.get("/{level}", summary="地域カルテ：ある階層のすべての地域（HTML・PDF・Excel）", dependencies=[allow(*ANY_ROLE)])
 def tier_reports(level: str, request: Request, store: StoreDep, settings: SettingsDep, user: CurrentUser,
-                 format: Format = _FORMAT) -> Response:  # noqa: A002 - the query parameter is called format
+                 format: Format = _FORMAT, scenario: str | None = _SCENARIO) -> Response:  # noqa: A002 - the query parameter is called format
     """Every area of one tier level in one file: population, 65+/75+, resources, salon coverage,
     shopping refugees, mobile sales and client household counts (suppressed), each beside the parent
     area and the city. ``catchment`` gives every station's catchment.
     """
-    return _respond(request, store, settings, user, level=level, area_id=None, fmt=format)
+    return _respond(request, store, settings, user, level=level, area_id=None, fmt=format, scenario=scenario)
 
 
 @router.get("/{level}/{area_id}", summary="地域カルテ：1つの地域（HTML・PDF・Excel）", dependencies=[allow(*ANY_ROLE)])
 def area_report(level: str, area_id: str, request: Request, store: StoreDep, settings: SettingsDep, user: CurrentUser,
-                format: Format = _FORMAT) -> Response:  # noqa: A002
+                format: Format = _FORMAT, scenario: str | None = _SCENARIO) -> Response:  # noqa: A002
     """One area's report (``/reports/catchment/{station_id}``: one station's catchment)."""
-    return _respond(request, store, settings, user, level=level, area_id=area_id, fmt=format)
+    return _respond(request, store, settings, user, level=level, area_id=area_id, fmt=format, scenario=scenario)
