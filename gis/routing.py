@@ -4,9 +4,9 @@ The model and its validation live in :mod:`gis.routing_model`, the checker in
 :mod:`gis.routing_check`; this module holds travel matrices, scheduling and the solver adapters,
 and re-exports both. Travel durations (:func:`travel_matrix`) come from a matrix handed in, a
 driving road graph's per-road speeds (:mod:`gis.travel_times`) or distance ÷ average speed, and
-the result names which. Times are integer seconds since midnight, distances integer metres. The travel matrices are
-(n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Vehicles start and end at the
-depot (``Vehicle.start``/``Vehicle.end`` other than the depot are refused with a clear message).
+the result names which. Times are integer seconds since midnight, distances integer metres. The
+travel matrices are square over the depot (index 0), the stops (index i is ``stops[i-1]``) and
+then ``RoutingProblem.places`` (index n+1+k), the vehicles' own start and end places.
 
 Solvers
 -------
@@ -36,6 +36,34 @@ VROOM: every vehicle its own skill, a pinned job asking for its vehicle's, prior
 routing profile in which arcs into another vehicle's pinned visits take longer than a day, so no
 other vehicle reaches the pin's window. The checker reports a pinned visit on another vehicle,
 off its time, or dropped without a reason.
+
+Own start and end places (CSWs from home, trucks from partner shops)
+--------------------------------------------------------------------
+``Vehicle.start`` / ``Vehicle.end`` name a position in ``RoutingProblem.places`` (None = the
+depot). VROOM: the vehicle's ``start``/``end`` matrix indices. PyVRP: every place used becomes
+one more PyVRP depot and the vehicle type's ``start_depot``/``end_depot`` (vehicles of a group
+share their places). ``Route.start_place``/``end_place`` record where each route ran from and to,
+and the checker re-adds the first and last legs from the vehicle's own places.
+
+Fixed cost per vehicle-day
+--------------------------
+``Vehicle.fixed_cost`` is charged once for a vehicle that leaves at all, in the objective's
+unit (metres of travel): PyVRP's ``VehicleType.fixed_cost``; VROOM's ``VehicleCosts(fixed=)``.
+PyVRP weighs it against the prizes of optional stops (about one leg each per priority step), so
+a second truck goes out only when what it adds is worth more; required stops outweigh any fixed
+cost. VROOM serves every stop it can before weighing costs, so with fixed costs the two plans
+are compared on PyVRP's objective (travel + fixed costs + prizes of stops left out). With stop
+values, the value served comes first and a fixed cost only decides between plans of equal value.
+``RoutingPlan.fixed_cost`` is the sum over the vehicles used; the checker recomputes it.
+
+Skills and continuity
+---------------------
+``Stop.skills`` must all be in the serving vehicle's ``Vehicle.skills`` (a household needing a
+qualified CSW); continuity with the same CSW is a skill only that CSW has
+(:func:`continuity_skill`). VROOM has skills natively (named skills mapped to integers, the
+per-vehicle pin skills after them). PyVRP has none: as for pins, each vehicle type's routing
+profile makes the arcs into stops it may not serve longer than a day. A stop nobody can serve is
+listed unassigned before solving. The checker reports a visit by a vehicle lacking a skill.
 
 Every stop that is not served is listed in ``RoutingPlan.unassigned`` with a reason; none is
 dropped silently. Given a seed the result is reproducible whenever the search stops on
@@ -135,7 +163,8 @@ def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity:
         A ``gis.access.DistanceEngine``. Straight-line engines: distance × ``circuity``;
         network engines: the shortest-path length (circuity ignored).
     points
-        Depot first, then the stops (longitude/latitude).
+        Depot first, then the stops, then the vehicles' own places (``RoutingProblem.places``)
+        (longitude/latitude).
     speed_kmh
         Average travel speed for durations without road speeds (walking speed for walkers).
     circuity
@@ -164,8 +193,9 @@ def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity:
         raise InputDataError(f"移動手段は drive か walk です: {mode!r}")
     n = len(points)
     if matrix is not None and np.shape(matrix.durations_s) != (n, n):
-        raise InputDataError(f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点と停留所は {n} 地点です",
-                             source=matrix.source, hint="拠点を先頭に、停留所と同じ地点で行列を作り直してください")
+        raise InputDataError(f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点・停留所・発着地は {n} 地点です",
+                             source=matrix.source,
+                             hint="拠点を先頭に、停留所、発着地（自宅など）の順に同じ地点で行列を作り直してください")
     gdf = gpd.GeoDataFrame({"i": range(n)}, geometry=[Point(p.lon, p.lat) for p in points], crs="EPSG:4326")
     straight = getattr(engine, "mode", "straight") != "network"
     factor = float(circuity) if straight else 1.0
