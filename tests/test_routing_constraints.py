@@ -253,3 +253,35 @@ def test_skills_pins_and_own_places_together(solver):
     w = where(plan)
     assert w["S0"] == "v1" and w["S4"] == "v0"
     assert plan.route_of("v1").start_place == 0
+
+
+# --------------------------------------------------------------------------- CSW outreach days
+
+def test_outreach_csw_from_home_with_qualifications_and_continuity():
+    """CSW 1 leaves from home 4 km east and ends at the station; CSW 2 is the nurse; H-05 stays with CSW 1; nobody signs."""
+    from gis.access import StraightLineEngine
+    from gis.outreach import CSW, REASON_SKILL, OutreachVisit, plan_outreach
+
+    st = {"station_id": "st-1", "name": "テスト拠点", "lon": 133.6166, "lat": 34.7930}
+    home = (st["lon"] + 0.045, st["lat"])
+    near_home = [OutreachVisit(f"H-0{k}", home[0] - 0.002 * k, home[1] + 0.001, 30 * 60) for k in (1, 2)]
+    near_station = [OutreachVisit("H-03", st["lon"] + 0.002, st["lat"], 30 * 60, skills=("看護師",)),
+                    OutreachVisit("H-04", st["lon"] - 0.002, st["lat"], 30 * 60),
+                    OutreachVisit("H-05", st["lon"], st["lat"] + 0.002, 30 * 60, skills=("担当:c1",)),
+                    OutreachVisit("H-06", st["lon"], st["lat"] - 0.002, 30 * 60, skills=("手話",))]
+    csws = [CSW("c1", "CSW 1", start=home, break_window=None, break_s=0),
+            CSW("c2", "CSW 2", skills=frozenset({"看護師"}), break_window=None, break_s=0)]
+    plan = plan_outreach(st, near_home + near_station, csws, engine=StraightLineEngine(crs="EPSG:6673"),
+                         time_limit_s=1)
+    for problem, routing_plan in plan.checks:
+        assert check_plan(problem, routing_plan) == []
+    by = {v.visit_id: r.csw.csw_id for r in plan.routes for v in r.visits}
+    assert by["H-03"] == "c2" and by["H-05"] == "c1"
+    assert plan.unfitted == [("H-06", REASON_SKILL.format(need="手話"))]
+    r1 = plan.routes[0]
+    assert r1.visits[0].visit_id == "H-01"  # nearest to home first
+    assert r1.visits[0].travel_s < 120  # ~200 m from home, not the 4 km from the station
+    tt = plan.timetable()
+    first = tt[(tt["CSW"] == "CSW 1") & (tt["種別"] == "出発")].iloc[0]
+    assert first["訪問先"] == "出発地（自宅など）"
+    assert tt[(tt["CSW"] == "CSW 1") & (tt["種別"] == "帰着")].iloc[0]["訪問先"] == "拠点"
