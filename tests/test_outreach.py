@@ -422,6 +422,31 @@ def test_cli_outreach_with_a_visits_file_keeps_names_out_of_the_public_side(taka
     assert "訪問先 H-102" in res.output and "松山" not in res.output and "仮設町南" not in res.output
 
 
+def test_cli_outreach_qualifications_and_a_csw_from_home(takahashi, tmp_path):
+    """「資格」 in the visits file, --csw-skills and --csw-start: the nurse's visit goes to the nurse, nobody signs."""
+    visits = pd.DataFrame([
+        {"id": "H-201", "緯度": 34.7930, "経度": 133.6200, "訪問時間(分)": 30, "優先度": 1, "資格": "看護師"},
+        {"id": "H-202", "緯度": 34.7950, "経度": 133.6150, "訪問時間(分)": 30, "優先度": 2, "資格": "手話"},
+        {"id": "H-203", "緯度": 34.7900, "経度": 133.6100, "訪問時間(分)": 30, "優先度": 2, "資格": ""},
+        {"id": "H-204", "緯度": 34.7990, "経度": 133.6250, "訪問時間(分)": 30, "優先度": 2, "資格": "担当:csw-1"},
+    ])
+    path = tmp_path / "訪問予定.csv"
+    visits.to_csv(path, index=False)
+    args = ["--station", "sample-station-01", "--workspace", str(takahashi), "--visits", str(path), "--csws", "2",
+            "--time-limit", "1", "--out", str(tmp_path / "o"), "--date", "2025-06-04", "--break", "none",
+            "--csw-skills", "csw-2=看護師", "--csw-start", "csw-1=133.63,34.80"]
+    res = _run(args)
+    assert res.exit_code == 0, res.output
+    orders = dict(re.findall(r"^  (CSW \d)（.*\n    順番: (.*)$", res.output, flags=re.M))
+    assert "H-201" in orders["CSW 2"] and "H-204" in orders["CSW 1"], res.output
+    assert "H-202: 必要な資格・担当（手話）をすべて持つ CSW がいない" in res.output
+    assert "133.63" not in res.output and "34.80" not in res.output  # the home is not echoed
+    sheet = (tmp_path / "o" / "訪問ルート_csw-1.csv").read_text(encoding="utf-8-sig")
+    assert "出発地（自宅など）" in sheet
+    res = _run([*args[:-2], "--csw-start", "csw-9=133.63,34.80"])
+    assert res.exit_code == 2 and "CSW「csw-9」がいません" in res.output
+
+
 def test_cli_refuses_other_roles_and_other_stations(takahashi, tmp_path):
     args = ["--station", "sample-station-01", "--workspace", str(takahashi), "--time-limit", "1",
             "--out", str(tmp_path / "o")]

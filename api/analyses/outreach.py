@@ -166,6 +166,7 @@ def sample_households(store: Store, station_id: str, n: int, *, seed: int = 0, c
             "windows": windows,
             "priority": int(rng.choice([1, 2, 2, 3])),
             "is_sample": True,
+            "skills": [],
         })
     return pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
 
@@ -206,6 +207,7 @@ def plan_document(plan: OutreachPlan, households: pd.DataFrame, *, sample: bool 
         "csws": [{"csw_id": r.csw.csw_id, "name": r.csw.name, "mode": r.csw.mode,
                   "leave_s": r.leave_s, "return_s": r.return_s, "breaks": [list(b) for b in r.breaks],
                   "travel_s": int(r.travel_s), "distance_m": int(r.distance_m),
+                  "start_name": r.start_name, "end_name": r.end_name,
                   "visits": [visit(v) for v in r.visits]} for r in plan.routes],
         "unfitted": [{"household_id": str(by_label.get(str(label), {}).get("household_id", label)), "label": str(label),
                       "reason": why} for label, why in plan.unfitted],
@@ -250,8 +252,10 @@ def route_sheet(doc: dict, csw: dict, households: pd.DataFrame) -> pd.DataFrame:
                          "待ち（分）": round(obj["wait_s"] / 60), "メモ": _text(h.get("notes"))})
         elif kind == "休憩":
             rows.append({**blank, "開始": format_hhmm(obj[0]), "終了": format_hhmm(obj[1]), "訪問先": "休憩"})
-        else:
-            rows.append({**blank, "開始": format_hhmm(t), "訪問先": f"{kind}（{doc.get('station_name', '')}）"})
+        else:  # leave / return: the station, or the CSW's own place (home, another centre; never its address)
+            own = csw.get("start_name" if kind == "出発" else "end_name", "拠点")
+            where = doc.get("station_name", "") if own in (None, "拠点") else own
+            rows.append({**blank, "開始": format_hhmm(t), "訪問先": f"{kind}（{where}）"})
     return pd.DataFrame(rows, columns=SHEET_COLUMNS)
 
 
