@@ -285,3 +285,78 @@ def test_outreach_csw_from_home_with_qualifications_and_continuity():
     first = tt[(tt["CSW"] == "CSW 1") & (tt["種別"] == "出発")].iloc[0]
     assert first["訪問先"] == "出発地（自宅など）"
     assert tt[(tt["CSW"] == "CSW 1") & (tt["種別"] == "帰着")].iloc[0]["訪問先"] == "拠点"
+
+
+# --------------------------------------------------------------------------- stable weekly slots (mobile sales)
+
+def _week(n_per=3):
+    from test_weekly import _problem, _stops
+
+    return _problem(_stops(n_per), vehicles=1, capacity=60)
+
+
+def _visits(plan):
+    return {(x.stop_id, d): x.start_s for d in plan.days for r in plan.day_plans[d].routes for x in r.visits}
+
+
+def test_next_week_keeps_every_stops_weekday_and_time_unless_freed(tmp_path):
+    """Next week has four new stops; last week's timetable (CSV) keeps the others' day, vehicle and time (±5 min)."""
+    import pandas as pd
+
+    from gis.timetable import timetable
+    from gis.weekly import check_weekly, keep_slots, plan_week
+
+    week = _week(3)
+    first = plan_week(week, time_limit_s=3, seed=0)
+    assert check_weekly(week, first) == [] and not first.unassigned
+    path = tmp_path / "timetable.csv"
+    timetable(week, first).to_csv(path, index=False, encoding="utf-8-sig")
+    was = _visits(first)
+    freed = sorted({sid for sid, _ in was})[:2]
+
+    following = _week(4)  # S001–S012 as before, S013–S016 new
+    assert [s.stop_id for s in following.stops[:12]] == [s.stop_id for s in week.stops]
+    nxt = keep_slots(following, pd.read_csv(path), free=freed)
+    assert all(not s.slots for s in nxt.stops if s.stop_id in freed or s.stop_id > "S012")
+    second = plan_week(nxt, time_limit_s=3, seed=0)
+    assert check_weekly(nxt, second) == []
+    now = _visits(second)
+    kept = {k: t for k, t in was.items() if k[0] not in freed}
+    for key, t in kept.items():
+        assert key in now, f"{key[0]} left its {key[1]} slot"
+        assert abs(now[key] - t) <= 5 * 60 + 90, (key, now[key], t)  # ± tolerance + the timetable's minute rounding
+    # without the slots the new stops do reshuffle the week (so the test can fail)
+    unkept = _visits(plan_week(following, time_limit_s=3, seed=0))
+    assert any(k not in unkept or abs(unkept[k] - t) > 5 * 60 + 90 for k, t in kept.items())
+
+
+def test_check_weekly_catches_a_stop_moved_off_its_slot():
+    from gis.routing import Pin
+    from gis.weekly import check_weekly, plan_week
+
+    week = _week()
+    plan = plan_week(week, time_limit_s=2, seed=0)
+    day, visit = next((d, r.visits[0]) for d in plan.days for r in plan.day_plans[d].routes if r.visits)
+    other = next(d for d in week.days if d != day and d not in plan.assignment[visit.stop_id])
+    s = next(s for s in week.stops if s.stop_id == visit.stop_id)
+    s.slots = {other: Pin("v1", visit.start_s, 300)}  # last week it was on another day
+    found = check_weekly(week, plan)
+    assert any(f"前週の{other}曜日の枠で訪問していません" in m for m in found), found
+    s.slots = {day: Pin("v1", visit.start_s - 3600, 300)}  # same day, an hour earlier last week
+    found = check_weekly(week, plan)
+    assert any("予約時刻" in m and f"（{visit.stop_id}）" in m for m in found), found
+
+
+def test_keep_slots_refuses_unknown_vehicles_and_stops():
+    import pandas as pd
+
+    from gis.weekly import keep_slots
+
+    week = _week()
+    row = {"曜日": "月", "車両": "9号車", "種別": "停留所", "停留所ID": week.stops[0].stop_id, "出発": "10:00", "滞在（分）": 20}
+    with pytest.raises(InputDataError, match="車両「9号車」が今週の車両にいません"):
+        keep_slots(week, pd.DataFrame([row]))
+    with pytest.raises(InputDataError, match="固定を外す停留所 Z99"):
+        keep_slots(week, pd.DataFrame([{**row, "車両": "1号車"}]), free=["Z99"])
+    with pytest.raises(InputDataError, match="列 出発"):
+        keep_slots(week, pd.DataFrame([row]).drop(columns=["出発"]))
