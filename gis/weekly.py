@@ -608,7 +608,7 @@ def _serve_by_value(problem: WeeklyProblem, a, results: dict, ds, *,
     pattern could move it to is tried with every stop of fewer expected customers taken off
     that day; if it fits, those stops are put back one by one (most customers first) while
     everything still fits, and the ones that do not are moved to another allowed day or left
-    out with :data:`REASON_OUTRANKED`. Repeats until a whole round changes nothing. Changes
+    out with :data:`REASON_OUTRANKED` (a visit in a slot kept from last week is never taken off). Repeats until a whole round changes nothing. Changes
     ``a`` (the assignment) and ``results`` in place; returns the reasons of the visits taken off,
     keyed by (stop id, day), and for the visits still left out why no swap took them in
     (:data:`REASON_NO_SWAP` or :data:`REASON_SWAP_LOSES`), given only when the last round changed
@@ -649,7 +649,9 @@ def _serve_by_value(problem: WeeklyProblem, a, results: dict, ds, *,
                     continue
                 base = day_members(day) - {i}
                 served_now = _served(results[day][1])
-                lower = sorted((j for j in base if values[j] < values[i] and stops[j].stop_id in served_now),
+                # a visit in its slot kept from last week is never taken off for another
+                lower = sorted((j for j in base if values[j] < values[i] and stops[j].stop_id in served_now
+                                and day not in stops[j].slots),
                                key=lambda j: (values[j], stops[j].stop_id))
                 keep = base - set(lower)
                 r = ds.run(day, keep | {i})
