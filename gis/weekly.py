@@ -90,8 +90,11 @@ class WeeklyStop:
 class WeeklyProblem:
     """The week: depot (the partner's shop), stops, the fleet (the same every service day), matrices.
 
-    ``durations_s`` / ``distances_m`` are (n+1)×(n+1), index 0 the depot, i = ``stops[i-1]``
-    (:func:`gis.routing.travel_matrix`). Service time at a stop = ``service_fixed_s`` +
+    ``durations_s`` / ``distances_m`` are square over the depot (index 0), the stops (i =
+    ``stops[i-1]``) and ``places`` (the vehicles' own starts and ends, e.g. other partner shops:
+    ``Vehicle.start``/``end`` index them, as in :class:`gis.routing.RoutingProblem`)
+    (:func:`gis.routing.travel_matrix`). The day-assignment surrogate measures from the depot;
+    each day's routes from the vehicles' own places. Service time at a stop = ``service_fixed_s`` +
     ``service_per_customer_s`` × expected customers. Visits of one stop are at least
     ``min_days_apart`` days apart (2: never on consecutive days).
     """
@@ -107,6 +110,7 @@ class WeeklyProblem:
     load_per_customer: float = 1.0
     min_days_apart: int = 2
     note: str = ""
+    places: list[Location] = field(default_factory=list)
 
 
 @dataclass
@@ -174,7 +178,8 @@ def _driving(prob: RoutingProblem, plan: RoutingPlan) -> int:
     pos = {s.stop_id: i + 1 for i, s in enumerate(prob.stops)}
     total = 0.0
     for r in plan.routes:
-        nodes = [0] + [pos[v.stop_id] for v in r.visits] + [0]
+        v = next(x for x in prob.vehicles if x.vehicle_id == r.vehicle_id)
+        nodes = [prob.start_node(v)] + [pos[x.stop_id] for x in r.visits] + [prob.end_node(v)]
         if len(nodes) > 2:
             total += sum(D[a, b] for a, b in zip(nodes, nodes[1:]))
     return int(total)
@@ -240,7 +245,7 @@ def _routing_stop(problem: WeeklyProblem, s: WeeklyStop) -> Stop:
 def _whole_problem(problem: WeeklyProblem) -> RoutingProblem:
     return RoutingProblem(depot=problem.depot, stops=[_routing_stop(problem, s) for s in problem.stops],
                           vehicles=problem.vehicles, durations_s=np.asarray(problem.durations_s),
-                          distances_m=np.asarray(problem.distances_m), note=problem.note)
+                          distances_m=np.asarray(problem.distances_m), note=problem.note, places=list(problem.places))
 
 
 def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
@@ -538,16 +543,16 @@ def _greedy_choice(problem: WeeklyProblem, patterns, sur: _Surrogate) -> list[in
 
 
 def _day_problem(problem: WeeklyProblem, rstops: list[Stop], members: Sequence[int], day: str) -> RoutingProblem:
-    idx = [0] + [i + 1 for i in members]
+    n = len(problem.stops)
+    idx = [0] + [i + 1 for i in members] + [n + 1 + k for k in range(len(problem.places))]
     D = np.asarray(problem.durations_s)[np.ix_(idx, idx)]
     X = np.asarray(problem.distances_m)[np.ix_(idx, idx)]
-    vehicles = [Vehicle(vehicle_id=v.vehicle_id, name=v.name, shift=v.shift, capacity=v.capacity,
-                        breaks=list(v.breaks)) for v in problem.vehicles]
+    vehicles = [replace(v, breaks=list(v.breaks)) for v in problem.vehicles]
     # a slot kept from last week: that vehicle, that start of service (a pin on this day)
     stops = [replace(rstops[i], pin=problem.stops[i].slots[day]) if day in problem.stops[i].slots else rstops[i]
              for i in members]
     return RoutingProblem(depot=problem.depot, stops=stops, vehicles=vehicles,
-                          durations_s=D, distances_m=X, note=problem.note)
+                          durations_s=D, distances_m=X, note=problem.note, places=list(problem.places))
 
 
 class _DaySolver:

@@ -360,3 +360,31 @@ def test_keep_slots_refuses_unknown_vehicles_and_stops():
         keep_slots(week, pd.DataFrame([{**row, "車両": "1号車"}]), free=["Z99"])
     with pytest.raises(InputDataError, match="列 出発"):
         keep_slots(week, pd.DataFrame([row]).drop(columns=["出発"]))
+
+
+def test_weekly_trucks_from_two_partner_shops():
+    """Two trucks, each leaving from and returning to its own partner shop (places), over the week."""
+    from gis.access import StraightLineEngine
+    from gis.routing import Break, travel_matrix
+    from gis.timetable import timetable
+    from gis.weekly import WeeklyProblem, check_weekly, plan_week
+    from test_weekly import DEPOT, _stops
+
+    stops = _stops(2)
+    shops = [Location(133.50, 34.79, "西の店"), Location(133.74, 34.79, "東の店")]
+    D, X, note, _ = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [DEPOT] + [s.location for s in stops] + shops,
+                                  speed_kmh=30)
+    fleet = [Vehicle(f"v{k + 1}", f"{k + 1}号車", (9 * H, 16 * H), capacity=60, start=k, end=k,
+                     breaks=[Break((12 * H, 13 * H), 45 * 60)]) for k in range(2)]
+    week = WeeklyProblem(DEPOT, stops, fleet, D, X, days=("月", "水", "金"), note=note, places=shops)
+    plan = plan_week(week, time_limit_s=3, seed=0)
+    assert check_weekly(week, plan) == []
+    routes = [r for d in plan.days for r in plan.day_plans[d].routes if r.visits]
+    assert routes and all(r.start_place == r.end_place == int(r.vehicle_id[1:]) - 1 for r in routes)
+    tt = timetable(week, plan)
+    leave = tt[tt["種別"] == "出発"]
+    assert set(zip(leave["車両"], leave["停留所名"])) <= {("1号車", "西の店"), ("2号車", "東の店")}
+    # the checker: a route claiming to leave from the depot instead of its shop
+    routes[0].start_place = None
+    found = check_weekly(week, plan)
+    assert any("出発地が「店」ですが" in m and ("「西の店」です" in m or "「東の店」です" in m) for m in found), found
