@@ -545,6 +545,29 @@ def test_outreach_job_keeps_the_plan_private(job_store, tmp_path):
         assert any(e["user"] == "csw-1" and e["role"] == "job" and e["action"] == "read" for e in log)
 
 
+def test_outreach_job_csw_skills_send_the_qualified_visit_to_the_qualified_csw(job_store, tmp_path):
+    from api.jobs import run_job
+    from api.private import Viewer, client_store_for
+
+    with client_store_for(job_store) as clients:
+        table = clients.households(Viewer("a", "admin"), station_id="s1")
+        first = table["household_id"].iloc[0]
+        clients.import_households(Viewer("a", "admin"), table.assign(skills=[["看護師"]] + [[]] * (len(table) - 1)),
+                                  station_id="s1")
+    params = {"station_id": "s1", "csws": 2, "time_limit_s": 1, "date": "2025-06-02", "csw_skills": {"csw-2": ["看護師"]}}
+    job_id = run_job(job_store, "outreach", params, data_dir=tmp_path, created_by="csw-1")
+    record = job_store.get_job(job_id)
+    assert record["status"] == "done", record["error"]
+    with client_store_for(job_store) as clients:
+        doc = clients.outreach_plan(Viewer("a", "admin"), record["summary"]["plan_id"])["document"]
+        by = {v["household_id"]: c["csw_id"] for c in doc["csws"] for v in c["visits"]}
+        assert by[first] == "csw-2"
+        clients.import_households(Viewer("a", "admin"), table.assign(skills=[[]] * len(table)), station_id="s1")
+    job_id = run_job(job_store, "outreach", {**params, "csw_skills": {"csw-9": ["看護師"]}}, data_dir=tmp_path,
+                     created_by="x")
+    assert "資格を付ける CSW「csw-9」がいません" in job_store.get_job(job_id)["error"]
+
+
 def test_outreach_job_failure_names_nobody_in_public(job_store, tmp_path):
     from _clients_sample import leaks
 

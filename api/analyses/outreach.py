@@ -81,6 +81,9 @@ class OutreachParams(BaseModel):
     plan_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$",
                                 description="非公開の計画の ID（POST /outreach/plans が付けます）")
     requested_by: str | None = Field(None, max_length=200, description="依頼した利用者（アクセス記録用）")
+    csw_skills: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="CSW ごとの資格（例 {\"csw-2\": [\"看護師\"]}）。訪問先の「資格」が必要な訪問はその資格のある CSW が担当")
 
     @field_validator("hours")
     @classmethod
@@ -96,6 +99,19 @@ class OutreachParams(BaseModel):
     def _break(cls, value: str) -> str:
         parse_break(value)
         return value
+
+
+def with_skills(csws: list, skills: dict[str, list[str]] | None) -> list:
+    """The CSWs with their qualifications (CSW id → words); an unknown CSW id is an error naming the known ones."""
+    from dataclasses import replace
+
+    by_id = {c.csw_id: c for c in csws}
+    for who, words in (skills or {}).items():
+        if who not in by_id:
+            msg = f"資格を付ける CSW「{who}」がいません（この日の CSW: {'、'.join(by_id)}）"
+            raise InputDataError(msg, feature="csw_skills", hint="CSW の ID は csw-1, csw-2 … です")
+        by_id[who] = replace(by_id[who], skills=frozenset(by_id[who].skills) | {str(w).strip() for w in words if str(w).strip()})
+    return [by_id[c.csw_id] for c in csws]
 
 
 # --------------------------------------------------------------------------- sample visits
@@ -387,6 +403,7 @@ def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, da
     station = match.to_crs("EPSG:4326").iloc[0]
     brk_window, brk_s = parse_break(params.break_time)
     csws = make_csws(params.csws, hours=parse_span(params.hours), break_window=brk_window, break_s=brk_s, mode=params.mode)
+    csws = with_skills(csws, params.csw_skills)
     day = params.date or dt.date.today()
     progress(0.05, "訪問先を非公開の記録から読み込み中")
     with client_store_for(store) as clients:
