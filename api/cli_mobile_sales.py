@@ -52,9 +52,15 @@ _stop_wishes = stop_wishes
 @click.option("--travel-matrix", "travel_matrix_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="所要時間行列（秒）: 先頭の行と列が「拠点」と停留所 ID の CSV・Excel、または OSRM の table JSON"
                    "（拠点、停留所の順）。--stops と --no-new-stops と一緒に使います")
+@click.option("--keep-slots", "keep_slots_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="前週の timetable.csv：載っている停留所は曜日・車両・時刻（±5分）をそのまま引き継ぎます"
+                   "（--stops に前週の stops.csv を使うと停留所IDが揃います）")
+@click.option("--free", "free_text", default=None,
+              help="--keep-slots で引き継がない停留所ID（カンマ区切り、例 S003,S007）：曜日・時刻を組み直します")
 def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity, hours, lunch, days, walk_m, min_customers,
                  adoption, twice_weekly_min_customers, service_fixed_min, service_per_customer_min, speed_kmh,
-                 time_limit, seed, out_dir, stops_file, no_new_stops, travel_matrix_file) -> None:
+                 time_limit, seed, out_dir, stops_file, no_new_stops, travel_matrix_file, keep_slots_file,
+                 free_text) -> None:
     """移動販売：買い物弱者から停留所を提案し、週間ルート・時刻表（HTML/CSV/Excel/GPX）・地図を作ります。"""
     from api.cli_common import data_dir_or_none as _data_dir_or_none
     from api.cli_common import open_workspace as _open
@@ -62,6 +68,9 @@ def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity,
     from api.store.errors import StoreError
 
     settings = _settings(workspace=workspace)
+    if free_text and not keep_slots_file:
+        raise click.UsageError("--free は --keep-slots と一緒に使います")
+    free = [t.strip() for t in (free_text or "").replace("、", ",").split(",") if t.strip()]
     try:
         with _open(settings.workspace, create=False) as store:
             result = run_mobile_sales(
@@ -72,7 +81,8 @@ def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity,
                 speed_kmh=speed_kmh, time_limit_s=time_limit, seed=seed,
                 out_dir=Path(out_dir) if out_dir else Path(settings.workspace).resolve().parent / "mobile_sales",
                 stops_file=stops_file, no_new_stops=no_new_stops, echo=click.echo,
-                travel_matrix_file=Path(travel_matrix_file) if travel_matrix_file else None)
+                travel_matrix_file=Path(travel_matrix_file) if travel_matrix_file else None,
+                keep_slots_file=Path(keep_slots_file) if keep_slots_file else None, free_stops=free)
     except (TsunaguError, StoreError) as exc:
         click.secho(f"エラー: {exc}", fg="red", err=True)
         sys.exit(2)
@@ -83,7 +93,8 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
                      hours="9:00-16:00", lunch="12:00-13:00/45", days="月,火,水,木,金", walk_m=300.0, min_customers=None,
                      adoption=None, twice_weekly_min_customers=15.0, service_fixed_s=600, service_per_customer_s=180,
                      speed_kmh=DEFAULT_SPEED_KMH, time_limit_s=30.0, seed=0, out_dir: Path, stops_file=None,
-                     no_new_stops=False, cell_size_m=100.0, echo=lambda s: None, travel_matrix_file=None) -> dict:
+                     no_new_stops=False, cell_size_m=100.0, echo=lambda s: None, travel_matrix_file=None,
+                     keep_slots_file=None, free_stops=()) -> dict:
     """Everything the command does, returning the figures it prints (used by tests and the benchmark).
 
     Plans with :func:`api.analyses.mobile_sales.plan_mobile_sales` (the same code the
@@ -99,13 +110,14 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
         echo(f"[{step[0]}/{len(STEPS)}] {message}")
 
     existing = read_stops_table(stops_file) if stops_file else None
+    previous = _read_timetable(keep_slots_file) if keep_slots_file else None
     result = plan_mobile_sales(
         store, data_dir=data_dir, depot=depot, depot_resource=depot_resource, vehicles=vehicles, capacity=capacity,
         hours=hours, lunch=lunch, days=days, walk_m=walk_m, min_customers=min_customers, adoption=adoption,
         twice_weekly_min_customers=twice_weekly_min_customers, service_fixed_s=service_fixed_s,
         service_per_customer_s=service_per_customer_s, speed_kmh=speed_kmh, time_limit_s=time_limit_s, seed=seed,
         existing=existing, no_new_stops=no_new_stops, cell_size_m=cell_size_m, progress=say,
-        travel_matrix_file=travel_matrix_file)
+        travel_matrix_file=travel_matrix_file, previous_timetable=previous, free_stops=tuple(free_stops))
 
     say(0.9, STEPS[4])
     out_dir = Path(out_dir)
@@ -119,6 +131,22 @@ def run_mobile_sales(store, *, data_dir=None, depot=None, depot_resource=None, v
     map_path.write_text(route_map_html(result), encoding="utf-8")
     paths.update({"stops": stops_path, "map": map_path})
     return {**result.as_dict(), "paths": paths}
+
+
+def _read_timetable(path: Path):
+    """Last week's timetable.csv (or the Excel timetable's first sheet) as a DataFrame of strings."""
+    import pandas as pd
+
+    from gis.errors import InputDataError
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path, dtype=str)
+        return pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"前週の時刻表 {path.name} を読めません（{exc}）", source=str(path),
+                             hint="前週の mobile-sales が出力した timetable.csv を指定してください") from exc
 
 
 def _print_summary(res: dict) -> None:

@@ -34,6 +34,7 @@ from gis.outreach import (
     parse_break,
     parse_hhmm,
     parse_span,
+    place_labels,
     plan_outreach,
     visits_from_table,
 )
@@ -157,12 +158,18 @@ def _span_option(text: str, what: str) -> tuple[int, int]:
 @click.option("--pin", "pin_texts", multiple=True,
               help="組み直し: 予約どおり残す訪問「ラベル=CSW@時刻」（例 H-003=csw-1@10:30、複数可）")
 @click.option("--pin-tolerance", type=int, default=5, show_default=True, help="固定した予約時刻の許容幅（分）")
+@click.option("--csw-start", "start_texts", multiple=True,
+              help="CSW の出発地（拠点以外、自宅など）「CSW=経度,緯度」（例 csw-1=133.66,34.79、複数可）")
+@click.option("--csw-end", "end_texts", multiple=True,
+              help="CSW の帰着地（拠点以外）「CSW=経度,緯度」（複数可）")
+@click.option("--csw-skills", "skill_texts", multiple=True,
+              help="CSW の資格「CSW=資格,資格」（例 csw-2=看護師、複数可）。訪問先の表の「資格」列の訪問はその資格のある CSW が担当")
 @click.option("--travel-matrix", "travel_matrix_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="車の所要時間行列（秒）: 先頭の行と列が「拠点」と訪問先ラベルの CSV・Excel、"
                    "または OSRM の table JSON（拠点、訪問先の順）")
 def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode, speed_kmh, circuity, sample_visits,
              seed, date_text, role, as_station, user, out_dir, time_limit, cancel_text, pin_texts, pin_tolerance,
-             travel_matrix_file) -> None:
+             start_texts, end_texts, skill_texts, travel_matrix_file) -> None:
     """CSW の訪問ルート：拠点から各 CSW の1日の訪問順・時刻を計画（訪問先は要配慮個人情報として別保管）。"""
     from api.analyses.base import choose_engine
     from api.cli_common import expected_errors as _errors
@@ -190,6 +197,7 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
                     station_id=(as_station or station_id) if role == "csw" else as_station)
     try:
         csws = make_csws(n_csws, hours=work_hours, break_window=brk_window, break_s=brk_s, mode=mode)
+        csws = _csw_options(csws, start_texts, end_texts, skill_texts)
         with _open(ws_location, create=False) as store, ClientStore(ws_location) as clients:
             ws = store.workspace()
             stations = store.stations()
@@ -230,7 +238,7 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
                 from gis.travel_times import read_travel_matrix
 
                 matrix = read_travel_matrix(
-                    travel_matrix_file, labels=["拠点"] + [v.visit_id for v in visits],
+                    travel_matrix_file, labels=["拠点"] + [v.visit_id for v in visits] + place_labels(csws),
                     locations=[(float(station.geometry.x), float(station.geometry.y))] + [(v.lon, v.lat) for v in visits])
             plan = plan_outreach(station, visits, csws, engine=engine, date=day, pinned=pinned,
                                  pin_tolerance_s=int(pin_tolerance) * 60,
@@ -243,6 +251,38 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
     except _errors() as exc:
         _fail(exc)
     _print_plan(plan, folder, written, sample=sample)
+
+
+def _csw_options(csws, start_texts, end_texts, skill_texts):
+    """The CSWs with ``--csw-start``/``--csw-end`` (「csw-1=経度,緯度」) and ``--csw-skills`` (「csw-2=看護師」) applied."""
+    from dataclasses import replace
+
+    by_id = {c.csw_id: c for c in csws}
+
+    def split(text: str, hint: str, example: str) -> tuple[str, str]:
+        who, _, rest = str(text).partition("=")
+        who = who.strip()
+        if not who or not rest.strip():
+            raise click.BadParameter(f"「{text}」は {example} の形ではありません", param_hint=hint)
+        if who not in by_id:
+            raise click.BadParameter(f"CSW「{who}」がいません（この日の CSW: {'、'.join(by_id)}）", param_hint=hint)
+        return who, rest.strip()
+
+    for hint, key, texts in (("--csw-start", "start", start_texts), ("--csw-end", "end", end_texts)):
+        for text in texts or ():
+            who, rest = split(text, hint, "CSW=経度,緯度（例 csw-1=133.66,34.79）")
+            try:
+                lon, lat = (float(x) for x in rest.replace("、", ",").split(","))
+            except ValueError:
+                raise click.BadParameter(f"「{text}」の経度,緯度が読めません（例 csw-1=133.66,34.79）",
+                                         param_hint=hint) from None
+            by_id[who] = replace(by_id[who], **{key: (lon, lat)})
+    for text in skill_texts or ():
+        from api.private import parse_skills
+
+        who, rest = split(text, "--csw-skills", "CSW=資格,資格（例 csw-2=看護師）")
+        by_id[who] = replace(by_id[who], skills=frozenset(by_id[who].skills) | set(parse_skills(rest)))
+    return [by_id[c.csw_id] for c in csws]
 
 
 def _pin_options(texts) -> dict[str, tuple[str, int]]:

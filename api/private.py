@@ -37,6 +37,7 @@ import datetime as dt
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,7 @@ HOUSEHOLD_COLUMNS = [
     "windows",       # preferred time windows: list of [open_s, close_s] seconds after midnight; [] = any time
     "priority",      # 1 = 高, 2 = 中, 3 = 低
     "is_sample",     # generated sample data
+    "skills",        # 資格: what the visiting CSW must have (list of words; 「担当:csw-1」 = continuity)
 ]
 
 HOUSEHOLD_LABELS = {
@@ -108,6 +110,7 @@ HOUSEHOLD_LABELS = {
     "windows": "希望時間帯",
     "priority": "優先度",
     "is_sample": "サンプルデータ",
+    "skills": "資格",
 }
 
 #: Accepted column names of a visits file (CSV/Excel) → household column.
@@ -124,6 +127,7 @@ FILE_COLUMNS = {
     "優先度": "priority", "priority": "priority",
     "メモ": "notes", "備考": "notes", "notes": "notes",
     "サンプル": "is_sample", "is_sample": "is_sample",
+    "資格": "skills", "必要な資格": "skills", "skills": "skills",
 }
 
 #: Priority words accepted in files → 1 (高) … 3 (低).
@@ -257,6 +261,7 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
             v = row.get(key)
             text[key] = None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
         sample = row.get("is_sample", False)
+        skills = parse_skills(row.get("skills"))
         rows.append({
             "household_id": hid,
             "station_id": str(station_id),
@@ -270,8 +275,17 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
             "windows": [list(w) for w in windows],
             "priority": int(pr),
             "is_sample": bool(sample) if _present(sample) and str(sample).strip().lower() not in ("0", "false", "") else False,
+            "skills": skills,
         })
     return pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
+
+
+def parse_skills(value) -> list[str]:
+    """``"看護師、担当:csw-1"`` (also , ／ / ;) or a list → ``["看護師", "担当:csw-1"]``; empty → ``[]``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    parts = value if isinstance(value, (list, tuple)) else re.split(r"\s*[,、;／/]\s*", str(value))
+    return sorted({str(x).strip() for x in parts if str(x).strip()})
 
 
 def _present(v) -> bool:
@@ -339,6 +353,7 @@ def _tables(schema: str | None) -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Tab
         sa.Column("windows", sa.JSON, nullable=False),
         sa.Column("priority", sa.Integer, nullable=False),
         sa.Column("is_sample", sa.Boolean, nullable=False, default=False),
+        sa.Column("skills", sa.JSON),
         sa.Column("updated_at", sa.DateTime(timezone=True)),
         sa.Column("updated_by", sa.Text),
     )
@@ -436,6 +451,8 @@ class ClientStore:
                                             logging_name=ENGINE_LOGGING_NAME)
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
             self._meta.create_all(self._engine, checkfirst=True)
+            with self._engine.begin() as conn:
+                _add_missing_columns(conn, self._households)
 
     def _ensure_postgres(self, create: bool) -> None:
         wanted = sorted(t.name for t in self._meta.sorted_tables)
@@ -444,6 +461,7 @@ class ClientStore:
                 sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
                 {"s": PRIVATE_SCHEMA})}
             if set(wanted) <= present:
+                _add_missing_columns(conn, self._households)
                 return
             if not create and "access_log" not in present:
                 msg = f"schema {PRIVATE_SCHEMA} does not exist in {self.location}"
@@ -453,6 +471,7 @@ class ClientStore:
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {PRIVATE_SCHEMA}"))
             conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {PRIVATE_SCHEMA} FROM PUBLIC"))
             self._meta.create_all(conn, checkfirst=True)
+            _add_missing_columns(conn, self._households)
 
     def __repr__(self) -> str:
         return f"ClientStore({self.location!r})"
@@ -794,6 +813,19 @@ def scrub_plan_document(document: dict, household_ids: Iterable[str]) -> dict:
         note = "削除された訪問先を計画から除きました（残りの訪問の時刻は計画時のまま）"
         doc["notes"] = [*[n for n in doc.get("notes", []) if n != note], note]
     return doc
+
+
+#: Household columns added after the first release: (name, SQL type), added to older stores on open.
+_LATER_COLUMNS = (("skills", "JSON"),)
+
+
+def _add_missing_columns(conn, table: sa.Table) -> None:
+    """Add columns newer than a store (e.g. ``skills``) to its household table, keeping its rows."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+    for name, sql_type in _LATER_COLUMNS:
+        if name not in have:
+            full = f"{table.schema}.{table.name}" if table.schema else table.name
+            conn.execute(sa.text(f"ALTER TABLE {full} ADD COLUMN {name} {sql_type}"))
 
 
 def _plain(v):

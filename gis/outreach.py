@@ -51,6 +51,7 @@ REASON_WINDOW = "時間枠に間に合わない（勤務開始後に拠点を出
 REASON_SHIFT = "勤務時間内に収まらない（拠点との往復と訪問で勤務時間を超えます）"
 REASON_BREAK = "休憩時間と重なる（訪問すると休憩が取れません）"
 REASON_FULL = "他の訪問で勤務時間が埋まっている（優先度の高い訪問・予約を優先しました）"
+REASON_SKILL = "必要な資格・担当（{need}）をすべて持つ CSW がいない"
 
 
 class OutreachPlanError(TsunaguError, RuntimeError):
@@ -130,6 +131,10 @@ class OutreachVisit:
         takes place inside one of them. Empty = no appointment, "today if possible".
     priority
         1 高, 2 中, 3 低.
+    skills
+        What the visiting CSW must have (e.g. 「看護師」); 「担当:csw-1」 keeps the household with
+        CSW csw-1 (continuity: every CSW has the skill 「担当:<own id>」, see
+        :func:`gis.routing.continuity_skill`).
     """
 
     visit_id: str
@@ -138,6 +143,7 @@ class OutreachVisit:
     duration_s: int = 45 * 60
     windows: tuple[tuple[int, int], ...] = ()
     priority: int = 2
+    skills: tuple[str, ...] = ()
 
     @property
     def appointment(self) -> bool:
@@ -148,7 +154,9 @@ class OutreachVisit:
 class CSW:
     """One CSW of the station: working hours, a break taken inside a window, and a travel mode.
 
-    ``break_window=None`` or ``break_s=0`` means no break.
+    ``break_window=None`` or ``break_s=0`` means no break. ``start`` / ``end``: (lon, lat) where
+    the day starts / ends when not at the station (home, another centre); ``skills``: the CSW's
+    qualifications (``OutreachVisit.skills``).
     """
 
     csw_id: str
@@ -157,6 +165,15 @@ class CSW:
     break_window: tuple[int, int] | None = DEFAULT_BREAK_WINDOW
     break_s: int = DEFAULT_BREAK_S
     mode: str = "car"
+    start: tuple[float, float] | None = None
+    end: tuple[float, float] | None = None
+    skills: frozenset[str] = frozenset()
+
+    def all_skills(self) -> frozenset[str]:
+        """Its qualifications and its own continuity skill 「担当:<id>」."""
+        from gis.routing import continuity_skill
+
+        return frozenset(self.skills) | {continuity_skill(self.csw_id)}
 
     @property
     def name(self) -> str:
@@ -189,6 +206,9 @@ class CSWRoute:
     return_s: int | None
     travel_s: int
     distance_m: int
+    #: Where the day starts and ends (「拠点」, 「自宅など」).
+    start_name: str = "拠点"
+    end_name: str = "拠点"
 
 
 @dataclass
@@ -222,13 +242,13 @@ class OutreachPlan:
         for r in self.routes:
             events = []
             if r.leave_s is not None:
-                events.append((r.leave_s, 0, "出発", "拠点", None, None, None))
+                events.append((r.leave_s, 0, "出発", r.start_name, None, None, None))
             for v in r.visits:
                 events.append((v.start_s, 1, "訪問", v.visit_id, v.arrival_s, v.end_s, v))
             for bs, be in r.breaks:
                 events.append((bs, 2, "休憩", "", None, be, None))
             if r.return_s is not None:
-                events.append((r.return_s, 3, "帰着", "拠点", None, None, None))
+                events.append((r.return_s, 3, "帰着", r.end_name, None, None, None))
             for t, _k, kind, label, arr, end, v in sorted(events, key=lambda e: (e[0], e[1])):
                 rows.append({
                     "CSW": r.csw.name,
@@ -293,6 +313,16 @@ def _check_csws(csws: list[CSW]) -> None:
         if b <= a:
             msg = f"{who} の勤務時間 {format_hhmm(a)}-{format_hhmm(b)} は終了が開始より前です"
             raise InputDataError(msg, feature=c.csw_id, hint="例 8:30-17:15")
+        for what, place in (("出発地", c.start), ("帰着地", c.end)):
+            if place is None:
+                continue
+            try:
+                lon, lat = float(place[0]), float(place[1])
+            except (TypeError, ValueError, IndexError):
+                lon = lat = float("nan")
+            if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+                msg = f"{who} の{what}の座標が日本の範囲外か読めません"
+                raise InputDataError(msg, feature=c.csw_id, hint="経度,緯度 の順（例 133.62,34.79）で指定してください")
         if c.mode not in DEFAULT_SPEED_KMH:
             msg = f"{who} の移動手段 {c.mode!r} は使えません（car・walk）"
             raise InputDataError(msg, feature=c.csw_id)
@@ -388,6 +418,7 @@ def visits_from_table(table: pd.DataFrame) -> list[OutreachVisit]:
             duration_s=int(round(float(minutes) * 60)) if minutes is not None and not pd.isna(minutes) else 45 * 60,
             windows=tuple(tuple(int(x) for x in w) for w in parse_windows(rec.get("windows"))),
             priority=int(rec.get("priority") or 2),
+            skills=tuple(str(x) for x in (rec.get("skills") or ()) if str(x).strip()),
         ))
     return out
 
@@ -417,7 +448,8 @@ def plan_outreach(
     visits
         Households to visit (:class:`OutreachVisit`; see :func:`visits_from_table`).
     csws
-        The station's CSWs (:class:`CSW`): working hours, break, travel mode.
+        The station's CSWs (:class:`CSW`): working hours, break, travel mode, and optionally
+        their own start/end (home, another centre) and qualifications.
     engine
         Distance engine (``gis.access.DistanceEngine``): a road network, or straight line ×
         ``circuity`` (the plan's notes say which).
@@ -437,7 +469,8 @@ def plan_outreach(
         ``pin_tolerance_s`` of its time (``gis.routing.Pin``), and the rest is planned again.
     travel_matrix
         Driving times computed elsewhere (:func:`gis.travel_times.read_travel_matrix`, points:
-        the station, then the visits in order) for the CSWs who drive; walkers keep their speed.
+        the station, the visits in order, then the CSWs' own starts and ends labelled as
+        :func:`place_labels` says) for the CSWs who drive; walkers keep their speed.
         Without it, a driving road graph's road-class speeds, else the average speed.
 
     Returns
@@ -469,7 +502,13 @@ def plan_outreach(
             raise InputDataError(msg)
 
     depot = routing.Location(slon, slat, "拠点")
-    points = [depot] + [routing.Location(float(v.lon), float(v.lat), v.visit_id) for v in visits]
+    # the CSWs' own starts and ends (home, another centre) after the visits in the matrices
+    places: list[routing.Location] = []
+    place_of: dict[tuple[str, str], int] = {}
+    for (csw_id, key), label, at in _places(csws):
+        place_of[(csw_id, key)] = len(places)
+        places.append(routing.Location(float(at[0]), float(at[1]), label))
+    points = ([depot] + [routing.Location(float(v.lon), float(v.lat), v.visit_id) for v in visits] + places)
     matrices: dict[str, routing.TravelTimes] = {}
     for mode in sorted({c.mode for c in csws}, key=lambda m: list(DEFAULT_SPEED_KMH).index(m)):
         driving = mode == "car"
@@ -494,7 +533,7 @@ def plan_outreach(
         D, X = matrices[mode].durations_s, matrices[mode].distances_m
         ids = {c.csw_id for c in group}
         here = [i for i in remaining if visits[i].visit_id not in pins or pins[visits[i].visit_id].vehicle_id in ids]
-        idx = [0] + [i + 1 for i in here]
+        idx = [0] + [i + 1 for i in here] + [len(visits) + 1 + k for k in range(len(places))]
         stops = []
         for i in here:
             v = visits[i]
@@ -502,14 +541,16 @@ def plan_outreach(
             stops.append(routing.Stop(
                 stop_id=v.visit_id, name=v.visit_id, location=points[i + 1], service_s=int(v.duration_s),
                 time_windows=[(int(a), int(b - v.duration_s)) for a, b in v.windows],
-                priority=prio, required=required, pin=pins.get(v.visit_id)))
+                priority=prio, required=required, pin=pins.get(v.visit_id), skills=frozenset(v.skills)))
         vehicles = [routing.Vehicle(
             vehicle_id=c.csw_id, name=f"CSW {c.name}", shift=(int(c.hours[0]), int(c.hours[1])),
             breaks=[routing.Break((int(c.break_window[0]), int(c.break_window[1])), int(c.break_s))]
-            if c.break_window is not None and c.break_s else [])
+            if c.break_window is not None and c.break_s else [],
+            start=place_of.get((c.csw_id, "start")), end=place_of.get((c.csw_id, "end")), skills=c.all_skills())
             for c in group]
         problem = routing.RoutingProblem(depot=depot, stops=stops, vehicles=vehicles,
-                                         durations_s=D[np.ix_(idx, idx)], distances_m=X[np.ix_(idx, idx)])
+                                         durations_s=D[np.ix_(idx, idx)], distances_m=X[np.ix_(idx, idx)],
+                                         places=places)
         if stops:
             plan = routing.solve(problem, solver="auto", time_limit_s=time_limit_s, seed=seed)
             problems = routing.check_plan(problem, plan)
@@ -527,7 +568,10 @@ def plan_outreach(
         served = {x.stop_id for r in plan.routes for x in r.visits}
         remaining = [i for i in remaining if visits[i].visit_id not in served]
 
-    unfitted = [(visits[i].visit_id, _diagnose(visits[i], i, csws, matrices)) for i in remaining]
+    ends = {c.csw_id: tuple(0 if k is None else len(visits) + 1 + k
+                            for k in (place_of.get((c.csw_id, "start")), place_of.get((c.csw_id, "end"))))
+            for c in csws}
+    unfitted = [(visits[i].visit_id, _diagnose(visits[i], i, csws, matrices, ends)) for i in remaining]
     if not visits:
         notes.append("訪問先がありません")
     return OutreachPlan(
@@ -536,6 +580,21 @@ def plan_outreach(
         solver="+".join(dict.fromkeys(solvers)) or "-", runtime_s=round(runtime, 3), seed=seed, checks=checks,
         travel_time_sources={mode: m.source for mode, m in matrices.items()},
     )
+
+
+def _places(csws: list[CSW]):
+    """The CSWs' own starts and ends in matrix order: ((csw id, "start"/"end"), label, (lon, lat))."""
+    out = []
+    for c in csws:
+        for key, at, word in (("start", c.start, "出発地"), ("end", c.end, "帰着地")):
+            if at is not None:
+                out.append(((c.csw_id, key), f"{c.csw_id} {word}", at))
+    return out
+
+
+def place_labels(csws: Iterable[CSW]) -> list[str]:
+    """Labels of the CSWs' own starts and ends (「csw-1 出発地」…), in the order they follow the visits in a matrix."""
+    return [label for _key, label, _at in _places(list(csws))]
 
 
 def _check_pins(pinned, visits: list[OutreachVisit], csws: list[CSW], tolerance_s: int) -> dict:
@@ -563,11 +622,14 @@ def _check_pins(pinned, visits: list[OutreachVisit], csws: list[CSW], tolerance_
 
 
 def _csw_route(csw: CSW, route, visits, by_id, problem) -> CSWRoute:
+    vehicle = next(v for v in problem.vehicles if v.vehicle_id == csw.csw_id)
+    names = {"start_name": "拠点" if vehicle.start is None else "出発地（自宅など）",
+             "end_name": "拠点" if vehicle.end is None else "帰着地（自宅など）"}
     if route is None or not route.visits:
-        return CSWRoute(csw=csw, visits=[], breaks=[], leave_s=None, return_s=None, travel_s=0, distance_m=0)
+        return CSWRoute(csw=csw, visits=[], breaks=[], leave_s=None, return_s=None, travel_s=0, distance_m=0, **names)
     D = np.asarray(problem.durations_s, dtype=float)
     pos = {s.stop_id: k + 1 for k, s in enumerate(problem.stops)}
-    prev = 0
+    prev = problem.start_node(vehicle)
     out = []
     travel_total = 0
     for n, x in enumerate(route.visits, start=1):
@@ -578,23 +640,28 @@ def _csw_route(csw: CSW, route, visits, by_id, problem) -> CSWRoute:
                                 end_s=int(x.departure_s), travel_s=t, wait_s=int(x.start_s - x.arrival_s),
                                 priority=v.priority, windows=v.windows))
         prev = pos[x.stop_id]
-    travel_total += int(D[prev, 0])
+    travel_total += int(D[prev, problem.end_node(vehicle)])
     return CSWRoute(csw=csw, visits=out, breaks=[(int(a), int(b)) for a, b in route.breaks],
                     leave_s=int(route.start_s), return_s=int(route.end_s), travel_s=travel_total,
-                    distance_m=int(route.distance_m))
+                    distance_m=int(route.distance_m), **names)
 
 
-def _diagnose(v: OutreachVisit, i: int, csws: list[CSW], matrices) -> str:
+def _diagnose(v: OutreachVisit, i: int, csws: list[CSW], matrices, ends: Mapping[str, tuple[int, int]]) -> str:
     """Why visit ``v`` (position ``i``) was not fitted, judged on a day with only this visit.
 
-    The first reason that holds for every CSW: unreachable; longer than the working day; the
-    window cannot be reached; the return is too late; the break cannot be taken; otherwise the
-    day was full with other (higher priority) visits.
+    The first reason that holds for every CSW with the skills it needs: nobody has them;
+    unreachable; longer than the working day; the window cannot be reached; the return is too
+    late; the break cannot be taken; otherwise the day was full with other (higher priority)
+    visits. ``ends``: each CSW's start and end index in the matrices.
     """
+    able = [c for c in csws if set(v.skills) <= c.all_skills()]
+    if not able:
+        return REASON_SKILL.format(need="、".join(sorted(v.skills)))
     reachable = []
-    for c in csws:
+    for c in able:
         D = matrices[c.mode][0]
-        out_t, back_t = D[0, i + 1], D[i + 1, 0]
+        a, b = ends[c.csw_id]
+        out_t, back_t = D[a, i + 1], D[i + 1, b]
         if np.isfinite(out_t) and np.isfinite(back_t):
             reachable.append((c, int(out_t), int(back_t)))
     if not reachable:

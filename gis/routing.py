@@ -4,9 +4,9 @@ The model and its validation live in :mod:`gis.routing_model`, the checker in
 :mod:`gis.routing_check`; this module holds travel matrices, scheduling and the solver adapters,
 and re-exports both. Travel durations (:func:`travel_matrix`) come from a matrix handed in, a
 driving road graph's per-road speeds (:mod:`gis.travel_times`) or distance ÷ average speed, and
-the result names which. Times are integer seconds since midnight, distances integer metres. The travel matrices are
-(n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Vehicles start and end at the
-depot (``Vehicle.start``/``Vehicle.end`` other than the depot are refused with a clear message).
+the result names which. Times are integer seconds since midnight, distances integer metres. The
+travel matrices are square over the depot (index 0), the stops (index i is ``stops[i-1]``) and
+then ``RoutingProblem.places`` (index n+1+k), the vehicles' own start and end places.
 
 Solvers
 -------
@@ -37,6 +37,34 @@ routing profile in which arcs into another vehicle's pinned visits take longer t
 other vehicle reaches the pin's window. The checker reports a pinned visit on another vehicle,
 off its time, or dropped without a reason.
 
+Own start and end places (CSWs from home, trucks from partner shops)
+--------------------------------------------------------------------
+``Vehicle.start`` / ``Vehicle.end`` name a position in ``RoutingProblem.places`` (None = the
+depot). VROOM: the vehicle's ``start``/``end`` matrix indices. PyVRP: every place used becomes
+one more PyVRP depot and the vehicle type's ``start_depot``/``end_depot`` (vehicles of a group
+share their places). ``Route.start_place``/``end_place`` record where each route ran from and to,
+and the checker re-adds the first and last legs from the vehicle's own places.
+
+Fixed cost per vehicle-day
+--------------------------
+``Vehicle.fixed_cost`` is charged once for a vehicle that leaves at all, in the objective's
+unit (metres of travel): PyVRP's ``VehicleType.fixed_cost``; VROOM's ``VehicleCosts(fixed=)``.
+PyVRP weighs it against the prizes of optional stops (about one leg each per priority step), so
+a second truck goes out only when what it adds is worth more; required stops outweigh any fixed
+cost. VROOM serves every stop it can before weighing costs, so with fixed costs the two plans
+are compared on PyVRP's objective (travel + fixed costs + prizes of stops left out). With stop
+values, the value served comes first and a fixed cost only decides between plans of equal value.
+``RoutingPlan.fixed_cost`` is the sum over the vehicles used; the checker recomputes it.
+
+Skills and continuity
+---------------------
+``Stop.skills`` must all be in the serving vehicle's ``Vehicle.skills`` (a household needing a
+qualified CSW); continuity with the same CSW is a skill only that CSW has
+(:func:`continuity_skill`). VROOM has skills natively (named skills mapped to integers, the
+per-vehicle pin skills after them). PyVRP has none: as for pins, each vehicle type's routing
+profile makes the arcs into stops it may not serve longer than a day. A stop nobody can serve is
+listed unassigned before solving. The checker reports a visit by a vehicle lacking a skill.
+
 Every stop that is not served is listed in ``RoutingPlan.unassigned`` with a reason; none is
 dropped silently. Given a seed the result is reproducible whenever the search stops on
 "no improvement" (small problems) or on ``max_iterations``; a pure wall-clock stop on a large
@@ -62,6 +90,7 @@ from gis.routing_model import (
     REASON_FLEET,
     REASON_OPTIONAL,
     REASON_SHIFT,
+    REASON_SKILL,
     REASON_UNREACHABLE,
     REASON_WINDOW,
     Break,
@@ -75,6 +104,8 @@ from gis.routing_model import (
     Vehicle,
     Visit,
     _windows,
+    can_serve,
+    continuity_skill,
     format_hhmm,
     replan_problem,
     validate_problem,
@@ -92,7 +123,9 @@ __all__ = [
     "TravelTimes",
     "Vehicle",
     "Visit",
+    "can_serve",
     "check_plan",
+    "continuity_skill",
     "format_hhmm",
     "replan_problem",
     "solve",
@@ -130,7 +163,8 @@ def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity:
         A ``gis.access.DistanceEngine``. Straight-line engines: distance × ``circuity``;
         network engines: the shortest-path length (circuity ignored).
     points
-        Depot first, then the stops (longitude/latitude).
+        Depot first, then the stops, then the vehicles' own places (``RoutingProblem.places``)
+        (longitude/latitude).
     speed_kmh
         Average travel speed for durations without road speeds (walking speed for walkers).
     circuity
@@ -159,8 +193,9 @@ def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity:
         raise InputDataError(f"移動手段は drive か walk です: {mode!r}")
     n = len(points)
     if matrix is not None and np.shape(matrix.durations_s) != (n, n):
-        raise InputDataError(f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点と停留所は {n} 地点です",
-                             source=matrix.source, hint="拠点を先頭に、停留所と同じ地点で行列を作り直してください")
+        raise InputDataError(f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点・停留所・発着地は {n} 地点です",
+                             source=matrix.source,
+                             hint="拠点を先頭に、停留所、発着地（自宅など）の順に同じ地点で行列を作り直してください")
     gdf = gpd.GeoDataFrame({"i": range(n)}, geometry=[Point(p.lon, p.lat) for p in points], crs="EPSG:4326")
     straight = getattr(engine, "mode", "straight") != "network"
     factor = float(circuity) if straight else 1.0
@@ -225,7 +260,7 @@ def _schedule(problem: RoutingProblem, vehicle: Vehicle, seq: list[int], break_p
     brks = list(vehicle.breaks)
     if break_pos is None:
         break_pos = []
-    nodes = [0] + [i + 1 for i in seq] + [0]
+    nodes = [problem.start_node(vehicle)] + [i + 1 for i in seq] + [problem.end_node(vehicle)]
     load = sum(problem.stops[i].demand for i in seq)
 
     def run(t0: int):
@@ -261,7 +296,8 @@ def _schedule(problem: RoutingProblem, vehicle: Vehicle, seq: list[int], break_p
                 visits, taken, end = later
                 t0 += wait
     dist = int(sum(X[nodes[j], nodes[j + 1]] for j in range(len(nodes) - 1)))
-    return Route(vehicle.vehicle_id, visits, taken, t0, int(end), dist, int(end - t0))
+    return Route(vehicle.vehicle_id, visits, taken, t0, int(end), dist, int(end - t0),
+                 start_place=vehicle.start, end_place=vehicle.end)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,22 +307,30 @@ def _schedule(problem: RoutingProblem, vehicle: Vehicle, seq: list[int], break_p
 def _reason(problem: RoutingProblem, i: int) -> str:
     """Why stop ``i`` (0-based) could not be served, judged on a route that visits it alone."""
     s = problem.stops[i]
-    D = np.asarray(problem.durations_s)
-    out_t, back_t = int(D[0, i + 1]), int(D[i + 1, 0])
+    D = np.nan_to_num(np.asarray(problem.durations_s, dtype=float), nan=10 * DAY_END)
+
+    def legs(v: Vehicle) -> tuple[int, int]:  # from the vehicle's start, back to its end
+        return int(D[problem.start_node(v), i + 1]), int(D[i + 1, problem.end_node(v)])
+
     if s.pin is not None:
         v = next(v for v in problem.vehicles if v.vehicle_id == s.pin.vehicle_id)
+        out_t, back_t = legs(v)
         a, b = s.pin.window
         alone = (v.capacity is None or s.demand <= v.capacity) and max(v.shift[0] + out_t, a) <= b and \
             max(v.shift[0] + out_t, a) + s.service_s + back_t <= v.shift[1]
         return REASON_PIN.format(who=v.name or v.vehicle_id, at=format_hhmm(s.pin.start_s), tol=s.pin.tolerance_s // 60,
                                  why=REASON_PIN_CLASH if alone else REASON_PIN_ALONE)
-    cap_ok = [v for v in problem.vehicles if v.capacity is None or s.demand <= v.capacity]
+    able = [v for v in problem.vehicles if can_serve(v, s)]
+    if not able:
+        return REASON_SKILL.format(need="、".join(sorted(s.skills)))
+    cap_ok = [v for v in able if v.capacity is None or s.demand <= v.capacity]
     if not cap_ok:
         return REASON_CAPACITY
-    shift_ok = [v for v in cap_ok if out_t + s.service_s + back_t <= v.shift[1] - v.shift[0]]
+    shift_ok = [v for v in cap_ok if sum(legs(v)) + s.service_s <= v.shift[1] - v.shift[0]]
     if not shift_ok:
         return REASON_SHIFT
     for v in shift_ok:
+        out_t, back_t = legs(v)
         for a, b in _windows(s):
             start = max(v.shift[0] + out_t, a)
             if start <= b and start + s.service_s + back_t <= v.shift[1]:
@@ -352,9 +396,11 @@ def _pyvrp_prizes(problem: RoutingProblem, active: list[int], big: int) -> dict[
     optional ones, optional ones worth about one leg per priority step.
     """
     if not _valued(problem):
-        # required stops (in a problem with optional ones) far above optional ones, which are
-        # worth about a leg per priority step (served when the detour is small)
-        return {i: big * 10 if problem.stops[i].required
+        # required stops (in a problem with optional ones) far above optional ones and above
+        # every vehicle's fixed cost; optional ones are worth about a leg per priority step
+        # (served when the detour is small, and weighed against a vehicle's fixed cost)
+        fixed = int(sum(v.fixed_cost for v in problem.vehicles))
+        return {i: big * 10 + fixed if problem.stops[i].required
                 else big // max(1, len(active)) * (1 + max(0, int(problem.stops[i].priority))) for i in active}
     w = _worth(problem)
     top = max((w[i] for i in active), default=0.0)
@@ -376,7 +422,11 @@ def _vroom_input(problem: RoutingProblem, active: list[int]):
     inp.set_distances_matrix("car", X)
     has_cap = any(v.capacity is not None for v in problem.vehicles)
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
-    pins = ({v.vehicle_id: k for k, v in enumerate(problem.vehicles)}
+    # skills are integers in VROOM: the named skills first, then (when pins are present) one per
+    # vehicle, which a pinned job asks for
+    named = {name: j + 1 for j, name in enumerate(sorted({x for v in problem.vehicles for x in v.skills}
+                                                          | {x for i in active for x in problem.stops[i].skills}))}
+    pins = ({v.vehicle_id: len(named) + 1 + k for k, v in enumerate(problem.vehicles)}
             if any(problem.stops[i].pin is not None for i in active) else {})
     for k, v in enumerate(problem.vehicles):
         kw = {}
@@ -384,16 +434,21 @@ def _vroom_input(problem: RoutingProblem, active: list[int]):
             kw["capacity"] = [int(v.capacity) if v.capacity is not None else big_cap]
         brks = [vroom.Break(1000 * k + j, time_windows=[vroom.TimeWindow(int(b.window[0]), int(b.window[1] - b.duration_s))],
                             service=int(b.duration_s)) for j, b in enumerate(v.breaks)]
-        if pins:  # each vehicle its own skill: a pinned job asks for its vehicle's
-            kw["skills"] = {k + 1}
-        inp.add_vehicle(vroom.Vehicle(k, start=0, end=0, time_window=vroom.TimeWindow(int(v.shift[0]), int(v.shift[1])),
+        skills = {named[x] for x in v.skills} | ({pins[v.vehicle_id]} if pins else set())
+        if skills:
+            kw["skills"] = skills
+        if v.fixed_cost:
+            kw["costs"] = vroom.VehicleCosts(fixed=int(v.fixed_cost))
+        inp.add_vehicle(vroom.Vehicle(k, start=problem.start_node(v), end=problem.end_node(v),
+                                      time_window=vroom.TimeWindow(int(v.shift[0]), int(v.shift[1])),
                                       breaks=brks, **kw))
     prios = _pin_priority(problem, _vroom_priorities(problem))
     for i in active:
         s = problem.stops[i]
         kw = {"delivery": [int(s.demand)]} if has_cap else {}
-        if s.pin is not None:
-            kw["skills"] = {pins[s.pin.vehicle_id] + 1}
+        skills = {named[x] for x in s.skills} | ({pins[s.pin.vehicle_id]} if s.pin is not None else set())
+        if skills:
+            kw["skills"] = skills
         inp.add_job(vroom.Job(i, location=i + 1, default_service=int(s.service_s), priority=prios[i],
                               time_windows=[vroom.TimeWindow(int(a), int(b)) for a, b in _windows(s)], **kw))
     return inp
@@ -425,7 +480,7 @@ def _solve_vroom(problem: RoutingProblem, active: list[int], *, exploration: int
 
 
 def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
-    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end, pins).
+    """Vehicle positions grouped by everything the solvers see (capacity, shift, breaks, start, end, fixed cost, skills, pins).
 
     Groups in order of their first vehicle, vehicles in problem order within a group. PyVRP gets
     one ``VehicleType`` per group with ``num_available`` = its size: with one type per vehicle its
@@ -436,7 +491,7 @@ def _vehicle_groups(problem: RoutingProblem) -> list[list[int]]:
     pinned = {s.pin.vehicle_id for s in problem.stops if s.pin is not None}
     for k, v in enumerate(problem.vehicles):
         key = (v.capacity, tuple(v.shift), tuple((tuple(b.window), b.duration_s) for b in v.breaks), v.start, v.end,
-               v.vehicle_id if v.vehicle_id in pinned else None)
+               int(v.fixed_cost), frozenset(v.skills), v.vehicle_id if v.vehicle_id in pinned else None)
         keys.setdefault(key, []).append(k)
     return list(keys.values())
 
@@ -470,16 +525,22 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
 
     D = np.nan_to_num(np.asarray(problem.durations_s, dtype=float), nan=0).astype(np.int64)
     X = np.nan_to_num(np.asarray(problem.distances_m, dtype=float), nan=0).astype(np.int64)
-    nodes = [0] + [i + 1 for i in active]
+    # PyVRP's locations: the depot, the vehicles' own places (each one more PyVRP depot), then the
+    # active stops
+    n = len(problem.stops)
+    used_places = sorted({p for v in problem.vehicles for p in (v.start, v.end) if p is not None})
+    depot_of = {None: 0, **{p: 1 + j for j, p in enumerate(used_places)}}
+    n_dep = 1 + len(used_places)
+    nodes = [0] + [n + 1 + p for p in used_places] + [i + 1 for i in active]
     D = D[np.ix_(nodes, nodes)]
     X = X[np.ix_(nodes, nodes)]
-    pts = [problem.depot] + [problem.stops[i].location for i in active]
+    pts = [problem.depot] + [problem.places[p] for p in used_places] + [problem.stops[i].location for i in active]
     locs = [pyvrp.Location(0, 0) if problem.planar is False else pyvrp.Location(int(p.lon), int(p.lat)) for p in pts]
     has_cap = any(v.capacity is not None for v in problem.vehicles)
-    big = int(X.max(initial=1) + D.max(initial=1) + 1) * (len(active) + 2)
+    big = _big(problem, active)
     clients, cgroups, owner, win_of = [], [], [], []
     prizes = _pyvrp_prizes(problem, active, big)
-    for li, i in enumerate(active, start=1):
+    for li, i in enumerate(active, start=n_dep):
         s = problem.stops[i]
         wins = _windows(s)
         required = s.pin is not None or (bool(s.required) and all_required)
@@ -497,19 +558,23 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
     vts = []
     big_cap = int(sum(s.demand for s in problem.stops) + 1)
     groups = _vehicle_groups(problem)
-    # Pinned visits: PyVRP has no per-client vehicle list, so each vehicle type gets its own
-    # routing profile in which the arcs into another vehicle's pinned visits take longer than any
-    # day (arriving in the pin's window is then impossible for it).
-    pin_at = {li: problem.stops[i].pin.vehicle_id for li, i in enumerate(active, start=1)
+    # Pinned visits and skills: PyVRP has no per-client vehicle list, so each vehicle type gets
+    # its own routing profile in which the arcs into the stops it may not serve (another
+    # vehicle's pinned visits, stops needing a skill it lacks) take longer than any day
+    # (arriving in the stop's window is then impossible for it).
+    pin_at = {li: problem.stops[i].pin.vehicle_id for li, i in enumerate(active, start=n_dep)
               if problem.stops[i].pin is not None}
+    skilled = {li: frozenset(problem.stops[i].skills) for li, i in enumerate(active, start=n_dep)
+               if problem.stops[i].skills}
     Ds, Xs = [D], [X]
     for t, grp in enumerate(groups):
         v = problem.vehicles[grp[0]]
         cap = [int(v.capacity) if v.capacity is not None else big_cap] if has_cap else []
         profile = 0
-        if pin_at:
-            mine = {problem.vehicles[k].vehicle_id for k in grp}
-            others = [li for li, vid in pin_at.items() if vid not in mine]
+        mine = {problem.vehicles[k].vehicle_id for k in grp}
+        others = sorted({li for li, vid in pin_at.items() if vid not in mine}
+                        | {li for li, need in skilled.items() if not need <= set(v.skills)})
+        if others:
             Dt, Xt = D.copy(), X.copy()
             Dt[:, others] = 10 * DAY_END
             Xt[:, others] = big
@@ -518,13 +583,41 @@ def _pyvrp_data(problem: RoutingProblem, active: list[int], *, all_required: boo
             profile = len(Ds)
             Ds.append(Dt)
             Xs.append(Xt)
-        vts.append(pyvrp.VehicleType(len(grp), capacity=cap, tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
+        vts.append(pyvrp.VehicleType(len(grp), capacity=cap, start_depot=depot_of[v.start], end_depot=depot_of[v.end],
+                                     fixed_cost=int(v.fixed_cost), tw_early=int(v.shift[0]), tw_late=int(v.shift[1]),
                                      profile=profile,
                                      name=",".join(str(problem.vehicles[k].vehicle_id) for k in grp)))
-    data = pyvrp.ProblemData(locs, clients, [pyvrp.Depot(0, tw_early=min(v.shift[0] for v in problem.vehicles),
-                                                         tw_late=max(v.shift[1] for v in problem.vehicles))],
-                             vts, Xs, Ds, cgroups)
+    t0, t1 = min(v.shift[0] for v in problem.vehicles), max(v.shift[1] for v in problem.vehicles)
+    depots = [pyvrp.Depot(j, tw_early=int(t0), tw_late=int(t1)) for j in range(n_dep)]
+    data = pyvrp.ProblemData(locs, clients, depots, vts, Xs, Ds, cgroups)
     return data, owner, win_of, groups
+
+
+def _big(problem: RoutingProblem, active: list[int]) -> int:
+    """A cost larger than any plan's travel cost (the unit of the prizes)."""
+    X = np.nan_to_num(np.asarray(problem.distances_m, dtype=float), nan=0)
+    D = np.nan_to_num(np.asarray(problem.durations_s, dtype=float), nan=0)
+    return int(X.max(initial=1) + D.max(initial=1) + 1) * (len(active) + 2)
+
+
+def _objective(problem: RoutingProblem, routes_seq, active: list[int]) -> int:
+    """PyVRP's objective for a plan given as (vehicle position, [stop positions], ...) routes.
+
+    Travel distance from each vehicle's start to its end, plus the fixed cost of each vehicle
+    used, plus the prize of every active stop left out: used to weigh VROOM's plan against
+    PyVRP's when vehicles have fixed costs (VROOM serves all it can before weighing costs).
+    """
+    X = np.nan_to_num(np.asarray(problem.distances_m, dtype=float), nan=0)
+    prizes = _pyvrp_prizes(problem, active, _big(problem, active))
+    total, served = 0.0, set()
+    for k, seq, *_ in routes_seq:
+        if not seq:
+            continue
+        v = problem.vehicles[k]
+        nodes = [problem.start_node(v)] + [i + 1 for i in seq] + [problem.end_node(v)]
+        total += sum(X[a, b] for a, b in zip(nodes, nodes[1:])) + v.fixed_cost
+        served.update(seq)
+    return int(total + sum(prizes[i] for i in active if i not in served))
 
 
 def _warm_solution(data, owner: list[int], win_of, groups, vroom_routes, problem: RoutingProblem):
@@ -721,19 +814,24 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
                                                   no_improvement=no_imp, workers=workers)
             _data, owner, win_of, vgroups = part
         n_served = sum(len(c) for _, c in routes)
+        pyvrp_seq = [(k, [owner[c] for c in clients], None, [win_of[c] for c in clients])
+                     for k, clients in _routes_to_vehicles(routes, vgroups)]
         if _valued(problem):
             w = _worth(problem)
             vroom_out = set(vroom_left)
             got = sum(w[owner[c]] for _, clients in routes for c in clients)
             better = got >= sum(w[i] for i in active if i not in vroom_out) - 1e-9
+        elif any(v.fixed_cost for v in problem.vehicles):
+            # VROOM serves every stop it can before weighing costs; PyVRP weighs a vehicle's
+            # fixed cost against the optional stops it would add: compare on PyVRP's objective
+            better = _objective(problem, pyvrp_seq, active) <= _objective(problem, vroom_routes, active)
         else:
             better = n_served >= len(active) - len(vroom_left)
         if feasible and better:
             used = "pyvrp"
-            routes_seq = [(k, [owner[c] for c in clients], None, [win_of[c] for c in clients])
-                          for k, clients in _routes_to_vehicles(routes, vgroups)]
+            routes_seq = pyvrp_seq
         elif feasible:
-            notes.append("VROOM の計画の方が多くの停留所（価値の合計）を回れるため、VROOM の計画を使いました")
+            notes.append("VROOM の計画の方が多くの停留所（価値の合計・車両の固定費を含む評価）で勝るため、VROOM の計画を使いました")
         else:
             notes.append("PyVRP で制約を満たす解が見つからなかったため、VROOM の計画を使いました")
     if used == "vroom":
@@ -749,7 +847,9 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
         s = problem.stops[i]
         if s.stop_id not in served:
             unassigned.append((s.stop_id, _reason(problem, i)))
+    by_id = {v.vehicle_id: v for v in problem.vehicles}
+    fixed = int(sum(by_id[r.vehicle_id].fixed_cost for r in built))
     plan = RoutingPlan(routes=built, unassigned=unassigned, distance_m=int(sum(r.distance_m for r in built)),
                        duration_s=int(sum(r.duration_s for r in built)), solver=used,
-                       runtime_s=round(time.perf_counter() - t_start, 3), seed=seed, notes=notes)
+                       runtime_s=round(time.perf_counter() - t_start, 3), seed=seed, notes=notes, fixed_cost=fixed)
     return plan

@@ -9,7 +9,7 @@ from collections import Counter
 
 import numpy as np
 
-from gis.routing_model import RoutingPlan, RoutingProblem, _windows, format_hhmm
+from gis.routing_model import RoutingPlan, RoutingProblem, _windows, can_serve, format_hhmm
 
 
 # --------------------------------------------------------------------------------------------
@@ -20,10 +20,12 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
     """Every hard-constraint violation in a plan, recomputed from the matrices (empty = valid).
 
     Does not trust the solver: travel times are re-added along each route and the reported times
-    are checked against them, the time windows, the shifts (leaving and returning to the depot),
-    capacities, breaks (in their window, full length, not during a visit), pinned visits (on the
-    vehicle of their appointment, starting within its tolerance) and coverage (every stop visited
-    at most once; every required or pinned stop visited or listed unassigned).
+    are checked against them, the time windows, the shifts (leaving the vehicle's own start —
+    the depot or its place — and arriving at its own end), capacities, breaks (in their window,
+    full length, not during a visit), pinned visits (on the vehicle of their appointment,
+    starting within its tolerance), skills (the vehicle has every skill the stop needs), the
+    plan's fixed cost (the sum over the vehicles used) and coverage (every stop visited at most
+    once; every required or pinned stop visited or listed unassigned).
     """
     out: list[str] = []
     D = np.asarray(problem.durations_s, dtype=float)
@@ -39,6 +41,10 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
             out.append(f"{r.vehicle_id}: 存在しない車両のルートです")
             continue
         vn = v.name or v.vehicle_id
+        for what, said, own in (("出発地", r.start_place, v.start), ("到着地", r.end_place, v.end)):
+            if said != own:
+                out.append(f"{vn}: ルートの{what}が「{problem.place_name(said)}」ですが、"
+                           f"この車両・担当の{what}は「{problem.place_name(own)}」です")
         if r.start_s < v.shift[0]:
             out.append(f"{vn}: 出発 {format_hhmm(r.start_s)} が勤務開始 {format_hhmm(v.shift[0])} より前です")
         if r.end_s > v.shift[1]:
@@ -56,7 +62,7 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
             if bs < v.shift[0] or be > v.shift[1]:
                 out.append(f"{vn}: 休憩 {format_hhmm(bs)}–{format_hhmm(be)} が勤務時間の外です")
         # walk the route
-        nodes = [0]
+        nodes = [problem.start_node(v)]
         prev_dep = r.start_s
         load = sum(problem.stops[pos[x.stop_id]].demand for x in r.visits if x.stop_id in pos)
         if v.capacity is not None and load > v.capacity:
@@ -86,6 +92,9 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
                 out.append(f"{label}: 到着前に開始しています")
             if x.departure_s - x.start_s < s.service_s:
                 out.append(f"{label}: 滞在 {(x.departure_s - x.start_s) // 60} 分が必要な {s.service_s // 60} 分より短いです")
+            if not can_serve(v, s):
+                lack = "、".join(sorted(set(s.skills) - set(v.skills)))
+                out.append(f"{label}: 必要な資格・担当（{lack}）がこの車両・担当にありません")
             if s.pin is not None:
                 a, b = s.pin.window
                 if r.vehicle_id != s.pin.vehicle_id:
@@ -105,15 +114,19 @@ def check_plan(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
             load -= s.demand
             nodes.append(i + 1)
             prev_dep = x.departure_s
-        travel = D[nodes[-1], 0]
+        end = problem.end_node(v)
+        travel = D[nodes[-1], end]
         in_leg = [(bs, be) for bs, be in brk_taken if prev_dep <= bs and be <= r.end_s]
         brk_time = sum(be - bs for bs, be in in_leg)
         if r.end_s < prev_dep + travel + brk_time - 1e-6:
             out.append(f"{vn}: 帰着 {format_hhmm(r.end_s)} は最後の出発 {format_hhmm(prev_dep)}＋移動 "
                        f"{int(travel) // 60}分 に間に合いません")
-        dist = sum(X[a, b] for a, b in zip(nodes, nodes[1:] + [0]))
+        dist = sum(X[a, b] for a, b in zip(nodes, nodes[1:] + [end]))
         if np.isfinite(dist) and abs(dist - r.distance_m) > 1 + 1e-6 * dist:
             out.append(f"{vn}: 距離 {r.distance_m} m が行列から計算した {int(dist)} m と違います")
+    fixed = sum(vehicles[r.vehicle_id].fixed_cost for r in plan.routes if r.vehicle_id in vehicles)
+    if plan.fixed_cost != fixed:
+        out.append(f"固定費の合計 {plan.fixed_cost} が、使った車両の固定費から計算した {fixed} と違います")
     for vid, k in route_ids.items():
         if k > 1:
             out.append(f"{vid}: 同じ車両のルートが {k} 本あります")

@@ -1,7 +1,9 @@
 """The routing problem model: places, stops, vehicles, plans, and the checks made before solving.
 
 Times are integer seconds since midnight, distances integer metres. The travel matrices are
-(n+1)×(n+1): index 0 is the depot, index i is ``stops[i-1]``. Re-exported by :mod:`gis.routing`.
+(1+n+m)×(1+n+m): index 0 is the depot, index i is ``stops[i-1]``, index n+1+k is
+``places[k]`` (other places vehicles start or end at: a CSW's home, another centre, a partner
+shop). Re-exported by :mod:`gis.routing`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ REASON_UNREACHABLE = "道路網で到達できません"
 REASON_WINDOW = "時間帯に間に合いません（どの車両の勤務時間内でも、時間帯内に到着できません）"
 REASON_SHIFT = "勤務時間が短すぎます（拠点から往復すると勤務時間に収まりません）"
 REASON_FLEET = "車両・時間が足りません（他の訪問と合わせると勤務時間・積載量に収まりません）"
-REASON_OPTIONAL = "任意の訪問のため、今回の計画では見送りました（優先度が低いか回り道が大きい）"
+REASON_OPTIONAL = "任意の訪問のため、今回の計画では見送りました（優先度が低いか回り道が大きい、または車両を増やす固定費に見合わない）"
+REASON_SKILL = "必要な資格・担当（{need}）をすべて持つ車両・担当がいません"
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,6 +74,10 @@ class Stop:
 
     ``pin`` fixes the visit to one vehicle and a start of service around its appointment time:
     the pin's window replaces ``time_windows`` and the stop is required.
+
+    ``skills``: what the visitor must have, all of them (e.g. 「介護福祉士」); only vehicles whose
+    ``Vehicle.skills`` include every one may serve the stop. Continuity with the same CSW is a
+    skill only that CSW has (e.g. 「担当:csw1」, see :func:`continuity_skill`).
     """
 
     stop_id: str
@@ -83,6 +90,7 @@ class Stop:
     required: bool = True
     value: float | None = None
     pin: Pin | None = None
+    skills: frozenset[str] = frozenset()
 
     @property
     def must_visit(self) -> bool:
@@ -100,23 +108,33 @@ class Break:
 
 @dataclass
 class Vehicle:
-    """A vehicle (or a CSW on foot/by car) working ``shift`` = (leave depot not before, be back by)."""
+    """A vehicle (or a CSW on foot/by car) working ``shift`` = (leave its start not before, be at its end by).
+
+    ``start`` / ``end``: where the day starts and ends, as a position in ``RoutingProblem.places``
+    (a CSW's home, another centre, a truck's partner shop); None = the depot. ``fixed_cost``: the
+    cost of using this vehicle at all on the day, in the objective's unit (metres of travel), so a
+    second truck is used only when what it adds is worth more. ``skills``: what its driver/CSW
+    has (see ``Stop.skills``).
+    """
 
     vehicle_id: str
     name: str
     shift: tuple[int, int]
     capacity: int | None = None
     breaks: list[Break] = field(default_factory=list)
-    start: Location | None = None
-    end: Location | None = None
+    start: int | None = None
+    end: int | None = None
+    fixed_cost: int = 0
+    skills: frozenset[str] = frozenset()
 
 
 @dataclass
 class RoutingProblem:
-    """Depot, stops, vehicles and the (n+1)×(n+1) travel matrices (0 = depot, i = stops[i-1]).
+    """Depot, stops, vehicles, other places and the square travel matrices over all of them.
 
-    ``planar=True`` marks benchmark instances whose coordinates are not longitude/latitude
-    (the Japan coordinate check is skipped).
+    Matrix order: 0 = depot, i = ``stops[i-1]``, ``len(stops) + 1 + k`` = ``places[k]`` (the
+    vehicles' own starts and ends, ``Vehicle.start``/``end``). ``planar=True`` marks benchmark
+    instances whose coordinates are not longitude/latitude (the Japan coordinate check is skipped).
     """
 
     depot: Location
@@ -126,6 +144,33 @@ class RoutingProblem:
     distances_m: np.ndarray
     note: str = ""
     planar: bool = False
+    places: list[Location] = field(default_factory=list)
+
+    def start_node(self, vehicle: Vehicle) -> int:
+        """Matrix index where ``vehicle`` starts its day (0 = the depot)."""
+        return 0 if vehicle.start is None else len(self.stops) + 1 + int(vehicle.start)
+
+    def end_node(self, vehicle: Vehicle) -> int:
+        """Matrix index where ``vehicle`` ends its day (0 = the depot)."""
+        return 0 if vehicle.end is None else len(self.stops) + 1 + int(vehicle.end)
+
+    def place_name(self, place: int | None) -> str:
+        """A start/end place's name for messages: 「拠点」 or the place's name (else 「地点k」)."""
+        if place is None:
+            return self.depot.name or "拠点"
+        if 0 <= place < len(self.places):
+            return self.places[place].name or f"地点{place}"
+        return f"地点{place}"
+
+
+def continuity_skill(vehicle_id: str) -> str:
+    """The skill that ties a stop to one vehicle/CSW (continuity of care): give it to that vehicle only."""
+    return f"担当:{vehicle_id}"
+
+
+def can_serve(vehicle: Vehicle, stop: Stop) -> bool:
+    """Whether ``vehicle`` has every skill ``stop`` needs."""
+    return set(stop.skills) <= set(vehicle.skills)
 
 
 @dataclass
@@ -150,6 +195,9 @@ class Route:
     end_s: int
     distance_m: int
     duration_s: int
+    #: Where the route starts and ends: a position in ``RoutingProblem.places``, None = the depot.
+    start_place: int | None = None
+    end_place: int | None = None
 
 
 @dataclass
@@ -164,6 +212,8 @@ class RoutingPlan:
     runtime_s: float
     seed: int
     notes: list[str] = field(default_factory=list)
+    #: Sum of ``Vehicle.fixed_cost`` over the vehicles used (those with a route).
+    fixed_cost: int = 0
 
     def route_of(self, vehicle_id: str) -> Route | None:
         """The route of a vehicle, or None when it stays at the depot."""
@@ -200,8 +250,9 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
     Raises
     ------
     InputDataError
-        Zero vehicles; a vehicle whose shift ends before it starts, with a bad capacity or break,
-        or starting/ending away from the depot; duplicated stop ids; a stop with a negative
+        Zero vehicles; a vehicle whose shift ends before it starts, with a bad capacity, break or
+        fixed cost, or starting/ending at a place not in ``places``; a pinned stop whose vehicle
+        lacks its skills; duplicated stop ids; a stop with a negative
         service time or demand, a time window that closes before it opens or lies entirely
         outside every vehicle's shift; coordinates outside Japan; matrices of the wrong shape.
 
@@ -209,7 +260,8 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
     -------
     ProblemCheck
         ``unassigned``: stops that cannot be planned but do not stop the rest (demand above every
-        vehicle's capacity; unreachable on the road network), with the reason; ``notes``:
+        vehicle's capacity; no vehicle with its skills; unreachable on the road network from
+        every able vehicle's start and back to its end), with the reason; ``notes``:
         warnings (duplicated name and coordinates).
     """
     stops, vehicles = problem.stops, problem.vehicles
@@ -234,11 +286,16 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
                 raise InputDataError(
                     f"車両「{v.name or v.vehicle_id}」の休憩（{format_hhmm(ba)}–{format_hhmm(bb)}、{brk.duration_s // 60}分）が時間帯に収まりません",
                     feature=v.vehicle_id, hint="休憩の時間帯を休憩時間より長くしてください")
-        for end_name, loc in (("出発地", v.start), ("到着地", v.end)):
-            if loc is not None and (abs(loc.lon - problem.depot.lon) > 1e-9 or abs(loc.lat - problem.depot.lat) > 1e-9):
+        for end_name, place in (("出発地", v.start), ("到着地", v.end)):
+            if place is not None and not (isinstance(place, (int, np.integer)) and 0 <= place < len(problem.places)):
                 raise InputDataError(
-                    f"車両「{v.name or v.vehicle_id}」の{end_name}が拠点と異なります（拠点以外の発着は未対応です）",
-                    feature=v.vehicle_id, hint="拠点を発着地にしてください")
+                    f"車両「{v.name or v.vehicle_id}」の{end_name} {place!r} が地点一覧（places、{len(problem.places)}か所）にありません",
+                    feature=v.vehicle_id,
+                    hint="出発地・到着地は places の番号（0から）で指定してください。拠点なら指定しないでください")
+        fc = v.fixed_cost
+        if not isinstance(fc, (int, np.integer)) or fc < 0:
+            raise InputDataError(f"車両「{v.name or v.vehicle_id}」の固定費は0以上の整数です: {fc!r}",
+                                 feature=v.vehicle_id, hint="固定費は移動距離と同じ単位（m）の整数で指定してください")
     shifts = [v.shift for v in vehicles]
     by_vid = {v.vehicle_id: v for v in vehicles}
     for k, s in enumerate(stops, start=1):
@@ -254,6 +311,11 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
                     f"{label}の予約時刻 {format_hhmm(s.pin.start_s)}（±{max(0, s.pin.tolerance_s) // 60}分）が"
                     f"「{pv.name or pv.vehicle_id}」の勤務時間 {format_hhmm(pv.shift[0])}–{format_hhmm(pv.shift[1])} の外です",
                     row=k, feature=s.stop_id, hint="予約時刻か勤務時間を見直してください")
+            if not can_serve(pv, s):
+                raise InputDataError(
+                    f"{label}は資格・担当（{'、'.join(sorted(set(s.skills) - set(pv.skills)))}）が必要ですが、"
+                    f"予約の「{pv.name or pv.vehicle_id}」にはありません",
+                    row=k, feature=s.stop_id, hint="資格のある担当に予約を移すか、固定を外してください")
         if s.stop_id in seen:
             raise InputDataError(f"停留所IDが重複しています: {label}", row=k, feature=s.stop_id,
                                  hint="同じIDの停留所を1つにまとめてください")
@@ -282,13 +344,19 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
         if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
             raise InputDataError(f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
                                  feature="depot", hint="経度と緯度が入れ替わっていないか確認してください")
-    n = len(stops) + 1
+        for k, loc in enumerate(problem.places):
+            if not (JAPAN_LON[0] <= loc.lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= loc.lat <= JAPAN_LAT[1]):
+                raise InputDataError(
+                    f"発着地「{problem.place_name(k)}」の座標（経度 {loc.lon}, 緯度 {loc.lat}）が日本の範囲外です",
+                    feature=f"place {k}", hint="経度と緯度が入れ替わっていないか確認してください")
+    n = len(stops) + 1 + len(problem.places)
+    extra = f"＋発着地{len(problem.places)}" if problem.places else ""
     for what, m in (("durations_s", problem.durations_s), ("distances_m", problem.distances_m)):
         shape = np.shape(m)
         if shape != (n, n):
             raise InputDataError(
-                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}＝{n}×{n} が必要です）",
-                hint="travel_matrix() で拠点と停留所の順に作り直してください")
+                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}{extra}＝{n}×{n} が必要です）",
+                hint="travel_matrix() で拠点、停留所、発着地（places）の順に作り直してください")
     notes: list[str] = []
     dup = Counter((s.name, round(s.location.lon, 7), round(s.location.lat, 7)) for s in stops)
     for (name, lon, lat), k in dup.items():
@@ -302,7 +370,10 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
     x = np.asarray(problem.distances_m, dtype=float)
     bad = ~np.isfinite(d) | ~np.isfinite(x) | (d < 0) | (x < 0)
     for i, s in enumerate(stops, start=1):
-        if bad[0, i] or bad[i, 0]:
+        able = [v for v in vehicles if can_serve(v, s)]
+        if not able:
+            unassigned.append((s.stop_id, REASON_SKILL.format(need="、".join(sorted(s.skills)))))
+        elif all(bad[problem.start_node(v), i] or bad[i, problem.end_node(v)] for v in able):
             unassigned.append((s.stop_id, REASON_UNREACHABLE))
         elif max_cap is not None and s.demand > max_cap:
             unassigned.append((s.stop_id, f"{REASON_CAPACITY}（需要 {s.demand} ＞ 最大積載量 {max_cap}）"))
@@ -318,7 +389,8 @@ def replan_problem(problem: RoutingProblem, plan: RoutingPlan, *, cancelled=(), 
     problem, plan
         The day's problem and the plan made for it.
     cancelled
-        Stop ids that no longer need a visit (their rows and columns leave the matrices).
+        Stop ids that no longer need a visit (their rows and columns leave the matrices; the
+        vehicles' places stay).
     pinned
         Stop ids whose appointment stands: each gets a :class:`Pin` to the vehicle that serves
         it in ``plan`` and its start of service there, ± ``tolerance_s``.
@@ -345,7 +417,8 @@ def replan_problem(problem: RoutingProblem, plan: RoutingPlan, *, cancelled=(), 
     stops = [replace(problem.stops[i], pin=Pin(when[problem.stops[i].stop_id][0], when[problem.stops[i].stop_id][1],
                                                 int(tolerance_s)))
              if problem.stops[i].stop_id in pinned else problem.stops[i] for i in keep]
-    idx = [0] + [i + 1 for i in keep]
+    n = len(problem.stops)
+    idx = [0] + [i + 1 for i in keep] + [n + 1 + k for k in range(len(problem.places))]
     D = np.asarray(problem.durations_s)[np.ix_(idx, idx)]
     X = np.asarray(problem.distances_m)[np.ix_(idx, idx)]
     return replace(problem, stops=stops, durations_s=D, distances_m=X)

@@ -15,6 +15,11 @@ from gis.weekly import WEEKDAYS, WeeklyPlan, WeeklyProblem
 COLUMNS = ["曜日", "車両", "順番", "種別", "停留所ID", "停留所名", "到着", "出発", "滞在（分）", "見込み客数", "経度", "緯度"]
 
 
+def _place(problem: WeeklyProblem, place: int | None):
+    """Where a route starts or ends: the depot, or the vehicle's own place (another partner shop)."""
+    return problem.depot if place is None else problem.places[place]
+
+
 def timetable(problem: WeeklyProblem, plan: WeeklyPlan) -> pd.DataFrame:
     """One row per event of the week, in day and time order: 出発 (depot), 停留所, 休憩, 帰着.
 
@@ -26,14 +31,14 @@ def timetable(problem: WeeklyProblem, plan: WeeklyPlan) -> pd.DataFrame:
     stops = {s.stop_id: s for s in problem.stops}
     vnames = {v.vehicle_id: v.name or v.vehicle_id for v in problem.vehicles}
     rows = []
-    d0 = problem.depot
     for day in plan.days:
         for r in sorted(plan.day_plans[day].routes, key=lambda r: r.vehicle_id):
             if not r.visits:
                 continue
             vn = vnames.get(r.vehicle_id, r.vehicle_id)
-            events = [(r.start_s, 0, {"種別": "出発", "停留所名": d0.name or "拠点", "到着": "", "出発": format_hhmm(r.start_s),
-                                      "経度": d0.lon, "緯度": d0.lat})]
+            a, b = _place(problem, r.start_place), _place(problem, r.end_place)
+            events = [(r.start_s, 0, {"種別": "出発", "停留所名": a.name or "拠点", "到着": "", "出発": format_hhmm(r.start_s),
+                                      "経度": a.lon, "緯度": a.lat})]
             for n, v in enumerate(r.visits, start=1):
                 s = stops[v.stop_id]
                 events.append((v.start_s, 1, {
@@ -44,8 +49,8 @@ def timetable(problem: WeeklyProblem, plan: WeeklyPlan) -> pd.DataFrame:
             for bs, be in r.breaks:
                 events.append((bs, 2, {"種別": "休憩", "停留所名": "昼休憩", "到着": format_hhmm(bs), "出発": format_hhmm(be),
                                        "滞在（分）": round((be - bs) / 60)}))
-            events.append((r.end_s, 3, {"種別": "帰着", "停留所名": d0.name or "拠点", "到着": format_hhmm(r.end_s), "出発": "",
-                                        "経度": d0.lon, "緯度": d0.lat}))
+            events.append((r.end_s, 3, {"種別": "帰着", "停留所名": b.name or "拠点", "到着": format_hhmm(r.end_s), "出発": "",
+                                        "経度": b.lon, "緯度": b.lat}))
             for _, _, e in sorted(events, key=lambda e: (e[0], e[1])):
                 rows.append({"曜日": day, "車両": vn, **e})
     df = pd.DataFrame(rows, columns=COLUMNS)
@@ -203,7 +208,6 @@ def timetable_gpx(problem: WeeklyProblem, plan: WeeklyPlan, *, creator: str = "T
     ET.SubElement(meta, f"{{{ns}}}name").text = "移動販売 週間ルート"
     stops = {s.stop_id: s for s in problem.stops}
     vnames = {v.vehicle_id: v.name or v.vehicle_id for v in problem.vehicles}
-    d0 = problem.depot
 
     def point(parent, tag, lon, lat, name, desc=None):
         p = ET.SubElement(parent, f"{{{ns}}}{tag}", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
@@ -218,12 +222,13 @@ def timetable_gpx(problem: WeeklyProblem, plan: WeeklyPlan, *, creator: str = "T
             rte = ET.SubElement(root, f"{{{ns}}}rte")
             label = f"{day}曜日" + (f" {vnames.get(r.vehicle_id, r.vehicle_id)}" if len(problem.vehicles) > 1 else "")
             ET.SubElement(rte, f"{{{ns}}}name").text = label
-            point(rte, "rtept", d0.lon, d0.lat, f"出発 {d0.name or '拠点'}", f"{format_hhmm(r.start_s)} 発")
+            a, b = _place(problem, r.start_place), _place(problem, r.end_place)
+            point(rte, "rtept", a.lon, a.lat, f"出発 {a.name or '拠点'}", f"{format_hhmm(r.start_s)} 発")
             for n, v in enumerate(r.visits, start=1):
                 s = stops[v.stop_id]
                 point(rte, "rtept", s.location.lon, s.location.lat, f"{n}. {s.name}",
                       f"{format_hhmm(v.arrival_s)} 着 / {format_hhmm(v.departure_s)} 発")
-            point(rte, "rtept", d0.lon, d0.lat, f"帰着 {d0.name or '拠点'}", f"{format_hhmm(r.end_s)} 着")
+            point(rte, "rtept", b.lon, b.lat, f"帰着 {b.name or '拠点'}", f"{format_hhmm(r.end_s)} 着")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 

@@ -19,6 +19,11 @@ Method (:func:`plan_week`)
    surrogate are tried with real re-solves while time remains, keeping improvements
    (fewer unassigned visits first, then less driving time).
 
+Stable weekly slots: a stop with ``slots`` (day → :class:`gis.routing.Pin`, from last week's
+timetable by :func:`keep_slots`) keeps those weekdays (its day patterns must contain them) and,
+on each, its vehicle and start time (a pin in that day's routing problem); the planner frees a
+stop by leaving it out of ``keep_slots``. :func:`check_weekly` reports a slot not kept.
+
 :func:`naive_weekly_plan` is the baseline: stops in id order dealt round-robin over the days
 (respecting allowed days and spacing), then each day routed.
 Deterministic given the seed as long as the time limit does not cut a phase short.
@@ -30,7 +35,7 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.sparse.csgraph import minimum_spanning_tree
@@ -38,6 +43,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from gis.errors import InputDataError
 from gis.routing import (
     Location,
+    Pin,
     RoutingPlan,
     RoutingProblem,
     Stop,
@@ -65,6 +71,8 @@ class WeeklyStop:
     ``allowed_days`` (None = every service day) and ``time_windows`` (start of service; empty =
     any time in working hours) apply to every visit. ``demand`` is the load one visit takes
     (default: expected customers × ``load_per_customer`` of the problem, rounded up).
+    ``slots``: weekday → :class:`gis.routing.Pin` kept from last week (that day, that vehicle,
+    that start of service ± the pin's tolerance); see :func:`keep_slots`.
     """
 
     stop_id: str
@@ -75,14 +83,18 @@ class WeeklyStop:
     allowed_days: tuple[str, ...] | None = None
     time_windows: list[tuple[int, int]] = field(default_factory=list)
     demand: int | None = None
+    slots: dict[str, Pin] = field(default_factory=dict)
 
 
 @dataclass
 class WeeklyProblem:
     """The week: depot (the partner's shop), stops, the fleet (the same every service day), matrices.
 
-    ``durations_s`` / ``distances_m`` are (n+1)×(n+1), index 0 the depot, i = ``stops[i-1]``
-    (:func:`gis.routing.travel_matrix`). Service time at a stop = ``service_fixed_s`` +
+    ``durations_s`` / ``distances_m`` are square over the depot (index 0), the stops (i =
+    ``stops[i-1]``) and ``places`` (the vehicles' own starts and ends, e.g. other partner shops:
+    ``Vehicle.start``/``end`` index them, as in :class:`gis.routing.RoutingProblem`)
+    (:func:`gis.routing.travel_matrix`). The day-assignment surrogate measures from the depot;
+    each day's routes from the vehicles' own places. Service time at a stop = ``service_fixed_s`` +
     ``service_per_customer_s`` × expected customers. Visits of one stop are at least
     ``min_days_apart`` days apart (2: never on consecutive days).
     """
@@ -98,6 +110,7 @@ class WeeklyProblem:
     load_per_customer: float = 1.0
     min_days_apart: int = 2
     note: str = ""
+    places: list[Location] = field(default_factory=list)
 
 
 @dataclass
@@ -165,7 +178,8 @@ def _driving(prob: RoutingProblem, plan: RoutingPlan) -> int:
     pos = {s.stop_id: i + 1 for i, s in enumerate(prob.stops)}
     total = 0.0
     for r in plan.routes:
-        nodes = [0] + [pos[v.stop_id] for v in r.visits] + [0]
+        v = next(x for x in prob.vehicles if x.vehicle_id == r.vehicle_id)
+        nodes = [prob.start_node(v)] + [pos[x.stop_id] for x in r.visits] + [prob.end_node(v)]
         if len(nodes) > 2:
             total += sum(D[a, b] for a, b in zip(nodes, nodes[1:]))
     return int(total)
@@ -231,7 +245,7 @@ def _routing_stop(problem: WeeklyProblem, s: WeeklyStop) -> Stop:
 def _whole_problem(problem: WeeklyProblem) -> RoutingProblem:
     return RoutingProblem(depot=problem.depot, stops=[_routing_stop(problem, s) for s in problem.stops],
                           vehicles=problem.vehicles, durations_s=np.asarray(problem.durations_s),
-                          distances_m=np.asarray(problem.distances_m), note=problem.note)
+                          distances_m=np.asarray(problem.distances_m), note=problem.note, places=list(problem.places))
 
 
 def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
@@ -278,6 +292,19 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
                                  hint="訪問回数を減らすか運行曜日を増やしてください")
         pats = [p for p in itertools.combinations(allowed, v)
                 if all(_day_gap(a, b) >= problem.min_days_apart for a, b in itertools.combinations(p, 2))]
+        if s.slots:
+            vids = {x.vehicle_id for x in problem.vehicles}
+            for d, pin in s.slots.items():
+                if d not in allowed:
+                    raise InputDataError(f"{_label(s)}の前週の曜日「{d}」が訪問できる運行曜日（{'・'.join(allowed)}）にありません",
+                                         row=k, feature=s.stop_id, hint="この停留所を固定から外す（--free）か運行曜日を見直してください")
+                if pin.vehicle_id not in vids:
+                    raise InputDataError(f"{_label(s)}の前週の車両「{pin.vehicle_id}」が今週の車両にいません",
+                                         row=k, feature=s.stop_id, hint="この停留所を固定から外す（--free）か車両の台数を見直してください")
+            pats = [p for p in pats if set(s.slots) <= set(p)]
+            if not pats:
+                raise InputDataError(f"{_label(s)}の前週の曜日（{'・'.join(s.slots)}）を週{v}回の訪問に含められません",
+                                     row=k, feature=s.stop_id, hint="この停留所を固定から外してください（--free）")
         if not pats:
             raise InputDataError(f"{_label(s)}の週{v}回の訪問を、{problem.min_days_apart}日以上あけて"
                                  f"{'・'.join(allowed)}に置けません（連続した曜日しかありません）", row=k, feature=s.stop_id,
@@ -516,13 +543,16 @@ def _greedy_choice(problem: WeeklyProblem, patterns, sur: _Surrogate) -> list[in
 
 
 def _day_problem(problem: WeeklyProblem, rstops: list[Stop], members: Sequence[int], day: str) -> RoutingProblem:
-    idx = [0] + [i + 1 for i in members]
+    n = len(problem.stops)
+    idx = [0] + [i + 1 for i in members] + [n + 1 + k for k in range(len(problem.places))]
     D = np.asarray(problem.durations_s)[np.ix_(idx, idx)]
     X = np.asarray(problem.distances_m)[np.ix_(idx, idx)]
-    vehicles = [Vehicle(vehicle_id=v.vehicle_id, name=v.name, shift=v.shift, capacity=v.capacity,
-                        breaks=list(v.breaks)) for v in problem.vehicles]
-    return RoutingProblem(depot=problem.depot, stops=[rstops[i] for i in members], vehicles=vehicles,
-                          durations_s=D, distances_m=X, note=problem.note)
+    vehicles = [replace(v, breaks=list(v.breaks)) for v in problem.vehicles]
+    # a slot kept from last week: that vehicle, that start of service (a pin on this day)
+    stops = [replace(rstops[i], pin=problem.stops[i].slots[day]) if day in problem.stops[i].slots else rstops[i]
+             for i in members]
+    return RoutingProblem(depot=problem.depot, stops=stops, vehicles=vehicles,
+                          durations_s=D, distances_m=X, note=problem.note, places=list(problem.places))
 
 
 class _DaySolver:
@@ -532,10 +562,12 @@ class _DaySolver:
         self.problem = problem
         self.rstops = [_routing_stop(problem, s) for s in problem.stops]
         self.solver, self.seed = solver, seed
-        self.cache: dict[tuple[str, frozenset], tuple[RoutingProblem, RoutingPlan, int]] = {}
+        self.cache: dict[tuple, tuple[RoutingProblem, RoutingPlan, int]] = {}
+        # kept slots pin a stop's time on its day only: the day is then part of a day's problem
+        self.by_day = any(s.slots for s in problem.stops)
 
     def run(self, day: str, members: set[int], *, solver: str | None = None, time_limit_s: float = 1.0):
-        key = (solver or self.solver, frozenset(members))
+        key = (solver or self.solver, frozenset(members), day if self.by_day else None)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
@@ -581,7 +613,7 @@ def _serve_by_value(problem: WeeklyProblem, a, results: dict, ds, *,
     pattern could move it to is tried with every stop of fewer expected customers taken off
     that day; if it fits, those stops are put back one by one (most customers first) while
     everything still fits, and the ones that do not are moved to another allowed day or left
-    out with :data:`REASON_OUTRANKED`. Repeats until a whole round changes nothing. Changes
+    out with :data:`REASON_OUTRANKED` (a visit in a slot kept from last week is never taken off). Repeats until a whole round changes nothing. Changes
     ``a`` (the assignment) and ``results`` in place; returns the reasons of the visits taken off,
     keyed by (stop id, day), and for the visits still left out why no swap took them in
     (:data:`REASON_NO_SWAP` or :data:`REASON_SWAP_LOSES`), given only when the last round changed
@@ -622,7 +654,9 @@ def _serve_by_value(problem: WeeklyProblem, a, results: dict, ds, *,
                     continue
                 base = day_members(day) - {i}
                 served_now = _served(results[day][1])
-                lower = sorted((j for j in base if values[j] < values[i] and stops[j].stop_id in served_now),
+                # a visit in its slot kept from last week is never taken off for another
+                lower = sorted((j for j in base if values[j] < values[i] and stops[j].stop_id in served_now
+                                and day not in stops[j].slots),
                                key=lambda j: (values[j], stops[j].stop_id))
                 keep = base - set(lower)
                 r = ds.run(day, keep | {i})
@@ -857,7 +891,8 @@ def check_weekly(problem: WeeklyProblem, plan: WeeklyPlan) -> list[str]:
     Each day's routes are checked by :func:`gis.routing.check_plan` on that day's problem
     (rebuilt here from the weekly input, not taken from the plan); on top: every stop's visits
     are on allowed service days, at least ``min_days_apart`` apart, and visits served +
-    unassigned visits = visits per week.
+    unassigned visits = visits per week; a stop's slots kept from last week are on their days
+    (their vehicle and time are pins, checked by ``check_plan``), or listed unassigned that day.
     """
     out: list[str] = []
     days = _check_days(problem.days)
@@ -900,9 +935,80 @@ def check_weekly(problem: WeeklyProblem, plan: WeeklyPlan) -> list[str]:
                 out.append(f"{lab}: {a_}曜日と{b_}曜日の訪問が {problem.min_days_apart} 日以上あいていません")
         if len(got) + unassigned.get(s.stop_id, 0) != int(s.visits_per_week):
             out.append(f"{lab}: 訪問 {len(got)} 回＋未割当 {unassigned.get(s.stop_id, 0)} 回が週 {s.visits_per_week} 回と合いません")
+        for d in s.slots:
+            if d not in got and d in days:
+                listed = any(sid == s.stop_id for sid, _ in plan.day_plans[d].unassigned) if d in plan.day_plans else False
+                if not listed:
+                    out.append(f"{lab}: 前週の{d}曜日の枠で訪問していません（固定した曜日が変わっています）")
         if tuple(sorted(got, key=WEEKDAYS.index)) != tuple(plan.assignment.get(s.stop_id, ())):
             out.append(f"{lab}: 曜日の割り当て {plan.assignment.get(s.stop_id)} がルートの訪問 {got} と合いません")
     return out
+
+
+def keep_slots(problem: WeeklyProblem, previous, *, free=(), tolerance_s: int = 5 * 60) -> WeeklyProblem:
+    """The week with every stop's weekday, vehicle and time kept from last week's timetable, except the freed ones.
+
+    Parameters
+    ----------
+    problem
+        This week's problem (stops with the same ids as last week, e.g. planned from the edited
+        stops.csv).
+    previous
+        Last week's timetable (:func:`gis.timetable.timetable`, or its CSV read back): rows
+        of 種別 「停留所」 with 曜日, 車両 (vehicle name or id), 停留所ID, 出発 and 滞在（分）.
+    free
+        Stop ids the planner frees: planned again on any day and time.
+    tolerance_s
+        How far a kept start of service may move (± seconds).
+
+    Returns
+    -------
+    WeeklyProblem
+        A copy whose stops carry ``slots``; stops not in last week's timetable stay free.
+
+    Raises
+    ------
+    InputDataError
+        A timetable without the needed columns, an unreadable time, a vehicle that is not in
+        this week's fleet, or a freed stop id that is in neither week.
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(previous)
+    need = ["曜日", "車両", "種別", "停留所ID", "出発", "滞在（分）"]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise InputDataError(f"前週の時刻表に列 {'・'.join(missing)} がありません",
+                             hint="前週の mobile-sales が出力した timetable.csv を指定してください")
+    if tolerance_s is None or tolerance_s < 0:
+        raise InputDataError(f"時刻の許容幅は0以上です: {tolerance_s!r}")
+    vid = {**{v.name: v.vehicle_id for v in problem.vehicles if v.name}, **{v.vehicle_id: v.vehicle_id for v in problem.vehicles}}
+    ids = {s.stop_id for s in problem.stops}
+    free = {str(x).strip() for x in free if str(x).strip()}
+    prev_ids = set(table.loc[table["種別"] == "停留所", "停留所ID"].astype(str))
+    unknown = sorted(free - ids - prev_ids)
+    if unknown:
+        raise InputDataError(f"固定を外す停留所 {'、'.join(unknown)} が前週にも今週にもありません",
+                             hint="停留所ID（例 S003）を指定してください")
+    slots: dict[str, dict[str, Pin]] = {}
+    for n, r in enumerate(table.to_dict("records"), start=1):
+        if str(r["種別"]) != "停留所":
+            continue
+        sid = str(r["停留所ID"])
+        if sid in free or sid not in ids:
+            continue
+        day = str(r["曜日"]).strip()
+        who = vid.get(str(r["車両"]).strip())
+        if who is None:
+            raise InputDataError(f"前週の時刻表 {n}行目の車両「{r['車両']}」が今週の車両にいません", row=n, feature=sid,
+                                 hint="同じ台数で計画するか、この停留所を --free で外してください")
+        try:
+            start = parse_hhmm(str(r["出発"])) - int(round(float(r["滞在（分）"]) * 60))
+        except (TypeError, ValueError, InputDataError) as exc:
+            raise InputDataError(f"前週の時刻表 {n}行目（停留所 {sid}）の出発・滞在が読めません", row=n, feature=sid) from exc
+        slots.setdefault(sid, {})[day] = Pin(who, int(start), int(tolerance_s))
+    stops = [replace(s, slots=dict(slots.get(s.stop_id, {}))) for s in problem.stops]
+    return replace(problem, stops=stops)
 
 
 def _states_why_no_swap(why: str, value: float) -> bool:
@@ -970,6 +1076,6 @@ def parse_hhmm(text: str) -> int:
 __all__ = [
     "WEEKDAYS", "DEFAULT_DAYS", "DEFAULT_SERVICE_FIXED_S", "DEFAULT_SERVICE_PER_CUSTOMER_S",
     "WeeklyStop", "WeeklyProblem", "WeeklyPlan", "day_patterns", "plan_week", "naive_weekly_plan",
-    "check_weekly", "value_order_violations", "service_seconds", "visit_demand", "stop_value", "parse_hhmm",
+    "check_weekly", "keep_slots", "value_order_violations", "service_seconds", "visit_demand", "stop_value", "parse_hhmm",
     "format_hhmm",
 ]

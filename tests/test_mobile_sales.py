@@ -235,3 +235,49 @@ def test_one_truck_never_leaves_out_a_bigger_stop_for_smaller_ones_without_sayin
     # served customers over the week are what the plan is for
     served_customers = sum(value[sid] * len(days) for sid, days in plan.assignment.items())
     assert served_customers > 0.7 * sum(value[s.stop_id] * s.visits_per_week for s in problem.stops)
+
+
+def test_next_week_keeps_last_weeks_slots_except_the_freed_stop(small_workspace, tmp_path):
+    """Week 2 from week 1's stops.csv and timetable.csv (--keep-slots): same weekday and time, but the freed stop."""
+    from api.cli_mobile_sales import run_mobile_sales
+
+    kw = {"data_dir": tmp_path, "vehicles": 1, "days": "月,水,金", "time_limit_s": 1, "cell_size_m": 200}
+    first = run_mobile_sales(small_workspace, seed=3, out_dir=tmp_path / "w1", **kw)
+    tt = pd.read_csv(first["paths"]["csv"], encoding="utf-8-sig", dtype=str)
+    visits = tt[tt["種別"] == "停留所"]
+    assert len(visits) >= 2
+    freed = visits["停留所ID"].iloc[0]
+    second = run_mobile_sales(small_workspace, seed=11, out_dir=tmp_path / "w2", stops_file=first["paths"]["stops"],
+                              keep_slots_file=first["paths"]["csv"], free_stops=[freed], **kw)
+    assert any("前週の時刻表から" in n and freed in n for n in second["notes"])
+    kept = {s.stop_id for s in second["problem"].stops if s.slots}
+    assert freed not in kept and kept == set(visits["停留所ID"]) - {freed}
+    from gis.weekly import check_weekly
+
+    plan = second["plan"]
+    assert check_weekly(second["problem"], plan) == []
+    now = {(x.stop_id, d): x.start_s for d in plan.days for r in plan.day_plans[d].routes for x in r.visits}
+    out = {(sid, d): why for d in plan.days for sid, why in plan.day_plans[d].unassigned}
+    held = 0
+    for r in visits.itertuples():
+        if r.停留所ID == freed:
+            continue
+        key = (r.停留所ID, r.曜日)
+        h, m = map(int, r.出発.split(":"))
+        start = (h * 60 + m - int(r._9)) * 60
+        if key in now:
+            assert abs(now[key] - start) <= 5 * 60 + 90, r
+            held += 1
+        else:  # only when the slot itself no longer fits (e.g. the stop's stay grew), said so
+            assert "予約（1号車" in out[key], (key, out.get(key))
+    assert held >= 0.75 * (len(visits) - (visits["停留所ID"] == freed).sum())
+
+
+def test_cli_free_needs_keep_slots(small_workspace, tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    res = CliRunner().invoke(main, ["routes", "mobile-sales", "--workspace", str(tmp_path / "ws.gpkg"),
+                                    "--free", "S001", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--free は --keep-slots と一緒に使います" in res.output

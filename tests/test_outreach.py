@@ -422,6 +422,31 @@ def test_cli_outreach_with_a_visits_file_keeps_names_out_of_the_public_side(taka
     assert "訪問先 H-102" in res.output and "松山" not in res.output and "仮設町南" not in res.output
 
 
+def test_cli_outreach_qualifications_and_a_csw_from_home(takahashi, tmp_path):
+    """「資格」 in the visits file, --csw-skills and --csw-start: the nurse's visit goes to the nurse, nobody signs."""
+    visits = pd.DataFrame([
+        {"id": "H-201", "緯度": 34.7930, "経度": 133.6200, "訪問時間(分)": 30, "優先度": 1, "資格": "看護師"},
+        {"id": "H-202", "緯度": 34.7950, "経度": 133.6150, "訪問時間(分)": 30, "優先度": 2, "資格": "手話"},
+        {"id": "H-203", "緯度": 34.7900, "経度": 133.6100, "訪問時間(分)": 30, "優先度": 2, "資格": ""},
+        {"id": "H-204", "緯度": 34.7990, "経度": 133.6250, "訪問時間(分)": 30, "優先度": 2, "資格": "担当:csw-1"},
+    ])
+    path = tmp_path / "訪問予定.csv"
+    visits.to_csv(path, index=False)
+    args = ["--station", "sample-station-01", "--workspace", str(takahashi), "--visits", str(path), "--csws", "2",
+            "--time-limit", "1", "--out", str(tmp_path / "o"), "--date", "2025-06-04", "--break", "none",
+            "--csw-skills", "csw-2=看護師", "--csw-start", "csw-1=133.63,34.80"]
+    res = _run(args)
+    assert res.exit_code == 0, res.output
+    orders = dict(re.findall(r"^  (CSW \d)（.*\n    順番: (.*)$", res.output, flags=re.M))
+    assert "H-201" in orders["CSW 2"] and "H-204" in orders["CSW 1"], res.output
+    assert "H-202: 必要な資格・担当（手話）をすべて持つ CSW がいない" in res.output
+    assert "133.63" not in res.output and "34.80" not in res.output  # the home is not echoed
+    sheet = (tmp_path / "o" / "訪問ルート_csw-1.csv").read_text(encoding="utf-8-sig")
+    assert "出発地（自宅など）" in sheet
+    res = _run([*args[:-2], "--csw-start", "csw-9=133.63,34.80"])
+    assert res.exit_code == 2 and "CSW「csw-9」がいません" in res.output
+
+
 def test_cli_refuses_other_roles_and_other_stations(takahashi, tmp_path):
     args = ["--station", "sample-station-01", "--workspace", str(takahashi), "--time-limit", "1",
             "--out", str(tmp_path / "o")]
@@ -518,6 +543,29 @@ def test_outreach_job_keeps_the_plan_private(job_store, tmp_path):
         assert clients.outreach_plan(Viewer("csw-2", "csw", "s2"), s["plan_id"]) is None
         log = clients.access_log(Viewer("auditor", "admin"))
         assert any(e["user"] == "csw-1" and e["role"] == "job" and e["action"] == "read" for e in log)
+
+
+def test_outreach_job_csw_skills_send_the_qualified_visit_to_the_qualified_csw(job_store, tmp_path):
+    from api.jobs import run_job
+    from api.private import Viewer, client_store_for
+
+    with client_store_for(job_store) as clients:
+        table = clients.households(Viewer("a", "admin"), station_id="s1")
+        first = table["household_id"].iloc[0]
+        clients.import_households(Viewer("a", "admin"), table.assign(skills=[["看護師"]] + [[]] * (len(table) - 1)),
+                                  station_id="s1")
+    params = {"station_id": "s1", "csws": 2, "time_limit_s": 1, "date": "2025-06-02", "csw_skills": {"csw-2": ["看護師"]}}
+    job_id = run_job(job_store, "outreach", params, data_dir=tmp_path, created_by="csw-1")
+    record = job_store.get_job(job_id)
+    assert record["status"] == "done", record["error"]
+    with client_store_for(job_store) as clients:
+        doc = clients.outreach_plan(Viewer("a", "admin"), record["summary"]["plan_id"])["document"]
+        by = {v["household_id"]: c["csw_id"] for c in doc["csws"] for v in c["visits"]}
+        assert by[first] == "csw-2"
+        clients.import_households(Viewer("a", "admin"), table.assign(skills=[[]] * len(table)), station_id="s1")
+    job_id = run_job(job_store, "outreach", {**params, "csw_skills": {"csw-9": ["看護師"]}}, data_dir=tmp_path,
+                     created_by="x")
+    assert "資格を付ける CSW「csw-9」がいません" in job_store.get_job(job_id)["error"]
 
 
 def test_outreach_job_failure_names_nobody_in_public(job_store, tmp_path):

@@ -307,3 +307,26 @@ def test_the_client_store_of_a_public_store(tmp_store, pg_store_factory, postgis
     with client_store_for(public) as clients:
         assert clients.workspace == public.workspace_name and clients.path is None
         assert PRIVATE_SCHEMA in clients.location and "***" not in str(clients._engine.url.password or "")
+
+
+def test_skills_column_round_trips_and_an_older_store_gains_it(tmp_path, any_store):
+    """「資格」 is read from files and kept; a store made before the column existed gets it on open, rows kept."""
+    import sqlalchemy as sa
+
+    table = households("A", ["甲野 一"]).assign(資格="看護師、担当:csw-1")
+    any_store.import_households(CSW_A, table, station_id="st-A")
+    assert any_store.households(CSW_A).loc[0, "skills"] == ["担当:csw-1", "看護師"]
+
+    old = tmp_path / "old.gpkg"
+    ClientStore(old).close()
+    path = private_path(old)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # as a store from before 資格: without the column, one household in it
+        conn.execute(sa.text("ALTER TABLE client_households DROP COLUMN skills"))
+        conn.execute(sa.text(
+            "INSERT INTO client_households (workspace, household_id, station_id, label, lon, lat, visit_min, windows,"
+            " priority, is_sample) VALUES ('default', 'A-009', 'st-A', 'A-009', 133.6, 34.8, 30, '[]', 2, 0)"))
+    engine.dispose()
+    with ClientStore(old) as store:
+        kept = store.households(ADMIN)
+    assert kept["household_id"].tolist() == ["A-009"] and not kept.loc[0, "skills"]

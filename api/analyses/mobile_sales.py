@@ -182,6 +182,8 @@ def plan_mobile_sales(
     no_new_stops: bool = False,
     cell_size_m: float = 100.0,
     travel_matrix_file: Path | None = None,
+    previous_timetable=None,
+    free_stops=(),
     progress: Callable[[float, str], None] | None = None,
 ) -> MobileSalesPlan:
     """Stops from the shopping refugees (set covering, HiGHS), then the weekly routes over them.
@@ -201,6 +203,11 @@ def plan_mobile_sales(
         as row and column names, or an OSRM table JSON (depot first, then the stops in order);
         see :func:`gis.travel_times.read_travel_matrix`. Default: the road graph's speeds when
         a road file is in the data folder, else the average speed.
+    previous_timetable
+        Last week's timetable (a DataFrame read from its timetable.csv): every stop in it keeps
+        its weekday, vehicle and time (:func:`gis.weekly.keep_slots`) except ``free_stops``.
+    free_stops
+        Stop ids the planner frees from last week's slots.
     progress
         ``progress(fraction, message)`` at each of the six :data:`STEPS`.
 
@@ -211,7 +218,7 @@ def plan_mobile_sales(
     from gis.mobile_sales import DEFAULT_ADOPTION, DEFAULT_MIN_CUSTOMERS, propose_stops
     from gis.routing import Location, Vehicle, travel_matrix
     from gis.shopping import food_shops, require_shops, shopping_access
-    from gis.weekly import WeeklyProblem, WeeklyStop, plan_week
+    from gis.weekly import WeeklyProblem, WeeklyStop, keep_slots, plan_week
 
     say = progress or (lambda fraction, message: None)
     if vehicles is None or vehicles < 1:
@@ -286,6 +293,11 @@ def plan_mobile_sales(
                      breaks=[brk] if brk else []) for k in range(vehicles)]
     problem = WeeklyProblem(depot=depot_loc, stops=wstops, vehicles=fleet, durations_s=D, distances_m=X, days=day_list,
                             service_fixed_s=service_fixed_s, service_per_customer_s=service_per_customer_s, note=tnote)
+    if previous_timetable is not None:
+        problem = keep_slots(problem, previous_timetable, free=free_stops)
+        n_kept = sum(1 for s in problem.stops if s.slots)
+        notes.append(f"前週の時刻表から {n_kept} か所の停留所の曜日・車両・時刻（±5分）を引き継ぎました"
+                     + (f"（固定を外した停留所: {'、'.join(sorted(free_stops))}）" if free_stops else ""))
 
     say(0.45, f"{STEPS[3]}（上限 {time_limit_s:g} 秒）")
     plan = plan_week(problem, time_limit_s=time_limit_s, seed=seed)

@@ -81,6 +81,9 @@ class OutreachParams(BaseModel):
     plan_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$",
                                 description="非公開の計画の ID（POST /outreach/plans が付けます）")
     requested_by: str | None = Field(None, max_length=200, description="依頼した利用者（アクセス記録用）")
+    csw_skills: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="CSW ごとの資格（例 {\"csw-2\": [\"看護師\"]}）。訪問先の「資格」が必要な訪問はその資格のある CSW が担当")
 
     @field_validator("hours")
     @classmethod
@@ -96,6 +99,19 @@ class OutreachParams(BaseModel):
     def _break(cls, value: str) -> str:
         parse_break(value)
         return value
+
+
+def with_skills(csws: list, skills: dict[str, list[str]] | None) -> list:
+    """The CSWs with their qualifications (CSW id → words); an unknown CSW id is an error naming the known ones."""
+    from dataclasses import replace
+
+    by_id = {c.csw_id: c for c in csws}
+    for who, words in (skills or {}).items():
+        if who not in by_id:
+            msg = f"資格を付ける CSW「{who}」がいません（この日の CSW: {'、'.join(by_id)}）"
+            raise InputDataError(msg, feature="csw_skills", hint="CSW の ID は csw-1, csw-2 … です")
+        by_id[who] = replace(by_id[who], skills=frozenset(by_id[who].skills) | {str(w).strip() for w in words if str(w).strip()})
+    return [by_id[c.csw_id] for c in csws]
 
 
 # --------------------------------------------------------------------------- sample visits
@@ -166,6 +182,7 @@ def sample_households(store: Store, station_id: str, n: int, *, seed: int = 0, c
             "windows": windows,
             "priority": int(rng.choice([1, 2, 2, 3])),
             "is_sample": True,
+            "skills": [],
         })
     return pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
 
@@ -206,6 +223,7 @@ def plan_document(plan: OutreachPlan, households: pd.DataFrame, *, sample: bool 
         "csws": [{"csw_id": r.csw.csw_id, "name": r.csw.name, "mode": r.csw.mode,
                   "leave_s": r.leave_s, "return_s": r.return_s, "breaks": [list(b) for b in r.breaks],
                   "travel_s": int(r.travel_s), "distance_m": int(r.distance_m),
+                  "start_name": r.start_name, "end_name": r.end_name,
                   "visits": [visit(v) for v in r.visits]} for r in plan.routes],
         "unfitted": [{"household_id": str(by_label.get(str(label), {}).get("household_id", label)), "label": str(label),
                       "reason": why} for label, why in plan.unfitted],
@@ -250,8 +268,10 @@ def route_sheet(doc: dict, csw: dict, households: pd.DataFrame) -> pd.DataFrame:
                          "待ち（分）": round(obj["wait_s"] / 60), "メモ": _text(h.get("notes"))})
         elif kind == "休憩":
             rows.append({**blank, "開始": format_hhmm(obj[0]), "終了": format_hhmm(obj[1]), "訪問先": "休憩"})
-        else:
-            rows.append({**blank, "開始": format_hhmm(t), "訪問先": f"{kind}（{doc.get('station_name', '')}）"})
+        else:  # leave / return: the station, or the CSW's own place (home, another centre; never its address)
+            own = csw.get("start_name" if kind == "出発" else "end_name", "拠点")
+            where = doc.get("station_name", "") if own in (None, "拠点") else own
+            rows.append({**blank, "開始": format_hhmm(t), "訪問先": f"{kind}（{where}）"})
     return pd.DataFrame(rows, columns=SHEET_COLUMNS)
 
 
@@ -383,6 +403,7 @@ def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, da
     station = match.to_crs("EPSG:4326").iloc[0]
     brk_window, brk_s = parse_break(params.break_time)
     csws = make_csws(params.csws, hours=parse_span(params.hours), break_window=brk_window, break_s=brk_s, mode=params.mode)
+    csws = with_skills(csws, params.csw_skills)
     day = params.date or dt.date.today()
     progress(0.05, "訪問先を非公開の記録から読み込み中")
     with client_store_for(store) as clients:

@@ -104,6 +104,7 @@ def household_view(row: dict) -> dict:
         "priority_label": PRIORITY_LABELS.get(int(row["priority"]), ""),
         "notes": row.get("notes"),
         "is_sample": bool(row.get("is_sample")),
+        "skills": list(row.get("skills") or []),
         "links": {"self": f"/clients/{row['household_id']}"},
     }
 
@@ -260,6 +261,8 @@ class HouseholdIn(BaseModel):
     priority: int | str = Field(2, description="優先度 1 高・2 中・3 低")
     notes: str | None = Field(None, max_length=2000, description="メモ")
     is_sample: bool = Field(False, description="サンプルデータ")
+    skills: str | list[str] | None = Field(None, description="訪問に必要な資格（例 看護師、複数は「、」区切り。"
+                                                            "同じ CSW に続けて訪問してもらうなら 担当:<CSWのID>）")
 
 
 @router.post("", status_code=201, summary="訪問先を1件登録", dependencies=[allow(*CLIENT_ROLES)])
@@ -270,7 +273,7 @@ def add_household(body: HouseholdIn, store: StoreDep, clients: ClientsDep, user:
     raw = pd.DataFrame([{"household_id": body.household_id, "label": body.label, "name": body.name,
                          "address": body.address, "lat": body.lat, "lon": body.lon, "visit_min": body.visit_min,
                          "windows": body.windows, "priority": body.priority, "notes": body.notes,
-                         "is_sample": body.is_sample}])
+                         "is_sample": body.is_sample, "skills": body.skills}])
     table = normalise_households(raw, station_id=station, source="POST /clients")
     viewer = viewer_of(user)
     try:
