@@ -15,7 +15,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import outreach, pages, session, users
+from api.web import errors, outreach, pages, session, users
 from api.web._render import STATIC
 
 
@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
     """Add the web pages and their static files to ``app`` (called by :func:`api.app.create_app`)."""
     for module in (session, pages, users, outreach):
         app.include_router(module.router)
+    errors.install(app)  # Japanese HTML error pages for /web; the API's JSON errors stay as they are
     leaflet = str(resources.files("layers") / "static")
     # leaflet.css refers to images/layers.png beside it; both come from the bundled copy.
     app.mount("/web/leaflet/images", StaticFiles(directory=leaflet), name="web-leaflet-images")
