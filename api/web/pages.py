@@ -252,7 +252,24 @@ def _labels() -> dict[str, str]:
     return {a["name"]: analysis_name(a["name"], a["label"]) for a in describe_analyses()}
 
 
-def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = None) -> dict:
+def _people(request: Request, records: list[dict]) -> dict[str, str]:
+    """Username → the name shown for it (display name), for the users who started ``records``."""
+    from api.security import get_accounts
+
+    names: dict[str, str] = {}
+    try:
+        accounts = get_accounts(request)
+    except Exception:  # noqa: BLE001 - no account store: usernames as they are
+        return names
+    for username in {str(r.get("created_by") or "") for r in records} - {""}:
+        account = accounts.get_user(username)
+        if account is not None:
+            names[username] = account.shown_name
+    return names
+
+
+def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = None,
+              people: dict[str, str] | None = None) -> dict:
     job_id = record["job_id"]
     done = record["status"] == "done"
     names = (record.get("tables") or []) if done else []
@@ -261,6 +278,7 @@ def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = Non
         **record,
         **job_city(record, workspace),
         "label": labels.get(record["analysis"], record["analysis"]),
+        "started_by": (people or {}).get(str(record.get("created_by")), record.get("created_by") or ""),
         "status_label": STATUS_LABELS.get(record["status"], record["status"]),
         "percent": round(100 * float(record.get("progress") or 0)),
         "table_links": tables,
@@ -284,7 +302,8 @@ def jobs_page(request: Request, user: CurrentUser):
     except WORKSPACE_PROBLEMS as exc:
         return _store_problem(request, user, "ジョブ", exc)
     labels = _labels()
-    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels, workspace) for r in records])
+    people = _people(request, records)
+    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels, workspace, people) for r in records])
 
 
 @router.get("/web/jobs/{job_id}", dependencies=[allow(*ANY_ROLE)])
@@ -300,7 +319,7 @@ def job_page(job_id: str, request: Request, user: CurrentUser):
         return render(request, "problem.html", user=user, title="ジョブが見つかりません",
                       message="このワークスペースには、指定されたジョブがありません。",
                       hint="ジョブの一覧から選んでください", detail=None, status_code=404)
-    job = _job_view(record, _labels(), workspace)
+    job = _job_view(record, _labels(), workspace, _people(request, [record]))
     station = str((record.get("params") or {}).get("station_id"))
     if job["private_plan"] and not (user.role == "admin" or (user.role == "csw" and station == str(user.station_id))):
         job["private_plan"] = None  # only the station's CSWs and administrators are shown the way in
