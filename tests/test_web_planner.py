@@ -184,7 +184,7 @@ def test_shopping_refugees_run_from_the_form_states_its_result_in_japanese(clien
     assert "買い物弱者" in client.get("/web/jobs").text
 
 
-def test_a_wrong_form_comes_back_in_japanese_with_the_input_kept(client):
+def test_a_wrong_form_comes_back_in_japanese_with_the_input_kept(client, workspace):
     _login(client)
     r = client.post("/web/analyses/shopping-refugees", headers={"Origin": "http://testserver"},
                     data={"threshold_m": "abc", "stop_walk_m": "-5", "add_stops.name": ["停留所A"],
@@ -197,6 +197,11 @@ def test_a_wrong_form_comes_back_in_japanese_with_the_input_kept(client):
     assert 'value="abc"' in form and 'value="停留所A"' in form  # what was typed stays
     assert 'name="shop_kinds" value="supermarket"> ' in form  # unticked as posted
     assert_reads_as_japanese(r.text, "form with problems", typed=("abc", "A"))
+    drugstore = next(s for s in _shop_rows(workspace) if s["kind"] == "drugstore")
+    r = client.post("/web/analyses/shopping-refugees", headers={"Origin": "http://testserver"},
+                    data={"shop_kinds": ["supermarket"], "close_shop_ids": [drugstore["resource_id"]]})
+    assert r.status_code == 422  # closing a shop of a kind not counted would change nothing
+    assert f"「{drugstore['name']}」はドラッグストアです。" in r.text
     r = client.post("/web/analyses/salon-gaps", headers={"Origin": "http://testserver"},
                     data={"thresholds_m": "500", "cell_size_m": "5"})
     assert r.status_code == 422 and "25 以上にしてください" in r.text  # pydantic's bound, in Japanese

@@ -116,6 +116,7 @@ class ShopChoice:
 
     resource_id: str
     name: str
+    kind: str
     kind_label: str
     address: str
     lon: float

@@ -140,10 +140,22 @@ def _shops(store) -> list[ShopChoice]:
         point = row.geometry
         if point is None or point.is_empty:
             continue
-        out.append(ShopChoice(resource_id=str(row.resource_id), name=str(row.name or "（名前なし）"),
+        out.append(ShopChoice(resource_id=str(row.resource_id), name=str(row.name or "（名前なし）"), kind=str(row.kind),
                               kind_label=RESOURCE_KINDS.get(row.kind, str(row.kind)),
                               address=str(getattr(row, "address", "") or ""), lon=float(point.x), lat=float(point.y)))
     return sorted(out, key=lambda s: (s.name, s.resource_id))
+
+
+def _closed_outside_kinds(params: dict, shops: list[ShopChoice], fields) -> list[tuple[str, str]]:
+    """A shop to close whose kind is not among the shop kinds counted: say so (it would change nothing)."""
+    kinds = params.get("shop_kinds")
+    if not params.get("close_shop_ids") or not kinds:
+        return []
+    label = next((f.label for f in fields if f.name == "close_shop_ids"), "閉店する店")
+    by_id = {s.resource_id: s for s in shops}
+    return [(label, f"「{by_id[i].name}」は{by_id[i].kind_label}です。食料品店とみなす種類に"
+                    f"{by_id[i].kind_label}を加えるか、この店を外してください")
+            for i in params["close_shop_ids"] if i in by_id and by_id[i].kind not in kinds]
 
 
 def _city_bounds(store) -> list[float] | None:
@@ -220,9 +232,10 @@ async def start_analysis(name: str, request: Request, user: CurrentUser):
         store = get_store(request)
     except WORKSPACE_PROBLEMS as exc:
         return _store_problem(request, user, "解析", exc)
-    fields = form_fields(spec.params.model_json_schema(), defaults=model_defaults(spec.params),
-                         shops=await run_in_threadpool(_shops, store))
+    shops = await run_in_threadpool(_shops, store)
+    fields = form_fields(spec.params.model_json_schema(), defaults=model_defaults(spec.params), shops=shops)
     params, problems = read_form(fields, form)
+    problems += _closed_outside_kinds(params, shops, fields)
     if not problems:
         try:
             spec.params.model_validate(params)

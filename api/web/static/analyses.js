@@ -9,7 +9,9 @@
   const data = dataNode ? JSON.parse(dataNode.textContent) : { bounds: null, shops: [] };
 
   function baseMap(node) {
-    const map = L.map(node, { zoomControl: true, zoomSnap: 0.25 });
+    const map = L.map(node, { zoomControl: false, zoomSnap: 0.25 });
+    L.control.zoom({ zoomInTitle: "拡大", zoomOutTitle: "縮小" }).addTo(map);
+    map.attributionControl.setPrefix("<a href=\"https://leafletjs.com\" title=\"地図を描くライブラリ\" target=\"_blank\" rel=\"noopener\">Leaflet</a>");
     L.tileLayer(GSI_PALE, {
       attribution: "<a href=\"https://maps.gsi.go.jp/development/ichiran.html\" target=\"_blank\" rel=\"noopener\">地理院タイル</a>",
       maxZoom: 18, errorTileUrl: BLANK,
