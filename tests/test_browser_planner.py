@@ -151,6 +151,7 @@ def test_planner_walks_the_pages_and_runs_shopping_refugees_by_names_and_maps(dr
     headline = _wait(driver).until(ec.visibility_of_element_located((By.ID, "headline"))).text
     assert re.search(r"65歳以上 [\d,]+人のうち [\d,]+人（\d+\.\d%）", headline), headline
     assert "シナリオ" in headline
+    _screenshot(driver, tmp_path, "planner-result.png")
     facts = driver.find_element(By.ID, "job-facts").text
     assert "高梁市" in facts and "2010年（平成22年）国勢調査" in facts and "計画 太郎" in facts
     _assert_japanese(driver, "the result page", allowed)

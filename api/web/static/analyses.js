@@ -38,7 +38,13 @@
       label.textContent = shop.caption;
       marker.bindTooltip(label);
       function paint() { marker.setStyle(box.checked ? CLOSED : SHOP); }
-      marker.on("click", function () { box.checked = !box.checked; paint(); });
+      marker.on("click", function () {
+        box.checked = !box.checked;
+        paint();
+        const list = box.closest(".shop-list");
+        const row = box.closest("label");
+        if (list && row) { list.scrollTop = row.offsetTop - list.offsetTop - list.clientHeight / 3; }  // show it in the list
+      });
       box.addEventListener("change", paint);
     });
     return map;
