@@ -280,3 +280,17 @@ def test_a_result_that_states_its_own_headline_and_figures_is_shown_as_stated(cl
     assert "<th>徒歩圏外の65歳以上</th><td>8,505人</td>" in page and "<th>その割合</th><td>59.3%</td>" in page
     assert "by_threshold" not in page and "uncovered_share" not in page
     assert_reads_as_japanese(page, "a result with its own headline")
+
+
+@pytest.mark.parametrize(("role", "path"), [("admin", "/web/users"), ("csw", "/web/outreach"), ("viewer", "/web/analyses")])
+def test_the_other_roles_pages_read_as_japanese_too(client, role, path):
+    from _auth import PASSWORD as TEST_PASSWORD
+    from _auth import ensure_user
+
+    user = ensure_user(client.app, role)
+    client.cookies.clear()
+    r = client.post("/web/login", data={"username": user.username, "password": TEST_PASSWORD, "next": path})
+    assert r.status_code == 303
+    page = client.get(path)
+    assert page.status_code == 200
+    assert_reads_as_japanese(page.text, path, typed=re.findall(r"[A-Za-z]+", user.username))  # the user's own name

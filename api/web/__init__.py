@@ -5,7 +5,8 @@ downloads, result map), 地域資源 (add, move and delete on a map), 訪問ル�
 visit counts, the visits-file import, planning a day), ユーザー管理 (admin). Every page
 declares its access rule like the API; what a page changes it changes through the API with the
 session cookie (``fetch`` from this site only, see :mod:`api.security`). Static files (CSS, the
-pages' scripts, the bundled Leaflet) are public.
+pages' scripts, the bundled Leaflet) are public. Errors of these pages are Japanese pages with a
+way back (:mod:`api.web.errors`); the API's own errors stay JSON.
 """
 
 from __future__ import annotations

@@ -25,10 +25,6 @@ FIELD_LABELS = {
     "mode": "経路の種類",
     "k": "新しく開く数",
     "k_max": "限界効果の曲線を描く最大か所数",
-    "candidate_kinds": "候補地にする地域資源の種類（種別キーをカンマ区切り）",
-    "candidate_points": "利用者指定の候補地",
-    "shop_kinds": "食料品店とみなす種類（種別キーをカンマ区切り）",
-    "close_shop_ids": "シナリオ：閉店する店の ID（カンマ区切り）",
     "time_limit_s": "ソルバーの制限時間（秒）",
 }
 
@@ -332,7 +328,7 @@ def form_fields(schema: dict, *, defaults: dict | None = None,
             kind = ("list-integer" if item_types == {"integer"} else
                     "list-number" if item_types and item_types <= {"number", "integer"} else "list-string")
             value = ", ".join(_text(v) for v in default) if isinstance(default, list) else ""
-            placeholder = "例: 500, 1000" if kind != "list-string" else "例: kominkan, meeting_hall"
+            placeholder = "例: 500, 1000" if kind != "list-string" else "例: 火, 金"
             out.append(FormField(kind=kind, value=value, placeholder=placeholder if not value else "", **common))
         elif "object" in types:
             value = json.dumps(default, ensure_ascii=False) if default else ""

@@ -235,7 +235,7 @@ def param_text(name: str, value, *, shop_names: dict[str, str] | None = None) ->
         return "、".join(labels.get(str(v), str(v)) for v in value)
     if name in ("close_shop_ids", "depot_resource"):
         ids = value if isinstance(value, list) else [value]
-        return "、".join((shop_names or {}).get(str(v), "（この名前の店は今はありません）") for v in ids)
+        return "、".join((shop_names or {}).get(str(v), "（今は地域資源にない店）") for v in ids)
     if isinstance(value, list):
         if all(isinstance(v, dict) for v in value):
             return "、".join(str(v.get("name") or "地点") for v in value[:20]) + ("…" if len(value) > 20 else "")
