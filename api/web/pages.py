@@ -185,8 +185,10 @@ def _forms(store) -> tuple[list[dict], dict]:
                          "fields": fields, "map_fields": [f for f in fields if f.on_map],
                          "plain_fields": [f for f in fields if not f.on_map], "problems": []})
     data = {"bounds": bounds,
-            "shops": [{"id": s.resource_id, "name": s.name, "caption": s.caption, "lon": s.lon, "lat": s.lat}
-                      for s in shops]}
+            "kinds": {k: {"label": v["label"], "colour": v["colour"]}
+                      for k, v in kinds_vocabulary.as_json()["resources"].items()},
+            "shops": [{"id": s.resource_id, "name": s.name, "caption": s.caption, "kind": s.kind,
+                       "lon": s.lon, "lat": s.lat} for s in shops]}
     return analyses, data
 
 

@@ -22,8 +22,12 @@
     return map;
   }
 
-  const SHOP = { radius: 6, color: "#0077bb", weight: 2, fillColor: "#ffffff", fillOpacity: 0.9 };
-  const CLOSED = { radius: 8, color: "#cc3311", weight: 3, fillColor: "#cc3311", fillOpacity: 0.8 };
+  // shops in their kind's colour (gis/kinds.toml via the page data); a chosen shop or an added point dark and larger
+  function shopStyle(shop) {
+    const kind = (data.kinds || {})[shop.kind];
+    return { radius: 6, color: kind ? kind.colour : "#555555", weight: 2, fillColor: "#ffffff", fillOpacity: 0.9 };
+  }
+  const CLOSED = { radius: 9, color: "#222222", weight: 3, fillColor: "#222222", fillOpacity: 0.75 };
 
   function shopPicker(fieldset) {
     const node = fieldset.querySelector("[data-picker='shops']");
@@ -33,6 +37,7 @@
     data.shops.forEach(function (shop) {
       const box = boxes[shop.id];
       if (!box) { return; }
+      const SHOP = shopStyle(shop);
       const marker = L.circleMarker([shop.lat, shop.lon], box.checked ? CLOSED : SHOP).addTo(map);
       const label = document.createElement("span");  // a node, never an HTML string (shop names are user data)
       label.textContent = shop.caption;
