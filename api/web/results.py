@@ -107,19 +107,22 @@ def figure_text(value, unit: str = "", kind: str = "count") -> str:
 
 
 def _given_figures(figures) -> list[tuple[str, str]]:
+    """An analysis's own figures (``{label, value, unit, key}``) as ``(label, text)``; values as stated, people rounded."""
     out = []
     for f in figures or []:
         if not isinstance(f, dict) or not f.get("label"):
             continue
-        value = f.get("value")
-        unit = str(f.get("unit") or "")
-        kind = "share" if unit == "%" and isinstance(value, float) and value <= 1 else "given"
-        if kind == "share":
-            text = percent(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            text = f"{value:,.1f}".rstrip("0").rstrip(".") + unit if isinstance(value, float) else f"{value:,}{unit}"
+        value, unit = f.get("value"), str(f.get("unit") or "")
+        if value is None:
+            text = "—"
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            text = f"{value}{unit}"
+        elif unit == "人":
+            text = people(value)
+        elif isinstance(value, float) and not value.is_integer():
+            text = f"{value:,.1f}{unit}"
         else:
-            text = f"{value}{unit}" if value is not None else "—"
+            text = f"{int(value):,}{unit}"
         out.append((str(f["label"]), text))
     return out
 
@@ -190,8 +193,10 @@ _BY_ANALYSIS = {"salon-gaps": _salon_gaps, "salon-sites": _salon_sites, "shoppin
 def result_words(record: dict) -> tuple[str | None, list[tuple[str, str]]]:
     """The headline and ``(label, text)`` figures of a finished job (the analysis's own, else from its summary)."""
     summary = record.get("summary") if isinstance(record.get("summary"), dict) else {}
-    headline = record.get("headline") or summary.get("headline")
-    figures = _given_figures(record.get("figures") or summary.get("figures"))
+    result = record.get("result") if isinstance(record.get("result"), dict) else {}
+    places = (record, result, summary)  # the record's own columns, a result object, or inside the summary
+    headline = next((p["headline"] for p in places if p.get("headline")), None)
+    figures = _given_figures(next((p["figures"] for p in places if p.get("figures")), None))
     if headline and figures:
         return str(headline), figures
     made_headline, made = _BY_ANALYSIS.get(record.get("analysis"), lambda s: (None, []))(summary)
