@@ -210,7 +210,7 @@ def test_a_wrong_form_comes_back_in_japanese_with_the_input_kept(client, workspa
     assert f"「{drugstore['name']}」はドラッグストアです。" in r.text
     r = client.post("/web/analyses/salon-gaps", headers={"Origin": "http://testserver"},
                     data={"thresholds_m": "500", "cell_size_m": "5"})
-    assert r.status_code == 422 and "25 以上にしてください" in r.text  # pydantic's bound, in Japanese
+    assert r.status_code == 422 and "：25 以上" in r.text  # pydantic's bound, in Japanese
     before = client.get("/jobs").json()
     assert all(j["params"].get("cell_size_m") != 5 for j in before)  # no job was made
 

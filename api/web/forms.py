@@ -447,11 +447,25 @@ def japanese_problems(errors: list[dict], fields: list[FormField]) -> list[tuple
         label = labels.get(name, "入力")
         if len(loc) > 1 and isinstance(loc[1], int):
             label += f"（{loc[1] + 1}件目）"
-        ctx = err.get("ctx") or {}
-        limit = next((ctx[k] for k in ("gt", "ge", "lt", "le", "min_length", "max_length") if k in ctx), "")
-        text = ERROR_TEXTS.get(str(err.get("type")), "値が正しくありません")
-        out.append((label, text.format(limit=_text(limit))))
+        out.append((label, _error_text(err)))
     return out
+
+
+def _error_text(err: dict) -> str:
+    """One pydantic error in Japanese: :mod:`api.validation_ja` where it exists, else :data:`ERROR_TEXTS`."""
+    try:
+        from api.validation_ja import message
+    except ImportError:
+        message = None
+    if message is not None:
+        return message(err)
+    kind = str(err.get("type"))
+    text = str(err.get("msg", ""))
+    if kind == "value_error" and text.startswith("Value error, "):  # our validators speak Japanese
+        return text.removeprefix("Value error, ")
+    ctx = err.get("ctx") or {}
+    limit = next((ctx[k] for k in ("gt", "ge", "lt", "le", "min_length", "max_length") if k in ctx), "")
+    return ERROR_TEXTS.get(kind, "値が正しくありません").format(limit=_text(limit))
 
 
 def with_values(fields: list[FormField], form) -> list[FormField]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -24,6 +25,7 @@ from gis.schema import RESOURCE_KINDS
 from layers.style import kinds_css
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("tsunagu.web")
 
 #: Analyses that are started elsewhere, not from a parameter form: ``import-resources`` needs an
 #: uploaded file (the resources page sends it); ``outreach`` plans CSW visits to client households,
@@ -338,9 +340,22 @@ def job_page(job_id: str, request: Request, user: CurrentUser):
     station = str((record.get("params") or {}).get("station_id"))
     if job["private_plan"] and not (user.role == "admin" or (user.role == "csw" and station == str(user.station_id))):
         job["private_plan"] = None  # only the station's CSWs and administrators are shown the way in
-    headline, figures = result_words(record) if record["status"] == "done" else (None, [])
+    headline, figures = result_words(_with_words(record)) if record["status"] == "done" else (None, [])
     return render(request, "job.html", user=user, job=job, headline=headline, figures=figures,
                   census=record.get("census") or _census(store), params=_param_rows(record, store))
+
+
+def _with_words(record: dict) -> dict:
+    """The record with the analysis's own headline and figures (``api.jobs.job_words``), where that exists."""
+    try:
+        from api.jobs import job_words
+    except ImportError:
+        return record
+    try:
+        return {**record, **job_words(record)}
+    except Exception:  # noqa: BLE001 - the page still shows the result, worded here
+        log.exception("no headline for job %s", record.get("job_id"))
+        return record
 
 
 def _census(store) -> str | None:
