@@ -25,7 +25,7 @@ from gis.schema import RESOURCE_KINDS
 from layers.style import kinds_css
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger("tsunagu.web")
+logger = logging.getLogger("tsunagu.web")
 
 #: Analyses that are started elsewhere, not from a parameter form: ``import-resources`` needs an
 #: uploaded file (the resources page sends it); ``outreach`` plans CSW visits to client households,
@@ -354,7 +354,7 @@ def _with_words(record: dict) -> dict:
     try:
         return {**record, **job_words(record)}
     except Exception:  # noqa: BLE001 - the page still shows the result, worded here
-        log.exception("no headline for job %s", record.get("job_id"))
+        logger.exception("no headline for job %s", record.get("job_id"))
         return record
 
 
