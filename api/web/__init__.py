@@ -5,7 +5,8 @@ downloads, result map), 地域資源 (add, move and delete on a map), 訪問ル�
 visit counts, the visits-file import, planning a day), ユーザー管理 (admin). Every page
 declares its access rule like the API; what a page changes it changes through the API with the
 session cookie (``fetch`` from this site only, see :mod:`api.security`). Static files (CSS, the
-pages' scripts, the bundled Leaflet) are public.
+pages' scripts, the bundled Leaflet) are public. Errors of these pages are Japanese pages with a
+way back (:mod:`api.web.errors`); the API's own errors stay JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import outreach, pages, session, users
+from api.web import errors, outreach, pages, session, users
 from api.web._render import STATIC
 
 
@@ -23,6 +24,7 @@ def install(app: FastAPI) -> None:
     """Add the web pages and their static files to ``app`` (called by :func:`api.app.create_app`)."""
     for module in (session, pages, users, outreach):
         app.include_router(module.router)
+    errors.install(app)  # Japanese HTML error pages for /web; the API's JSON errors stay as they are
     leaflet = str(resources.files("layers") / "static")
     # leaflet.css refers to images/layers.png beside it; both come from the bundled copy.
     app.mount("/web/leaflet/images", StaticFiles(directory=leaflet), name="web-leaflet-images")

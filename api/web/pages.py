@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
-from api.dependencies import chosen_workspace, get_store
+from api.dependencies import chosen_workspace, data_dir_of, get_runner, get_store
 from api.errors import DEMO_HINT, NotFound
 from api.jobs import STATUS_LABELS, describe_analyses, job_city, load_analyses
 from api.routers._geojson import feature_collection
-from api.security import ANY_ROLE, PUBLIC, CurrentUser, allow
+from api.security import ANY_ROLE, EDITORS, PUBLIC, CurrentUser, allow
 from api.store.base import StoreError, WorkspaceNotInitialised
 from api.workspaces import list_workspaces
 from api.web._render import is_editor, render
-from api.web.forms import form_fields, model_defaults
+from api.web.forms import ShopChoice, form_fields, japanese_problems, model_defaults, read_form, with_values
+from api.web.results import analysis_name, census_label, param_text, planner_order, result_words
+from gis.errors import InputDataError
 from gis import kinds as kinds_vocabulary
 from gis.schema import RESOURCE_KINDS
 from layers.style import kinds_css
 
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger("tsunagu.web")
 
 #: Analyses that are started elsewhere, not from a parameter form: ``import-resources`` needs an
 #: uploaded file (the resources page sends it); ``outreach`` plans CSW visits to client households,
@@ -130,26 +134,159 @@ def map_page(request: Request, user: CurrentUser):
     return render(request, "map.html", user=user)
 
 
+def _shops(store) -> list[ShopChoice]:
+    """The workspace's food shops (the kinds of gis/kinds.toml), by name, for the shop widgets."""
+    shops = store.resources(kinds=list(kinds_vocabulary.food_shop_kinds()))
+    out = []
+    for row in shops.itertuples(index=False):
+        point = row.geometry
+        if point is None or point.is_empty:
+            continue
+        out.append(ShopChoice(resource_id=str(row.resource_id), name=str(row.name or "（名前なし）"), kind=str(row.kind),
+                              kind_label=RESOURCE_KINDS.get(row.kind, str(row.kind)),
+                              address=str(getattr(row, "address", "") or ""), lon=float(point.x), lat=float(point.y)))
+    return sorted(out, key=lambda s: (s.name, s.resource_id))
+
+
+def _closed_outside_kinds(params: dict, shops: list[ShopChoice], fields) -> list[tuple[str, str]]:
+    """A shop to close whose kind is not among the shop kinds counted: say so (it would change nothing)."""
+    kinds = params.get("shop_kinds")
+    if not params.get("close_shop_ids") or not kinds:
+        return []
+    label = next((f.label for f in fields if f.name == "close_shop_ids"), "閉店する店")
+    by_id = {s.resource_id: s for s in shops}
+    return [(label, f"「{by_id[i].name}」は{by_id[i].kind_label}です。食料品店とみなす種類に"
+                    f"{by_id[i].kind_label}を加えるか、この店を外してください")
+            for i in params["close_shop_ids"] if i in by_id and by_id[i].kind not in kinds]
+
+
+def _city_bounds(store) -> list[float] | None:
+    """``[west, south, east, north]`` of the city (for the forms' small maps)."""
+    areas = store.areas()
+    if not len(areas):
+        return None
+    return [round(float(v), 6) for v in areas.total_bounds]
+
+
+def _forms(store) -> tuple[list[dict], dict]:
+    """Every analysis form in a planner's order, and the page data of its maps (shops, city bounds)."""
+    registry = load_analyses()
+    try:
+        shops = _shops(store) if store is not None else []
+        bounds = _city_bounds(store) if store is not None else None
+    except WORKSPACE_PROBLEMS:
+        shops, bounds = [], None
+    described = {a["name"]: a for a in describe_analyses() if a["name"] not in NOT_ON_FORMS}
+    analyses = []
+    for name in planner_order(described):
+        a = described[name]
+        spec = registry.get(name)
+        defaults = model_defaults(spec.params) if spec is not None else None
+        fields = form_fields(a["params"], defaults=defaults, shops=shops)
+        analyses.append({"name": name, "label": analysis_name(name, a["label"]), "about": ABOUT.get(name),
+                         "fields": fields, "map_fields": [f for f in fields if f.on_map],
+                         "plain_fields": [f for f in fields if not f.on_map], "problems": []})
+    data = {"bounds": bounds,
+            "kinds": {k: {"label": v["label"], "colour": v["colour"]}
+                      for k, v in kinds_vocabulary.as_json()["resources"].items()},
+            "shops": [{"id": s.resource_id, "name": s.name, "caption": s.caption, "kind": s.kind,
+                       "lon": s.lon, "lat": s.lat} for s in shops]}
+    return analyses, data
+
+
+def _analyses_page(request: Request, user, *, store, failed: str | None = None, form=None,
+                   problems: list[tuple[str, str]] | None = None, status_code: int = 200):
+    analyses, data = _forms(store)
+    for a in analyses:
+        if a["name"] == failed and form is not None:
+            fields = with_values(a["fields"], form)
+            a.update(fields=fields, map_fields=[f for f in fields if f.on_map],
+                     plain_fields=[f for f in fields if not f.on_map], problems=problems or [])
+    return render(request, "analyses.html", user=user, analyses=analyses, data=data, failed=failed,
+                  status_code=status_code)
+
+
 @router.get("/web/analyses", dependencies=[allow(*ANY_ROLE)])
 def analyses_page(request: Request, user: CurrentUser):
-    """解析: one form per analysis, generated from the JSON Schema of its parameters."""
+    """解析: one form per analysis in a planner's order, with lists and maps where codes would be typed."""
+    try:
+        store = get_store(request)
+    except WORKSPACE_PROBLEMS:
+        store = None
+    return _analyses_page(request, user, store=store)
+
+
+@router.post("/web/analyses/{name}", dependencies=[allow(*EDITORS)])
+async def start_analysis(name: str, request: Request, user: CurrentUser):
+    """Start an analysis from its posted form: read the fields, validate, queue the job, go to its page.
+
+    A problem with the input shows the form again with the user's values and the problems in
+    Japanese (422); no job is made.
+    """
+    from starlette.concurrency import run_in_threadpool
+
     registry = load_analyses()
-    analyses = []
-    for a in describe_analyses():
-        if a["name"] in NOT_ON_FORMS:
-            continue
-        spec = registry.get(a["name"])
-        defaults = model_defaults(spec.params) if spec is not None else None
-        analyses.append({"name": a["name"], "label": a["label"], "about": ABOUT.get(a["name"]),
-                         "fields": form_fields(a["params"], defaults=defaults)})
-    return render(request, "analyses.html", user=user, analyses=analyses)
+    spec = registry.get(name)
+    if spec is None or name in NOT_ON_FORMS:
+        return render(request, "problem.html", user=user, title="解析が見つかりません",
+                      message="指定された解析はありません。", hint="解析の一覧から選んでください", detail=None,
+                      status_code=404)
+    form = await request.form()
+    try:
+        store = get_store(request)
+    except WORKSPACE_PROBLEMS as exc:
+        return _store_problem(request, user, "解析", exc)
+    shops = await run_in_threadpool(_shops, store)
+    fields = form_fields(spec.params.model_json_schema(), defaults=model_defaults(spec.params), shops=shops)
+    params, problems = read_form(fields, form)
+    problems += _closed_outside_kinds(params, shops, fields)
+    if not problems:
+        try:
+            spec.params.model_validate(params)
+        except ValidationError as exc:
+            problems = japanese_problems(exc.errors(), fields)
+    if problems:
+        return await run_in_threadpool(lambda: _analyses_page(request, user, store=store, failed=name, form=form,
+                                                              problems=problems, status_code=422))
+
+    def submit() -> dict:
+        from api.layer_cache import exact_version
+
+        settings = request.app.state.settings
+        return get_runner(request).submit(store, name, params, data_dir=data_dir_of(settings),
+                                          created_by=user.username, version=exact_version(store))
+
+    try:
+        record = await run_in_threadpool(submit)
+    except InputDataError as exc:
+        return await run_in_threadpool(lambda: _analyses_page(
+            request, user, store=store, failed=name, form=form, problems=[("入力", str(exc))], status_code=422))
+    return RedirectResponse(f"/web/jobs/{quote(record['job_id'], safe='')}", status_code=303,
+                            headers={"Cache-Control": "no-store"})
 
 
 def _labels() -> dict[str, str]:
-    return {a["name"]: a["label"] for a in describe_analyses()}
+    return {a["name"]: analysis_name(a["name"], a["label"]) for a in describe_analyses()}
 
 
-def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = None) -> dict:
+def _people(request: Request, records: list[dict]) -> dict[str, str]:
+    """Username → the name shown for it (display name), for the users who started ``records``."""
+    from api.security import get_accounts
+
+    names: dict[str, str] = {}
+    try:
+        accounts = get_accounts(request)
+    except Exception:  # noqa: BLE001 - no account store: usernames as they are
+        return names
+    for username in {str(r.get("created_by") or "") for r in records} - {""}:
+        account = accounts.get_user(username)
+        if account is not None:
+            names[username] = account.shown_name
+    return names
+
+
+def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = None,
+              people: dict[str, str] | None = None) -> dict:
     job_id = record["job_id"]
     done = record["status"] == "done"
     names = (record.get("tables") or []) if done else []
@@ -158,6 +295,7 @@ def _job_view(record: dict, labels: dict[str, str], workspace: dict | None = Non
         **record,
         **job_city(record, workspace),
         "label": labels.get(record["analysis"], record["analysis"]),
+        "started_by": (people or {}).get(str(record.get("created_by")), record.get("created_by") or ""),
         "status_label": STATUS_LABELS.get(record["status"], record["status"]),
         "percent": round(100 * float(record.get("progress") or 0)),
         "table_links": tables,
@@ -181,7 +319,8 @@ def jobs_page(request: Request, user: CurrentUser):
     except WORKSPACE_PROBLEMS as exc:
         return _store_problem(request, user, "ジョブ", exc)
     labels = _labels()
-    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels, workspace) for r in records])
+    people = _people(request, records)
+    return render(request, "jobs.html", user=user, jobs=[_job_view(r, labels, workspace, people) for r in records])
 
 
 @router.get("/web/jobs/{job_id}", dependencies=[allow(*ANY_ROLE)])
@@ -197,40 +336,53 @@ def job_page(job_id: str, request: Request, user: CurrentUser):
         return render(request, "problem.html", user=user, title="ジョブが見つかりません",
                       message="このワークスペースには、指定されたジョブがありません。",
                       hint="ジョブの一覧から選んでください", detail=None, status_code=404)
-    job = _job_view(record, _labels(), workspace)
+    job = _job_view(record, _labels(), workspace, _people(request, [record]))
     station = str((record.get("params") or {}).get("station_id"))
     if job["private_plan"] and not (user.role == "admin" or (user.role == "csw" and station == str(user.station_id))):
         job["private_plan"] = None  # only the station's CSWs and administrators are shown the way in
-    return render(request, "job.html", user=user, job=job, summary=_summary_rows(record.get("summary") or {}))
+    headline, figures = result_words(_with_words(record)) if record["status"] == "done" else (None, [])
+    return render(request, "job.html", user=user, job=job, headline=headline, figures=figures,
+                  census=record.get("census") or _census(store), params=_param_rows(record, store))
 
 
-def _summary_rows(summary: dict, prefix: str = "") -> list[tuple[str, str]]:
-    """Flatten a job summary into ``(key path, value)`` rows for a plain table."""
-    rows: list[tuple[str, str]] = []
-    for key, value in summary.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows.extend(_summary_rows(value, prefix=f"{name} › "))
-        elif isinstance(value, list):
-            text = "、".join(_plain(v) for v in value[:20]) + ("…" if len(value) > 20 else "")
-            rows.append((name, text))
-        else:
-            rows.append((name, _plain(value)))
-    return rows[:200]
+def _with_words(record: dict) -> dict:
+    """The record with the analysis's own headline and figures (``api.jobs.job_words``), where that exists."""
+    try:
+        from api.jobs import job_words
+    except ImportError:
+        return record
+    try:
+        return {**record, **job_words(record)}
+    except Exception:  # noqa: BLE001 - the page still shows the result, worded here
+        logger.exception("no headline for job %s", record.get("job_id"))
+        return record
 
 
-def _plain(value) -> str:
-    if isinstance(value, bool):
-        return "はい" if value else "いいえ"
-    if isinstance(value, float):
-        return f"{value:,.3f}".rstrip("0").rstrip(".") if value == value else "—"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if value is None:
-        return "—"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)[:300]
-    return str(value)
+def _census(store) -> str | None:
+    """The census the workspace's population comes from (「2010年（平成22年）国勢調査」), when its sources say."""
+    try:
+        areas = store.areas()
+    except WORKSPACE_PROBLEMS:
+        return None
+    if "source" not in areas.columns:
+        return None
+    return census_label(areas["source"].dropna().astype(str).unique().tolist())
+
+
+def _param_rows(record: dict, store) -> list[tuple[str, str]]:
+    """The job's parameters as ``(Japanese label, value as a planner reads it)``; unknown names are left out."""
+    params = record.get("params") or {}
+    spec = load_analyses().get(record.get("analysis"))
+    if spec is None or not isinstance(params, dict):
+        return []
+    labels = {f.name: f.label for f in form_fields(spec.params.model_json_schema())}
+    shop_names: dict[str, str] = {}
+    if params.get("close_shop_ids") or params.get("depot_resource"):
+        try:
+            shop_names = {s.resource_id: s.caption for s in _shops(store)}
+        except WORKSPACE_PROBLEMS:
+            shop_names = {}
+    return [(labels[k], param_text(k, v, shop_names=shop_names)) for k, v in params.items() if k in labels]
 
 
 @router.get("/web/resources", dependencies=[allow(*ANY_ROLE)])

@@ -14,7 +14,9 @@
   const GSI_PALE = "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png";
   const BLANK = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
-  const map = L.map("resource-map", { zoomControl: true, zoomSnap: 0.25 });
+  const map = L.map("resource-map", { zoomControl: false, zoomSnap: 0.25 });
+  L.control.zoom({ zoomInTitle: "拡大", zoomOutTitle: "縮小" }).addTo(map);
+  map.attributionControl.setPrefix("<a href=\"https://leafletjs.com\" title=\"地図を描くライブラリ\" target=\"_blank\" rel=\"noopener\">Leaflet</a>");
   // 地理院タイル when the network has them; without them the outlines and points still draw.
   L.tileLayer(GSI_PALE, {
     attribution: "<a href=\"https://maps.gsi.go.jp/development/ichiran.html\" target=\"_blank\" rel=\"noopener\">地理院タイル</a>",
