@@ -28,9 +28,32 @@ LAZY_COMMANDS = {
 }
 
 
+def _act_as(name) -> None:
+    if name:
+        from api.acting import act_as
+
+        act_as(name)
+
+
+def _check_acting(workspace: str) -> None:
+    """A name given with --as or TSUNAGU_USER must be an account of the workspace (when it has accounts)."""
+    from api.acting import check_acting_user, chosen
+
+    name = chosen()
+    if name:
+        check_acting_user(name, workspace=workspace)
+
+
+#: ``--as USER``: who the jobs and imports of this command are credited to.
+_as_option = click.option("--as", "acting", default=None, metavar="USER",
+                          help="実行者として記録するアカウント名（既定: 環境変数 TSUNAGU_USER、なければ OS のユーザー）")
+
+
 @click.group(cls=LazyGroup, lazy_subcommands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@_as_option
+def main(acting) -> None:
     """つなぐ Tsunagu: 福祉圏域・地域資源のマッピングと分析。"""
+    _act_as(acting)
 
 
 @main.command()
@@ -284,23 +307,30 @@ def import_() -> None:
 @click.option("--skip-unmatched", is_flag=True,
               help="住所だけの表で、町丁・字と照合できなかった行を除いて取り込む（除いた行数を表示）")
 @click.option("--workspace", default=None)
-def import_resources(path, kind, replace, skip_unmatched, workspace) -> None:
+@_as_option
+def import_resources(path, kind, replace, skip_unmatched, workspace, acting) -> None:
     """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。
 
     緯度・経度がなく住所（住所・所在地・address）の列がある表は、住所から位置を求めます
     （jageocoder と住所辞書があればそれで、なければ町丁・字名との照合で町丁・字の代表点に）。
     """
+    from api.analyses._words import kind_counts
     from api.importing import import_resource_file
 
+    _act_as(acting)
     settings = _settings(workspace=workspace)
     try:
+        _check_acting(settings.workspace)
         with _open(settings.workspace) as store:
             result = import_resource_file(store, path, kind=kind, replace=replace, skip_unmatched=skip_unmatched)
     except _errors() as exc:
         _fail(exc)
     if result.get("located"):
         click.echo(result["message"])
-    click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
+    for key, n in result["kinds"].items():
+        click.echo(f"{kind_counts({key: n})}を取り込みました")
+    if len(result["kinds"]) != 1:
+        click.echo(f"合計 {result['imported']:,}件を取り込みました")
 
 
 @import_.command(name="tier")
@@ -386,16 +416,19 @@ def _analysis_command(spec) -> click.Command:
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask スケジューラのアドレス（tcp://host:8786）")
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                   help="LocalCluster のワーカー数（プロセス）")
-    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers):
+    @click.option("--json", "as_json", is_flag=True, help="結果を JSON（生の集計値 summary を含む）で出力")
+    @_as_option
+    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, as_json, acting):
         from api.jobs import parse_param_pairs
 
+        _act_as(acting)
         try:
             params = parse_param_pairs(spec, pairs)
             if all_municipalities:
                 _analyse_all(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace,
                              scheduler=scheduler, workers=workers, only=only)
             else:
-                _analyse_one(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace)
+                _analyse_one(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace, as_json=as_json)
         except _errors() as exc:
             _fail(exc)
 
@@ -406,12 +439,13 @@ def _jobs_root(workspace: str) -> Path:
     return Path("jobs") if "://" in workspace else Path(workspace).resolve().parent / "jobs"
 
 
-def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace) -> None:
+def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace, as_json: bool = False) -> None:
     from tqdm import tqdm
 
-    from api.jobs import run_job, who, write_job_outputs
+    from api.jobs import job_words, run_job, who, write_job_outputs
 
     settings = _settings(workspace=workspace)
+    _check_acting(settings.workspace)
     folder = _data_dir_or_none(data_dir)
     with _open(settings.workspace, create=False) as store, \
             tqdm(total=100, desc=spec.label, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
@@ -427,18 +461,50 @@ def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace) -> None:
             _fail(TsunaguError(f"{spec.label}（ジョブ {job_id[:8]}）は失敗しました: {record['error']}"))
         out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-{job_id[:8]}"
         written = write_job_outputs(store, record, out)
-    _print_job(spec, record, written, out)
+        workspace_row = store.workspace()
+    if as_json:
+        click.echo(json.dumps({**record, **job_words(record), "outputs": {k: str(p) for k, p in written.items()}},
+                              ensure_ascii=False, indent=2, default=str))
+        return
+    _print_job(spec, {**record, "_workspace": workspace_row}, written, out)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def figure_table(figures: list[dict]) -> list[str]:
+    """The 集計値 rows: Japanese label padded to one column, value right-aligned with its unit."""
+    from api.analyses._words import format_value
+
+    if not figures:
+        return []
+    left = max(_width(f["label"]) for f in figures)
+    values = [format_value(f) for f in figures]
+    right = max(_width(v) for v in values)
+    return [f"  {f['label']}{' ' * (left - _width(f['label']))}  {' ' * (right - _width(v))}{v}"
+            for f, v in zip(figures, values)]
 
 
 def _print_job(spec, record: dict, written: dict, out: Path) -> None:
+    from api.clock import japan_text
+    from api.jobs import job_city, job_words
+
+    words = job_words(record)
+    city = job_city(record, record.get("_workspace"))
     click.echo("")
-    click.secho(f"{spec.label}（ジョブ {record['job_id']}）", bold=True)
-    click.echo(f"  データ版 {record['data_version']}、実行者 {record['created_by']}、{record['finished_at']}")
-    if record["summary"]:
-        click.echo("概要:")
-        for key, value in record["summary"].items():
-            text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-            click.echo(f"  {key}: {text}")
+    click.secho(f"{spec.label}（ジョブ {record['job_id'][:8]}）", bold=True)
+    where = f"{city['city_name']}（{city['city_code']}）" if city["city_name"] != city["city_code"] else city["city_code"]
+    click.echo(f"  {where}、実行者 {record['created_by']}、{japan_text(record['finished_at'])}、"
+               f"データ版 {record['data_version']}")
+    click.echo("")
+    click.secho(words["headline"], bold=True)
+    if words["figures"]:
+        click.echo("集計値:")
+        for line in figure_table(words["figures"]):
+            click.echo(line)
     if record["notes"]:
         click.echo("注記:")
         for note in record["notes"]:

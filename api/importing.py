@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import getpass
 import os
 import unicodedata
 from collections.abc import Callable
@@ -789,10 +788,9 @@ def _kind_list() -> str:
 
 
 def _who() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
+    from api.acting import acting_user
+
+    return acting_user()
 
 
 def import_tier_file(

@@ -12,7 +12,6 @@ GeoPackage default, :mod:`api.job_process`), in background threads of the API
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import io
 import json
@@ -84,12 +83,19 @@ def job_city(record: dict, workspace: dict | None = None) -> dict:
     return {"city_code": code, "city_name": name or code}
 
 
+def job_words(record: dict) -> dict:
+    """``{"headline", "figures"}`` of a done job: its summary in Japanese (:mod:`api.analyses._words`)."""
+    from api.analyses._words import describe
+
+    spec = load_analyses().get(record.get("analysis"))
+    return describe(record.get("analysis"), record.get("summary"), label=None if spec is None else spec.label)
+
+
 def who() -> str:
-    """The user running the CLI (job ``created_by``)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
+    """The user running the CLI (job ``created_by``): ``--as``, ``TSUNAGU_USER`` or the (mapped) OS user."""
+    from api.acting import acting_user
+
+    return acting_user()
 
 
 # ---------------------------------------------------------------------- running

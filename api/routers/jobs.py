@@ -23,6 +23,7 @@ from api.jobs import (
     describe_analyses,
     job_city,
     job_tables,
+    job_words,
     xlsx_bytes,
 )
 from api.store.base import JobStateError, Store, StoreError
@@ -103,7 +104,10 @@ def _view(record: dict, workspace: dict | None = None) -> dict:
     if isinstance(params, dict) and isinstance(params.get("upload"), str):
         # the server's upload folder is nobody's business: show the file's own name only
         params = {**params, "upload": PurePath(params["upload"]).name}
-    return {**record, **job_city(record, workspace), "params": params, "status_label": label, "links": links}
+    words = {}
+    if record["status"] == "done":  # the result in a Japanese sentence and rounded, labelled figures
+        words = job_words(record)
+    return {**record, **job_city(record, workspace), "params": params, "status_label": label, "links": links, **words}
 
 
 def _record(store: Store, request: Request, job_id: str) -> dict:
