@@ -47,7 +47,7 @@ class InputDataError(TsunaguError, ValueError):
         if self.source:
             where.append(str(self.source))
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.row}行目")
         if self.feature is not None:
             where.append(f"feature {self.feature}")
         text = (": ".join(where) + ": " if where else "") + self.reason

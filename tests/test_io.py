@@ -90,7 +90,7 @@ def test_mojibake_latin1_names_first_row(tmp_path):
     with pytest.raises(InputDataError) as err:
         read_table(path)
     assert err.value.row == 2
-    assert "latin.csv: row 2" in str(err.value)
+    assert "latin.csv: 2行目" in str(err.value)
 
 
 def test_mojibake_utf8_read_as_cp932(tmp_path):
@@ -335,7 +335,7 @@ def test_estat_bad_value_names_row_and_column(tmp_path):
     path = _estat_fixture(tmp_path / "edited.csv")
     text = path.read_bytes().decode("cp932").replace("420,8", "420,abc")
     path.write_bytes(text.encode("cp932"))
-    with pytest.raises(InputDataError, match=r"edited\.csv: row 2: column T001082002 \(総数０～４歳\) holds 'abc'"):
+    with pytest.raises(InputDataError, match=r"edited\.csv: 2行目: column T001082002 \(総数０～４歳\) holds 'abc'"):
         read_estat_table(path)
 
 
