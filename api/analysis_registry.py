@@ -72,12 +72,14 @@ def validate_params(spec, params: dict | None) -> BaseModel:
     try:
         return spec.params.model_validate(params)
     except ValidationError as exc:
+        from api.validation_ja import message
+
         problems = []
         first = None
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ())) or "params"
             first = first or field
-            problems.append(f"{field}: {err.get('msg', 'invalid')}（指定値 {err.get('input')!r}）")
+            problems.append(f"{field}: {message(err)}（指定値 {err.get('input')!r}）")
         known = ", ".join(spec.params.model_fields)
         msg = f"{spec.name} のパラメータが正しくありません: " + "; ".join(problems)
         raise InputDataError(msg, feature=first, hint=f"{spec.name} のパラメータ: {known}") from None
