@@ -79,10 +79,10 @@ def validate_params(spec, params: dict | None) -> BaseModel:
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ())) or "params"
             first = first or field
-            problems.append(f"{field}: {message(err)}（指定値 {err.get('input')!r}）")
-        known = ", ".join(spec.params.model_fields)
-        msg = f"{spec.name} のパラメータが正しくありません: " + "; ".join(problems)
-        raise InputDataError(msg, feature=first, hint=f"{spec.name} のパラメータ: {known}") from None
+            problems.append(f"「{field}」は{message(err)}（指定値 {err.get('input')!r}）")
+        msg = f"{spec.label}のパラメータが正しくありません: " + "。".join(problems)
+        hint = f"パラメータの一覧は tsunagu analyse {spec.name} --help（API では GET /analyses）で確かめられます"
+        raise InputDataError(msg, feature=first, hint=hint) from None
 
 
 def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:

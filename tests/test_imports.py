@@ -164,7 +164,7 @@ def test_good_tier_polygons_replace_the_stand_in(store, tmp_path):
 def test_self_intersecting_polygon_is_refused(store, tmp_path):
     bowtie = Polygon([(X0, Y0), (X0 + 2000, Y0 + 2000), (X0 + 2000, Y0), (X0, Y0 + 2000)])
     path = _tier_geojson(tmp_path, [("k1", "ねじれ区", _wgs(bowtie)), ("k2", "南公民館区", _wgs(_km_box(2, 0, 4, 2)))])
-    _refused(store, lambda: import_tier_file(store, path, level="kominkan"), "kominkan.geojson", "feature 1", "k1", "Self-intersection")
+    _refused(store, lambda: import_tier_file(store, path, level="kominkan"), "kominkan.geojson", "地物 1", "k1", "Self-intersection")
 
 
 def test_projected_coordinates_labelled_4326_are_refused(store, tmp_path):
