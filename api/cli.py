@@ -516,14 +516,13 @@ def _print_job(spec, record: dict, written: dict, out: Path) -> None:
 
 
 def _analyse_all(spec, params: dict, *, data_dir, out_dir, workspace, scheduler, workers, only) -> None:
-    import datetime as _dt
-
+    from api.clock import now_japan
     from api.fanout import run_all_municipalities
     from api.importing import find_data_dir
 
     settings = _settings(workspace=workspace)
     folder = find_data_dir(data_dir or settings.data_dir)
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = now_japan().strftime("%Y%m%d-%H%M%S")
     out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-all-{stamp}"
     codes = [c.strip() for c in only.split(",") if c.strip()] if only else None
     where = f"スケジューラ {scheduler}" if scheduler else f"LocalCluster {workers} ワーカー"

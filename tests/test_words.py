@@ -136,3 +136,29 @@ def test_times_are_shown_in_japan_time():
     assert japan_text("2026-12-07T01:48:00.000000+00:00") == "2026-12-07 10:48（日本時間）"
     assert in_japan(dt.datetime(2026, 12, 31, 15, 30)).date() == dt.date(2027, 1, 1)  # naive = UTC
     assert japan_text(None) == "不明"
+
+
+def test_the_acting_user_comes_from_as_then_env_then_the_mapped_os_user(monkeypatch, tmp_path):
+    from api import acting
+    from api.accounts import open_account_store
+    from api.jobs import who
+    from gis.errors import InputDataError
+
+    monkeypatch.delenv("TSUNAGU_USER", raising=False)
+    monkeypatch.setenv("TSUNAGU_USER_MAP", f"{acting.os_user()}=sato, other=x")
+    assert who() == "sato"  # the OS user (root in a container) mapped to an account
+    monkeypatch.setenv("TSUNAGU_USER", "tanaka")
+    assert who() == "tanaka"
+    acting.act_as("suzuki")
+    try:
+        assert who() == "suzuki"
+    finally:
+        acting.act_as(None)
+    workspace = tmp_path / "ws.gpkg"
+    assert acting.check_acting_user("anyone", workspace=str(workspace)) == "anyone"  # no accounts yet
+    accounts = open_account_store(workspace)
+    accounts.create_user("sato", "a-long-password-1", role="planner")
+    accounts.close()
+    assert acting.check_acting_user("sato", workspace=str(workspace)) == "sato"
+    with pytest.raises(InputDataError, match="アカウント「nobody」はありません（あるアカウント: sato）"):
+        acting.check_acting_user("nobody", workspace=str(workspace))
