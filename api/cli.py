@@ -416,7 +416,7 @@ def _analysis_command(spec) -> click.Command:
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask スケジューラのアドレス（tcp://host:8786）")
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                   help="LocalCluster のワーカー数（プロセス）")
-    @click.option("--json", "as_json", is_flag=True, help="結果を JSON（生の集計値 summary を含む）で出力")
+    @click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力（集計値は丸める前の値のまま）")
     @_as_option
     def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, as_json, acting):
         from api.jobs import parse_param_pairs
