@@ -41,7 +41,7 @@ class NotFound(Exception):
 class Unauthorized(Exception):
     """No valid login: missing, unknown or expired session token (401; web pages redirect to the login)."""
 
-    def __init__(self, message: str = "login required", *, hint: str | None = None) -> None:
+    def __init__(self, message: str = "ログインが必要です", *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint or "ログインしてください"
         super().__init__(message)
