@@ -152,6 +152,12 @@ def test_results_are_stated_in_sentences_with_rounded_figures(walked):
     shopping = shown["analyse shopping-refugees"]
     assert re.search(r"65歳以上 [\d,]+人のうち [\d,]+人（\d+\.\d%）が食料品店（\d+店）から直線500 m以上です。", shopping)
     assert not re.search(r"\d\.\d{4,}", gaps + shopping)  # no unrounded figures
+    import openpyxl
+
+    folder = Path(re.search(r"出力: (\S+)", shopping).group(1))
+    summary_sheet = openpyxl.load_workbook(folder / "shopping-refugees.xlsx")["概要"]
+    headline = next(line for line in shopping.splitlines() if line.startswith("65歳以上"))
+    assert summary_sheet["A1"].value == headline and summary_sheet["A4"].value == "65歳以上人口"
     assert "実行者 tanaka" in gaps and "（日本時間）" in gaps  # the acting user, in Japan time
     assert "ふれあい・いきいきサロン 2件を取り込みました" in shown["import resources salons.csv --kind salon"]
     assert "1行目: 経度の列「経度」の値「abc」は数値ではありません" in shown["import resources bad.csv --kind サロン"]

@@ -221,9 +221,11 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
     if name == "all" and ext == "xlsx":
         tables = job_tables(store, record)
         notes = record["notes"]
+        words = job_words(record)
     elif name in record["tables"]:
         tables = {name: store.job_table(record["job_id"], name)}
         notes = record["notes"]
+        words = None
     else:
         msg = f"ジョブ {record['job_id']} に表「{name}」はありません（ある表: {'、'.join(record['tables']) or '（なし）'}）"
         raise NotFound(msg)
@@ -231,7 +233,7 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
     if ext == "csv":
         body, media = csv_bytes(tables[name]), "text/csv; charset=utf-8"
     else:
-        body = xlsx_bytes(tables, notes=notes)
+        body = xlsx_bytes(tables, notes=notes, words=words)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     disposition = f"attachment; filename=\"{stem.encode('ascii', 'replace').decode()}.{ext}\"; filename*=UTF-8''{quote(stem)}.{ext}"
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
