@@ -56,9 +56,9 @@ def get_spec(name):
         return name
     registry = load_analyses()
     if name not in registry:
-        known = ", ".join(sorted(registry)) or "（なし）"
-        msg = f"解析 {name!r} はありません（あるもの: {known}）"
-        raise InputDataError(msg, feature="analysis", hint=f"analysis には次のいずれかを指定してください: {known}")
+        known = "、".join(f"「{n}」（{registry[n].label}）" for n in sorted(registry)) or "（なし）"
+        msg = f"解析「{name}」はありません（あるもの: {known}）"
+        raise InputDataError(msg, feature="analysis", hint="解析の名前は GET /analyses（コマンドでは tsunagu analyse --help）の一覧から選んでください")
     return registry[name]
 
 
@@ -100,8 +100,9 @@ def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:
         key, value = (part.strip() for part in pair.split("=", 1))
         key = key.replace("-", "_")
         if key not in properties:
-            known = ", ".join(properties) or "（なし）"
-            msg = f"{spec.name} にパラメータ {key!r} はありません（あるもの: {known}）"
+            known = "、".join(f"「{k}」" + (f"（{p['description']}）" if p.get("description") else "")
+                             for k, p in properties.items()) or "（なし）"
+            msg = f"{spec.label}にパラメータ「{key}」はありません（使えるもの: {known}）"
             raise InputDataError(msg, feature=key)
         types = _schema_types(properties[key])
         if types == {"string"}:

@@ -325,7 +325,7 @@ def test_cli_param_pairs_are_typed_from_the_model():
     params = parse_param_pairs(spec, ["min_population=5", "level=kominkan", "fail=false"])
     assert params == {"min_population": 5, "level": "kominkan", "fail": False}
     assert validate_params(spec, params).min_population == 5
-    with pytest.raises(InputDataError, match="パラメータ 'radius' はありません"):
+    with pytest.raises(InputDataError, match="パラメータ「radius」はありません"):
         parse_param_pairs(spec, ["radius=3"])
     with pytest.raises(InputDataError, match="「名前=値」"):
         parse_param_pairs(spec, ["radius"])

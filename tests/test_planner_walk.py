@@ -95,9 +95,9 @@ class Planner:
         self.env = env
         self.seen: list[tuple[str, str]] = []
 
-    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    def run(self, *args: str, ok: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,
-                                cwd=self.folder, env=self.env, timeout=600)
+                                cwd=self.folder, env=self.env, timeout=600, input=stdin)
         shown = result.stdout + "\n" + _without_progress(result.stderr)
         self.seen.append((" ".join(args), shown))
         if ok:
@@ -131,6 +131,13 @@ def walked(tmp_path_factory) -> Planner:
     me.run("analyse", "catchments", "--param", "by=nearest")
     me.run("analyse", "shopping-refugees", "--param", "threshold_m=-5", ok=False)
     me.run("map", "--out", "map.html")
+    me.run("users", "create-admin", USER, "--password-stdin", stdin="a-long-password-1\n")
+    me.run("users", "create-admin", "x", "--password-stdin", stdin="short\n", ok=False)
+    me.run("users", "list")
+    me.run("--as", "nobody", "analyse", "catchments", ok=False)
+    me.run("demo", "--city", "99999", "--workspace", "other/tsunagu.gpkg", ok=False)
+    me.run("map", "--workspace", "nowhere/tsunagu.gpkg", ok=False)
+    me.run("analyse", "salon-gaps", "--param", "radius=3", ok=False)
     return me
 
 
@@ -162,3 +169,6 @@ def test_results_are_stated_in_sentences_with_rounded_figures(walked):
     assert "ふれあい・いきいきサロン 2件を取り込みました" in shown["import resources salons.csv --kind salon"]
     assert "1行目: 経度の列「経度」の値「abc」は数値ではありません" in shown["import resources bad.csv --kind サロン"]
     assert "0 より大きい値を入力してください" in shown["analyse shopping-refugees --param threshold_m=-5"]
+    assert f"アカウント「nobody」はありません（あるアカウント: {USER}）" in shown["--as nobody analyse catchments"]
+    assert "パスワードは 10 文字以上" in shown["users create-admin x --password-stdin"]
+    assert "99999" in shown["demo --city 99999 --workspace other/tsunagu.gpkg"]
