@@ -88,7 +88,8 @@ def job_words(record: dict) -> dict:
     from api.analyses._words import describe
 
     spec = load_analyses().get(record.get("analysis"))
-    return describe(record.get("analysis"), record.get("summary"), label=None if spec is None else spec.label)
+    return describe(record.get("analysis"), record.get("summary"), label=None if spec is None else spec.label,
+                    notes=record.get("notes"))
 
 
 def who() -> str:

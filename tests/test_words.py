@@ -29,6 +29,9 @@ def test_the_shopping_headline_states_the_figures_rounded():
     assert by_key["share_straight"] == {"label": "その割合（直線）", "value": 59.3, "unit": "%", "key": "share_straight"}
     assert by_key["refugees_straight"]["value"] == 8505 and by_key["elderly"]["unit"] == "人"
     assert all(f["key"].split(".")[0] in SHOPPING for f in words["figures"])  # every figure names its raw key
+    assert "推計" not in words["headline"]
+    estimated = describe("shopping-refugees", SHOPPING, notes=["65歳以上人口の比率 41.0%（…）を用いた推計です"])
+    assert estimated["headline"].endswith("65歳以上の人数は、年齢別の集計がないため比率からの推計です（注記を参照）。")
 
 
 def test_salon_gaps_names_each_threshold_and_keys_point_into_the_nested_summary():
@@ -162,3 +165,41 @@ def test_the_acting_user_comes_from_as_then_env_then_the_mapped_os_user(monkeypa
     assert acting.check_acting_user("sato", workspace=str(workspace)) == "sato"
     with pytest.raises(InputDataError, match="アカウント「nobody」はありません（あるアカウント: sato）"):
         acting.check_acting_user("nobody", workspace=str(workspace))
+
+
+def test_the_job_record_carries_the_headline_and_figures_beside_the_raw_summary(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from _paths import require_data_dir
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    data = require_data_dir()
+    workspace = tmp_path / "ws" / "tsunagu.gpkg"
+    built = subprocess.run([sys.executable, "-m", "api.cli", "demo", "--workspace", str(workspace), "--data-dir", str(data)],
+                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert built.returncode == 0, built.stderr
+    settings = Settings(workspace=str(workspace), upload_dir=tmp_path / "uploads", data_dir=data)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        login(client, "planner")
+        _headline_of_a_real_job(client)
+
+
+def _headline_of_a_real_job(client):
+    import time
+
+    job_id = client.post("/jobs", json={"analysis": "salon-gaps", "params": {"thresholds_m": [500]}}).json()["job_id"]
+    deadline = time.monotonic() + 120
+    while (record := client.get(f"/jobs/{job_id}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, record
+        time.sleep(0.2)
+    assert record["status"] == "done", record
+    raw = record["summary"]["by_threshold"]["500"]
+    assert record["headline"].startswith(f"65歳以上 {round(raw['elderly']):,}人のうち {round(raw['uncovered_elderly']):,}人")
+    share = next(f for f in record["figures"] if f["key"] == "by_threshold.500.uncovered_share")
+    assert share["unit"] == "%" and share["value"] == round(raw["uncovered_share"] * 100, 1)
+    listed = client.get("/jobs").json()
+    assert [j["headline"] for j in listed if j["job_id"] == job_id] == [record["headline"]]

@@ -307,11 +307,22 @@ WORDS: dict[str, Callable[[dict], tuple[str, list[dict]]]] = {
 }
 
 
-def describe(analysis: str, summary: dict | None, *, label: str | None = None) -> dict:
+#: Analyses whose headline counts people aged 65+ (an estimate when the workspace has no age table).
+COUNTS_ELDERLY = frozenset({"salon-gaps", "salon-sites", "shopping-refugees", "catchments", "mobile-sales"})
+#: Said after the headline when the job's notes say the 65+ counts are estimated from a share.
+ESTIMATED = "65歳以上の人数は、年齢別の集計がないため比率からの推計です（注記を参照）。"
+
+
+def _estimated(notes) -> bool:
+    return any("65歳以上" in str(n) and "推計" in str(n) for n in (notes or []))
+
+
+def describe(analysis: str, summary: dict | None, *, label: str | None = None, notes: list | None = None) -> dict:
     """``{"headline": str, "figures": [...]}`` for a done job of ``analysis`` with this ``summary``.
 
     An analysis without words of its own (one registered elsewhere) gets 「<label>が完了しました。」
-    and no figures; a summary the words cannot read gets the same rather than an error.
+    and no figures; a summary the words cannot read gets the same rather than an error. When the
+    job's ``notes`` say its 65+ counts are estimated, the headline says so (:data:`ESTIMATED`).
     """
     words = WORDS.get(analysis)
     done = f"{label or analysis}が完了しました。"
@@ -321,6 +332,8 @@ def describe(analysis: str, summary: dict | None, *, label: str | None = None) -
         headline, figures = words(summary)
     except (KeyError, TypeError, ValueError, AttributeError):  # an older or foreign summary: say it ended
         return {"headline": done, "figures": []}
+    if analysis in COUNTS_ELDERLY and _estimated(notes):
+        headline += ESTIMATED
     return {"headline": headline, "figures": figures}
 
 
