@@ -135,9 +135,12 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
         pop = e["population"]
         unc = e.get("uncovered", {}).get("area_km2")
         extra = f"  未カバー {unc:.2f} km²" if unc else ""
-        click.echo(f"  {e['label']:<16} {n:>5} 地域  人口 {pop if pop is not None else '不明':>8}{extra}")
+        shown = f"{round(pop):,}" if isinstance(pop, (int, float)) else "不明"
+        label = e["label"] + " " * max(0, 26 - _width(e["label"]))
+        click.echo(f"  {label} {n:>5} 地域  人口 {shown:>8}{extra}")
     r = report["rollup"]
-    click.echo(f"  国勢調査人口 {r['census_total']}: 各層の合計 {'一致' if r['ok'] else '不一致: ' + '; '.join(r['problems'])}")
+    total = f"{round(r['census_total']):,}" if isinstance(r["census_total"], (int, float)) else r["census_total"]
+    click.echo(f"  国勢調査人口 {total}人: 各層の合計 {'一致' if r['ok'] else '不一致: ' + '; '.join(r['problems'])}")
     for p in report["pairs"]:
         if p["issues"]:
             click.echo(
