@@ -203,3 +203,15 @@ def _headline_of_a_real_job(client):
     assert share["unit"] == "%" and share["value"] == round(raw["uncovered_share"] * 100, 1)
     listed = client.get("/jobs").json()
     assert [j["headline"] for j in listed if j["job_id"] == job_id] == [record["headline"]]
+
+
+def test_salon_sites_claims_the_smallest_cover_only_when_proven():
+    summary = {"k": 5, "threshold_m": 500.0, "candidates": 16, "uncovered_elderly": 13339.4, "uncoverable_elderly": 0.0,
+               "mclp": {"covered_weight": 242.2, "status": "optimal", "mip_gap": 0.0},
+               "greedy": {"covered_weight": 240.0}, "lscp": {"sites": list(range(9)), "status": "optimal",
+                                                             "uncoverable_weight": 0.0}}
+    words = describe("salon-sites", summary)
+    assert words["headline"] == ("新しいサロンを 5か所開くと、いまサロンから500 m以上の65歳以上 13,339人のうち 242人（1.8%）が"
+                                 "500 m圏内に入ります（候補地 16か所から選んだ最適解）。全員を500 m圏内に入れるには最少 9か所が必要です。")
+    summary["lscp"]["status"] = "time_limit"
+    assert "9か所です（最少とは限りません）" in describe("salon-sites", summary)["headline"]

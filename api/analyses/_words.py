@@ -125,7 +125,10 @@ def salon_sites(summary: dict) -> tuple[str, list[dict]]:
     if n_all:
         rest = _number(cover_all.get("uncoverable_weight"))
         which = "候補地から届く65歳以上の全員" if rest else "全員"
-        head += f"{which}を{dist}圏内に入れるには最少 {count(n_all, 'か所')}が必要です。"
+        if cover_all.get("status") == "optimal":
+            head += f"{which}を{dist}圏内に入れるには最少 {count(n_all, 'か所')}が必要です。"
+        else:  # time limit: a plan that covers them, not proven the smallest
+            head += f"{which}を{dist}圏内に入れる組み合わせは {count(n_all, 'か所')}です（最少とは限りません）。"
     figures = [
         figure("新しいサロンの数", k, "か所", "k"),
         figure("候補地の数", summary.get("candidates"), "か所", "candidates"),
@@ -136,7 +139,8 @@ def salon_sites(summary: dict) -> tuple[str, list[dict]]:
         figure("どの候補地からも届かない65歳以上", summary.get("uncoverable_elderly"), "人", "uncoverable_elderly"),
     ]
     if n_all:
-        figures.append(figure("全員カバーの最少か所数", n_all, "か所", "lscp.sites"))
+        label = "全員カバーの最少か所数" if cover_all.get("status") == "optimal" else "全員カバーのか所数（暫定）"
+        figures.append(figure(label, n_all, "か所", "lscp.sites"))
     if best.get("mip_gap") is not None:
         figures.append(figure("最適性ギャップ", best.get("mip_gap"), PERCENT, "mclp.mip_gap"))
     return head, figures
