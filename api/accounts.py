@@ -141,7 +141,7 @@ def _digest(token: str) -> str:
 def check_username(username: str) -> str:
     """Return ``username`` if usable (1–64 of A–Z a–z 0–9 . _ @ -); otherwise an InputDataError."""
     if not isinstance(username, str) or not _USERNAME.match(username):
-        msg = f"user name {username!r} cannot be used"
+        msg = f"ユーザー名「{username}」は使えません"
         raise InputDataError(msg, feature="username",
                              hint="ユーザー名は半角英数字と . _ @ - で 1〜64 文字にしてください")
     return username
@@ -150,7 +150,7 @@ def check_username(username: str) -> str:
 def check_password(password: str) -> str:
     """Return ``password`` if long enough (at least :data:`MIN_PASSWORD_LENGTH` characters)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH or len(password) > 1024:
-        msg = f"the password must have {MIN_PASSWORD_LENGTH} to 1024 characters"
+        msg = f"パスワードは {MIN_PASSWORD_LENGTH} 文字以上 1024 文字以下にしてください"
         raise InputDataError(msg, feature="password",
                              hint=f"パスワードは {MIN_PASSWORD_LENGTH} 文字以上にしてください")
     return password
@@ -159,11 +159,11 @@ def check_password(password: str) -> str:
 def check_role(role: str, station_id: str | None) -> tuple[str, str | None]:
     """Validate a role (and that a CSW has a station); returns ``(role, station_id)``."""
     if role not in ROLES:
-        msg = f"unknown role {role!r}; roles: {', '.join(ROLES)}"
+        msg = f"役割「{role}」はありません（使える役割: {'、'.join(ROLES)}）"
         raise InputDataError(msg, feature="role", hint="役割は " + "・".join(f"{k}（{v}）" for k, v in ROLES.items()))
     station_id = (station_id or "").strip() or None
     if role == "csw" and station_id is None:
-        msg = "a CSW account needs the station (station_id) whose clients they visit"
+        msg = "CSW のアカウントには、訪問先を受け持つ拠点（station_id）が要ります"
         raise InputDataError(msg, feature="station_id", hint="CSW には所属する拠点の ID を指定してください")
     return role, station_id
 
@@ -243,7 +243,7 @@ class AccountStore:
         display_name = (display_name or "").strip()[:100] or None
         with self._engine.begin() as conn:
             if conn.execute(sa.select(self._users.c.username).where(self._users.c.username == username)).first():
-                msg = f"user {username!r} already exists"
+                msg = f"ユーザー「{username}」はすでにあります"
                 raise InputDataError(msg, feature="username", hint="別のユーザー名にしてください")
             conn.execute(self._users.insert().values(
                 username=username, display_name=display_name, role=role, station_id=station_id,
@@ -304,7 +304,7 @@ class AccountStore:
                 values["disabled"] = bool(disabled)
             demoting = row.role == "admin" and (new_role != "admin" or values.get("disabled"))
             if demoting and self._active_admins(conn) <= 1:
-                msg = f"{username} is the last administrator; add another admin first"
+                msg = f"{username} は最後の管理者のため、役割を変えられません"
                 raise InputDataError(msg, feature="role", hint="先に別の管理者を作成してください")
             conn.execute(self._users.update().where(self._users.c.username == row.username).values(**values))
             if password is not None or new_role != row.role or values.get("disabled"):
@@ -319,7 +319,7 @@ class AccountStore:
                 msg = f"no user {username!r}"
                 raise LookupError(msg)
             if row.role == "admin" and not row.disabled and self._active_admins(conn) <= 1:
-                msg = f"{username} is the last administrator and cannot be deleted"
+                msg = f"{username} は最後の管理者のため、削除できません"
                 raise InputDataError(msg, feature="username", hint="先に別の管理者を作成してください")
             conn.execute(self._sessions.delete().where(self._sessions.c.username == row.username))
             conn.execute(self._users.delete().where(self._users.c.username == row.username))
@@ -349,10 +349,10 @@ class AccountStore:
                     _hasher.verify(_dummy_hash(), str(password or ""))
                 except VerificationError:
                     pass
-                failure = AuthError("wrong user name or password", reason="credentials")
+                failure = AuthError("ユーザー名かパスワードが違います", reason="credentials")
             elif locked_until is not None and locked_until > now:
                 wait = int((locked_until - now).total_seconds()) + 1
-                failure = AuthError(f"account {name} is locked after repeated failed logins", reason="locked",
+                failure = AuthError(f"アカウント {name} はログインの失敗が続いたためロックされています", reason="locked",
                                     retry_after=wait)
             elif not self._verify(row.password_hash, password):
                 failures = int(row.failed_logins or 0) + 1
@@ -360,9 +360,9 @@ class AccountStore:
                 if failures >= self.max_failures:
                     values = {"failed_logins": 0, "locked_until": now + dt.timedelta(minutes=self.lockout_minutes)}
                 conn.execute(self._users.update().where(self._users.c.username == name).values(**values))
-                failure = AuthError("wrong user name or password", reason="credentials")
+                failure = AuthError("ユーザー名かパスワードが違います", reason="credentials")
             elif row.disabled:
-                failure = AuthError(f"account {name} is disabled", reason="disabled")
+                failure = AuthError(f"アカウント {name} は無効にされています", reason="disabled")
             else:
                 values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
                 if _hasher.check_needs_rehash(row.password_hash):

@@ -56,9 +56,9 @@ def get_spec(name):
         return name
     registry = load_analyses()
     if name not in registry:
-        known = ", ".join(sorted(registry)) or "（なし）"
-        msg = f"解析 {name!r} はありません（あるもの: {known}）"
-        raise InputDataError(msg, feature="analysis", hint=f"analysis には次のいずれかを指定してください: {known}")
+        known = "、".join(f"「{n}」（{registry[n].label}）" for n in sorted(registry)) or "（なし）"
+        msg = f"解析「{name}」はありません（あるもの: {known}）"
+        raise InputDataError(msg, feature="analysis", hint="解析の名前は GET /analyses（コマンドでは tsunagu analyse --help）の一覧から選んでください")
     return registry[name]
 
 
@@ -72,15 +72,17 @@ def validate_params(spec, params: dict | None) -> BaseModel:
     try:
         return spec.params.model_validate(params)
     except ValidationError as exc:
+        from api.validation_ja import message
+
         problems = []
         first = None
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ())) or "params"
             first = first or field
-            problems.append(f"{field}: {err.get('msg', 'invalid')}（指定値 {err.get('input')!r}）")
-        known = ", ".join(spec.params.model_fields)
-        msg = f"{spec.name} のパラメータが正しくありません: " + "; ".join(problems)
-        raise InputDataError(msg, feature=first, hint=f"{spec.name} のパラメータ: {known}") from None
+            problems.append(f"「{field}」は{message(err)}（指定値 {err.get('input')!r}）")
+        msg = f"{spec.label}のパラメータが正しくありません: " + "。".join(problems)
+        hint = f"パラメータの一覧は tsunagu analyse {spec.name} --help（API では GET /analyses）で確かめられます"
+        raise InputDataError(msg, feature=first, hint=hint) from None
 
 
 def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:
@@ -98,8 +100,9 @@ def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:
         key, value = (part.strip() for part in pair.split("=", 1))
         key = key.replace("-", "_")
         if key not in properties:
-            known = ", ".join(properties) or "（なし）"
-            msg = f"{spec.name} にパラメータ {key!r} はありません（あるもの: {known}）"
+            known = "、".join(f"「{k}」" + (f"（{p['description']}）" if p.get("description") else "")
+                             for k, p in properties.items()) or "（なし）"
+            msg = f"{spec.label}にパラメータ「{key}」はありません（使えるもの: {known}）"
             raise InputDataError(msg, feature=key)
         types = _schema_types(properties[key])
         if types == {"string"}:

@@ -31,9 +31,32 @@ LAZY_COMMANDS = {
 }
 
 
+def _act_as(name) -> None:
+    if name:
+        from api.acting import act_as
+
+        act_as(name)
+
+
+def _check_acting(workspace: str) -> None:
+    """A name given with --as or TSUNAGU_USER must be an account of the workspace (when it has accounts)."""
+    from api.acting import check_acting_user, chosen
+
+    name = chosen()
+    if name:
+        check_acting_user(name, workspace=workspace)
+
+
+#: ``--as USER``: who the jobs and imports of this command are credited to.
+_as_option = click.option("--as", "acting", default=None, metavar="USER",
+                          help="実行者として記録するアカウント名（既定: 環境変数 TSUNAGU_USER、なければ OS のユーザー）")
+
+
 @click.group(cls=LazyGroup, lazy_subcommands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@_as_option
+def main(acting) -> None:
     """つなぐ Tsunagu: 福祉圏域・地域資源のマッピングと分析。"""
+    _act_as(acting)
 
 
 @main.command()
@@ -115,9 +138,12 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
         pop = e["population"]
         unc = e.get("uncovered", {}).get("area_km2")
         extra = f"  未カバー {unc:.2f} km²" if unc else ""
-        click.echo(f"  {e['label']:<16} {n:>5} 地域  人口 {pop if pop is not None else '不明':>8}{extra}")
+        shown = f"{round(pop):,}" if isinstance(pop, (int, float)) else "不明"
+        label = e["label"] + " " * max(0, 26 - _width(e["label"]))
+        click.echo(f"  {label} {n:>5} 地域  人口 {shown:>8}{extra}")
     r = report["rollup"]
-    click.echo(f"  国勢調査人口 {r['census_total']}: 各層の合計 {'一致' if r['ok'] else '不一致: ' + '; '.join(r['problems'])}")
+    total = f"{round(r['census_total']):,}" if isinstance(r["census_total"], (int, float)) else r["census_total"]
+    click.echo(f"  国勢調査人口 {total}人: 各層の合計 {'一致' if r['ok'] else '不一致: ' + '; '.join(r['problems'])}")
     for p in report["pairs"]:
         if p["issues"]:
             click.echo(
@@ -287,23 +313,30 @@ def import_() -> None:
 @click.option("--skip-unmatched", is_flag=True,
               help="住所だけの表で、町丁・字と照合できなかった行を除いて取り込む（除いた行数を表示）")
 @click.option("--workspace", default=None)
-def import_resources(path, kind, replace, skip_unmatched, workspace) -> None:
+@_as_option
+def import_resources(path, kind, replace, skip_unmatched, workspace, acting) -> None:
     """地域資源の地点を取り込みます（CSV・Excel・GeoJSON・GeoPackage・ZIP の Shapefile）。
 
     緯度・経度がなく住所（住所・所在地・address）の列がある表は、住所から位置を求めます
     （jageocoder と住所辞書があればそれで、なければ町丁・字名との照合で町丁・字の代表点に）。
     """
+    from api.analyses._words import kind_counts
     from api.importing import import_resource_file
 
+    _act_as(acting)
     settings = _settings(workspace=workspace)
     try:
+        _check_acting(settings.workspace)
         with _open(settings.workspace) as store:
             result = import_resource_file(store, path, kind=kind, replace=replace, skip_unmatched=skip_unmatched)
     except _errors() as exc:
         _fail(exc)
     if result.get("located"):
         click.echo(result["message"])
-    click.echo(f"{result['imported']} 件を取り込みました: {result['kinds']}")
+    for key, n in result["kinds"].items():
+        click.echo(f"{kind_counts({key: n})}を取り込みました")
+    if len(result["kinds"]) != 1:
+        click.echo(f"合計 {result['imported']:,}件を取り込みました")
 
 
 @import_.command(name="tier")
@@ -434,9 +467,13 @@ def _analysis_command(spec) -> click.Command:
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                   help="LocalCluster のワーカー数（プロセス）")
     @click.option("--scenario", default=None, help="保存したシナリオの上で実行（tsunagu scenario list）")
-    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, scenario, **options):
+    @click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力（集計値は丸める前の値のまま）")
+    @_as_option
+    def command(pairs, workspace, data_dir, out_dir, all_municipalities, only, scheduler, workers, scenario, as_json,
+                acting, **options):
         from api.jobs import parse_param_pairs
 
+        _act_as(acting)
         try:
             params = parse_param_pairs(spec, pairs)
             for name, (_, to_params) in _cli_options(spec).items():
@@ -449,7 +486,7 @@ def _analysis_command(spec) -> click.Command:
                 _analyse_all(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace,
                              scheduler=scheduler, workers=workers, only=only)
             else:
-                _analyse_one(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace)
+                _analyse_one(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace, as_json=as_json)
         except _errors() as exc:
             _fail(exc)
 
@@ -467,12 +504,13 @@ def _jobs_root(workspace: str) -> Path:
     return Path("jobs") if "://" in workspace else Path(workspace).resolve().parent / "jobs"
 
 
-def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace) -> None:
+def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace, as_json: bool = False) -> None:
     from tqdm import tqdm
 
-    from api.jobs import run_job, who, write_job_outputs
+    from api.jobs import job_words, run_job, who, write_job_outputs
 
     settings = _settings(workspace=workspace)
+    _check_acting(settings.workspace)
     folder = _data_dir_or_none(data_dir)
     with _open(settings.workspace, create=False) as store, \
             tqdm(total=100, desc=spec.label, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
@@ -488,18 +526,50 @@ def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace) -> None:
             _fail(TsunaguError(f"{spec.label}（ジョブ {job_id[:8]}）は失敗しました: {record['error']}"))
         out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-{job_id[:8]}"
         written = write_job_outputs(store, record, out)
-    _print_job(spec, record, written, out)
+        workspace_row = store.workspace()
+    if as_json:
+        click.echo(json.dumps({**record, **job_words(record), "outputs": {k: str(p) for k, p in written.items()}},
+                              ensure_ascii=False, indent=2, default=str))
+        return
+    _print_job(spec, {**record, "_workspace": workspace_row}, written, out)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def figure_table(figures: list[dict]) -> list[str]:
+    """The 集計値 rows: Japanese label padded to one column, value right-aligned with its unit."""
+    from api.analyses._words import format_value
+
+    if not figures:
+        return []
+    left = max(_width(f["label"]) for f in figures)
+    values = [format_value(f) for f in figures]
+    right = max(_width(v) for v in values)
+    return [f"  {f['label']}{' ' * (left - _width(f['label']))}  {' ' * (right - _width(v))}{v}"
+            for f, v in zip(figures, values)]
 
 
 def _print_job(spec, record: dict, written: dict, out: Path) -> None:
+    from api.clock import japan_text
+    from api.jobs import job_city, job_words
+
+    words = job_words(record)
+    city = job_city(record, record.get("_workspace"))
     click.echo("")
-    click.secho(f"{spec.label}（ジョブ {record['job_id']}）", bold=True)
-    click.echo(f"  データ版 {record['data_version']}、実行者 {record['created_by']}、{record['finished_at']}")
-    if record["summary"]:
-        click.echo("概要:")
-        for key, value in record["summary"].items():
-            text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-            click.echo(f"  {key}: {text}")
+    click.secho(f"{spec.label}（ジョブ {record['job_id'][:8]}）", bold=True)
+    where = f"{city['city_name']}（{city['city_code']}）" if city["city_name"] != city["city_code"] else city["city_code"]
+    click.echo(f"  {where}、実行者 {record['created_by']}、{japan_text(record['finished_at'])}、"
+               f"データ版 {record['data_version']}")
+    click.echo("")
+    click.secho(words["headline"], bold=True)
+    if words["figures"]:
+        click.echo("集計値:")
+        for line in figure_table(words["figures"]):
+            click.echo(line)
     if record["notes"]:
         click.echo("注記:")
         for note in record["notes"]:
@@ -511,14 +581,13 @@ def _print_job(spec, record: dict, written: dict, out: Path) -> None:
 
 
 def _analyse_all(spec, params: dict, *, data_dir, out_dir, workspace, scheduler, workers, only) -> None:
-    import datetime as _dt
-
+    from api.clock import now_japan
     from api.fanout import run_all_municipalities
     from api.importing import find_data_dir
 
     settings = _settings(workspace=workspace)
     folder = find_data_dir(data_dir or settings.data_dir)
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = now_japan().strftime("%Y%m%d-%H%M%S")
     out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-all-{stamp}"
     codes = [c.strip() for c in only.split(",") if c.strip()] if only else None
     where = f"スケジューラ {scheduler}" if scheduler else f"LocalCluster {workers} ワーカー"

@@ -95,6 +95,8 @@ def add(username, role, station_id, display_name, password_stdin, workspace, acc
 def list_(workspace, accounts) -> None:
     """アカウントを一覧します。"""
 
+    from api.clock import japan_text
+
     def action():
         rows = _accounts(workspace, accounts).list_users()
         if not rows:
@@ -102,7 +104,8 @@ def list_(workspace, accounts) -> None:
         for r in rows:
             flags = "".join([" [無効]" if r["disabled"] else "", " [ロック中]" if r["locked"] else ""])
             station = f" 拠点 {r['station_id']}" if r["station_id"] else ""
-            click.echo(f"{r['username']}\t{r['role_label']}{station}{flags}")
+            last = f"\t最終ログイン {japan_text(r['last_login_at'])}" if r["last_login_at"] else "\t未ログイン"
+            click.echo(f"{r['username']}\t{r['role_label']}{station}{flags}{last}")
 
     _run(action)
 

@@ -76,8 +76,11 @@ def worker(workspace, workspace_name, once, poll_s, lease_s, max_attempts, data_
                     record = Worker(one, **options).run_once()
                     if record is not None:
                         break
+                from api.store._jobs import JOB_STATUSES
+
                 click.echo("待機中のジョブはありません" if record is None
-                           else f"ジョブ {record['job_id']}: {record['status']}", err=True)
+                           else f"ジョブ {record['job_id']}: {JOB_STATUSES.get(record['status'], record['status'])}",
+                           err=True)
             else:
                 run_workspaces(stores, lambda one: Worker(one, **options), stop=stop,
                                poll_s=poll_s or settings.job_poll_s)

@@ -41,7 +41,7 @@ def _named_store(request: Request, name: str) -> Store:
         return store
     names = [w["name"] for w in list_workspaces(state.settings)]
     if name not in names:
-        msg = f"no workspace {name!r}; this server has: {', '.join(names)}"
+        msg = f"ワークスペース「{name}」はありません（このサーバーにあるもの: {'、'.join(names)}）"
         raise NotFound(msg, hint="GET /workspaces で一覧を確認し、ワークスペースを選び直してください")
     with _open_lock:
         store = stores.get(name)

@@ -8,6 +8,7 @@ import math
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.accounts import AuthError
 from api.store.base import StoreError, WorkspaceNotInitialised
@@ -40,7 +41,7 @@ class NotFound(Exception):
 class Unauthorized(Exception):
     """No valid login: missing, unknown or expired session token (401; web pages redirect to the login)."""
 
-    def __init__(self, message: str = "login required", *, hint: str | None = None) -> None:
+    def __init__(self, message: str = "ログインが必要です", *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint or "ログインしてください"
         super().__init__(message)
@@ -165,31 +166,66 @@ def _finite(value):
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = []
-    for err in exc.errors():
-        problems.append({"loc": _finite(list(err.get("loc", ()))), "msg": str(err.get("msg", "")),
-                         "type": str(err.get("type", "")), "input": _finite(err.get("input"))})
-    first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(p) for p in first["loc"]) or "request"
-    return JSONResponse(_body("invalid_request", "リクエストの形式が正しくありません", f"{where}: {first['msg']}",
+    from api import validation_ja
+
+    errors = list(exc.errors())
+    log.info("invalid request %s %s: %s", request.method, request.url.path,
+             "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in errors))
+    problems = validation_ja.problems(errors, finite=_finite)
+    return JSONResponse(_body("invalid_request", "リクエストの形式が正しくありません", validation_ja.summary(problems),
                               "送信した項目と値を確かめてください", detail=problems), status_code=422)
+
+
+#: HTTP statuses Starlette raises itself (unknown URL, wrong method…) → (code, title, message).
+HTTP_WORDS = {
+    404: ("not_found", "見つかりません", "このアドレス（{path}）のページや API はありません"),
+    405: ("method_not_allowed", "この操作はできません", "このアドレス（{path}）は {method} を受け付けません"),
+    406: ("not_acceptable", "この形式では返せません", "このアドレス（{path}）はその形式で返せません"),
+    415: ("unsupported_media_type", "この形式は受け付けません", "送られたデータの形式を受け付けません"),
+}
+#: What to do next, per status.
+HTTP_HINTS = {404: "アドレスを確かめてください（API の一覧は /docs、画面は /web/）",
+              405: "API の一覧（/docs）で使える操作を確かめてください"}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException):
+    """Starlette's own errors (``{"detail": "Not Found"}``) in Japanese, with the machine ``error`` code."""
+    from html import escape
+
+    code, title, text = HTTP_WORDS.get(exc.status_code, ("http_error", "リクエストを処理できません",
+                                                          "リクエストを処理できませんでした（状態 {status}）"))
+    message = text.format(path=request.url.path, method=request.method, status=exc.status_code)
+    hint = HTTP_HINTS.get(exc.status_code)
+    headers = getattr(exc, "headers", None)
+    if request.url.path.startswith("/web") and request.method in ("GET", "HEAD"):
+        page = ("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                f"<title>{escape(title)} - つなぐ</title></head><body style=\"font-family:sans-serif;margin:2rem\">"
+                f"<h1>{escape(title)}</h1><p>{escape(message)}</p>"
+                "<p><a href=\"/web/\">トップへ戻る</a></p></body></html>")
+        return HTMLResponse(page, status_code=exc.status_code, headers=headers)
+    return JSONResponse(_body(code, title, message, hint, detail=message, code=code),
+                        status_code=exc.status_code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(_body("internal", "内部エラーが発生しました",
-                              "an unexpected error occurred; the server log has the details"), status_code=500)
+                              "予期しないエラーが起きました（詳しくはサーバーのログにあります）",
+                              "もう一度試し、続くときは管理者に連絡してください"), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping of domain errors to HTTP statuses on ``app``.
 
-    InputDataError → 422, UnknownMunicipalityError / DataNotFoundError / NotFound → 404, Conflict → 409,
+    Starlette's own HTTP errors (unknown URL 404, wrong method 405…) → the same status in Japanese
+    (web pages: a Japanese HTML page), InputDataError → 422, UnknownMunicipalityError / DataNotFoundError / NotFound → 404, Conflict → 409,
     Unauthorized / failed login → 401 (web pages: redirect to the login page), Forbidden → 403,
     locked account → 423 with Retry-After, WorkspaceNotInitialised → 409, other StoreError → 503, UploadTooLarge → 413, anything else → 500
     without details.
     """
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(InputDataError, _input_data)
     app.add_exception_handler(UnknownMunicipalityError, _unknown_municipality)
     app.add_exception_handler(DataNotFoundError, _data_not_found)

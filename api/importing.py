@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import getpass
 import os
 import unicodedata
 from collections.abc import Callable
@@ -475,12 +474,12 @@ def check_resource_file(
                 else:
                     table, rows_map, unmatched, located = _locate(store, table, name)
                     if unmatched and not skip_unmatched:
-                        exc = InputDataError(f"{len(unmatched)} addresses matched no 町丁・字 of the city", source=name,
+                        exc = InputDataError(f"{len(unmatched)} 行の住所が市内のどの町丁・字とも合いません", source=name,
                                              row=unmatched[0].row)
                         return ResourceCheck(name, located["rows"], None, unmatched, exc, replace, located=located)
                     left_out = unmatched
                     if table.empty:
-                        exc = InputDataError("no address could be placed", source=name)
+                        exc = InputDataError("位置を求められた住所がありません", source=name)
                         return ResourceCheck(name, located["rows"], None, unmatched, exc, replace, located=located)
                     points = resources_from_table(table, source_name=name, kind=kind)
             except InputDataError as exc:
@@ -496,7 +495,7 @@ def check_resource_file(
         return ResourceCheck(name, 0, None, [RowProblem(None, exc.reason)], exc, replace)
     rows_read = located["rows"] if located else len(points)
     if points.empty:
-        exc = InputDataError("the file has no resource rows", source=name)
+        exc = InputDataError("ファイルに地域資源の行がありません", source=name)
         return ResourceCheck(name, 0, None, [RowProblem(None, "資源の行がありません")], exc, replace)
     problems, exc = _nul_characters(points, name)
     if not problems:
@@ -642,11 +641,11 @@ def _clashes(store: Store, points: gpd.GeoDataFrame, name: str, *, replace: bool
         else:
             reason = f"ID「{row['resource_id']}」はすでに登録されています（置き換えるなら「置き換え」を選んでください）"
         problems.append(RowProblem(int(i) + 1, reason, str(row["resource_id"]), str(row["name"] or "")))
-    rows = ", ".join(str(i + 1) for i in clash.index[:10])
-    where = "used by a resource of another kind" if replace else "already in the workspace"
-    msg = f"resource id {clash['resource_id'].iloc[0]!r} is {where} (rows {rows})"
+    rows = "、".join(str(i + 1) for i in clash.index[:10])
+    where = "種別の違う既存の資源が使っています" if replace else "すでにワークスペースにあります"
+    msg = f"ID「{clash['resource_id'].iloc[0]}」は{where}（{rows} 行目）"
     exc = InputDataError(msg, source=name, row=int(clash.index[0]) + 1,
-                         hint="give new ids, or import with replace to overwrite resources of these kinds")
+                         hint="別の ID を付けるか、置き換え（--replace）で同じ種別の資源を置き換えてください")
     return problems, exc
 
 
@@ -661,8 +660,8 @@ def _nul_characters(points: gpd.GeoDataFrame, name: str) -> tuple[list[RowProble
         return [], None
     rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
     problems = [RowProblem(r, "NUL 文字（制御文字）が含まれています。壊れたファイルでないか確かめてください") for r in rows]
-    msg = f"rows {', '.join(map(str, rows[:10]))} contain a NUL character"
-    return problems, InputDataError(msg, source=name, row=rows[0], hint="save the table again as CSV UTF-8")
+    msg = f"{'、'.join(map(str, rows[:10]))} 行目に NUL 文字（制御文字）が含まれています"
+    return problems, InputDataError(msg, source=name, row=rows[0], hint="表を「CSV UTF-8」で保存し直してください")
 
 
 def _blank(value) -> bool:
@@ -789,10 +788,9 @@ def _kind_list() -> str:
 
 
 def _who() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
+    from api.acting import acting_user
+
+    return acting_user()
 
 
 def import_tier_file(

@@ -12,7 +12,6 @@ GeoPackage default, :mod:`api.job_process`), in background threads of the API
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import io
 import json
@@ -84,12 +83,20 @@ def job_city(record: dict, workspace: dict | None = None) -> dict:
     return {"city_code": code, "city_name": name or code}
 
 
+def job_words(record: dict) -> dict:
+    """``{"headline", "figures"}`` of a done job: its summary in Japanese (:mod:`api.analyses._words`)."""
+    from api.analyses._words import describe
+
+    spec = load_analyses().get(record.get("analysis"))
+    return describe(record.get("analysis"), record.get("summary"), label=None if spec is None else spec.label,
+                    notes=record.get("notes"))
+
+
 def who() -> str:
-    """The user running the CLI (job ``created_by``)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
+    """The user running the CLI (job ``created_by``): ``--as``, ``TSUNAGU_USER`` or the (mapped) OS user."""
+    from api.acting import acting_user
+
+    return acting_user()
 
 
 # ---------------------------------------------------------------------- running
@@ -376,11 +383,21 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     return labelled(table).to_csv(index=False).encode("utf-8-sig")
 
 
-def xlsx_bytes(tables: dict[str, pd.DataFrame], *, notes: list[str] | None = None) -> bytes:
-    """One Excel workbook, one sheet per table (plus a 注記 sheet with the notes)."""
+def xlsx_bytes(tables: dict[str, pd.DataFrame], *, notes: list[str] | None = None, words: dict | None = None) -> bytes:
+    """One Excel workbook, one sheet per table (plus a 注記 sheet with the notes).
+
+    ``words`` (:func:`job_words`) with figures puts a 概要 sheet first: the headline sentence in
+    A1, then 項目 / 値 / 単位 of every figure.
+    """
     buffer = io.BytesIO()
     used: set[str] = set()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        if words and words.get("figures"):
+            sheet = _sheet_name("概要", used)
+            figures = words["figures"]
+            pd.DataFrame({"項目": [f["label"] for f in figures], "値": [f["value"] for f in figures],
+                          "単位": [f["unit"] for f in figures]}).to_excel(writer, sheet_name=sheet, index=False, startrow=2)
+            writer.sheets[sheet]["A1"] = words["headline"]
         for name, table in tables.items():
             sheet = _sheet_name(name, used)
             frame = labelled(table)
@@ -421,7 +438,7 @@ def write_job_outputs(store: Store, record: dict, out_dir: Path) -> dict[str, Pa
         path.write_bytes(csv_bytes(table))
         written[name] = path
     xlsx = out_dir / f"{record['analysis']}.xlsx"
-    xlsx.write_bytes(xlsx_bytes(tables, notes=record["notes"]))
+    xlsx.write_bytes(xlsx_bytes(tables, notes=record["notes"], words=job_words(record)))
     written["xlsx"] = xlsx
     html = store.job_map(record["job_id"])
     if html is not None:

@@ -69,7 +69,7 @@ class RoleRule:
             user = _caller(request, required=True)
             if user.role not in self.roles:
                 allowed = "・".join(ROLES[r] for r in self.roles)
-                msg = f"{user.username} ({user.role}) may not use {request.method} {request.url.path}"
+                msg = f"{user.username}（{user.role_label}）には {request.method} {request.url.path} の権限がありません"
                 raise Forbidden(msg, hint=f"この操作は {allowed} のみ行えます")
         request.state.user = user
         return user
@@ -93,7 +93,7 @@ def deny_undeclared(request: Request) -> None:
     """App-wide dependency: refuse routes that declare no access rule (default deny)."""
     route = request.scope.get("route")
     if route is None or route_rule(route) is None:
-        msg = f"{request.method} {request.url.path} has no access rule and is closed"
+        msg = f"{request.method} {request.url.path} にはアクセスの決まりがないため閉じています"
         raise Forbidden(msg, hint="管理者に連絡してください")
 
 
@@ -150,11 +150,11 @@ def _caller(request: Request, *, required: bool) -> User | None:
     user = get_accounts(request).session_user(token) if token else None
     if user is None:
         if required:
-            msg = "login required" if token is None else "the session has expired or is not valid; log in again"
+            msg = "ログインが必要です" if token is None else "ログインの有効期限が切れたか、正しくありません。もう一度ログインしてください"
             raise Unauthorized(msg)
         return None
     if how == "cookie" and request.method not in _SAFE_METHODS and not _same_site(request):
-        msg = f"cross-site {request.method} refused"
+        msg = f"ほかのサイトからの {request.method} は受け付けません"
         raise Forbidden(msg, hint="このサイトの画面から操作してください")
     return user
 

@@ -97,7 +97,7 @@ def demand_points(
         estimated (empty when the census gave it everywhere); ``attrs["cell_size_m"]``.
     """
     if cell_size_m <= 0:
-        msg = f"mesh cell size must be positive, got {cell_size_m}"
+        msg = f"メッシュの大きさは正の数で指定してください（{cell_size_m} が渡されました）"
         raise InputDataError(msg)
     if clip not in ("boundary", "all"):
         msg = f"clip は 'boundary' か 'all' を指定してください（{clip!r} が渡されました）"
@@ -105,8 +105,9 @@ def demand_points(
     areas = small_areas.reset_index(drop=True)
     if areas["population"].isna().any():
         first = areas.loc[areas["population"].isna(), "name"].iloc[0]
-        msg = f"population unknown for {first}"
-        raise InputDataError(msg, feature=str(first), hint="demand needs a census count for every small area")
+        msg = f"{first} の人口が分かりません"
+        raise InputDataError(msg, feature=str(first),
+                             hint="人口の配分には、すべての小地域に国勢調査の人口が要ります")
     elderly, estimated, note = _elderly_counts(areas, elderly_share)
     proj = areas.to_crs(crs)
     bpts = None

@@ -47,9 +47,10 @@ class InputDataError(TsunaguError, ValueError):
         if self.source:
             where.append(str(self.source))
         if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.feature is not None:
-            where.append(f"feature {self.feature}")
+            where.append(f"{self.row}行目")
+        if self.feature is not None:  # a feature's number in a file, else the item (field, stop, area) concerned
+            feature = str(self.feature)
+            where.append(f"地物 {feature}" if feature[:1].isdigit() else f"項目「{feature}」")
         text = (": ".join(where) + ": " if where else "") + self.reason
         if self.hint:
             text += f" — {self.hint}"

@@ -108,9 +108,9 @@ def municipality(path: str | Path, code: str) -> gpd.GeoDataFrame:
     munis = read_municipalities(path)
     row = munis[munis["code"] == code]
     if row.empty:
-        listing = ", ".join(f"{c} {n}" for c, n in zip(munis["code"], munis["name"]))
-        msg = f"municipality code {code} is not in this N03 file"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"codes present: {listing}")
+        listing = "、".join(f"{c} {n}" for c, n in zip(munis["code"], munis["name"]))
+        msg = f"市区町村コード {code} はこの行政区域（N03）のファイルにありません"
+        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村: {listing}")
     return row.reset_index(drop=True)
 
 
@@ -155,8 +155,8 @@ def read_census_small_areas(path: str | Path, *, city_code: str) -> gpd.GeoDataF
     part = gdf[codes == city_code].copy()
     if part.empty:
         present = sorted(set(codes))
-        msg = f"municipality code {city_code} has no small areas in this file"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"codes present: {', '.join(present)}")
+        msg = f"市区町村コード {city_code} の小地域はこのファイルにありません"
+        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present)}")
     part["KEY_CODE"] = part["KEY_CODE"].astype(str)
     hcode = pd.to_numeric(part.get("HCODE", ESTAT_ORDINARY_HCODE), errors="coerce").fillna(ESTAT_ORDINARY_HCODE)
     water = part[hcode != ESTAT_ORDINARY_HCODE]
@@ -243,8 +243,8 @@ def _districts(gdf, path, city_code, code_col, name_col, addr_col, label) -> gpd
     part = gdf[codes == city_code]
     if part.empty:
         present = sorted(c for c in set(codes) if c.isdigit())
-        msg = f"municipality code {city_code} has no {label} districts in this file"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"codes present: {', '.join(present[:60])}")
+        msg = f"市区町村コード {city_code} の学区（{label}）はこのファイルにありません"
+        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present[:60])}")
     names = part[name_col].fillna("").astype(str)
     addr = part[addr_col].fillna("").astype(str) if addr_col in part.columns else pd.Series("", index=part.index)
     out = gpd.GeoDataFrame(

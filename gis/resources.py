@@ -150,8 +150,8 @@ def resources_from_file(
     bad = types != "Point"
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
-        msg = f"resources must be points, but feature {i + 1} is a {types.iloc[i]}"
-        raise InputDataError(msg, source=source, row=i + 1, hint="upload one point per place")
+        msg = f"地域資源は点で指定してください（{i + 1}番目の地物は {types.iloc[i]} です）"
+        raise InputDataError(msg, source=source, row=i + 1, hint="1か所につき1つの点にしてください")
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     return _build(table, source=source, kind=kind, id_column=None, xy=(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()))
 
@@ -173,26 +173,26 @@ def _build(
     df: pd.DataFrame, *, source: str, kind: str | None, id_column: str | None, xy: tuple | None
 ) -> gpd.GeoDataFrame:
     if df is None or len(df) == 0:
-        msg = "the table has no rows"
-        raise InputDataError(msg, source=source, hint="add one row per place")
+        msg = "表に行がありません"
+        raise InputDataError(msg, source=source, hint="1か所につき1行を書いてください")
     df = df.reset_index(drop=True)
     cols = _find_columns(df)
     if id_column is not None:
         if id_column not in df.columns:
-            msg = f"no column {id_column!r}; the columns are {', '.join(map(str, df.columns))}"
+            msg = f"列「{id_column}」がありません（ある列: {'、'.join(map(str, df.columns))}）"
             raise InputDataError(msg, source=source)
         cols["id"] = id_column
     default_kind = None
     if kind is not None:
         default_kind = resource_kind(kind)
         if default_kind is None:
-            msg = f"unknown resource kind {kind!r}; known kinds: {_known_kinds()}"
-            raise InputDataError(msg, source=source)
+            msg = f"種別「{kind}」はありません（使える種別: {_known_kinds()}）"
+            raise InputDataError(msg, source=source, hint="種別の一覧は tsunagu kinds で確かめられます")
     if xy is None:
         if "lat" not in cols or "lon" not in cols:
-            msg = (f"no coordinate columns: need 緯度 (lat) and 経度 (lon); "
-                   f"the columns are {', '.join(map(str, df.columns))}")
-            raise InputDataError(msg, source=source, hint="add 緯度 and 経度 columns in decimal degrees (e.g. 34.79, 133.62)")
+            msg = (f"座標の列がありません: 緯度と経度の列が要ります（ある列: {'、'.join(map(str, df.columns))}）")
+            raise InputDataError(msg, source=source,
+                                 hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます")
         lon, lat = _coordinates(df, cols, source)
     else:
         lon, lat = (np.asarray(v, dtype=float) for v in xy)
@@ -224,20 +224,22 @@ def _build(
 
 def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
     out = []
-    for role, label in (("lon", "経度 (longitude)"), ("lat", "緯度 (latitude)")):
+    for role, label in (("lon", "経度"), ("lat", "緯度")):
         raw = df[cols[role]]
         text = raw.map(lambda v: None if _blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna()
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
-            shown = "blank" if _blank(raw.iloc[i]) else repr(raw.iloc[i])
-            msg = f"{label} in column {cols[role]!r} is {shown}, not a number"
+            if _blank(raw.iloc[i]):
+                msg = f"{label}の列「{cols[role]}」が空欄です"
+            else:
+                msg = f"{label}の列「{cols[role]}」の値「{raw.iloc[i]}」は数値ではありません"
             more = int(bad.sum())
             if more > 1:
-                msg += f" ({more} rows have no usable {role})"
+                msg += f"（{label}が使えない行は全部で {more} 行）"
             raise InputDataError(msg, source=source, row=i + 1,
-                                 hint="give decimal degrees (e.g. 34.7889, 133.6166) or geocode the address first")
+                                 hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます")
         out.append(values.to_numpy(dtype=float))
     return out[0], out[1]
 
@@ -248,30 +250,30 @@ def _check_positions(lon: np.ndarray, lat: np.ndarray, source: str) -> None:
         rows = np.flatnonzero(swapped)
         listed = ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
         i = int(rows[0])
-        msg = (f"latitude and longitude look swapped (緯度={lat[i]}, 経度={lon[i]}) in rows {listed}")
+        msg = f"緯度と経度が入れ替わっているようです（緯度={lat[i]}、経度={lon[i]}。該当する行: {listed}）"
         raise InputDataError(msg, source=source, row=i + 1,
-                             hint="緯度 (latitude) is about 20–46 and 経度 (longitude) about 122–154 in Japan; swap the columns")
+                             hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください")
     outside = ~looks_japanese(lon, lat)
     if outside.any():
         i = int(np.argmax(outside))
-        msg = f"the position (緯度={lat[i]}, 経度={lon[i]}) is outside Japan"
+        msg = f"位置（緯度={lat[i]}、経度={lon[i]}）が日本の外です"
         more = int(outside.sum())
         if more > 1:
-            msg += f" ({more} rows in all)"
+            msg += f"（全部で {more} 行）"
         raise InputDataError(msg, source=source, row=i + 1,
-                             hint="check the coordinates are decimal degrees in JGD2011/WGS84, not metres or degrees-minutes")
+                             hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）")
 
 
 def _known_kinds() -> str:
-    return ", ".join(f"{k} ({v})" for k, v in RESOURCE_KINDS.items())
+    return "、".join(f"{v}（{k}）" for k, v in RESOURCE_KINDS.items())
 
 
 def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: str) -> list[str]:
     if column is None:
         if default is None:
-            msg = "no 種別 (kind) column and no kind given"
+            msg = "種別の列がなく、種別の指定もありません"
             raise InputDataError(msg, source=source,
-                                 hint=f"add a 種別 column or choose the kind of every row; known kinds: {_known_kinds()}")
+                                 hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）")
         return [default] * len(df)
     out = []
     for i, value in enumerate(df[column].tolist()):
@@ -279,9 +281,9 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
         if key is None and _blank(value):
             key = default
         if key is None:
-            shown = "blank" if _blank(value) else repr(value)
-            msg = f"unknown resource kind {shown} in column {column!r}; known kinds: {_known_kinds()}"
-            raise InputDataError(msg, source=source, row=i + 1, hint="use one of the known kinds (English key or Japanese label)")
+            shown = "空欄" if _blank(value) else f"「{value}」"
+            msg = f"種別の列「{column}」の値 {shown} は知らない種別です（使える種別: {_known_kinds()}）"
+            raise InputDataError(msg, source=source, row=i + 1, hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）")
         out.append(key)
     return out
 
@@ -294,17 +296,17 @@ def _ids(df: pd.DataFrame, column: str | None, source: str) -> list[str]:
     blank = values.isna()
     if blank.any():
         i = int(np.argmax(blank.to_numpy()))
-        msg = f"the id in column {column!r} is blank"
-        raise InputDataError(msg, source=source, row=i + 1, hint="give every row an id, or remove the id column to have ids generated")
+        msg = f"ID の列「{column}」が空欄です"
+        raise InputDataError(msg, source=source, row=i + 1, hint="すべての行に ID を書くか、ID の列を消して自動で付けてください")
     dup = values[values.duplicated(keep=False)]
     if len(dup):
         parts = []
         for value in list(dict.fromkeys(dup))[:10]:
             rows = ", ".join(str(i + 1) for i in np.flatnonzero((values == value).to_numpy()))
-            parts.append(f"{value!r} in rows {rows}")
+            parts.append(f"「{value}」が {rows} 行目")
         first = int(np.flatnonzero(values.duplicated(keep=False).to_numpy())[0])
-        msg = f"duplicate ids: {'; '.join(parts)}"
-        raise InputDataError(msg, source=source, row=first + 1, hint="give every place its own id")
+        msg = f"ID が重複しています: {'、'.join(parts)}"
+        raise InputDataError(msg, source=source, row=first + 1, hint="1か所ごとに別の ID を付けてください")
     return values.tolist()
 
 

@@ -61,7 +61,7 @@ def test_login_sets_an_httponly_strict_cookie_that_authenticates(client):
 def test_no_login_is_401_and_garbage_token_is_401(client):
     assert client.get("/tiers").status_code == 401
     r = client.get("/tiers", headers={"Authorization": "Bearer " + "x" * 43})
-    assert r.status_code == 401 and "expired or is not valid" in r.json()["message"]
+    assert r.status_code == 401 and "有効期限が切れたか" in r.json()["message"]
     assert client.get("/tiers", headers={"Authorization": "Bearer " + "x" * 5000}).status_code == 401
 
 
@@ -96,7 +96,7 @@ def test_unknown_user_and_wrong_password_look_the_same(client):
     a = _login(client, "no-such-user", "whatever-password")
     b = _login(client, "test-viewer", "whatever-password")
     assert a.status_code == b.status_code == 401
-    assert a.json()["message"] == b.json()["message"] == "wrong user name or password"
+    assert a.json()["message"] == b.json()["message"] == "ユーザー名かパスワードが違います"
 
 
 def test_sql_in_name_fields_is_just_text(client):
@@ -141,7 +141,7 @@ def test_cookie_session_refuses_cross_site_writes(client):
     assert _login(client, "test-admin", PASSWORD).status_code == 200  # cookie set
     body = {"username": "from-evil", "password": "long-enough-1", "role": "viewer"}
     r = client.post("/users", json=body, headers={"Origin": "https://evil.example"})
-    assert r.status_code == 403 and "cross-site" in r.json()["message"]
+    assert r.status_code == 403 and "ほかのサイトから" in r.json()["message"]
     r = client.post("/users", json=body, headers={"Origin": "http://testserver"})
     assert r.status_code == 201
     # a bearer token is not sent by browsers on their own: no Origin check needed
@@ -162,7 +162,7 @@ def test_account_file_is_private_and_holds_no_password(settings, client):
 
 def test_account_store_rules(tmp_path):
     accounts = AccountStore(tmp_path / "x.accounts.sqlite", max_failures=2, lockout_minutes=1)
-    with pytest.raises(InputDataError, match="unknown role"):
+    with pytest.raises(InputDataError, match="役割「"):
         accounts.create_user("a", "long-enough-1", role="root")
     user = accounts.create_user("a", "long-enough-1", role="viewer")
     with pytest.raises(AuthError) as info:

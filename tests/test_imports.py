@@ -116,7 +116,7 @@ def test_unknown_kind_is_refused(store, tmp_path):
     lon, lat = _lonlat(1, 1)
     path = tmp_path / "kinds.csv"
     path.write_text(f"名称,種別,緯度,経度\nA,salon,{lat},{lon}\nB,カラオケ,{lat},{lon}\n", encoding="utf-8")
-    _refused(store, lambda: import_resource_file(store, path), "kinds.csv", "カラオケ", "row 2")
+    _refused(store, lambda: import_resource_file(store, path), "kinds.csv", "カラオケ", "2行目")
 
 
 def test_duplicate_ids_are_refused(store, tmp_path):
@@ -130,7 +130,7 @@ def test_id_already_in_the_workspace_is_refused(store, tmp_path):
     lon, lat = _lonlat(1, 1)
     path = tmp_path / "again.csv"
     path.write_text(f"ID,名称,緯度,経度\nr1,東公民館,{lat},{lon}\n", encoding="utf-8")
-    _refused(store, lambda: import_resource_file(store, path, kind="kominkan"), "again.csv", "'r1'")
+    _refused(store, lambda: import_resource_file(store, path, kind="kominkan"), "again.csv", "ID「r1」")
 
 
 @pytest.mark.parametrize("content", [b"", b"ID,\xe5\x90\x8d\xe7\xa7\xb0,lat,lon\n"])
@@ -164,7 +164,7 @@ def test_good_tier_polygons_replace_the_stand_in(store, tmp_path):
 def test_self_intersecting_polygon_is_refused(store, tmp_path):
     bowtie = Polygon([(X0, Y0), (X0 + 2000, Y0 + 2000), (X0 + 2000, Y0), (X0, Y0 + 2000)])
     path = _tier_geojson(tmp_path, [("k1", "ねじれ区", _wgs(bowtie)), ("k2", "南公民館区", _wgs(_km_box(2, 0, 4, 2)))])
-    _refused(store, lambda: import_tier_file(store, path, level="kominkan"), "kominkan.geojson", "feature 1", "k1", "Self-intersection")
+    _refused(store, lambda: import_tier_file(store, path, level="kominkan"), "kominkan.geojson", "地物 1", "k1", "Self-intersection")
 
 
 def test_projected_coordinates_labelled_4326_are_refused(store, tmp_path):

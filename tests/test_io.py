@@ -90,7 +90,7 @@ def test_mojibake_latin1_names_first_row(tmp_path):
     with pytest.raises(InputDataError) as err:
         read_table(path)
     assert err.value.row == 2
-    assert "latin.csv: row 2" in str(err.value)
+    assert "latin.csv: 2行目" in str(err.value)
 
 
 def test_mojibake_utf8_read_as_cp932(tmp_path):
@@ -180,7 +180,7 @@ def test_projected_metres_labelled_4326(tmp_path):
     with pytest.raises(InputDataError) as err:
         read_vector(path)
     text = str(err.value)
-    assert "metres.geojson" in text and "feature 1 (name='p0')" in text
+    assert "metres.geojson" in text and "地物 1 (name='p0')" in text
     assert "projected metres" in text and "EPSG:6673" in text
     # and the suggested fix works: the coordinates are JGD2011 zone V metres near 高梁市
     gdf = read_vector(path, crs="EPSG:6673")
@@ -189,7 +189,7 @@ def test_projected_metres_labelled_4326(tmp_path):
 
 def test_projected_without_crs_asks_for_crs(tmp_path):
     path = _write_json(tmp_path / "nocrs.geojson", _feature_collection([_point(-30000.0, -140000.0, id=7)]))
-    with pytest.raises(InputDataError, match=r"nocrs\.geojson: feature 1 \(id=7\): .*carries no CRS"):
+    with pytest.raises(InputDataError, match=r"nocrs\.geojson: 地物 1 \(id=7\): .*carries no CRS"):
         read_vector(path)
 
 
@@ -216,7 +216,7 @@ def test_bowtie_polygon_is_named(tmp_path):
     with pytest.raises(InputDataError) as err:
         read_vector(path)
     text = str(err.value)
-    assert "areas.geojson: feature 2 (name='蝶ネクタイ区')" in text
+    assert "areas.geojson: 地物 2 (name='蝶ネクタイ区')" in text
     assert "Self-intersection" in text
 
 
@@ -335,7 +335,7 @@ def test_estat_bad_value_names_row_and_column(tmp_path):
     path = _estat_fixture(tmp_path / "edited.csv")
     text = path.read_bytes().decode("cp932").replace("420,8", "420,abc")
     path.write_bytes(text.encode("cp932"))
-    with pytest.raises(InputDataError, match=r"edited\.csv: row 2: column T001082002 \(総数０～４歳\) holds 'abc'"):
+    with pytest.raises(InputDataError, match=r"edited\.csv: 2行目: column T001082002 \(総数０～４歳\) holds 'abc'"):
         read_estat_table(path)
 
 
@@ -369,7 +369,7 @@ def test_real_topojson_layers():
 @pytest.mark.realdata
 def test_real_n03_missing_geometries_named_or_dropped():
     path = require_data_dir() / "okayama" / "ksj_n03_municipalities.topo.json"
-    with pytest.raises(InputDataError, match=r"ksj_n03_municipalities\.topo\.json: feature 8: the feature has no geometry"):
+    with pytest.raises(InputDataError, match=r"ksj_n03_municipalities\.topo\.json: 地物 8: the feature has no geometry"):
         read_vector(path)
     gdf = read_vector(path, repair=True)
     assert len(gdf) + len(gdf.attrs["dropped"]) == 96

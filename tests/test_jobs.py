@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import uuid
 from types import SimpleNamespace
@@ -324,7 +325,7 @@ def test_cli_param_pairs_are_typed_from_the_model():
     params = parse_param_pairs(spec, ["min_population=5", "level=kominkan", "fail=false"])
     assert params == {"min_population": 5, "level": "kominkan", "fail": False}
     assert validate_params(spec, params).min_population == 5
-    with pytest.raises(InputDataError, match="パラメータ 'radius' はありません"):
+    with pytest.raises(InputDataError, match="パラメータ「radius」はありません"):
         parse_param_pairs(spec, ["radius=3"])
     with pytest.raises(InputDataError, match="「名前=値」"):
         parse_param_pairs(spec, ["radius"])
@@ -453,7 +454,8 @@ def test_cli_analyse_writes_tables_map_and_summary(tmp_path):
     result = runner.invoke(main, ["analyse", fake.NAME, "--workspace", str(ws), "--out", str(out),
                                   "--param", "min_population=10"])
     assert result.exit_code == 0, result.output
-    assert "テスト用の解析です" in result.output and "areas: 2" in result.output
+    assert "テスト用の解析です" in result.output and "テスト用：地域数の集計が完了しました。" in result.output
+    assert "areas: 2" not in result.output  # raw summary keys are for --json, not for the planner
     assert (out / "areas.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert openpyxl.load_workbook(out / f"{fake.NAME}.xlsx").sheetnames == ["areas", "levels", "注記"]
     assert "地域数の地図" in (out / "map.html").read_text(encoding="utf-8")
@@ -463,6 +465,11 @@ def test_cli_analyse_writes_tables_map_and_summary(tmp_path):
     assert default.exit_code == 0, default.output
     job_id = GeoPackageStore(ws).list_jobs()[0]["job_id"]
     assert (tmp_path / "jobs" / f"{fake.NAME}-{job_id[:8]}" / "areas.csv").exists()
+
+    raw = runner.invoke(main, ["analyse", fake.NAME, "--workspace", str(ws), "--json"])
+    assert raw.exit_code == 0, raw.output
+    printed = json.loads(raw.output[raw.output.index("{"):])
+    assert printed["summary"] == GeoPackageStore(ws).get_job(printed["job_id"])["summary"] and printed["summary"]["areas"]
 
     failed = runner.invoke(main, ["analyse", fake.NAME, "--workspace", str(ws), "--param", "fail=true"])
     assert failed.exit_code == 2 and "サロンの位置データがありません" in failed.output

@@ -104,7 +104,7 @@ def test_the_kind_chosen_for_every_row_may_be_its_japanese_name():
     table = pd.DataFrame({"名称": ["オレンジカフェ松原"], "緯度": [34.80], "経度": [133.60]})
     out = resources_from_table(table, source_name="cafes.csv", kind="オレンジカフェ")
     assert out["kind"].tolist() == ["dementia_cafe"]
-    with pytest.raises(InputDataError, match="unknown resource kind 'カラオケ'; known kinds: salon"):
+    with pytest.raises(InputDataError, match="種別「カラオケ」はありません（使える種別: ふれあい・いきいきサロン（salon）"):
         resources_from_table(table, source_name="cafes.csv", kind="カラオケ")
 
 

@@ -79,12 +79,12 @@ def test_unknown_kind_names_row_and_value():
     with pytest.raises(InputDataError) as err:
         resources_from_table(df, source_name="mixed.csv")
     text = str(err.value)
-    assert text.startswith("mixed.csv: row 2: unknown resource kind 'カラオケ'")
+    assert text.startswith("mixed.csv: 2行目: 種別の列「種別」の値 「カラオケ」 は知らない種別です")
     assert "salon" in text and "kominkan" in text
 
 
 def test_no_kind_at_all():
-    with pytest.raises(InputDataError, match=r"nokind\.csv: no 種別 \(kind\) column"):
+    with pytest.raises(InputDataError, match=r"nokind\.csv: 種別の列がなく、種別の指定もありません"):
         resources_from_table(SALONS, source_name="nokind.csv")
 
 
@@ -92,16 +92,17 @@ def test_duplicate_ids_name_the_rows():
     df = pd.concat([SALONS, SALONS.iloc[[0]]], ignore_index=True)
     with pytest.raises(InputDataError) as err:
         resources_from_table(df, source_name="dup.csv", kind="salon")
-    assert "dup.csv" in str(err.value) and "'s1' in rows 1, 3" in str(err.value)
+    assert "dup.csv" in str(err.value) and "「s1」が 1, 3 行目" in str(err.value)
 
 
-@pytest.mark.parametrize("bad,shown", [("", "blank"), ("北緯34度", "'北緯34度'"), (None, "blank")])
+@pytest.mark.parametrize("bad,shown", [("", "が空欄です"), ("北緯34度", "の値「北緯34度」は数値ではありません"),
+                                        (None, "が空欄です")])
 def test_bad_coordinates_name_the_row(bad, shown):
     df = SALONS.copy()
     df.loc[1, "緯度"] = bad
     with pytest.raises(InputDataError) as err:
         resources_from_table(df, source_name="coords.csv", kind="salon")
-    assert str(err.value).startswith(f"coords.csv: row 2: 緯度 (latitude) in column '緯度' is {shown}")
+    assert str(err.value).startswith(f"coords.csv: 2行目: 緯度の列「緯度」{shown}")
 
 
 def test_swapped_csv_names_the_rows(tmp_path):
@@ -110,19 +111,19 @@ def test_swapped_csv_names_the_rows(tmp_path):
     with pytest.raises(InputDataError) as err:
         resources_from_file(path, kind="salon")
     assert err.value.row == 2
-    assert "swapped.csv: row 2: latitude and longitude look swapped" in str(err.value)
-    assert "rows 2, 3" in str(err.value)
+    assert "swapped.csv: 2行目: 緯度と経度が入れ替わっているようです" in str(err.value)
+    assert "該当する行: 2, 3" in str(err.value)
 
 
 def test_outside_japan_names_the_row():
     df = SALONS.copy()
     df.loc[1, ["緯度", "経度"]] = ["51.5", "-0.12"]
-    with pytest.raises(InputDataError, match=r"far\.csv: row 2: the position .* is outside Japan"):
+    with pytest.raises(InputDataError, match=r"far\.csv: 2行目: 位置（.*）が日本の外です"):
         resources_from_table(df, source_name="far.csv", kind="salon")
 
 
 def test_missing_coordinate_columns():
-    with pytest.raises(InputDataError, match=r"nocoords\.csv: no coordinate columns"):
+    with pytest.raises(InputDataError, match=r"nocoords\.csv: 座標の列がありません"):
         resources_from_table(SALONS.drop(columns=["経度"]), source_name="nocoords.csv", kind="salon")
 
 
@@ -161,7 +162,7 @@ def test_geojson_polygons_are_refused(tmp_path):
          "geometry": {"type": "Polygon", "coordinates": [[[133.5, 34.7], [133.6, 34.7], [133.6, 34.8], [133.5, 34.7]]]}}]}
     path = tmp_path / "poly.geojson"
     path.write_text(json.dumps(fc), encoding="utf-8")
-    with pytest.raises(InputDataError, match=r"poly\.geojson: row 1: .*must be points"):
+    with pytest.raises(InputDataError, match=r"poly\.geojson: 1行目: 地域資源は点で指定してください"):
         resources_from_file(path, kind="salon")
 
 
@@ -175,7 +176,7 @@ def test_genuine_positions_always_accepted_swapped_always_refused(points):
                        "緯度": [p[0] for p in points], "経度": [p[1] for p in points]})
     assert len(resources_from_table(df, source_name="ok.csv", kind="salon")) == len(points)
     swapped = df.rename(columns={"緯度": "経度", "経度": "緯度"})
-    with pytest.raises(InputDataError, match="swapped"):
+    with pytest.raises(InputDataError, match="入れ替わっている"):
         resources_from_table(swapped, source_name="sw.csv", kind="salon")
 
 

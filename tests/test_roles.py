@@ -113,7 +113,7 @@ def test_a_route_without_a_rule_is_closed_at_runtime(app):
     with TestClient(probe, raise_server_exceptions=False) as client:
         r = client.get("/undeclared", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 403 and "secret" not in r.text
-        assert "no access rule" in r.json()["message"]
+        assert "アクセスの決まりがない" in r.json()["message"]
         assert client.get("/declared").json() == {"ok": True}
 
 

@@ -204,6 +204,6 @@ def test_takahashi_jobs_end_to_end(takahashi, data_dir):
 
     for spec, bad, field in ((sites, {"k": 0}, "k"), (sites, {"threshold_m": 0}, "threshold_m"),
                              (sites, {"k": -3}, "k"), (gaps, {"thresholds_m": [500, -1]}, "thresholds_m.1")):
-        with pytest.raises(InputDataError, match="greater than") as info:
+        with pytest.raises(InputDataError, match="(より大きい|以上の)値を入力してください") as info:
             validate_params(spec, bad)
         assert info.value.as_dict()["feature"] == field

@@ -436,7 +436,7 @@ def test_normalise_url_uses_psycopg3():
 
 
 def test_geopackage_missing_file_without_create(tmp_path):
-    with pytest.raises(StoreError, match="no workspace file"):
+    with pytest.raises(StoreError, match="ワークスペースのファイル .* がありません"):
         GeoPackageStore(tmp_path / "missing.gpkg", create=False)
     with pytest.raises(StoreError, match="does not exist"):
         GeoPackageStore(tmp_path / "no" / "folder.gpkg")

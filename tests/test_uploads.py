@@ -814,9 +814,9 @@ def test_a_sample_salon_can_be_moved(client, store):
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    ({"name": "逆", "kind": "salon", "lon": 34.8, "lat": 133.6}, "swapped"),
-    ({"name": "海外", "kind": "salon", "lon": -157.8, "lat": 21.3}, "outside Japan"),
-    ({"name": "0", "kind": "salon", "lon": 0, "lat": 0}, "outside Japan"),
+    ({"name": "逆", "kind": "salon", "lon": 34.8, "lat": 133.6}, "入れ替わっている"),
+    ({"name": "海外", "kind": "salon", "lon": -157.8, "lat": 21.3}, "日本の外"),
+    ({"name": "0", "kind": "salon", "lon": 0, "lat": 0}, "日本の外"),
     ({"name": "謎", "kind": "karaoke", "lon": 133.6, "lat": 34.8}, "karaoke"),
     ({"name": "   ", "kind": "salon", "lon": 133.6, "lat": 34.8}, "name"),
     ({"kind": "salon", "lon": 133.6, "lat": 34.8}, "name"),
@@ -838,7 +838,7 @@ def test_adding_an_id_already_used_is_409(gclient, gpkg_store):
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    ({"lon": 34.8, "lat": 133.6}, "swapped"),
+    ({"lon": 34.8, "lat": 133.6}, "入れ替わっている"),
     ({"lon": 133.6}, "both"),
     ({}, "nothing to change"),
     ({"kind": "karaoke"}, "karaoke"),

@@ -23,6 +23,7 @@ from api.jobs import (
     describe_analyses,
     job_city,
     job_tables,
+    job_words,
     xlsx_bytes,
 )
 from api.store.base import JobStateError, Store, StoreError
@@ -103,13 +104,16 @@ def _view(record: dict, workspace: dict | None = None) -> dict:
     if isinstance(params, dict) and isinstance(params.get("upload"), str):
         # the server's upload folder is nobody's business: show the file's own name only
         params = {**params, "upload": PurePath(params["upload"]).name}
-    return {**record, **job_city(record, workspace), "params": params, "status_label": label, "links": links}
+    words = {}
+    if record["status"] == "done":  # the result in a Japanese sentence and rounded, labelled figures
+        words = job_words(record)
+    return {**record, **job_city(record, workspace), "params": params, "status_label": label, "links": links, **words}
 
 
 def _record(store: Store, request: Request, job_id: str) -> dict:
     record = get_runner(request).status(store, job_id)
     if record is None:
-        msg = f"no job {job_id} in this workspace"
+        msg = f"このワークスペースにジョブ {job_id} はありません"
         raise NotFound(msg, hint="GET /jobs でジョブの一覧を確認してください")
     return record
 
@@ -118,7 +122,7 @@ def _done(store: Store, request: Request, job_id: str) -> dict:
     record = _record(store, request, job_id)
     if record["status"] != "done":
         label = STATUS_LABELS.get(record["status"], record["status"])
-        msg = f"job {record['job_id']} is {record['status']} ({label}); its result is not available"
+        msg = f"ジョブ {record['job_id']} は{label}のため、結果はまだありません"
         hint = (f"GET /jobs/{record['job_id']} で完了を待ってください" if record["status"] in ("queued", "running")
                 else "解析をやり直してください（POST /jobs）")
         raise Conflict(msg, hint=hint, status=record["status"], progress=record["progress"], job_error=record["error"])
@@ -212,22 +216,24 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
     record = _done(store, request, job_id)
     name, _, ext = filename.rpartition(".")
     if ext not in ("csv", "xlsx") or not name:
-        msg = f"unknown table file {filename!r}; ask for <name>.csv or <name>.xlsx (all.xlsx for every table)"
+        msg = f"表のファイル「{filename}」はありません（<表の名前>.csv か <表の名前>.xlsx、全部の表は all.xlsx）"
         raise NotFound(msg, hint=f"表: {', '.join(record['tables'])}")
     if name == "all" and ext == "xlsx":
         tables = job_tables(store, record)
         notes = record["notes"]
+        words = job_words(record)
     elif name in record["tables"]:
         tables = {name: store.job_table(record["job_id"], name)}
         notes = record["notes"]
+        words = None
     else:
-        msg = f"job {record['job_id']} has no table {name!r}; its tables: {', '.join(record['tables']) or '（なし）'}"
+        msg = f"ジョブ {record['job_id']} に表「{name}」はありません（ある表: {'、'.join(record['tables']) or '（なし）'}）"
         raise NotFound(msg)
     stem = f"{record['analysis']}-{record['job_id'][:8]}-{name}"
     if ext == "csv":
         body, media = csv_bytes(tables[name]), "text/csv; charset=utf-8"
     else:
-        body = xlsx_bytes(tables, notes=notes)
+        body = xlsx_bytes(tables, notes=notes, words=words)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     disposition = f"attachment; filename=\"{stem.encode('ascii', 'replace').decode()}.{ext}\"; filename*=UTF-8''{quote(stem)}.{ext}"
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
@@ -239,6 +245,6 @@ def job_map(job_id: str, request: Request, store: StoreDep) -> HTMLResponse:
     record = _done(store, request, job_id)
     html = store.job_map(record["job_id"])
     if html is None:
-        msg = f"job {record['job_id']} ({record['analysis']}) made no map"
+        msg = f"ジョブ {record['job_id']}（{record['analysis']}）は地図を作っていません"
         raise NotFound(msg)
     return HTMLResponse(html)

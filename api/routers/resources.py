@@ -252,21 +252,21 @@ def _kind(value: str) -> str:
     key = resource_kind(value)
     if key is None:
         known = "、".join(f"{k}（{v}）" for k, v in RESOURCE_KINDS.items())
-        msg = f"unknown resource kind {value!r}"
+        msg = f"種別「{value}」はありません"
         raise InputDataError(msg, feature="kind", hint=f"使える種別: {known}")
     return key
 
 
 def _point(lon: float, lat: float) -> Point:
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        msg = f"the position (経度={lon}, 緯度={lat}) is not a pair of finite numbers"
+        msg = f"位置（経度={lon}、緯度={lat}）が有限の数値の組ではありません"
         raise InputDataError(msg, feature="lon/lat", hint="経度・緯度を十進の度で指定してください（例: 133.62、34.79）")
     if bool(looks_swapped([lon], [lat])[0]):
-        msg = f"latitude and longitude look swapped (経度={lon}, 緯度={lat})"
+        msg = f"緯度と経度が入れ替わっているようです（経度={lon}、緯度={lat}）"
         raise InputDataError(msg, feature="lon/lat",
                              hint="緯度と経度が逆のようです。経度（lon）は 122〜154、緯度（lat）は 20〜46 くらいです")
     if not bool(looks_japanese([lon], [lat])[0]):
-        msg = f"the position (経度={lon}, 緯度={lat}) is outside Japan"
+        msg = f"位置（経度={lon}、緯度={lat}）が日本の外です"
         raise InputDataError(msg, feature="lon/lat", hint="日本国内の位置を十進の度で指定してください（例: 経度 133.62、緯度 34.79）")
     return Point(float(lon), float(lat))
 

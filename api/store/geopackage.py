@@ -120,7 +120,7 @@ class GeoPackageStore(Store):
             with self._locked():
                 self._commit({}, ensure=True)
         else:
-            msg = f"no workspace file at {self.location}; run an import (or tsunagu demo) to create it"
+            msg = f"ワークスペースのファイル {self.location} がありません。tsunagu demo（または取り込み）で作ってください"
             raise StoreError(msg)
         self._move_old_jobs()
 
