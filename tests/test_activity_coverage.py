@@ -161,8 +161,8 @@ def test_children_without_a_share_is_a_clear_error(takahashi, data_dir):
     # kinds.toml says whom 子ども食堂 serves: leaving --target out still asks for the children's share
     with pytest.raises(InputDataError, match="子ども（0〜14歳）"):
         spec.run(store, spec.params(kinds=["kodomo_shokudo"]), progress=lambda f, m: None, data_dir=data_dir)
-    # two kinds for children, one named by its English alias; a threshold for one of them
-    both = spec.run(store, spec.params(kinds=["childcare_salon", "子ども食堂"], kind_thresholds_m={"子ども食堂": 1500},
+    # two kinds for children, one named by its Japanese synonym; a threshold for one of them
+    both = spec.run(store, spec.params(kinds=["親子サロン", "子ども食堂"], kind_thresholds_m={"子ども食堂": 1500},
                                        target="children", share=SHARE, cell_size_m=200),
                     progress=lambda f, m: None, data_dir=data_dir)
     assert both.summary["thresholds_m"] == {"kosodate_salon": 1000.0, "kodomo_shokudo": 1500.0}
@@ -187,7 +187,8 @@ def test_cli_activity_coverage_options(takahashi, shokudo_csv, tmp_path, data_di
                                        "--workspace", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "子ども（0〜14歳）の人数は人口 × 比率 15.0%（指定の比率）で推計しています" in result.output
-    assert '"kodomo_shokudo": 800.0' in result.output
+    assert "子ども食堂（" in result.output and "か所）から直線800 m以上離れて暮らしています" in result.output  # the headline
+    assert "子ども食堂の徒歩圏" in result.output and "800" in result.output  # the 集計値 table
     result = CliRunner().invoke(main, ["analyse", "activity-coverage", "--kinds", "kodomo_shokudo", "--target", "children",
                                        "--workspace", str(path)])
     assert result.exit_code != 0 and "人数がありません" in result.output

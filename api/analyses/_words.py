@@ -299,6 +299,39 @@ def import_resources(summary: dict) -> tuple[str, list[dict]]:
     return head, figures
 
 
+# ---------------------------------------------------------------------- activity-coverage
+
+
+def activity_coverage(summary: dict) -> tuple[str, list[dict]]:
+    """「子ども（0〜14歳） N人のうち M人（x%）が子ども食堂（2か所）から直線1 km以上…」."""
+    from gis.kinds import resource_labels
+
+    labels = resource_labels()
+    kinds = list(summary.get("kinds") or [])
+    thresholds = summary.get("thresholds_m") or {}
+    what = "・".join(labels.get(k, k) for k in kinds) or "活動"
+    dists = sorted({float(v) for v in thresholds.values()}) if isinstance(thresholds, dict) else []
+    within = metres(dists[0]) if len(dists) == 1 else "それぞれの徒歩圏"
+    group = summary.get("target_label") or "対象者"
+    head = (f"{group} {people(summary.get('target_people'))}のうち {people(summary.get('uncovered'))}"
+            f"（{percent(summary.get('uncovered_share'))}）が{what}（{count(summary.get('resources'), 'か所')}）から"
+            f"{_straight(summary.get('engine'))}{within}以上離れて暮らしています。")
+    figures = [
+        figure(f"対象者（{group}）", summary.get("target_people"), "人", "target_people"),
+        figure("徒歩圏内の対象者", summary.get("covered"), "人", "covered"),
+        figure("徒歩圏外の対象者", summary.get("uncovered"), "人", "uncovered"),
+        figure("徒歩圏外の割合", summary.get("uncovered_share"), PERCENT, "uncovered_share"),
+        figure("活動の場所の数", summary.get("resources"), "か所", "resources"),
+    ]
+    if isinstance(thresholds, dict):
+        for k, v in thresholds.items():
+            figures.append(figure(f"{labels.get(k, k)}の徒歩圏", v, "m", f"thresholds_m.{k}"))
+    share = _number(summary.get("share"))
+    if share is not None:
+        head += f"{group}の人数は人口 × {percent(share)}の推計です。"
+    return head, figures
+
+
 #: analysis name → words for its summary.
 WORDS: dict[str, Callable[[dict], tuple[str, list[dict]]]] = {
     "salon-gaps": salon_gaps,
@@ -308,6 +341,7 @@ WORDS: dict[str, Callable[[dict], tuple[str, list[dict]]]] = {
     "mobile-sales": mobile_sales,
     "outreach": outreach,
     "import-resources": import_resources,
+    "activity-coverage": activity_coverage,
 }
 
 

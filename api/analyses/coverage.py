@@ -66,13 +66,13 @@ class ActivityCoverageParams(BaseModel):
     """Parameters of activity-coverage."""
 
     kinds: list[str] = Field(min_length=1, max_length=20,
-                             description="対象の活動の種別（キーまたは日本語名。例: kodomo_shokudo、認知症カフェ）")
+                             description="対象の活動の種類（日本語名かキー。例: 子ども食堂、認知症カフェ）")
     threshold_m: Threshold = Field(DEFAULT_THRESHOLD_M, description="徒歩圏の距離（m、種別ごとの指定がない種別すべて）")
     kind_thresholds_m: dict[str, Threshold] = Field(default_factory=dict, description="種別ごとの徒歩圏の距離（m）")
     target: Literal["65+", "75+", "children", "all"] | None = Field(
-        None, description="対象者（65+・75+・children・all。既定: 種別の対象者 kinds.toml serves）")
+        None, description="対象者（65歳以上 65+・75歳以上 75+・子ども children・全員 all。既定: 活動の種類ごとの対象者）")
     share: float | None = Field(None, ge=0, le=1, description="人口に対する対象者の比率（ワークスペースに人数がない地域に使う）")
-    level: str = Field("kominkan", description="最初に並べる層（例: kominkan = 公民館区・小学校区）")
+    level: str | None = Field(None, description="最初に並べる層のキー（既定: 内側から2番目の層、例 公民館区）")
     cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
     mode: Literal["walk", "drive"] = "walk"
 
@@ -128,10 +128,11 @@ def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progr
     group = target_group(target)
     ws = store.workspace()
     profile = ws["profile"]
-    if params.level not in profile.keys:
+    if params.level is not None and params.level not in profile.keys:
         known = "、".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         msg = f"層 {params.level!r} はこのワークスペースにありません（あるもの: {known}）"
         raise InputDataError(msg, feature="level")
+    focus = params.level or profile.keys[min(1, len(profile.keys) - 1)]
     small = store.areas(level=profile.base.key)
     progress(0.05, "対象者の人数を確認中")
     if group.key == "65+":
@@ -154,7 +155,7 @@ def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progr
              *cov.attrs["notes"]]
     progress(0.6, "圏域ごとに集計中")
     areas = store.areas()
-    table = coverage_by_tier(cov, areas, profile=profile, group=group, basis=counts.basis, focus_level=params.level)
+    table = coverage_by_tier(cov, areas, profile=profile, group=group, basis=counts.basis, focus_level=focus)
     value_cols = [c for c in table.columns if c not in ("level", "level_label", "area_id", "name", "parent_id",
                                                           "uncovered_share")]
     bad = reconcile(table, profile=profile, columns=value_cols)
@@ -169,7 +170,7 @@ def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progr
     summary = {
         "kinds": list(thresholds), "thresholds_m": thresholds, "target": group.key, "target_label": group.label,
         "target_column": counts.column, "share": counts.share, "target_basis": counts.basis,
-        "focus_level": params.level, "resources": int(len(resources)), "engine": engine.description,
+        "focus_level": focus, "resources": int(len(resources)), "engine": engine.description,
         "demand_points": int(len(demand)), "target_people": float(city["target"]),
         "covered": float(city["covered"]), "uncovered": float(city["uncovered"]),
         "uncovered_share": None if pd.isna(city["uncovered_share"]) else float(city["uncovered_share"]),
@@ -178,7 +179,7 @@ def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progr
     progress(0.8, "地図を作成中")
     kinds_text = "・".join(labels[k] for k in thresholds)
     fmap = coverage_map(areas=areas, table=table, profile=profile, resources=resources, thresholds_m=thresholds,
-                        group_label=group.label, focus_level=params.level, notes=notes,
+                        group_label=group.label, focus_level=focus, notes=notes,
                         title=f"{ws['city_name']} {kinds_text}の徒歩圏（対象: {group.label}）")
     progress(1.0, "完了")
     tables = {f"圏域別（{group.label}）": _rounded(table), "活動の種別": kinds_table}

@@ -42,6 +42,11 @@ WEB_LABELS = {
     "uncovered": "未カバーとして数える人",
     "mode": "経路の種類",
     "k_up_to_candidates": "候補地が足りないときは候補地の数まで減らす",
+    "kinds": "対象の活動の種類",
+    "kind_thresholds_m": "種類ごとの徒歩圏（m、空欄ならすべて上の距離）",
+    "target": "対象者（空欄: 活動の種類ごとの既定）",
+    "level": "最初に並べる層（空欄: 公民館区など内側から2番目）",
+    "share": "人口に対する対象者の比率（人数がないとき。例 0.15）",
 }
 
 #: Parameters drawn with their own widget: ``kinds`` (checkboxes of resource kinds), ``shops``
@@ -50,6 +55,7 @@ WEB_LABELS = {
 WIDGETS = {
     "shop_kinds": "kinds",
     "candidate_kinds": "kinds",
+    "kinds": "kinds",
     "close_shop_ids": "shops",
     "depot_resource": "shop",
     "add_stops": "points",
@@ -70,6 +76,10 @@ ENUM_LABELS = {
     "nearest": "最寄りの拠点",
     "shopping": "買い物弱者（食料品店まで遠い65歳以上）",
     "none": "なし",
+    "65+": "65歳以上",
+    "75+": "75歳以上",
+    "children": "子ども（0〜14歳）",
+    "all": "全員",
 }
 
 #: Pydantic error types → Japanese (``{limit}`` is the bound from the error's context).
@@ -248,10 +258,12 @@ def kind_choices(selected: list[str] | tuple[str, ...]) -> tuple[tuple[str, str,
     """Checkbox choices of resource kinds: the kinds of the groups of ``selected`` (Japanese names), those checked.
 
     Mobile-sales stops are not a kind of shop one picks (the analysis counts them on its own).
+    With nothing selected (a parameter without a default, e.g. activity-coverage's ``kinds``),
+    every kind is offered.
     """
     vocabulary = kind_vocabulary.resource_kinds()
     groups = {vocabulary[k].group for k in selected if k in vocabulary}
-    keys = [k for k, v in vocabulary.items() if v.group in groups and k != kind_vocabulary.MOBILE_STOP_KIND]
+    keys = [k for k, v in vocabulary.items() if (v.group in groups or not selected) and k != kind_vocabulary.MOBILE_STOP_KIND]
     keys += [k for k in selected if k not in keys]
     return tuple((k, vocabulary[k].label if k in vocabulary else k, k in selected) for k in keys)
 
