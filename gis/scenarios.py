@@ -229,7 +229,7 @@ def apply_scenario(resources: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoDa
             missing.append(f"変更{k}: {c.resource_id}")
     if missing:
         raise InputDataError("シナリオの変更が、ワークスペースにない地域資源を指しています: " + "、".join(missing[:10]),
-                             hint="tsunagu の地域資源一覧（GET /resources）の ID を使ってください。"
+                             hint="地域資源のページ（または tsunagu の地域資源一覧）にある ID を使ってください。"
                                   "取り込み直しで ID が変わった場合はシナリオを作り直してください")
     added = []
     for k, c in enumerate(scenario.changes, start=1):

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.realdata
 
 PASSWORD = "planner-walk-password-1"
 USERS = {"keikaku": ("planner", "計画 太郎"), "etsuran": ("viewer", "閲覧 花子")}
-PAGES = ["/web/", "/web/map", "/web/analyses", "/web/jobs", "/web/resources"]
+PAGES = ["/web/", "/web/map", "/web/analyses", "/web/jobs", "/web/resources", "/web/scenarios"]
 PLANNER_ORDER = ["サロンの空白地域", "新しいサロンの候補地", "買い物弱者", "圏域（キャッチメント）", "移動販売の計画"]
 
 
@@ -278,3 +278,40 @@ def test_the_other_roles_pages_read_as_japanese_too(client, role, path):
     page = client.get(path)
     assert page.status_code == 200
     assert_reads_as_japanese(page.text, path, typed=re.findall(r"[A-Za-z]+", user.username))  # the user's own name
+
+
+def test_a_scenario_made_on_the_web_runs_and_compares_with_the_baseline(client, workspace):
+    """Make a scenario (a salon added on the map, a shop closed), run salon gaps on it from the form, compare."""
+    _login(client)
+    shop = sorted(_shop_rows(workspace), key=lambda s: s["resource_id"])[0]
+    origin = {"Origin": "http://testserver"}
+    bad = client.post("/web/scenarios", headers=origin, data={"name": "ウェブ案", "remove": ["no-such-id"]})
+    assert bad.status_code == 422 and "no-such-id" in bad.text and "保存できませんでした" in bad.text
+    assert_reads_as_japanese(bad.text, "a refused scenario", typed={"no", "such", "id"})
+    made = client.post("/web/scenarios", headers=origin, data={
+        "name": "ウェブ案", "description": "サロン1か所と閉店", "add_kind": "salon",
+        "add.name": ["川面の新サロン"], "add.lon": [f"{shop['lon'] + 0.005:.6f}"], "add.lat": [f"{shop['lat']:.6f}"],
+        "remove": [shop["resource_id"]]})
+    assert made.status_code == 303, made.text[:1000]
+    page = client.get("/web/scenarios").text
+    assert "ウェブ案" in page and "追加 川面の新サロン" in page and f"削除 {shop['resource_id']}" in page
+    assert_reads_as_japanese(page, "/web/scenarios", typed={shop["resource_id"]})
+    assert "基本データ（シナリオなし）" in client.get("/web/analyses").text
+    ids = []
+    for scenario in ("", "ウェブ案"):
+        r = client.post("/web/analyses/salon-gaps", headers=origin,
+                        data={"thresholds_m": "500", "cell_size_m": "250", "mode": "walk", "__scenario": scenario})
+        assert r.status_code == 303, r.text[:1000]
+        ids.append(r.headers["location"].rsplit("/", 1)[-1])
+    records = [_wait(client, j) for j in ids]
+    assert all(rec["status"] == "done" for rec in records)
+    assert "scenario" not in records[0]["params"] and records[1]["params"]["scenario"]["name"] == "ウェブ案"
+    job_page = client.get(f"/web/jobs/{ids[1]}").text
+    assert "シナリオ「ウェブ案」の上で計算しました" in job_page
+    link = re.search(r'href="(/jobs/[^"]+/compare/[^"]+\?format=html)"', job_page)
+    assert link, job_page[:3000]
+    assert ids[0] in link.group(1) and ids[1] in link.group(1)
+    cmp = client.get(link.group(1).replace("&amp;", "&"))
+    assert cmp.status_code == 200 and "川面の新サロン" in cmp.text and "改善" in cmp.text
+    gone = client.post("/web/scenarios/ウェブ案/delete", headers=origin)
+    assert gone.status_code == 303 and "ウェブ案" not in client.get("/web/scenarios").text.split("新しいシナリオ")[0]

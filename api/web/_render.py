@@ -43,6 +43,7 @@ NAV = (
     ("/web/map", "地図", None),
     ("/web/analyses", "解析", None),
     ("/web/jobs", "ジョブ", None),
+    ("/web/scenarios", "シナリオ", None),
     ("/web/resources", "地域資源", None),
     ("/web/outreach", "訪問ルート", ("admin", "csw")),
     ("/web/users", "ユーザー", ("admin",)),

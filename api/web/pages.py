@@ -202,8 +202,13 @@ def _analyses_page(request: Request, user, *, store, failed: str | None = None, 
             fields = with_values(a["fields"], form)
             a.update(fields=fields, map_fields=[f for f in fields if f.on_map],
                      plain_fields=[f for f in fields if not f.on_map], problems=problems or [])
+    try:
+        scenarios = [r["name"] for r in store.scenarios()] if store is not None else []
+    except (StoreError, *WORKSPACE_PROBLEMS):
+        scenarios = []
+    chosen = str(form.get("__scenario") or "") if form is not None else ""
     return render(request, "analyses.html", user=user, analyses=analyses, data=data, failed=failed,
-                  status_code=status_code)
+                  scenarios=scenarios, chosen_scenario=chosen, status_code=status_code)
 
 
 @router.get("/web/analyses", dependencies=[allow(*ANY_ROLE)])
@@ -240,6 +245,7 @@ async def start_analysis(name: str, request: Request, user: CurrentUser):
     fields = form_fields(spec.params.model_json_schema(), defaults=model_defaults(spec.params), shops=shops)
     params, problems = read_form(fields, form)
     problems += _closed_outside_kinds(params, shops, fields)
+    scenario = str(form.get("__scenario") or "").strip()
     if not problems:
         try:
             spec.params.model_validate(params)
@@ -253,7 +259,8 @@ async def start_analysis(name: str, request: Request, user: CurrentUser):
         from api.layer_cache import exact_version
 
         settings = request.app.state.settings
-        return get_runner(request).submit(store, name, params, data_dir=data_dir_of(settings),
+        run = {**params, "scenario": scenario} if scenario else params
+        return get_runner(request).submit(store, name, run, data_dir=data_dir_of(settings),
                                           created_by=user.username, version=exact_version(store))
 
     try:
@@ -341,8 +348,12 @@ def job_page(job_id: str, request: Request, user: CurrentUser):
     if job["private_plan"] and not (user.role == "admin" or (user.role == "csw" and station == str(user.station_id))):
         job["private_plan"] = None  # only the station's CSWs and administrators are shown the way in
     headline, figures = result_words(_with_words(record)) if record["status"] == "done" else (None, [])
+    from api.scenarios import job_scenario_name
+    from api.web.scenarios import comparison_links
+
     return render(request, "job.html", user=user, job=job, headline=headline, figures=figures,
-                  census=record.get("census") or _census(store), params=_param_rows(record, store))
+                  census=record.get("census") or _census(store), params=_param_rows(record, store),
+                  scenario=job_scenario_name(record), comparison=comparison_links(store, record))
 
 
 def _with_words(record: dict) -> dict:
