@@ -24,7 +24,7 @@ pytestmark = pytest.mark.realdata
 
 PASSWORD = "planner-walk-password-1"
 USERS = {"keikaku": ("planner", "計画 太郎"), "etsuran": ("viewer", "閲覧 花子")}
-PAGES = ["/web/", "/web/map", "/web/analyses", "/web/jobs", "/web/resources", "/web/scenarios"]
+PAGES = ["/web/", "/web/map", "/web/analyses", "/web/jobs", "/web/resources", "/web/scenarios"]  # /web/stations: below
 PLANNER_ORDER = ["サロンの空白地域", "新しいサロンの候補地", "買い物弱者", "圏域（キャッチメント）", "移動販売の計画"]
 
 
@@ -315,3 +315,46 @@ def test_a_scenario_made_on_the_web_runs_and_compares_with_the_baseline(client, 
     assert cmp.status_code == 200 and "川面の新サロン" in cmp.text and "改善" in cmp.text
     gone = client.post("/web/scenarios/ウェブ案/delete", headers=origin)
     assert gone.status_code == 303 and "ウェブ案" not in client.get("/web/scenarios").text.split("新しいシナリオ")[0]
+
+
+def test_stations_added_on_the_map_edited_and_deleted(client, workspace):
+    """Real stations: add one where the map was clicked, rename and move it, assign areas, delete it; errors in Japanese."""
+    from api.store.connect import open_store
+
+    _login(client)
+    origin = {"Origin": "http://testserver"}
+    with open_store(str(workspace), create=False) as store:
+        areas = store.areas(level="kominkan")
+        before = len(store.stations())
+        ids = {w for sid in store.stations()["station_id"].astype(str) for w in re.findall(r"[A-Za-z]+", sid)}
+    page = client.get("/web/stations")
+    assert page.status_code == 200 and 'data-picker="points"' in page.text
+    assert_reads_as_japanese(page.text, "/web/stations", typed=ids)  # station ids are the data's (sample-station-01)
+    area = areas.iloc[0]
+    p = area.geometry.representative_point()
+    r = client.post("/web/stations", headers=origin, data={
+        "kind": "shakyo_station", "add.name": ["成羽地域ステーション"], "add.lon": [f"{p.x:.6f}"],
+        "add.lat": [f"{p.y:.6f}"]})
+    assert r.status_code == 303, r.text[:2000]
+    with open_store(str(workspace), create=False) as store:
+        st = store.stations()
+    assert len(st) == before + 1
+    new = st[st["name"] == "成羽地域ステーション"].iloc[0]
+    assert not new["is_sample"] and new["kind"] == "shakyo_station"
+    sid = str(new["station_id"])
+    r = client.post(f"/web/stations/{sid}", headers=origin, data={
+        "name": "成羽ステーション", "kind": "shakyo_station", "address": "", "lon": f"{p.x + 0.001:.6f}",
+        "lat": f"{p.y:.6f}", "area_ids": f"{area['area_id']}"})
+    assert r.status_code == 303, r.text[:2000]
+    with open_store(str(workspace), create=False) as store:
+        row = store.stations().set_index("station_id").loc[sid]
+    assert row["name"] == "成羽ステーション" and list(row["area_ids"]) == [str(area["area_id"])]
+    assert round(row.geometry.x, 6) == round(p.x + 0.001, 6)
+    bad = client.post(f"/web/stations/{sid}", headers=origin, data={
+        "name": "成羽ステーション", "kind": "shakyo_station", "lon": "34.8", "lat": "133.6", "area_ids": "no-area"})
+    assert bad.status_code == 422 and "何も書き換えていません" in bad.text
+    assert_reads_as_japanese(bad.text, "a refused station edit", typed={"no", "area", "A", *ids})  # area ids (33209-A27-01) are data
+    r = client.post(f"/web/stations/{sid}/delete", headers=origin)
+    assert r.status_code == 303
+    with open_store(str(workspace), create=False) as store:
+        assert len(store.stations()) == before

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
@@ -86,3 +87,77 @@ async def import_station_areas(
         remove_upload(path)
     forget(store)
     return JSONResponse(result)
+
+
+_PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+class NewStation(BaseModel):
+    """``POST /stations`` body: one station at a point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=_PLAIN, description="名称（例: 高梁地域ステーション）")
+    kind: str = Field(max_length=50, pattern=_PLAIN, description="種別（社協地域ステーション・地域包括支援センター など）")
+    lon: float = Field(description="経度（十進の度）")
+    lat: float = Field(description="緯度（十進の度）")
+    address: str = Field("", max_length=300, pattern=_PLAIN, description="住所")
+    area_ids: list[Annotated[str, Field(max_length=100, pattern=_PLAIN)]] = Field(
+        default_factory=list, max_length=5000, description="担当地域の地域ID")
+    station_id: str | None = Field(None, max_length=100, pattern=_PLAIN, description="拠点ID（省略すると自動で付けます）")
+
+
+class StationChanges(BaseModel):
+    """``PATCH /stations/{station_id}`` body: what changes (the rest stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=_PLAIN)
+    kind: str | None = Field(None, max_length=50, pattern=_PLAIN)
+    lon: float | None = None
+    lat: float | None = None
+    address: str | None = Field(None, max_length=300, pattern=_PLAIN)
+    area_ids: list[Annotated[str, Field(max_length=100, pattern=_PLAIN)]] | None = Field(None, max_length=5000)
+
+
+@router.post("/stations", summary="拠点を1か所追加", status_code=201, dependencies=[allow(*EDITORS)])
+def add_station(body: NewStation, store: StoreDep, user: CurrentUser) -> JSONResponse:
+    """Add one station (a real one: not a sample); 422 names what is wrong."""
+    from api.station_edit import add_station as add
+
+    store.workspace()
+    row = add(store, **body.model_dump(), by=user.username)
+    forget(store)
+    return JSONResponse(row, status_code=201)
+
+
+@router.patch("/stations/{station_id}", summary="拠点の移動・名前・種別・担当地域の変更", dependencies=[allow(*EDITORS)])
+def change_station(station_id: str, body: StationChanges, store: StoreDep) -> dict:
+    """Move, rename or re-assign a station; 404 when there is none."""
+    from api.errors import NotFound
+    from api.station_edit import update_station
+
+    store.workspace()
+    if str(station_id) not in set(store.stations()["station_id"].astype(str)):
+        raise NotFound(f"拠点 {station_id} はありません", hint="GET /stations で拠点の一覧を確認してください")
+    if (body.lon is None) != (body.lat is None):
+        from gis.errors import InputDataError
+
+        raise InputDataError("移動するときは経度と緯度の両方を指定してください", feature="lon")
+    row = update_station(store, station_id, body.model_dump(exclude_unset=True))
+    forget(store)
+    return row
+
+
+@router.delete("/stations/{station_id}", summary="拠点の削除", status_code=204, dependencies=[allow(*EDITORS)])
+def remove_station(station_id: str, store: StoreDep):
+    from fastapi import Response
+
+    from api.errors import NotFound
+    from api.station_edit import delete_station
+
+    store.workspace()
+    if not delete_station(store, station_id):
+        raise NotFound(f"拠点 {station_id} はありません", hint="GET /stations で拠点の一覧を確認してください")
+    forget(store)
+    return Response(status_code=204)

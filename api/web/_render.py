@@ -45,6 +45,7 @@ NAV = (
     ("/web/jobs", "ジョブ", None),
     ("/web/scenarios", "シナリオ", None),
     ("/web/resources", "地域資源", None),
+    ("/web/stations", "拠点", None),
     ("/web/outreach", "訪問ルート", ("admin", "csw")),
     ("/web/users", "ユーザー", ("admin",)),
 )

@@ -88,7 +88,7 @@ async def create_scenario(request: Request, user: CurrentUser):
     try:
         await run_in_threadpool(new_scenario, store, data, created_by=user.username)
     except (InputDataError, StoreError) as exc:
-        return await run_in_threadpool(lambda: _page(request, user, store, problems=[str(exc)], form=kept,
+        return await run_in_threadpool(lambda: _page(request, user, store, problems=[_said(exc)], form=kept,
                                                      status_code=422))
     return RedirectResponse("/web/scenarios", status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -126,6 +126,13 @@ def comparison_links(store, record: dict) -> dict | None:
         return None
     path = f"/jobs/{quote(base['job_id'])}/compare/{quote(record['job_id'])}"
     return {"baseline": base["job_id"], "map": f"{path}?format=html", "xlsx": f"{path}?format=xlsx"}
+
+
+def _said(exc: Exception) -> str:
+    """The problem as a planner reads it: the reason and what to do (no field codes)."""
+    if isinstance(exc, InputDataError):
+        return exc.reason + (f" — {exc.hint}" if exc.hint else "")
+    return str(exc)
 
 
 __all__ = ["baseline_of", "comparison_links", "router"]
