@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.template import Template
@@ -115,6 +116,31 @@ def display_polygons(
     return out.set_crs(STORAGE_CRS, allow_override=True)
 
 
+def display_areas(
+    areas: gpd.GeoDataFrame,
+    *,
+    municipality_code: str | None = None,
+    tolerance_m: float | None = DISPLAY_TOLERANCE_M,
+) -> gpd.GeoDataFrame:
+    """Return tier areas of every level simplified for display, each level as one coverage.
+
+    For maps that draw the same areas in several layers (one per method or measure): simplify
+    once, then give the result to the layers with ``simplify_m=None``.
+
+    Parameters
+    ----------
+    areas
+        Areas (columns of :data:`gis.schema.AREA_COLUMNS`), ``level`` telling the levels apart.
+    municipality_code, tolerance_m
+        As :func:`display_polygons`.
+    """
+    if len(areas) == 0:
+        return areas.to_crs(STORAGE_CRS) if areas.crs is not None else areas
+    parts = [display_polygons(part, municipality_code=municipality_code, tolerance_m=tolerance_m)
+             for _, part in areas.groupby("level", sort=False)]
+    return gpd.GeoDataFrame(pd.concat(parts).loc[areas.index], crs=STORAGE_CRS)
+
+
 def feature_collection(gdf: gpd.GeoDataFrame, *, properties: Sequence[str] | None = None) -> dict:
     """Return ``gdf`` as a GeoJSON FeatureCollection mapping with coordinates rounded to ~1 m.
 
@@ -140,6 +166,56 @@ def feature_collection(gdf: gpd.GeoDataFrame, *, properties: Sequence[str] | Non
 def dumps(collection: dict) -> str:
     """Compact UTF-8 JSON of a GeoJSON mapping (what the API and files write)."""
     return json.dumps(collection, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def polygon_geojson(
+    frame: gpd.GeoDataFrame,
+    *,
+    popup_fields: Sequence[str] = (),
+    tooltip_fields: Sequence[str] = (),
+    style: Callable[[dict], dict],
+    highlight: dict | None = None,
+    municipality_code: str | None = None,
+    simplify_m: float | None = DISPLAY_TOLERANCE_M,
+    coverage: bool = True,
+) -> folium.GeoJson:
+    """Return one ``folium.GeoJson`` of display polygons, styled per feature, with popups and tooltips.
+
+    The polygons are simplified for display (:func:`display_polygons`); only the popup and
+    tooltip fields are written as properties (the style is worked out here, once per feature).
+
+    Parameters
+    ----------
+    frame
+        Polygons with a CRS; display columns (Japanese names, values already escaped) and any
+        columns the style reads.
+    popup_fields, tooltip_fields
+        Columns shown in the popup (with labels) and on hover.
+    style
+        Row (a dict of the frame's columns) → Leaflet path options.
+    highlight
+        Path options while the pointer is over a polygon (None: no highlight).
+    municipality_code, simplify_m, coverage
+        As :func:`display_polygons` (``simplify_m`` is its ``tolerance_m``).
+    """
+    disp = display_polygons(frame, municipality_code=municipality_code, tolerance_m=simplify_m, coverage=coverage)
+    disp = disp[disp.geometry.notna() & ~disp.geometry.is_empty]
+    records = disp.drop(columns=[disp.geometry.name]).to_dict("records")
+    styles = [style(r) for r in records]
+    fields = list(dict.fromkeys([*popup_fields, *tooltip_fields]))
+    data = feature_collection(disp, properties=fields)
+    for i, feature in enumerate(data["features"]):
+        feature["id"] = i
+    return folium.GeoJson(
+        data,
+        style_function=lambda f: styles[f["id"]],
+        highlight_function=(lambda f: highlight) if highlight else None,
+        tooltip=folium.GeoJsonTooltip(fields=list(tooltip_fields), aliases=list(tooltip_fields), sticky=True)
+        if tooltip_fields else None,
+        popup=folium.GeoJsonPopup(fields=list(popup_fields), aliases=list(popup_fields), labels=True)
+        if popup_fields else None,
+        control=False,
+    )
 
 
 class PropertyPopup(folium.GeoJsonPopup):
@@ -186,6 +262,55 @@ class PropertyPopup(folium.GeoJsonPopup):
         MacroElement.render(self, **kwargs)
 
 
+def point_geojson(
+    points: gpd.GeoDataFrame,
+    *,
+    popup_fields: Sequence[str],
+    style: Callable[[dict], dict],
+    radius: float = 6,
+    tooltip_field: str = "名称",
+) -> folium.GeoJson | None:
+    """Return one ``folium.GeoJson`` drawing every point as a circle marker (None when there is none).
+
+    Popups are tables of ``popup_fields`` built in the browser from each feature's properties
+    (:class:`PropertyPopup`); the browser puts the values into the page as HTML, so give values
+    already escaped (:func:`layers.style.esc`).
+
+    Parameters
+    ----------
+    points
+        Point frame with the popup fields (Japanese column names), any extra ``_``-prefixed
+        columns the style reads, and a geometry.
+    popup_fields
+        Columns shown in the popup, in order, the first as its title (empty values are left out).
+    style
+        Feature → Leaflet path options (``fillColor``, ``color``, ``weight``, ``dashArray``…).
+    radius
+        Marker radius in pixels.
+    tooltip_field
+        Column shown on hover.
+    """
+    keep = points.geometry.notna() & ~points.geometry.is_empty & (points.geometry.geom_type == "Point")
+    points = points[keep]
+    if len(points) == 0:
+        return None
+    fields = list(dict.fromkeys([tooltip_field, *popup_fields]))
+    # a value every point shares is written once for the layer; a flag no point has, not at all
+    constants = {f: points[f].iloc[0] for f in fields if f != tooltip_field and points[f].nunique(dropna=False) == 1}
+    extra = [c for c in points.columns if c.startswith("_") and points[c].astype(bool).any()]
+    data = feature_collection(points, properties=[*(f for f in fields if f not in constants), *extra])
+    for i, feature in enumerate(data["features"]):
+        feature["id"] = i
+    return folium.GeoJson(
+        data,
+        marker=folium.CircleMarker(radius=radius, fill=True),
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(fields=[tooltip_field], labels=False, sticky=True),
+        popup=PropertyPopup(popup_fields, constants=constants),
+        control=False,
+    )
+
+
 def point_layer(
     points: gpd.GeoDataFrame,
     *,
@@ -198,52 +323,17 @@ def point_layer(
 ) -> folium.FeatureGroup:
     """Return one toggleable layer of circle markers, one ``L.geoJson`` for all its points.
 
-    Popups are tables of ``popup_fields`` built in the browser from each feature's properties
-    (``folium.GeoJsonPopup``); the browser puts the values into the page as HTML, so give
-    values already escaped (:func:`layers.style.esc`).
-
-    Parameters
-    ----------
-    points
-        Point frame with the popup fields (Japanese column names), any extra ``_``-prefixed
-        columns the style reads, and a geometry.
-    name
-        Layer name in the layer control.
-    popup_fields
-        Columns shown in the popup, in order (a missing value shows as empty).
-    style
-        Feature → Leaflet path options (``fillColor``, ``color``, ``weight``, ``dashArray``…).
-    radius
-        Marker radius in pixels.
-    tooltip_field
-        Column shown on hover.
-    show
-        Switched on when the map opens.
+    ``name`` is the layer's name in the layer control, ``show`` whether it is on when the map
+    opens; the other parameters as :func:`point_geojson`.
     """
     group = folium.FeatureGroup(name=name, show=show)
-    keep = points.geometry.notna() & ~points.geometry.is_empty & (points.geometry.geom_type == "Point")
-    points = points[keep]
-    if len(points) == 0:
-        return group
-    fields = list(dict.fromkeys([tooltip_field, *popup_fields]))
-    # a value every point shares is written once for the layer; a flag no point has, not at all
-    constants = {f: points[f].iloc[0] for f in fields if f != tooltip_field and points[f].nunique(dropna=False) == 1}
-    extra = [c for c in points.columns if c.startswith("_") and points[c].astype(bool).any()]
-    data = feature_collection(points, properties=[*(f for f in fields if f not in constants), *extra])
-    for i, feature in enumerate(data["features"]):
-        feature["id"] = i
-    folium.GeoJson(
-        data,
-        marker=folium.CircleMarker(radius=radius, fill=True),
-        style_function=style,
-        tooltip=folium.GeoJsonTooltip(fields=[tooltip_field], labels=False, sticky=True),
-        popup=PropertyPopup(popup_fields, constants=constants),
-        control=False,
-    ).add_to(group)
+    layer = point_geojson(points, popup_fields=popup_fields, style=style, radius=radius, tooltip_field=tooltip_field)
+    if layer is not None:
+        layer.add_to(group)
     return group
 
 
 __all__ = [
-    "COORD_DECIMALS", "DISPLAY_TOLERANCE_M", "display_polygons", "dumps", "feature_collection",
-    "PropertyPopup", "point_layer", "round_coordinates",
+    "COORD_DECIMALS", "DISPLAY_TOLERANCE_M", "display_areas", "display_polygons", "dumps", "feature_collection",
+    "PropertyPopup", "point_geojson", "point_layer", "polygon_geojson", "round_coordinates",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from gis.crs import STORAGE_CRS, measuring_crs
-from layers.geojson import DISPLAY_TOLERANCE_M, display_polygons, feature_collection
+from layers.geojson import DISPLAY_TOLERANCE_M, display_polygons, polygon_geojson
 from layers.style import (
     DENSITY_LABEL,
     NO_DATA_COLOUR,
@@ -87,7 +87,7 @@ def tier_frame(
     simplify_m
         Display simplification in metres, neighbours keeping one boundary
         (:func:`layers.geojson.display_polygons`); None keeps the detail. Coordinates are
-        rounded to ~1 m either way. Areas and densities are measured on the full geometry.
+        rounded to ~1 m then. Areas and densities are measured on the full geometry.
     """
     stats = area_density(areas, municipality_code=municipality_code)
     pop65 = areas["pop_65plus"] if "pop_65plus" in areas.columns else pd.Series(pd.NA, index=areas.index)
@@ -106,6 +106,8 @@ def tier_frame(
         geometry=areas.geometry.values,
         crs=areas.crs or STORAGE_CRS,
     )
+    if simplify_m is None and out.crs is not None and out.crs.to_epsg() == 4326:
+        return out  # geometry as given (tier_choropleth simplifies it once, in the plane CRS)
     return display_polygons(out, municipality_code=municipality_code, tolerance_m=simplify_m)
 
 
@@ -142,15 +144,15 @@ def tier_choropleth(
     group = folium.FeatureGroup(name=level_label, overlay=True, control=True, show=show)
     if len(areas) == 0:
         return group
-    frame = tier_frame(areas, municipality_code=municipality_code, simplify_m=simplify_m)
-    folium.GeoJson(
-        feature_collection(frame.drop(columns=["area_id"])),
-        name=level_label,
-        style_function=_style,
-        highlight_function=_highlight,
-        tooltip=folium.GeoJsonTooltip(fields=["名称", DENSITY_LABEL], aliases=["名称", DENSITY_LABEL], sticky=True),
-        popup=folium.GeoJsonPopup(fields=POPUP_FIELDS, aliases=POPUP_FIELDS, labels=True),
-        control=False,
+    frame = tier_frame(areas, municipality_code=municipality_code, simplify_m=None)
+    polygon_geojson(
+        frame.drop(columns=["area_id"]),
+        popup_fields=POPUP_FIELDS,
+        tooltip_fields=["名称", DENSITY_LABEL],
+        style=lambda row: _style({"properties": row}),
+        highlight=_highlight({}),
+        municipality_code=municipality_code,
+        simplify_m=simplify_m,
     ).add_to(group)
     return group
 
