@@ -34,9 +34,9 @@ from gis.crs import STORAGE_CRS, measuring_crs
 
 #: Decimals of a degree kept in every coordinate written (1e-5° ≈ 1.1 m of latitude).
 COORD_DECIMALS = 5
-#: Display simplification of polygons (metres in the plane CRS): below what a screen shows at
-#: the zoom a whole city is viewed at, and well inside a small area.
-DISPLAY_TOLERANCE_M = 25.0
+#: Display simplification of polygons (metres in the plane CRS): about a pixel at the zoom a whole
+#: city is viewed at (z11–12), well inside a small area; keeps 高梁市 tier map under 0.9 MB.
+DISPLAY_TOLERANCE_M = 30.0
 
 # folium's templates share one Jinja environment; make its ``tojson`` compact and UTF-8.
 folium.GeoJson._template.environment.policies["json.dumps_kwargs"] = {
@@ -203,16 +203,18 @@ def polygon_geojson(
     records = disp.drop(columns=[disp.geometry.name]).to_dict("records")
     styles = [style(r) for r in records]
     fields = list(dict.fromkeys([*popup_fields, *tooltip_fields]))
-    data = feature_collection(disp, properties=fields)
+    # properties under short keys (the Japanese names are the popup's labels, written once)
+    keys = {f: f"p{i}" for i, f in enumerate(fields)}
+    data = feature_collection(disp[[*fields, disp.geometry.name]].rename(columns=keys), properties=list(keys.values()))
     for i, feature in enumerate(data["features"]):
         feature["id"] = i
     return folium.GeoJson(
         data,
         style_function=lambda f: styles[f["id"]],
         highlight_function=(lambda f: highlight) if highlight else None,
-        tooltip=folium.GeoJsonTooltip(fields=list(tooltip_fields), aliases=list(tooltip_fields), sticky=True)
-        if tooltip_fields else None,
-        popup=folium.GeoJsonPopup(fields=list(popup_fields), aliases=list(popup_fields), labels=True)
+        tooltip=folium.GeoJsonTooltip(fields=[keys[f] for f in tooltip_fields], aliases=list(tooltip_fields),
+                                      sticky=True) if tooltip_fields else None,
+        popup=folium.GeoJsonPopup(fields=[keys[f] for f in popup_fields], aliases=list(popup_fields), labels=True)
         if popup_fields else None,
         control=False,
     )
