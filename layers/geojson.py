@@ -3,7 +3,7 @@
 Every map embeds its layers as GeoJSON in the page, so their size is the page's size. Three
 things keep it small without changing what a planner sees:
 
-* coordinates are rounded to :data:`COORD_DECIMALS` decimals of a degree (~1 m);
+* coordinates are rounded to :data:`gis.crs.COORD_DECIMALS` decimals of a degree (~1 m);
 * display polygons are simplified in the JGD2011 plane-rectangular zone (:mod:`gis.crs`) with
   ``shapely.coverage_simplify``, which moves shared edges together, so neighbours keep one
   boundary (no slivers, no gaps) — analysis geometries are never touched;
@@ -18,7 +18,6 @@ separators and UTF-8 text (the output is the same JSON, still HTML-safe: ``<``, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
 import folium
@@ -30,10 +29,8 @@ from branca.element import MacroElement
 from folium.template import Template
 from shapely.geometry import mapping
 
-from gis.crs import STORAGE_CRS, measuring_crs
+from gis.crs import COORD_DECIMALS, STORAGE_CRS, measuring_crs, round_coordinates
 
-#: Decimals of a degree kept in every coordinate written (1e-5° ≈ 1.1 m of latitude).
-COORD_DECIMALS = 5
 #: Display simplification of polygons (metres in the plane CRS): about a pixel at the zoom a whole
 #: city is viewed at (z11–12), well inside a small area; keeps 高梁市 tier map under 0.9 MB.
 DISPLAY_TOLERANCE_M = 30.0
@@ -42,22 +39,6 @@ DISPLAY_TOLERANCE_M = 30.0
 folium.GeoJson._template.environment.policies["json.dumps_kwargs"] = {
     "sort_keys": True, "ensure_ascii": False, "separators": (",", ":"),
 }
-
-
-def round_coordinates(geometries, *, decimals: int = COORD_DECIMALS) -> np.ndarray:
-    """Return the geometries with every coordinate rounded to ``decimals`` decimals.
-
-    Shared vertices round to the same value, so neighbours that shared an edge still do.
-
-    Parameters
-    ----------
-    geometries
-        Array-like of shapely geometries (None allowed), in longitude/latitude.
-    decimals
-        Decimals kept.
-    """
-    geoms = np.asarray(geometries, dtype=object)
-    return shapely.transform(geoms, lambda xy: np.round(xy, decimals))
 
 
 def display_polygons(
@@ -161,11 +142,6 @@ def feature_collection(gdf: gpd.GeoDataFrame, *, properties: Sequence[str] | Non
             continue
         features.append({"type": "Feature", "geometry": mapping(geom), "properties": record})
     return {"type": "FeatureCollection", "features": features}
-
-
-def dumps(collection: dict) -> str:
-    """Compact UTF-8 JSON of a GeoJSON mapping (what the API and files write)."""
-    return json.dumps(collection, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def polygon_geojson(
@@ -336,6 +312,6 @@ def point_layer(
 
 
 __all__ = [
-    "COORD_DECIMALS", "DISPLAY_TOLERANCE_M", "display_areas", "display_polygons", "dumps", "feature_collection",
+    "COORD_DECIMALS", "DISPLAY_TOLERANCE_M", "display_areas", "display_polygons", "feature_collection",
     "PropertyPopup", "point_geojson", "point_layer", "polygon_geojson", "round_coordinates",
 ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from api.dependencies import StoreDep
-from api.layer_cache import cached_layer
+from api.layer_cache import layer_response
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.security import ANY_ROLE, allow
 from gis.schema import STATION_KINDS
@@ -14,7 +15,7 @@ router = APIRouter(tags=["stations"])
 
 
 @router.get("/stations", summary="拠点（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
-def list_stations(store: StoreDep) -> GeoJSONResponse:
+def list_stations(store: StoreDep, request: Request) -> Response:
     """Return all stations; ``kind_label`` is the Japanese kind, ``area_ids`` the catchment."""
     store.workspace()
 
@@ -23,5 +24,5 @@ def list_stations(store: StoreDep) -> GeoJSONResponse:
         stations = stations.assign(kind_label=stations["kind"].map(STATION_KINDS).fillna(stations["kind"]))
         return GeoJSONResponse(feature_collection(stations, id_column="station_id")).body
 
-    body, _version = cached_layer(store, "stations", build)
-    return GeoJSONResponse(body)
+    return layer_response(request, store, "stations", build, media_type=GeoJSONResponse.media_type,
+                          headers={"Cache-Control": "private, no-cache"})
