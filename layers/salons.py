@@ -23,7 +23,6 @@ from layers.style import (
     NO_DATA_LABEL,
     SAMPLE_DASH,
     SAMPLE_LABEL,
-    SAMPLE_STROKE,
     HtmlBox,
     attribution_box,
     esc,
