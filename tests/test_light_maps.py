@@ -1,7 +1,8 @@
 """Light maps on real data: 倉敷市's and 高梁市's maps stay small, coordinates ~1 m, neighbours without gaps, compressed bodies.
 
 Measured before this work (commit a921aa2) on 倉敷市 (33202): tier map 2.60 MB, shopping map
-2.21 MB, salon-gaps 1.49 MB, salon-sites 1.52 MB, catchments 0.48 MB, mobile-sales 2.46 MB; 高梁市 tier map 1.59 MB.
+2.21 MB, salon-gaps 1.49 MB, salon-sites 1.52 MB, catchments 0.48 MB, mobile-sales 2.46 MB;
+高梁市 tier map 1.59 MB (benchmarks/map_sizes.py prints today's).
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def test_maps_and_layers_are_served_precompressed_with_an_etag_per_encoding(work
     app = create_app(Settings(workspace=str(path), upload_dir=tmp_path / "uploads"))
     with TestClient(app) as client:
         login(client, "planner")
-        for url, marker in (("/maps/tiers", "高梁市 福祉圏域マップ".encode()), ("/tiers/neighbourhood", b"FeatureCollection")):
+        pages = (("/maps/tiers", "高梁市 福祉圏域マップ".encode()), ("/tiers/neighbourhood", b"FeatureCollection"))
+        for url, marker in pages:
             tags = {}
             for coding in ("br", "gzip", "identity"):
                 with client.stream("GET", url, headers={"Accept-Encoding": coding}) as r:
@@ -180,8 +182,9 @@ def test_route_map_draws_the_stops_no_day_reaches_as_one_layer():
 
     depot = Location(133.62, 34.79, "店")
     rng = np.random.default_rng(0)
-    stops = [WeeklyStop(f"S{k:03d}", f"停留所{k}<b>", Location(133.62 + rng.normal(0, 0.05), 34.79 + rng.normal(0, 0.05)),
-                        expected_customers=5) for k in range(150)]
+    stops = [WeeklyStop(f"S{k:03d}", f"停留所{k}<b>",
+                        Location(133.62 + rng.normal(0, 0.05), 34.79 + rng.normal(0, 0.05)), expected_customers=5)
+             for k in range(150)]
     d, x, note = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [depot] + [s.location for s in stops], speed_kmh=30)
     problem = WeeklyProblem(depot, stops, [Vehicle("v1", "1号車", (9 * 3600, 11 * 3600))], d, x, days=("月",), note=note)
     plan = plan_week(problem, time_limit_s=1, seed=0)
