@@ -7,17 +7,33 @@ pages. Each rendered body is kept under the workspace's data version
 The version itself costs tens of milliseconds to compute, so it is recomputed only when the
 GeoPackage file changes (its stat) or, for a database, at most every
 :data:`VERSION_TTL_S` seconds — an edit made by another process shows within that time.
+
+Bodies are kept already compressed — gzip always, brotli too when the ``brotli`` package is
+installed — so a request costs no compression: :func:`layer_response` answers with the encoding
+the client accepts (``Content-Encoding``, ``Vary: Accept-Encoding``), an ETag per encoding
+(``"<version>"``, ``"<version>-gzip"``, ``"<version>-br"``) and 304 when ``If-None-Match``
+names this version in any encoding.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from api.store.base import Store
 from gis._once import BuildOnceLRU
+
+try:  # optional: smaller than gzip for text; installed with the "brotli" extra
+    import brotli as _brotli
+except ImportError:  # pragma: no cover - depends on the installation
+    _brotli = None
 
 #: Seconds a database workspace's data version is trusted before it is computed again.
 VERSION_TTL_S = 2.0
@@ -26,7 +42,34 @@ MAX_ENTRIES = 64
 
 _lock = threading.Lock()
 _versions: dict[int, tuple[object, float, str]] = {}
-_bodies: BuildOnceLRU[bytes] = BuildOnceLRU(MAX_ENTRIES)
+#: gzip level of kept bodies. Compression happens once per data version, inside the first
+#: request: on 倉敷市's 1.1 MB tier map level 6 takes ~0.2 s (level 9: 1.1 s for 2 % less).
+GZIP_LEVEL = 6
+#: brotli quality of kept bodies: 5 gives 184 KB against gzip's 237 KB in ~0.4 s (quality 10–11
+#: are 20 % smaller but take 8–19 s on this machine).
+BROTLI_QUALITY = 5
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One rendered body, kept compressed: gzip, and brotli when the package is installed."""
+
+    gzip: bytes
+    br: bytes | None
+    size: int
+
+    @classmethod
+    def of(cls, body: bytes) -> Encoded:
+        """Compress ``body`` once in every encoding kept."""
+        br = _brotli.compress(body, quality=BROTLI_QUALITY) if _brotli is not None else None
+        return cls(gzip=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), br=br, size=len(body))
+
+    def identity(self) -> bytes:
+        """The body itself (for the rare client that accepts no compression)."""
+        return gzip.decompress(self.gzip)
+
+
+_bodies: BuildOnceLRU[Encoded] = BuildOnceLRU(MAX_ENTRIES)
 
 
 def _file_stamp(store: Store) -> object | None:
@@ -71,13 +114,69 @@ def layer_version(store: Store) -> str:
     return version
 
 
-def cached_layer(store: Store, name: str, build: Callable[[], bytes]) -> tuple[bytes, str]:
-    """``build()``'s bytes for layer ``name`` of the store's current data version, and that version.
+def cached_layer(store: Store, name: str, build: Callable[[], bytes]) -> tuple[Encoded, str]:
+    """``build()``'s body for layer ``name`` of the store's current data version, compressed, and that version.
 
-    Concurrent requests for a body not built yet wait for one build instead of each building it.
+    Concurrent requests for a body not built yet wait for one build (and one compression)
+    instead of each doing it.
     """
     version = layer_version(store)
-    return _bodies.get_or_build((id(store), name, version), build), version
+    return _bodies.get_or_build((id(store), name, version), lambda: Encoded.of(build())), version
+
+
+def _accepted(request: Request) -> set[str]:
+    """Content codings the client accepts (``q=0`` means refused)."""
+    out = set()
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+        try:
+            refused = float(q) == 0
+        except ValueError:
+            refused = False
+        if coding and not refused:
+            out.add(coding.strip().lower())
+    return out
+
+
+def layer_response(
+    request: Request,
+    store: Store,
+    name: str,
+    build: Callable[[], bytes],
+    *,
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Answer with the cached body of layer ``name``: precompressed, ETag per encoding, 304 when unchanged.
+
+    Parameters
+    ----------
+    request
+        The request (its ``Accept-Encoding`` and ``If-None-Match``).
+    store, name, build
+        As :func:`cached_layer`.
+    media_type
+        The body's media type (e.g. ``text/html; charset=utf-8``).
+    headers
+        Extra response headers (e.g. ``Cache-Control``).
+    """
+    body, version = cached_layer(store, name, build)
+    accepted = _accepted(request)
+    if body.br is not None and "br" in accepted:
+        encoding, content = "br", body.br
+    elif "gzip" in accepted or "*" in accepted:
+        encoding, content = "gzip", body.gzip
+    else:
+        encoding, content = None, None
+    etag = f'"{version}-{encoding}"' if encoding else f'"{version}"'
+    out = {**(headers or {}), "ETag": etag, "Vary": "Accept-Encoding"}
+    asked = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",") if t.strip()}
+    if "*" in asked or asked & {f'"{version}"', f'"{version}-gzip"', f'"{version}-br"'}:
+        return Response(status_code=304, headers=out)
+    if encoding:
+        out["Content-Encoding"] = encoding
+    return Response(content if content is not None else body.identity(), media_type=media_type, headers=out)
 
 
 def forget(store: Store) -> None:

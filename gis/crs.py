@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
+import shapely
 
 #: CRS every layer is stored and served in.
 STORAGE_CRS = "EPSG:4326"
@@ -18,6 +20,9 @@ _PREFECTURE_ZONE = {
     "37": 4, "38": 4, "39": 4, "40": 2, "41": 2, "42": 1, "43": 2, "44": 2, "45": 2,
     "46": 2, "47": 15,
 }
+
+#: Decimals of a degree kept in coordinates written for display and the API (1e-5° ≈ 1.1 m).
+COORD_DECIMALS = 5
 
 #: Rough bounding box of Japan (lon/lat) used to catch swapped or projected coordinates.
 JAPAN_LON = (122.0, 154.0)
@@ -67,3 +72,19 @@ def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         msg = "layer has no CRS; set one (EPSG:4326 for longitude/latitude) before storing it"
         raise ValueError(msg)
     return gdf.to_crs(STORAGE_CRS)
+
+
+def round_coordinates(geometries, *, decimals: int = COORD_DECIMALS) -> np.ndarray:
+    """Return the geometries with every coordinate rounded to ``decimals`` decimals (for writing out).
+
+    Shared vertices round to the same value, so neighbours that shared an edge still do.
+
+    Parameters
+    ----------
+    geometries
+        Array-like of shapely geometries (None allowed), in longitude/latitude.
+    decimals
+        Decimals kept.
+    """
+    geoms = np.asarray(geometries, dtype=object)
+    return shapely.transform(geoms, lambda xy: np.round(xy, decimals))

@@ -12,6 +12,7 @@ import pandas as pd
 from gis.crs import STORAGE_CRS
 from gis.schema import STATION_KINDS
 from layers.basemap import tier_base_map
+from layers.geojson import DISPLAY_TOLERANCE_M, point_geojson, polygon_geojson
 from layers.style import (
     DATA_ATTRIBUTIONS,
     NO_DATA_COLOUR,
@@ -22,7 +23,6 @@ from layers.style import (
     attribution_box,
     esc,
     fmt_float,
-    popup_table,
 )
 
 #: Qualitative colours for catchments (ColorBrewer Set3 + Paired), cycled when there are more stations.
@@ -57,42 +57,44 @@ def _workload_rows(w: pd.Series) -> list[tuple[str, str]]:
 
 
 def catchment_layer(polygons: gpd.GeoDataFrame, workload: pd.DataFrame, *, colours: dict[str, str],
-                    name: str = "拠点の担当圏域", show: bool = True, simplify_tolerance: float | None = 0.0001,
-                    unassigned: gpd.GeoDataFrame | None = None) -> folium.FeatureGroup:
-    """Catchment polygons, one colour per station, with the workload in the popup."""
+                    name: str = "拠点の担当圏域", show: bool = True, simplify_m: float | None = DISPLAY_TOLERANCE_M,
+                    unassigned: gpd.GeoDataFrame | None = None,
+                    municipality_code: str | None = None) -> folium.FeatureGroup:
+    """Catchment polygons, one colour per station, with the workload in the popup.
+
+    The catchments tile the city, so they are simplified together (neighbours keep one
+    boundary, :func:`layers.geojson.display_polygons`), ``simplify_m`` metres.
+    """
     group = folium.FeatureGroup(name=name, show=show)
     if polygons is None or len(polygons) == 0:
         return group
     w = workload.set_index("station_id")
-    gdf = polygons.to_crs(STORAGE_CRS)
+    gdf = polygons if polygons.crs is not None else polygons.set_crs(STORAGE_CRS)
     props = []
     for sid in gdf["station_id"].astype(str):
         row = w.loc[sid] if sid in w.index else None
-        d = {"拠点": esc(gdf.loc[gdf["station_id"] == sid, "name"].iloc[0]), "_fill": colours.get(sid, NO_DATA_COLOUR)}
+        d = {"拠点": esc(gdf.loc[gdf["station_id"].astype(str) == sid, "name"].iloc[0]),
+             "_fill": colours.get(sid, NO_DATA_COLOUR)}
         if row is not None:
             d.update({k: v for k, v in _workload_rows(row)})
         props.append(d)
-    disp = gpd.GeoDataFrame(pd.DataFrame(props), geometry=gdf.geometry.values, crs=STORAGE_CRS)
-    if simplify_tolerance:
-        disp["geometry"] = disp.geometry.simplify(simplify_tolerance, preserve_topology=True)
+    disp = gpd.GeoDataFrame(pd.DataFrame(props), geometry=gdf.geometry.values, crs=gdf.crs)
     fields = [c for c in disp.columns if c not in ("_fill", "geometry")]
-    folium.GeoJson(
-        disp.to_json(drop_id=True),
-        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "fillOpacity": 0.5, "color": "#333333", "weight": 2},
-        highlight_function=lambda f: {"weight": 4, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["拠点"], aliases=["拠点"], sticky=True),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=fields, labels=True),
-        control=False,
+    for c in fields:
+        disp[c] = disp[c].fillna("")
+    polygon_geojson(
+        disp, popup_fields=fields, tooltip_fields=["拠点"],
+        style=lambda r: {"fillColor": r["_fill"], "fillOpacity": 0.5, "color": "#333333", "weight": 2},
+        highlight={"weight": 4, "color": "#000000"}, municipality_code=municipality_code, simplify_m=simplify_m,
     ).add_to(group)
     if unassigned is not None and len(unassigned):
-        ua = gpd.GeoDataFrame({"名称": unassigned["name"].astype(str)}, geometry=unassigned.to_crs(STORAGE_CRS).geometry.values,
-                              crs=STORAGE_CRS)
-        folium.GeoJson(
-            ua.to_json(drop_id=True),
-            style_function=lambda f: {"fillColor": NO_DATA_COLOUR, "fillOpacity": 0.5, "color": "#555555",
-                                      "weight": 1, "dashArray": "4 3"},
-            tooltip=folium.GeoJsonTooltip(fields=["名称"], aliases=["担当拠点なし"]),
-            control=False,
+        ua = gpd.GeoDataFrame({"担当拠点なし": unassigned["name"].map(esc)}, geometry=unassigned.geometry.values,
+                              crs=unassigned.crs or STORAGE_CRS)
+        polygon_geojson(
+            ua, tooltip_fields=["担当拠点なし"],
+            style=lambda r: {"fillColor": NO_DATA_COLOUR, "fillOpacity": 0.5, "color": "#555555", "weight": 1,
+                             "dashArray": "4 3"},
+            municipality_code=municipality_code, simplify_m=simplify_m,
         ).add_to(group)
     return group
 
@@ -100,25 +102,35 @@ def catchment_layer(polygons: gpd.GeoDataFrame, workload: pd.DataFrame, *, colou
 def station_workload_layer(stations: gpd.GeoDataFrame, workload: pd.DataFrame, *, colours: dict[str, str],
                            show: bool = True) -> folium.FeatureGroup:
     """Station markers (in their catchment colour) whose popups list the workload; sample stations dashed."""
-    n_sample = int(stations.get("is_sample", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
-    label = f"拠点（{len(stations)}か所）" + (f"［{SAMPLE_LABEL}］" if n_sample else "")
+    samples = stations.get("is_sample", pd.Series(False, index=stations.index)).fillna(False).astype(bool)
+    label = f"拠点（{len(stations)}か所）" + (f"［{SAMPLE_LABEL}］" if int(samples.sum()) else "")
     group = folium.FeatureGroup(name=label, show=show)
     w = workload.set_index("station_id")
-    for _, row in stations.to_crs(STORAGE_CRS).iterrows():
+    gdf = stations.to_crs(STORAGE_CRS)
+    records = []
+    for (_, row), sample in zip(gdf.iterrows(), samples):
         sid = str(row["station_id"])
-        sample = bool(row.get("is_sample", False))
         rows = [("種別", esc(STATION_KINDS.get(row.get("kind"), row.get("kind"))))]
         if sid in w.index:
             rows += _workload_rows(w.loc[sid])
         if sample:
             rows.append(("データ", f"{SAMPLE_LABEL}（実在の施設ではありません）"))
-        popup = popup_table(str(row["name"]), rows, badge=SAMPLE_LABEL if sample else None)
-        folium.CircleMarker(
-            location=[row.geometry.y, row.geometry.x], radius=10,
-            color=SAMPLE_STROKE if sample else "#111111", weight=3 if sample else 2,
-            dash_array=SAMPLE_DASH if sample else None, fill=True, fill_color=colours.get(sid, NO_DATA_COLOUR),
-            fill_opacity=0.95, popup=folium.Popup(popup, max_width=340), tooltip=esc(row["name"]),
-        ).add_to(group)
+        records.append({"名称": esc(row["name"]), **dict(rows), "_fill": colours.get(sid, NO_DATA_COLOUR),
+                        "_sample": bool(sample)})
+    disp = gpd.GeoDataFrame(pd.DataFrame(records, index=gdf.index).fillna(""), geometry=gdf.geometry.values,
+                            crs=STORAGE_CRS)
+    fields = [c for c in disp.columns if not c.startswith("_") and c != "geometry"]
+
+    def style(feature: dict) -> dict:
+        p = feature["properties"]
+        if p.get("_sample"):
+            return {"fillColor": p["_fill"], "color": SAMPLE_STROKE, "weight": 3, "dashArray": SAMPLE_DASH,
+                    "fillOpacity": 0.95}
+        return {"fillColor": p["_fill"], "color": "#111111", "weight": 2, "fillOpacity": 0.95}
+
+    layer = point_geojson(disp, popup_fields=fields, style=style, radius=10)
+    if layer is not None:
+        layer.add_to(group)
     return group
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from gis.tiers import CityProfile
 from layers.basemap import tier_base_map
+from layers.geojson import DISPLAY_TOLERANCE_M
 from layers.points import resource_layers, station_layers
 from layers.style import DATA_ATTRIBUTIONS, HtmlBox, attribution_box, legend
 from layers.tiers import area_density, tier_choropleth
@@ -44,7 +45,7 @@ def tier_map(
     notes: Mapping[str, str] | None = None,
     municipality_code: str | None = None,
     attributions: Sequence[str] = DATA_ATTRIBUTIONS,
-    simplify_tolerance: float | None = 0.0001,
+    simplify_m: float | None = DISPLAY_TOLERANCE_M,
 ) -> folium.Map:
     """Return the 福祉圏域マップ of a city: one density layer per tier level, points, legend and notes.
 
@@ -67,8 +68,9 @@ def tier_map(
         JIS code choosing the measuring zone for areas.
     attributions
         Data attributions listed under the map (地理院タイル is always shown).
-    simplify_tolerance
-        Display simplification of polygons in degrees; None keeps full detail.
+    simplify_m
+        Display simplification of polygons in metres (neighbours keep one boundary); None keeps
+        full detail.
 
     Returns
     -------
@@ -90,7 +92,7 @@ def tier_map(
         shown |= show
         tier_choropleth(
             part, level_label=lv.label, show=show, municipality_code=municipality_code,
-            simplify_tolerance=simplify_tolerance,
+            simplify_m=simplify_m,
         ).add_to(m)
 
     station_kinds: list[str] = []

@@ -1,22 +1,28 @@
-"""Point layers: stations and resources as circle markers, one toggleable group per kind."""
+"""Point layers: stations and resources as circle markers, one toggleable GeoJSON layer per kind."""
 
 from __future__ import annotations
 
-import folium
+from collections.abc import Callable
+
 import geopandas as gpd
 import pandas as pd
 
+from gis import kinds as _kinds
 from gis.crs import STORAGE_CRS
 from gis.schema import RESOURCE_KINDS, STATION_KINDS
+from layers.geojson import point_layer
 from layers.style import (
     SAMPLE_DASH,
     SAMPLE_LABEL,
     SAMPLE_STROKE,
     esc,
-    popup_table,
     resource_colour,
     station_colour,
 )
+
+#: Popup fields of a station and of a resource, in display order.
+STATION_FIELDS = ["名称", "種別", "住所", "担当区域数", "データ"]
+RESOURCE_FIELDS = ["名称", "種別", "住所", "位置", "出典", "データ"]
 
 
 def _points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -25,24 +31,15 @@ def _points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf[keep]
 
 
-def _is_sample(row) -> bool:
-    value = row.get("is_sample", False)
-    return bool(value) if value is not None and not pd.isna(value) else False
+def _samples(gdf: gpd.GeoDataFrame) -> pd.Series:
+    if "is_sample" not in gdf.columns:
+        return pd.Series(False, index=gdf.index)
+    return gdf["is_sample"].astype(object).where(gdf["is_sample"].notna(), False).astype(bool)
 
 
-def _marker(row, *, colour: str, radius: float, popup: str, tooltip: str, sample: bool) -> folium.CircleMarker:
-    return folium.CircleMarker(
-        location=[row.geometry.y, row.geometry.x],
-        radius=radius,
-        color=SAMPLE_STROKE if sample else "#222222",
-        weight=2 if sample else 1,
-        dash_array=SAMPLE_DASH if sample else None,
-        fill=True,
-        fill_color=colour,
-        fill_opacity=0.45 if sample else 0.9,
-        popup=folium.Popup(popup, max_width=320),
-        tooltip=tooltip,
-    )
+def _present(disp: gpd.GeoDataFrame, fields: list[str], *, always: tuple[str, ...]) -> list[str]:
+    """The popup fields worth a row: ``always`` and those with a value on at least one point."""
+    return [f for f in fields if f in always or (disp[f] != "").any()]
 
 
 def _kind_label(label: str, n: int, n_sample: int) -> str:
@@ -52,8 +49,21 @@ def _kind_label(label: str, n: int, n_sample: int) -> str:
     return text
 
 
-def station_layers(stations: gpd.GeoDataFrame, *, show: bool = True) -> list[folium.FeatureGroup]:
-    """Return one toggleable group of circle markers per station kind.
+def marker_style(colour: str, *, outline: str = "#222222", weight: float = 1,
+                 fill_opacity: float = 0.9) -> Callable[[dict], dict]:
+    """Return a style function: ``colour`` fill, dashed pale outline where ``_sample`` is true."""
+
+    def style(feature: dict) -> dict:
+        if feature["properties"].get("_sample"):
+            return {"fillColor": colour, "color": SAMPLE_STROKE, "weight": weight + 1, "dashArray": SAMPLE_DASH,
+                    "fillOpacity": 0.45}
+        return {"fillColor": colour, "color": outline, "weight": weight, "fillOpacity": fill_opacity}
+
+    return style
+
+
+def station_layers(stations: gpd.GeoDataFrame, *, show: bool = True) -> list:
+    """Return one toggleable layer of circle markers per station kind.
 
     Popups show 名称, 種別, 住所, 担当区域数 (and 「サンプルデータ」 for sample points).
 
@@ -62,62 +72,71 @@ def station_layers(stations: gpd.GeoDataFrame, *, show: bool = True) -> list[fol
     stations
         Stations (columns of :data:`gis.schema.STATION_COLUMNS`).
     show
-        Whether the groups are switched on when the map opens.
+        Whether the layers are switched on when the map opens.
     """
     gdf = _points(stations)
-    groups = []
+    layers = []
     for kind, part in gdf.groupby("kind", sort=False):
         label = STATION_KINDS.get(kind, str(kind))
-        samples = part.apply(_is_sample, axis=1) if len(part) else pd.Series(dtype=bool)
-        group = folium.FeatureGroup(name=_kind_label(label, len(part), int(samples.sum())), show=show)
-        for (_, row), sample in zip(part.iterrows(), samples):
-            area_ids = row.get("area_ids")
-            rows = [("種別", esc(label)), ("住所", esc(row.get("address")) or "不明")]
-            if isinstance(area_ids, (list, tuple)):
-                rows.append(("担当区域数", f"{len(area_ids)}"))
-            if sample:
-                rows.append(("データ", SAMPLE_LABEL))
-            popup = popup_table(str(row["name"]), rows, badge=SAMPLE_LABEL if sample else None)
-            _marker(row, colour=station_colour(kind), radius=9, popup=popup, tooltip=esc(row["name"]),
-                    sample=sample).add_to(group)
-        groups.append(group)
-    return groups
+        samples = _samples(part)
+        area_ids = part["area_ids"] if "area_ids" in part.columns else pd.Series(None, index=part.index)
+        disp = gpd.GeoDataFrame({
+            "名称": part["name"].map(esc),
+            "種別": esc(label),
+            "住所": part["address"].map(esc).replace("", "不明") if "address" in part.columns else "不明",
+            "担当区域数": area_ids.map(lambda v: f"{len(v)}" if isinstance(v, (list, tuple)) else ""),
+            "データ": samples.map(lambda s: SAMPLE_LABEL if s else ""),
+            "_sample": samples,
+        }, geometry=part.geometry, crs=STORAGE_CRS)
+        fields = _present(disp, STATION_FIELDS, always=("名称", "種別", "住所"))
+        layers.append(point_layer(
+            disp, name=_kind_label(label, len(part), int(samples.sum())), popup_fields=fields,
+            style=marker_style(station_colour(kind)), radius=9, show=show))
+    return layers
 
 
-def resource_layers(resources: gpd.GeoDataFrame, *, show: bool = True) -> list[folium.FeatureGroup]:
-    """Return one toggleable group of circle markers per resource kind, in the order of RESOURCE_KINDS.
+def _precision(attributes) -> str:
+    value = attributes.get("location_precision") if isinstance(attributes, dict) else None
+    return esc(value) if value else ""  # placed from an address, e.g. 「位置は町丁・字の代表点（概略）」
 
-    Popups show 名称, 種別, 住所 and, for sample data, a 「サンプルデータ」 badge; sample markers
-    have a dashed outline and a pale fill, and their group name says 「サンプルデータ」.
+
+def resource_layers(resources: gpd.GeoDataFrame, *, show: bool | None = None) -> list:
+    """Return one toggleable layer of circle markers per resource kind, in the order of RESOURCE_KINDS.
+
+    Popups show 名称, 種別, 住所 (位置 when placed from an address, 出典) and, for sample data,
+    「サンプルデータ」; sample markers have a dashed outline and a pale fill, and their layer name
+    says 「サンプルデータ」.
 
     Parameters
     ----------
     resources
         Resources (columns of :data:`gis.schema.RESOURCE_COLUMNS`).
     show
-        Whether the groups are switched on when the map opens.
+        Whether the layers are switched on when the map opens; None (default) switches on the
+        main kinds only (``shown`` in gis/kinds.toml), the others stay one click away in the
+        layer control.
     """
     gdf = _points(resources)
+    shown = set(_kinds.shown_kinds())
     order = {k: i for i, k in enumerate(RESOURCE_KINDS)}
-    groups = []
+    layers = []
     for kind in sorted(gdf["kind"].unique(), key=lambda k: order.get(k, len(order))):
         part = gdf[gdf["kind"] == kind]
         label = RESOURCE_KINDS.get(kind, str(kind))
-        samples = part.apply(_is_sample, axis=1)
-        group = folium.FeatureGroup(name=_kind_label(label, len(part), int(samples.sum())), show=show)
-        for (_, row), sample in zip(part.iterrows(), samples):
-            rows = [("種別", esc(label)), ("住所", esc(row.get("address")) or "不明")]
-            attributes = row.get("attributes")
-            precision = attributes.get("location_precision") if isinstance(attributes, dict) else None
-            if precision:  # placed from an address, e.g. 「位置は町丁・字の代表点（概略）」
-                rows.append(("位置", esc(precision)))
-            source = esc(row.get("source"))
-            if source:
-                rows.append(("出典", source))
-            if sample:
-                rows.append(("データ", f"{SAMPLE_LABEL}（デモ用の例示データ）"))
-            popup = popup_table(str(row["name"]), rows, badge=SAMPLE_LABEL if sample else None)
-            _marker(row, colour=resource_colour(kind), radius=6, popup=popup, tooltip=esc(row["name"]),
-                    sample=sample).add_to(group)
-        groups.append(group)
-    return groups
+        samples = _samples(part)
+        column = lambda name: part[name] if name in part.columns else pd.Series(None, index=part.index)  # noqa: E731
+        disp = gpd.GeoDataFrame({
+            "名称": part["name"].map(esc),
+            "種別": esc(label),
+            "住所": column("address").map(esc).replace("", "不明"),
+            "位置": column("attributes").map(_precision),
+            "出典": column("source").map(esc),
+            "データ": samples.map(lambda s: f"{SAMPLE_LABEL}（デモ用の例示データ）" if s else ""),
+            "_sample": samples,
+        }, geometry=part.geometry, crs=STORAGE_CRS)
+        fields = _present(disp, RESOURCE_FIELDS, always=("名称", "種別", "住所"))
+        layers.append(point_layer(
+            disp, name=_kind_label(label, len(part), int(samples.sum())), popup_fields=fields,
+            style=marker_style(resource_colour(kind)), radius=6,
+            show=kind in shown if show is None else show))
+    return layers

@@ -6,10 +6,14 @@ import html
 from collections.abc import Sequence
 
 import folium
+import geopandas as gpd
+from shapely.geometry import Point
 
 from gis.routing import format_hhmm
 from gis.weekly import WEEKDAYS, WeeklyPlan, WeeklyProblem
+from gis.crs import STORAGE_CRS
 from layers.basemap import tier_base_map
+from layers.geojson import point_geojson
 from layers.style import DATA_ATTRIBUTIONS, SAMPLE_LABEL, HtmlBox, attribution_box, esc, popup_table
 
 #: One colour per weekday (colour-blind-safe Okabe–Ito order), used by the map and its legend.
@@ -87,12 +91,14 @@ def route_map(problem: WeeklyProblem, plan: WeeklyPlan, *, title: str = "移動�
         reasons: dict[str, list[str]] = {}
         for sid, k, why in plan.unassigned:
             reasons.setdefault(sid, []).append(f"{k}回目: {why}")
-        g = folium.FeatureGroup(name=f"訪問できない停留所（{len(missing)} か所）", show=True)
-        for s in missing:
-            rows = [("理由", "<br>".join(esc(x) for x in reasons.get(s.stop_id, ["—"])))]
-            folium.Marker([s.location.lat, s.location.lon], icon=_numbered_icon("×", UNASSIGNED_COLOUR),
-                          tooltip=esc(f"{s.name}（訪問なし）"), popup=folium.Popup(popup_table(s.name, rows), max_width=360)
-                          ).add_to(g)
+        # often hundreds of stops: one GeoJSON layer, off at first (the week's routes are the map)
+        points = gpd.GeoDataFrame(
+            {"名称": [esc(f"{s.name}（訪問なし）") for s in missing],
+             "理由": ["<br>".join(esc(x) for x in reasons.get(s.stop_id, ["—"])) for s in missing]},
+            geometry=[Point(s.location.lon, s.location.lat) for s in missing], crs=STORAGE_CRS)
+        g = folium.FeatureGroup(name=f"訪問できない停留所（{len(missing)} か所）", show=False)
+        point_geojson(points, popup_fields=["名称", "理由"], radius=6, style=lambda f: {
+            "fillColor": UNASSIGNED_COLOUR, "color": "#ffffff", "weight": 1, "fillOpacity": 0.85}).add_to(g)
         g.add_to(m)
     dg = folium.FeatureGroup(name="拠点（出発・帰着）", show=True)
     rows = [("役割", "移動販売の出発・帰着地")] + ([("データ", SAMPLE_LABEL + "（仮の拠点）")] if depot_sample else [])
@@ -110,7 +116,7 @@ def route_map(problem: WeeklyProblem, plan: WeeklyPlan, *, title: str = "移動�
     legend.append(f"<div><span class='dot' style='background:{DEPOT_COLOUR}'></span>拠点（店）"
                   + ("・サンプル" if depot_sample else "") + "</div>")
     if missing:
-        legend.append(f"<div><span class='dot' style='background:{UNASSIGNED_COLOUR}'></span>× 訪問できない停留所</div>")
+        legend.append(f"<div><span class='dot' style='background:{UNASSIGNED_COLOUR}'></span>訪問できない停留所</div>")
     if len(problem.vehicles) > 1:
         legend.append("<div>点線：2台目以降の車両</div>")
     if straight_segments:

@@ -14,6 +14,8 @@ from gis.kinds import SALON_KIND
 from gis.schema import RESOURCE_KINDS
 from gis.tiers import CityProfile
 from layers.basemap import tier_base_map
+from layers.geojson import DISPLAY_TOLERANCE_M, display_areas, point_geojson, polygon_geojson
+from layers.points import marker_style
 from layers.style import (
     DATA_ATTRIBUTIONS,
     DENSITY_COLOURS,
@@ -21,7 +23,6 @@ from layers.style import (
     NO_DATA_LABEL,
     SAMPLE_DASH,
     SAMPLE_LABEL,
-    SAMPLE_STROKE,
     HtmlBox,
     attribution_box,
     esc,
@@ -82,9 +83,13 @@ def uncovered_choropleth(
     level: str,
     level_label: str,
     show: bool = True,
-    simplify_tolerance: float | None = 0.0001,
+    simplify_m: float | None = DISPLAY_TOLERANCE_M,
 ) -> folium.FeatureGroup:
-    """Choropleth of uncovered elderly for one tier level (from ``gis.salons.coverage_by_tier``)."""
+    """Choropleth of uncovered elderly for one tier level (from ``gis.salons.coverage_by_tier``).
+
+    ``simplify_m``: display simplification in metres (None when ``areas`` come from
+    :func:`layers.geojson.display_areas`).
+    """
     group = folium.FeatureGroup(name=f"{level_label}：{UNCOVERED_LABEL}", show=show)
     part = areas[areas["level"] == level]
     if len(part) == 0:
@@ -93,23 +98,20 @@ def uncovered_choropleth(
     ids = part["area_id"].astype(str)
     unc = rows["uncovered_elderly"].reindex(ids).to_numpy()
     frame = gpd.GeoDataFrame({
-        "名称": part["name"].astype(str).to_numpy(),
+        "名称": part["name"].map(esc).to_numpy(),
         "人口": rows["population"].reindex(ids).map(lambda v: fmt_float(v, 0)).to_numpy(),
         "65歳以上": rows["elderly"].reindex(ids).map(lambda v: fmt_float(v, 0)).to_numpy(),
         "未カバー高齢者": [fmt_float(v, 0) for v in unc],
         "未カバー率": rows["uncovered_share"].reindex(ids).map(_share).to_numpy(),
         "_fill": [uncovered_colour(v) for v in unc],
-    }, geometry=part.geometry.to_crs(STORAGE_CRS).values, crs=STORAGE_CRS)
-    if simplify_tolerance:
-        frame["geometry"] = frame.geometry.simplify(simplify_tolerance, preserve_topology=True)
-    fields = ["名称", "人口", "65歳以上", "未カバー高齢者", "未カバー率"]
-    folium.GeoJson(
-        frame.to_json(drop_id=True),
-        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "fillOpacity": 0.6, "color": "#555555", "weight": 1},
-        highlight_function=lambda f: {"weight": 3, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["名称", "未カバー高齢者"], aliases=["名称", "未カバー高齢者"], sticky=True),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=fields, labels=True),
-        control=False,
+    }, geometry=part.geometry.values, crs=part.crs or STORAGE_CRS)
+    polygon_geojson(
+        frame,
+        popup_fields=["名称", "人口", "65歳以上", "未カバー高齢者", "未カバー率"],
+        tooltip_fields=["名称", "未カバー高齢者"],
+        style=lambda r: {"fillColor": r["_fill"], "fillOpacity": 0.6, "color": "#555555", "weight": 1},
+        highlight={"weight": 3, "color": "#000000"},
+        simplify_m=simplify_m,
     ).add_to(group)
     return group
 
@@ -125,42 +127,45 @@ def salon_layer(
         name += f"［{SAMPLE_LABEL}{'' if n_sample == len(salons) else f' {n_sample}件'}］"
     group = folium.FeatureGroup(name=name, show=show)
     if catchments is not None and len(catchments):
-        for row in catchments.itertuples():
-            if row.geometry is None or row.geometry.is_empty:
-                continue
-            folium.GeoJson(
-                gpd.GeoSeries([row.geometry], crs=STORAGE_CRS).to_json(),
-                style_function=lambda f, s=bool(row.is_sample): {
-                    "fillColor": CATCHMENT_COLOUR, "fillOpacity": 0.12, "color": CATCHMENT_COLOUR, "weight": 1,
-                    "dashArray": SAMPLE_DASH if s else None},
-                tooltip=f"{esc(row.name)} の徒歩圏（{esc(row.method)}）",
-                control=False,
-            ).add_to(group)
-    for row in salons.itertuples():
-        sample = bool(getattr(row, "is_sample", False))
-        rows = [("種別", esc(SALON_LABEL)), ("住所", esc(getattr(row, "address", "")) or "不明")]
-        if sample:
-            rows.append(("データ", f"{SAMPLE_LABEL}（デモ用の例示データ）"))
-        folium.CircleMarker(
-            location=[row.geometry.y, row.geometry.x], radius=6,
-            color=SAMPLE_STROKE if sample else "#222222", weight=2 if sample else 1,
-            dash_array=SAMPLE_DASH if sample else None, fill=True, fill_color=CATCHMENT_COLOUR,
-            fill_opacity=0.45 if sample else 0.9,
-            popup=folium.Popup(popup_table(str(row.name), rows, badge=SAMPLE_LABEL if sample else None), max_width=320),
-            tooltip=esc(row.name),
+        walk = gpd.GeoDataFrame({
+            "徒歩圏": [f"{esc(n)} の徒歩圏（{esc(m)}）" for n, m in zip(catchments["name"], catchments["method"])],
+            "_sample": catchments["is_sample"].fillna(False).astype(bool).to_numpy()
+            if "is_sample" in catchments.columns else False,
+        }, geometry=catchments.geometry.values, crs=catchments.crs or STORAGE_CRS)
+        polygon_geojson(  # walking catchments overlap: each is simplified on its own
+            walk, tooltip_fields=["徒歩圏"], coverage=False,
+            style=lambda r: {"fillColor": CATCHMENT_COLOUR, "fillOpacity": 0.12, "color": CATCHMENT_COLOUR,
+                             "weight": 1, "dashArray": SAMPLE_DASH if r["_sample"] else None},
         ).add_to(group)
+    if len(salons) == 0:
+        return group
+    samples = salons["is_sample"].fillna(False).astype(bool) if "is_sample" in salons.columns \
+        else pd.Series(False, index=salons.index)
+    points = gpd.GeoDataFrame({
+        "名称": salons["name"].map(esc),
+        "種別": esc(SALON_LABEL),
+        "住所": salons["address"].map(esc).replace("", "不明") if "address" in salons.columns else "不明",
+        "データ": samples.map(lambda s: f"{SAMPLE_LABEL}（デモ用の例示データ）" if s else ""),
+        "_sample": samples,
+    }, geometry=salons.geometry.values, crs=STORAGE_CRS)
+    layer = point_geojson(points, popup_fields=["名称", "種別", "住所", "データ"], style=marker_style(CATCHMENT_COLOUR))
+    if layer is not None:
+        layer.add_to(group)
     return group
 
 
 def candidate_layer(candidates: gpd.GeoDataFrame, *, show: bool = False) -> folium.FeatureGroup:
     """All candidate sites as small grey-outlined markers (off by default)."""
+    gdf = candidates.to_crs(STORAGE_CRS)
+    points = gpd.GeoDataFrame({
+        "名称": [f"候補地：{esc(n)}（{esc(k)}）" for n, k in zip(gdf["name"], gdf["kind_label"])],
+        "_fill": [resource_colour(k) if k != "user" else "#ffffff" for k in gdf["kind"]],
+    }, geometry=gdf.geometry.values, crs=STORAGE_CRS)
     group = folium.FeatureGroup(name=f"候補地（{len(candidates)}か所）", show=show)
-    for row in candidates.to_crs(STORAGE_CRS).itertuples():
-        folium.CircleMarker(
-            location=[row.geometry.y, row.geometry.x], radius=4, color="#555555", weight=1, fill=True,
-            fill_color=resource_colour(row.kind) if row.kind != "user" else "#ffffff", fill_opacity=0.8,
-            tooltip=f"候補地：{esc(row.name)}（{esc(row.kind_label)}）",
-        ).add_to(group)
+    layer = point_geojson(points, popup_fields=["名称"], radius=4, style=lambda f: {
+        "fillColor": f["properties"]["_fill"], "color": "#555555", "weight": 1, "fillOpacity": 0.8})
+    if layer is not None:
+        layer.add_to(group)
     return group
 
 
@@ -224,9 +229,11 @@ def salon_map(
     """
     m = tier_base_map(bounds=_bounds(areas, salons))
     m.get_root().title = title
+    areas = display_areas(areas)
     first = "kominkan" if "kominkan" in profile.keys else profile.keys[1]
     for lv in profile.levels:
-        uncovered_choropleth(areas, table, level=lv.key, level_label=lv.label, show=lv.key == first).add_to(m)
+        uncovered_choropleth(areas, table, level=lv.key, level_label=lv.label, show=lv.key == first,
+                             simplify_m=None).add_to(m)
     salon_layer(salons, catchments, threshold_m=threshold_m).add_to(m)
     if candidates is not None and len(candidates):
         candidate_layer(candidates).add_to(m)

@@ -15,6 +15,7 @@ from gis.schema import RESOURCE_KINDS
 from gis.shopping import MOBILE_STOP_KIND, STATUS_MOBILE, STATUS_OK, STATUS_REFUGEE
 from gis.tiers import CityProfile
 from layers.basemap import tier_base_map
+from layers.geojson import DISPLAY_TOLERANCE_M, display_areas, feature_collection, polygon_geojson
 from layers.points import resource_layers
 from layers.style import (
     DATA_ATTRIBUTIONS,
@@ -77,7 +78,7 @@ def refugee_choropleth(
     level_label: str,
     method: str = "straight",
     show: bool = True,
-    simplify_tolerance: float | None = 0.0001,
+    simplify_m: float | None = DISPLAY_TOLERANCE_M,
 ) -> folium.FeatureGroup:
     """A toggleable choropleth of the refugee share of one tier level, by one method.
 
@@ -93,8 +94,9 @@ def refugee_choropleth(
         ``"straight"`` (MAFF) or ``"network"``.
     show
         Switched on when the map opens.
-    simplify_tolerance
-        Display simplification in degrees.
+    simplify_m
+        Display simplification in metres (:func:`layers.geojson.display_polygons`); None when
+        ``areas`` are already simplified (:func:`layers.geojson.display_areas`).
     """
     name = f"買い物弱者の割合：{level_label}（{METHOD_LABELS[method]}）"
     group = folium.FeatureGroup(name=name, show=show)
@@ -107,7 +109,7 @@ def refugee_choropleth(
     has_net = "refugees_network" in frame.columns
     disp = gpd.GeoDataFrame(
         {
-            "名称": frame["name"].astype(str),
+            "名称": frame["name"].map(esc),
             "65歳以上": frame["elderly"].map(_fmt_people),
             "買い物弱者（直線）": frame["refugees_straight"].map(_fmt_people),
             "割合（直線）": frame["share_straight"].map(_fmt_share),
@@ -121,19 +123,16 @@ def refugee_choropleth(
         geometry=frame.geometry.values,
         crs=STORAGE_CRS,
     )
-    if simplify_tolerance:
-        disp["geometry"] = disp.geometry.simplify(simplify_tolerance, preserve_topology=True)
     fields = ["名称", "65歳以上", "買い物弱者（直線）", "割合（直線）", "買い物弱者（道路網）", "割合（道路網）",
               "移動販売でカバー", "残る買い物弱者"]
     share_field = "割合（直線）" if method == "straight" else "割合（道路網）"
-    folium.GeoJson(
-        disp.to_json(drop_id=True),
-        name=name,
-        style_function=_style,
-        highlight_function=lambda f: {"weight": 3, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["名称", share_field], aliases=["名称", share_field], sticky=True),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=fields, labels=True),
-        control=False,
+    polygon_geojson(
+        disp,
+        popup_fields=fields,
+        tooltip_fields=["名称", share_field],
+        style=lambda row: _style({"properties": row}),
+        highlight={"weight": 3, "color": "#000000"},
+        simplify_m=simplify_m,
     ).add_to(group)
     return group
 
@@ -194,7 +193,7 @@ def scenario_change_layer(changed: gpd.GeoDataFrame, *, show: bool = True, max_p
         crs=STORAGE_CRS,
     )
     folium.GeoJson(
-        disp.to_json(drop_id=True),
+        feature_collection(disp),
         marker=folium.CircleMarker(radius=4, weight=0, fill=True, fill_opacity=0.85),
         style_function=lambda f: {"fillColor": f["properties"]["_colour"], "color": f["properties"]["_colour"]},
         tooltip=folium.GeoJsonTooltip(fields=["変更前", "変更後", "65歳以上"], aliases=["変更前", "変更後", "65歳以上"]),
@@ -228,6 +227,7 @@ def shopping_map(
     from layers.maps import _bounds
 
     m = tier_base_map(bounds=_bounds(areas))
+    areas = display_areas(areas)  # once for the 2 × levels layers drawing the same polygons
     title = f"{city_name} 買い物弱者マップ（食料品店から {threshold_m:,.0f} m 以上）"
     m.get_root().title = title
     methods = ["straight"] + (["network"] if "refugees_network" in tier_table.columns else [])
@@ -235,12 +235,12 @@ def shopping_map(
     for method in methods:
         for lv in profile.levels[1:] + profile.levels[:1]:  # 公民館区 first on; innermost is detailed
             refugee_choropleth(tier_table, areas, level_key=lv.key, level_label=lv.short, method=method,
-                               show=first).add_to(m)
+                               show=first, simplify_m=None).add_to(m)
             first = False
     kinds: list[str] = []
     has_sample = False
     if shops is not None and len(shops):
-        for g in resource_layers(shops):
+        for g in resource_layers(shops, show=True):  # the shops are what this map is about
             g.add_to(m)
         kinds = list(dict.fromkeys(shops["kind"]))
         has_sample |= bool(shops.get("is_sample", pd.Series(dtype=bool)).fillna(False).astype(bool).any())

@@ -167,6 +167,7 @@ _LEGEND_CSS = """
 .tsunagu-attrib { bottom: 22px; right: 10px; max-width: 45%; font-size: 10px; }
 .tsunagu-badge { background: #ff9800; color: #fff; border-radius: 3px; padding: 0 4px; font-size: 11px; }
 .tsunagu-popup table { border-collapse: collapse; margin-top: 4px; }
+.tsunagu-popup th { text-align: left; padding-right: 8px; white-space: nowrap; }
 """
 
 

@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 
 from gis.crs import STORAGE_CRS, measuring_crs
+from layers.geojson import DISPLAY_TOLERANCE_M, display_polygons, polygon_geojson
 from layers.style import (
     DENSITY_LABEL,
     NO_DATA_COLOUR,
     NO_DATA_LABEL,
     density_colour,
+    esc,
     fmt_float,
     fmt_int,
 )
@@ -72,7 +74,7 @@ def tier_frame(
     areas: gpd.GeoDataFrame,
     *,
     municipality_code: str | None = None,
-    simplify_tolerance: float | None = 0.0001,
+    simplify_m: float | None = DISPLAY_TOLERANCE_M,
 ) -> gpd.GeoDataFrame:
     """Return the areas as a display frame: Japanese popup fields, fill colour, simplified geometry.
 
@@ -82,15 +84,17 @@ def tier_frame(
         Areas of one level (columns of :data:`gis.schema.AREA_COLUMNS`).
     municipality_code
         JIS code choosing the measuring zone.
-    simplify_tolerance
-        Simplification tolerance in degrees for display (≈ 10 m at 0.0001); None keeps geometry.
+    simplify_m
+        Display simplification in metres, neighbours keeping one boundary
+        (:func:`layers.geojson.display_polygons`); None keeps the detail. Coordinates are
+        rounded to ~1 m then. Areas and densities are measured on the full geometry.
     """
     stats = area_density(areas, municipality_code=municipality_code)
     pop65 = areas["pop_65plus"] if "pop_65plus" in areas.columns else pd.Series(pd.NA, index=areas.index)
     out = gpd.GeoDataFrame(
         {
             "area_id": areas["area_id"].astype(str),
-            "名称": areas["name"].fillna("").astype(str).where(areas["name"].fillna("") != "", areas["area_id"].astype(str)),
+            "名称": areas["name"].fillna("").astype(str).where(areas["name"].fillna("") != "", areas["area_id"].astype(str)).map(esc),
             "人口": areas["population"].map(fmt_int),
             "世帯数": areas["households"].map(fmt_int),
             "65歳以上": pop65.map(fmt_int),
@@ -99,12 +103,12 @@ def tier_frame(
             "_fill": stats["density"].map(density_colour),
             "_unknown": stats["density"].isna().astype(bool),
         },
-        geometry=areas.geometry.to_crs(STORAGE_CRS) if areas.crs is not None else areas.geometry,
-        crs=STORAGE_CRS,
+        geometry=areas.geometry.values,
+        crs=areas.crs or STORAGE_CRS,
     )
-    if simplify_tolerance:
-        out["geometry"] = out.geometry.simplify(simplify_tolerance, preserve_topology=True)
-    return out
+    if simplify_m is None and out.crs is not None and out.crs.to_epsg() == 4326:
+        return out  # geometry as given (tier_choropleth simplifies it once, in the plane CRS)
+    return display_polygons(out, municipality_code=municipality_code, tolerance_m=simplify_m)
 
 
 def tier_choropleth(
@@ -113,7 +117,7 @@ def tier_choropleth(
     level_label: str,
     show: bool = True,
     municipality_code: str | None = None,
-    simplify_tolerance: float | None = 0.0001,
+    simplify_m: float | None = DISPLAY_TOLERANCE_M,
 ) -> folium.FeatureGroup:
     """Return a toggleable population-density choropleth of one tier level.
 
@@ -130,8 +134,8 @@ def tier_choropleth(
         Whether the layer is switched on when the map opens.
     municipality_code
         JIS code choosing the measuring zone.
-    simplify_tolerance
-        Display simplification in degrees; None keeps full detail.
+    simplify_m
+        Display simplification in metres; None keeps full detail.
 
     Returns
     -------
@@ -140,15 +144,15 @@ def tier_choropleth(
     group = folium.FeatureGroup(name=level_label, overlay=True, control=True, show=show)
     if len(areas) == 0:
         return group
-    frame = tier_frame(areas, municipality_code=municipality_code, simplify_tolerance=simplify_tolerance)
-    folium.GeoJson(
-        frame.to_json(drop_id=True),
-        name=level_label,
-        style_function=_style,
-        highlight_function=_highlight,
-        tooltip=folium.GeoJsonTooltip(fields=["名称", DENSITY_LABEL], aliases=["名称", DENSITY_LABEL], sticky=True),
-        popup=folium.GeoJsonPopup(fields=POPUP_FIELDS, aliases=POPUP_FIELDS, labels=True),
-        control=False,
+    frame = tier_frame(areas, municipality_code=municipality_code, simplify_m=None)
+    polygon_geojson(
+        frame.drop(columns=["area_id"]),
+        popup_fields=POPUP_FIELDS,
+        tooltip_fields=["名称", DENSITY_LABEL],
+        style=lambda row: _style({"properties": row}),
+        highlight=_highlight({}),
+        municipality_code=municipality_code,
+        simplify_m=simplify_m,
     ).add_to(group)
     return group
 

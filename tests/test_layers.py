@@ -15,11 +15,29 @@ from gis.schema import coerce_areas, coerce_resources, coerce_stations
 from gis.tiers import DEFAULT_PROFILE, load_profile
 from layers import style
 from layers.maps import render_html, tier_map
+from layers.points import resource_layers
 from layers.tiers import area_density, tier_frame
 
 DATA_DIR = Path(os.environ.get("TSUNAGU_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 if not DATA_DIR.exists():
     DATA_DIR = Path("/work/shared/data")
+
+
+def _point_popups(groups) -> dict[str, dict]:
+    """名称 → what the popup of that point shows (layer constants and the point's own properties)."""
+    import folium
+
+    from layers.geojson import PropertyPopup
+
+    out = {}
+    for group in groups:
+        for layer in group._children.values():
+            if isinstance(layer, folium.GeoJson):
+                popup = next(c for c in layer._children.values() if isinstance(c, PropertyPopup))
+                for feature in layer.data["features"]:
+                    shown = {**popup.constants, **feature["properties"]}
+                    out[shown["名称"]] = shown
+    return out
 
 
 def _unescape(text: str) -> str:
@@ -123,19 +141,21 @@ def test_tier_map_synthetic(frames):
     for field in ("人口", "世帯数", "65歳以上", "面積 km²", "不明"):
         assert field in text
     # sample marking: in the sample's popup and its layer name, not in the real shop's popup
-    salon_popup = re.search(r"いきいきサロン松山</b>.*?</div>", text).group(0)
-    shop_popup = re.search(r"天満屋ハピーズ高梁店</b>.*?</div>", text).group(0)
-    assert "サンプルデータ" in salon_popup and "サンプルデータ" not in shop_popup
+    popups = _point_popups(resource_layers(resources))
+    assert "サンプルデータ" in popups["いきいきサロン松山"]["データ"]
+    assert not popups["天満屋ハピーズ高梁店"].get("データ")
+    assert popups["天満屋ハピーズ高梁店"]["住所"] == "高梁市正宗町"
     assert "ふれあい・いきいきサロン（1件）［サンプルデータ］" in text
     # stand-in note
     assert "公民館区は小学校区（国土数値情報 A27）で代用" in text
-    # native Leaflet layer control and circle markers only
-    assert "L.control.layers" in html and "L.circleMarker" in html and "L.marker(" not in html
+    # native Leaflet layer control; points drawn as circle markers of one L.geoJson per kind
+    assert "L.control.layers" in html and "new L.CircleMarker(latlng" in html and "L.marker(" not in html
+    assert html.count("L.geoJson(") == len(profile.levels) + 3  # tiers, 1 station kind, 2 resource kinds
     _assert_offline(html)
-    # folium builds popups with jQuery's $(...)[0]; no jQuery is loaded offline, so the page
-    # defines a $ for that before any popup (else the script stops at the first popup)
-    first_popup = html.index("$(`")
-    assert -1 < html.find("window.$ = window.$ ||") < first_popup
+    # folium builds Popup elements with jQuery's $(...)[0]; no jQuery is loaded offline, so the
+    # page defines a $ for that before any such popup (else the script stops at the first one)
+    first_popup = html.find("$(`")
+    assert -1 < html.find("window.$ = window.$ ||") < (first_popup if first_popup > -1 else len(html))
 
 
 def test_tier_map_without_points_or_unknowns(frames):

@@ -12,6 +12,8 @@ import pandas as pd
 from fastapi.responses import Response
 from shapely.geometry import mapping
 
+from gis.crs import round_coordinates
+
 
 def _plain(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
@@ -32,7 +34,7 @@ def _plain(value: Any) -> Any:
 
 
 def feature_collection(gdf: gpd.GeoDataFrame, *, id_column: str | None = None, **members: Any) -> dict:
-    """Return ``gdf`` (EPSG:4326) as a GeoJSON FeatureCollection mapping.
+    """Return ``gdf`` (EPSG:4326) as a GeoJSON FeatureCollection mapping, coordinates rounded to ~1 m.
 
     Parameters
     ----------
@@ -49,7 +51,7 @@ def feature_collection(gdf: gpd.GeoDataFrame, *, id_column: str | None = None, *
     props = gdf.drop(columns=[geom_name])
     records = props.astype(object).to_dict("records")
     features = []
-    for record, geom in zip(records, gdf.geometry.values):
+    for record, geom in zip(records, round_coordinates(gdf.geometry.values)):
         feature = {
             "type": "Feature",
             "geometry": None if geom is None or geom.is_empty else mapping(geom),

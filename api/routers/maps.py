@@ -15,15 +15,12 @@ router = APIRouter(prefix="/maps", tags=["maps"])
 def tiers_map(store: StoreDep, request: Request) -> Response:
     """Return the tier map (every level, stations, resources, legend); Leaflet is inlined, so it works offline.
 
-    The page is rendered once per data version and carries it as its ETag: a browser asking
-    again with ``If-None-Match`` gets 304 until a layer changes.
+    The page is rendered and compressed (gzip, brotli) once per data version and carries the
+    version as its ETag: a browser asking again with ``If-None-Match`` gets 304 until a layer
+    changes.
     """
-    from api.layer_cache import cached_layer
+    from api.layer_cache import layer_response
     from api.maps import tier_map_html
 
-    body, version = cached_layer(store, "maps/tiers", lambda: tier_map_html(store).encode("utf-8"))
-    etag = f'"{version}"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
-        return Response(status_code=304, headers=headers)
-    return HTMLResponse(body, headers=headers)
+    return layer_response(request, store, "maps/tiers", lambda: tier_map_html(store).encode("utf-8"),
+                          media_type="text/html; charset=utf-8", headers={"Cache-Control": "private, no-cache"})

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
 from api.errors import Conflict, NotFound
-from api.layer_cache import cached_layer, forget
+from api.layer_cache import forget, layer_response
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import UPLOAD_SUFFIXES, receive_upload
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
@@ -97,7 +97,7 @@ def _kinds(values: list[str] | None) -> list[str] | None:
 
 
 @router.get("", summary="地域資源（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
-def list_resources(store: StoreDep, kind: Annotated[list[str] | None, Query()] = None) -> GeoJSONResponse:
+def list_resources(store: StoreDep, request: Request, kind: Annotated[list[str] | None, Query()] = None) -> Response:
     """Return resources, optionally of some kinds (``?kind=salon&kind=supermarket`` or ``?kind=salon,supermarket``)."""
     kinds = _kinds(kind)
     store.workspace()
@@ -107,8 +107,8 @@ def list_resources(store: StoreDep, kind: Annotated[list[str] | None, Query()] =
         resources = resources.assign(kind_label=resources["kind"].map(RESOURCE_KINDS).fillna(resources["kind"]))
         return GeoJSONResponse(feature_collection(resources, id_column="resource_id")).body
 
-    body, _version = cached_layer(store, "resources?" + ",".join(sorted(kinds or [])), build)
-    return GeoJSONResponse(body)
+    return layer_response(request, store, "resources?" + ",".join(sorted(kinds or [])), build, media_type=GeoJSONResponse.media_type,
+                          headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/{resource_id}", summary="地域資源ひとつ（GeoJSON Feature）", response_class=GeoJSONResponse,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
-from api.layer_cache import cached_layer, forget
+from api.layer_cache import forget, layer_response
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import receive_upload
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
@@ -21,7 +21,7 @@ router = APIRouter(tags=["stations"])
 
 
 @router.get("/stations", summary="拠点（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
-def list_stations(store: StoreDep) -> GeoJSONResponse:
+def list_stations(store: StoreDep, request: Request) -> Response:
     """Return all stations; ``kind_label`` is the Japanese kind, ``area_ids`` the catchment."""
     store.workspace()
 
@@ -30,8 +30,8 @@ def list_stations(store: StoreDep) -> GeoJSONResponse:
         stations = stations.assign(kind_label=stations["kind"].map(STATION_KINDS).fillna(stations["kind"]))
         return GeoJSONResponse(feature_collection(stations, id_column="station_id")).body
 
-    body, _version = cached_layer(store, "stations", build)
-    return GeoJSONResponse(body)
+    return layer_response(request, store, "stations", build, media_type=GeoJSONResponse.media_type,
+                          headers={"Cache-Control": "private, no-cache"})
 
 
 _IMPORT_RESPONSES = {413: {"description": "ファイルが大きすぎます"},
