@@ -66,7 +66,7 @@ def test_per_area_share_and_bad_share():
         demand_points(areas, crs=CRS, elderly_share=1.5)
     with pytest.raises(InputDataError, match="no 65\\+ share given for area b"):
         demand_points(areas, crs=CRS, elderly_share={"a": 0.2})
-    with pytest.raises(InputDataError, match="positive"):
+    with pytest.raises(InputDataError, match="正の数"):
         demand_points(areas, crs=CRS, elderly_share=0.3, cell_size_m=0)
 
 

@@ -185,7 +185,7 @@ def test_route_map_draws_the_stops_no_day_reaches_as_one_layer():
     stops = [WeeklyStop(f"S{k:03d}", f"停留所{k}<b>",
                         Location(133.62 + rng.normal(0, 0.05), 34.79 + rng.normal(0, 0.05)), expected_customers=5)
              for k in range(150)]
-    d, x, note = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [depot] + [s.location for s in stops], speed_kmh=30)
+    d, x, note, _source = travel_matrix(StraightLineEngine(crs="EPSG:6673"), [depot] + [s.location for s in stops], speed_kmh=30)
     problem = WeeklyProblem(depot, stops, [Vehicle("v1", "1号車", (9 * 3600, 11 * 3600))], d, x, days=("月",), note=note)
     plan = plan_week(problem, time_limit_s=1, seed=0)
     missing = {sid for sid, _k, _why in plan.unassigned}

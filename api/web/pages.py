@@ -16,6 +16,7 @@ from api.routers._geojson import feature_collection
 from api.security import ANY_ROLE, EDITORS, PUBLIC, CurrentUser, allow
 from api.store.base import StoreError, WorkspaceNotInitialised
 from api.workspaces import list_workspaces
+from api.web._data import city_bounds
 from api.web._render import is_editor, render
 from api.web.forms import ShopChoice, form_fields, japanese_problems, model_defaults, read_form, with_values
 from api.web.results import analysis_name, census_label, param_text, planner_order, result_words
@@ -160,20 +161,12 @@ def _closed_outside_kinds(params: dict, shops: list[ShopChoice], fields) -> list
             for i in params["close_shop_ids"] if i in by_id and by_id[i].kind not in kinds]
 
 
-def _city_bounds(store) -> list[float] | None:
-    """``[west, south, east, north]`` of the city (for the forms' small maps)."""
-    areas = store.areas()
-    if not len(areas):
-        return None
-    return [round(float(v), 6) for v in areas.total_bounds]
-
-
 def _forms(store) -> tuple[list[dict], dict]:
     """Every analysis form in a planner's order, and the page data of its maps (shops, city bounds)."""
     registry = load_analyses()
     try:
         shops = _shops(store) if store is not None else []
-        bounds = _city_bounds(store) if store is not None else None
+        bounds = city_bounds(store) if store is not None else None
     except WORKSPACE_PROBLEMS:
         shops, bounds = [], None
     described = {a["name"]: a for a in describe_analyses() if a["name"] not in NOT_ON_FORMS}

@@ -18,9 +18,6 @@ from gis.schema import RESOURCE_KINDS
 
 router = APIRouter(include_in_schema=False)
 
-#: Kinds offered for resources a scenario adds (the kinds a planner opens or closes).
-ADDABLE = ("salon", "kayoi_no_ba", "dementia_cafe", "ibasho", "kosodate_salon", "kodomo_shokudo", "food_bank",
-           "supermarket", "convenience_store", "kominkan", "meeting_hall", "clinic")
 
 
 def _resources(store) -> list[dict]:
@@ -36,7 +33,7 @@ def _resources(store) -> list[dict]:
 
 
 def _page(request: Request, user, store, *, problems=(), form=None, status_code: int = 200):
-    from api.web.pages import _city_bounds
+    from api.web._data import city_bounds
 
     from gis.scenarios import ACTIONS, PARAMETERS
 
@@ -49,11 +46,11 @@ def _page(request: Request, user, store, *, problems=(), form=None, status_code:
                           "created_by": rec.get("created_by") or "", "changes": changes or "（変更なし）",
                           "params": params})
     resources = _resources(store)
-    data = {"bounds": _city_bounds(store),
+    data = {"bounds": city_bounds(store),
             "kinds": {k: {"label": v["label"], "colour": v["colour"]}
                       for k, v in kinds_vocabulary.as_json()["resources"].items()},
             "shops": resources}
-    kinds = [(k, RESOURCE_KINDS[k]) for k in ADDABLE if k in RESOURCE_KINDS]
+    kinds = [(k, label) for k, label in RESOURCE_KINDS.items() if k != kinds_vocabulary.MOBILE_STOP_KIND]
     return render(request, "scenarios.html", user=user, scenarios=scenarios, resources=resources, data=data,
                   kinds=kinds, problems=list(problems), form=form or {}, status_code=status_code)
 

@@ -20,14 +20,14 @@ _BACK = {"Cache-Control": "no-store"}
 
 
 def _page(request: Request, user, store, *, problems=(), done: str | None = None, status_code: int = 200):
-    from api.web.pages import _city_bounds
+    from api.web._data import city_bounds
 
     stations = store.stations().to_crs("EPSG:4326")
     rows = [{"id": str(r.station_id), "name": r.name, "kind": r.kind, "kind_label": STATION_KINDS.get(r.kind, r.kind),
              "address": r.address or "", "areas": "、".join(r.area_ids or []), "n_areas": len(r.area_ids or []),
              "sample": bool(r.is_sample), "lon": f"{r.geometry.x:.6f}", "lat": f"{r.geometry.y:.6f}"}
             for r in stations.itertuples(index=False)]
-    data = {"bounds": _city_bounds(store), "kinds": {}, "shops": []}
+    data = {"bounds": city_bounds(store), "kinds": {}, "shops": []}
     return render(request, "stations.html", user=user, stations=rows, kinds=list(STATION_KINDS.items()), data=data,
                   problems=list(problems), done=done, status_code=status_code)
 
