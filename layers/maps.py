@@ -14,7 +14,7 @@ from layers.basemap import tier_base_map
 from layers.geojson import DISPLAY_TOLERANCE_M
 from layers.points import resource_layers, station_layers
 from layers.style import DATA_ATTRIBUTIONS, HtmlBox, attribution_box, legend
-from layers.tiers import area_density, tier_choropleth
+from layers.tiers import ReportLinks, area_density, tier_choropleth
 
 
 def _bounds(*frames: gpd.GeoDataFrame | None) -> list[float] | None:
@@ -46,6 +46,7 @@ def tier_map(
     municipality_code: str | None = None,
     attributions: Sequence[str] = DATA_ATTRIBUTIONS,
     simplify_m: float | None = DISPLAY_TOLERANCE_M,
+    report_links: bool = False,
 ) -> folium.Map:
     """Return the 福祉圏域マップ of a city: one density layer per tier level, points, legend and notes.
 
@@ -71,6 +72,9 @@ def tier_map(
     simplify_m
         Display simplification of polygons in metres (neighbours keep one boundary); None keeps
         full detail.
+    report_links
+        Each area's popup links to its 地域カルテ (``/reports/{level}/{area_id}``): for maps the
+        API serves; a file opened from disk has no server to answer the link.
 
     Returns
     -------
@@ -92,8 +96,10 @@ def tier_map(
         shown |= show
         tier_choropleth(
             part, level_label=lv.label, show=show, municipality_code=municipality_code,
-            simplify_m=simplify_m,
+            simplify_m=simplify_m, report_level=lv.key if report_links else None,
         ).add_to(m)
+    if report_links:
+        ReportLinks().add_to(m)
 
     station_kinds: list[str] = []
     resource_kinds: list[str] = []

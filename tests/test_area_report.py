@@ -322,3 +322,32 @@ def test_resources_and_mobile_sales_visits_are_counted_in_the_innermost_areas_an
     assert counts.at[("kominkan", "k1"), "mobile_stops"] == 2  # A and C (C's days unknown)
     assert counts.at[("kominkan", "k1"), "stops_days_unknown"] == 1
     assert counts.at[("city", "c1"), "mobile_stops"] == 3 and counts.at[("city", "c1"), "weekly_visits"] == 5
+
+
+def test_the_served_map_links_each_area_to_its_report_and_the_file_does_not(client_app, tmp_path):
+    from api.maps import tier_map_html
+    from api.store.geopackage import GeoPackageStore
+
+    with TestClient(client_app) as client:
+        login(client, "planner")
+        page = client.get("/maps/tiers").text
+        store = GeoPackageStore(tmp_path / "ws.gpkg")
+        areas = store.areas()
+        # every area's popup carries its level/area_id under 「地域カルテ」, made a link by ReportLinks
+        paths = set(re.findall(r'"p\d+":"([a-z_]+/[^"/]+)"', page))
+        expected = {f"{a.level}/{a.area_id}" for a in areas.itertuples()}
+        assert expected <= paths, sorted(expected - paths)[:5]
+        assert "popupopen" in page and "'/reports/' + td.textContent.trim()" in page
+        for path in sorted(expected)[:3]:  # each link opens that area's report
+            r = client.get(f"/reports/{path}")
+            assert r.status_code == 200 and "地域カルテ" in r.text, path
+        # the tier page links every tier's whole report in the three formats
+        web = client.get("/web/").text
+        levels = set(areas["level"])
+        for level in levels:
+            for fmt in ("html", "pdf", "xlsx"):
+                assert f"/reports/{level}?format={fmt}" in web, (level, fmt)
+        # a map written to a file (no server behind it) has no report links
+        written = tier_map_html(store)
+        assert "地域カルテ" not in written and "'/reports/'" not in written
+        store.close()

@@ -291,6 +291,16 @@ def _fetch_json(driver, url: str):
     return driver.execute_async_script(script, url)
 
 
+def _fetch_text(driver, url: str) -> str:
+    """GET ``url`` from the page (same origin, session cookie) and return its text."""
+    script = """
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0], {credentials: "same-origin"})
+          .then(r => r.text()).then(done, e => done("fetch error: " + String(e)));
+    """
+    return driver.execute_async_script(script, url)
+
+
 # ------------------------------------------------------------------------------ tests
 
 
@@ -322,9 +332,23 @@ def test_planner_runs_salon_gaps_and_sees_the_map_with_its_legend(driver, app_se
         assert "公民館区" in driver.page_source and legend.text
         console.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".leaflet-control-layers")))
         _assert_legend_clear_of_metric_scale(driver)
+        # an area's popup links to its 地域カルテ, which opens for that area
+        driver.execute_script("""
+            for (const k of Object.keys(window)) {
+              const g = window[k];
+              if (!k.startsWith('geo_json_') || !g || !g.getLayers || !g._map) continue;
+              const first = g.getLayers().find(l => l.getBounds && l.feature.properties);
+              if (first) { first.fire('click', {latlng: first.getBounds().getCenter()}, true); return; }
+            }""")
+        link = _wait(driver).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, ".leaflet-popup a[href^='/reports/']")))
+        assert link.text == "開く" and link.get_attribute("target") == "_blank"
+        report_path = link.get_attribute("href")
     finally:
         driver.switch_to.default_content()
     console.check()
+    report = _fetch_text(driver, report_path)
+    assert "地域カルテ" in report and "高梁市" in report, report[:300]
 
     # the analyses page: the salon-gaps form, with a coarser mesh typed in
     driver.find_element(By.LINK_TEXT, "解析").click()

@@ -22,5 +22,5 @@ def tiers_map(store: StoreDep, request: Request) -> Response:
     from api.layer_cache import layer_response
     from api.maps import tier_map_html
 
-    return layer_response(request, store, "maps/tiers", lambda: tier_map_html(store).encode("utf-8"),
+    return layer_response(request, store, "maps/tiers", lambda: tier_map_html(store, report_links=True).encode("utf-8"),
                           media_type="text/html; charset=utf-8", headers={"Cache-Control": "private, no-cache"})

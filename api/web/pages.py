@@ -117,7 +117,7 @@ def workspace_page(request: Request, user: CurrentUser):
     profile = ws["profile"]
     counts = areas["level"].value_counts()
     populations = areas.groupby("level")["population"].sum(min_count=1)
-    levels = [{"label": lv.label, "short": lv.short, "count": int(counts.get(lv.key, 0)),
+    levels = [{"key": lv.key, "label": lv.label, "short": lv.short, "count": int(counts.get(lv.key, 0)),
                "population": None if lv.key not in populations or populations[lv.key] != populations[lv.key]
                else int(populations[lv.key]), "note": profile.notes.get(lv.key)} for lv in profile.levels]
     by_kind = resources["kind"].value_counts()
