@@ -172,6 +172,37 @@ def serve(workspace, host, port) -> None:
     run(_settings(workspace=workspace, host=host, port=port))
 
 
+@main.command(name="jobs")
+@click.option("--analysis", default=None, help="この解析のジョブだけ（例 salon-gaps）")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="新しい順に何件まで")
+@click.option("--workspace", default=None)
+def jobs_(analysis, limit, workspace) -> None:
+    """ジョブの一覧（新しい順）：ID・解析・シナリオ・状態・実行者・日時。ID は先頭 8 文字だけでも比較（二つのジョブの比べ合わせ）などに使えます。"""
+    from api.analysis_registry import load_analyses
+    from api.clock import japan_text
+    from api.jobs import STATUS_LABELS
+    from api.scenarios import job_scenario_name
+
+    settings = _settings(workspace=workspace)
+    try:
+        with _open(settings.workspace, create=False) as store:
+            city = store.workspace()["city_name"]
+            records = store.list_jobs(analysis=analysis, limit=limit)
+    except _errors() as exc:
+        _fail(exc)
+    registry = load_analyses()
+    click.secho(f"{city} のジョブ（{len(records)} 件、新しい順）", bold=True)
+    if not records:
+        click.echo("  まだありません: tsunagu analyse salon-gaps などで解析を実行してください")
+        return
+    for r in records:
+        spec = registry.get(r["analysis"])
+        label = spec.label if spec else r["analysis"]
+        scenario = job_scenario_name(r)
+        click.echo(f"  {r['job_id'][:8]}  {label}  {'シナリオ「' + scenario + '」' if scenario else '基本データ'}  "
+                   f"{STATUS_LABELS.get(r['status'], r['status'])}  {r['created_by']}  {japan_text(r['created_at'])}")
+
+
 @main.command(name="map")
 @click.option("--workspace", default=None)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="出力 HTML")
@@ -562,8 +593,11 @@ def _print_job(spec, record: dict, written: dict, out: Path) -> None:
     click.echo("")
     click.secho(f"{spec.label}（ジョブ {record['job_id'][:8]}）", bold=True)
     where = f"{city['city_name']}（{city['city_code']}）" if city["city_name"] != city["city_code"] else city["city_code"]
-    click.echo(f"  {where}、実行者 {record['created_by']}、{japan_text(record['finished_at'])}、"
-               f"データ版 {record['data_version']}")
+    from api.scenarios import job_scenario_name
+
+    scenario = job_scenario_name(record)
+    click.echo(f"  {where}、{'シナリオ「' + scenario + '」' if scenario else '基本データ'}、実行者 {record['created_by']}、"
+               f"{japan_text(record['finished_at'])}、データ版 {record['data_version']}")
     click.echo("")
     click.secho(words["headline"], bold=True)
     if words["figures"]:

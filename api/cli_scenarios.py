@@ -187,6 +187,8 @@ def compare(job_a, job_b, out_path, workspace) -> None:
         moved = table[table["変化"].isin([GAINED, LOST])].sort_values("差")
         for row in moved.head(8).itertuples(index=False):
             label = getattr(row, "名称", None) or getattr(row, "地域ID", "")
+            level = getattr(row, "階層", None)
+            label = f"{level} {label}" if level else label  # names repeat across tiers (中学校区 and 公民館区)
             click.echo(f"    {label}: {row.基準:,.1f} → {row.比較:,.1f}（{row.差:+,.1f}、{row.変化}）")
     if out_path is None:
         root = Path("jobs") if "://" in settings.workspace else Path(settings.workspace).resolve().parent / "jobs"

@@ -26,13 +26,17 @@ def compare_jobs(store: Store, job_a: str, job_b: str) -> dict:
     InputDataError
         A job is missing or not finished, or the two are different analyses.
     """
-    from api.jobs import job_tables
+    from api.jobs import find_job, job_tables
+    from api.store.base import StoreError
     from gis.comparison import area_changes, compare_results, main_indicator
     from gis.scenarios import scenario_changes_table
 
     records = []
     for jid in (job_a, job_b):
-        rec = store.get_job(str(jid))
+        try:
+            rec = find_job(store, str(jid))
+        except StoreError as exc:
+            raise InputDataError(str(exc), hint="tsunagu jobs（GET /jobs）でジョブIDを確かめてください") from None
         if rec is None:
             raise InputDataError(f"ジョブ {jid} はありません", hint="tsunagu jobs（GET /jobs）でジョブIDを確かめてください")
         if rec["status"] != "done":

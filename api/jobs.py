@@ -370,6 +370,31 @@ class JobRunner:
 # ---------------------------------------------------------------------- outputs
 
 
+#: Fewest leading characters of a job ID that name a job (the CLI prints 8).
+JOB_PREFIX_MIN = 4
+
+
+def find_job(store: Store, ref: str) -> dict | None:
+    """The job ``ref`` names: its whole ID, or its first characters as the CLI and pages print them.
+
+    Returns None when no job matches; a prefix shorter than :data:`JOB_PREFIX_MIN` or shared by
+    two jobs is an :class:`api.store.base.StoreError` saying which jobs it could be.
+    """
+    text = str(ref).strip().lower()
+    record = store.get_job(text)
+    if record is not None or len(text) >= 36:
+        return record
+    if len(text) < JOB_PREFIX_MIN:
+        msg = f"ジョブIDは先頭の {JOB_PREFIX_MIN} 文字以上を書いてください（「{ref}」では短すぎます）"
+        raise StoreError(msg)
+    matches = [r for r in store.list_jobs(limit=100_000) if r["job_id"].startswith(text)]
+    if len(matches) > 1:
+        shown = "、".join(r["job_id"][:12] for r in matches[:5])
+        msg = f"「{ref}」で始まるジョブが {len(matches)} 件あります（{shown}）: もう少し長く書いてください"
+        raise StoreError(msg)
+    return matches[0] if matches else None
+
+
 def labelled(table: pd.DataFrame) -> pd.DataFrame:
     """The table with Japanese column labels (``attrs["labels"]``) applied, for CSV/Excel."""
     labels = table.attrs.get("labels") or {}

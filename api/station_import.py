@@ -75,7 +75,7 @@ def check_station_file(store: Store, path: str | Path, *, kind: str | None = Non
     ----------
     path
         CSV / Excel with 緯度・経度 (or a GeoJSON / GeoPackage of points); optional columns 種別,
-        ID, 名称, 住所 and 担当地域 (area ids or names of any level, separated by 、 or ,).
+        ID, 名称, 住所 and 担当地域 (area ids or names of any level, separated by 、 , or ;).
     kind
         Station kind of every row without one (key or Japanese label).
     source_name
@@ -129,7 +129,7 @@ def check_station_file(store: Store, path: str | Path, *, kind: str | None = Non
             if reason:
                 problems.append(RowProblem(i + 1, reason))
         kinds.append(k)
-    resolve = _area_lookup(store.areas())
+    resolve = _area_lookup(store.areas(), store.workspace()["profile"])
     area_ids = []
     for i in range(len(table)):
         ids = []
@@ -203,8 +203,10 @@ def import_station_file(store: Store, path: str | Path, *, kind: str | None = No
 STATION_COLUMN_NAMES = ("拠点", "拠点id", "拠点名", "station", "station_id", "ステーション")
 
 
-def _area_lookup(areas: pd.DataFrame):
+def _area_lookup(areas: pd.DataFrame, profile=None):
     by_id = set(areas["area_id"].astype(str))
+    labels = {lv.key: lv.label for lv in profile.levels} if profile is not None else {}
+    level_of = dict(zip(areas["area_id"].astype(str), areas["level"].astype(str).map(lambda k: labels.get(k, k))))
     by_name: dict[str, list[str]] = {}
     for aid, nm in zip(areas["area_id"].astype(str), areas["name"].astype(str)):
         by_name.setdefault(_norm(nm), []).append(aid)
@@ -216,7 +218,8 @@ def _area_lookup(areas: pd.DataFrame):
         if len(hits) == 1:
             return hits[0], ""
         if hits:
-            return None, f"地域「{item}」は同じ名前の地域が複数あります（{'、'.join(hits[:5])}）。地域IDで書いてください"
+            shown = "、".join(f"{h}（{level_of.get(h, '')}）" for h in hits[:5])
+            return None, f"地域「{item}」は同じ名前の地域が複数あります（{shown}）。地域IDで書いてください"
         return None, f"地域「{item}」はワークスペースのどの地域にもありません（地域IDか地域名で書いてください）"
 
     return resolve
@@ -260,7 +263,7 @@ def import_station_areas(store: Store, path: str | Path, *, source_name: str | N
     by_name: dict[str, list[str]] = {}
     for sid, nm in zip(sids, stations["name"].astype(str)):
         by_name.setdefault(_norm(nm), []).append(sid)
-    resolve = _area_lookup(store.areas())
+    resolve = _area_lookup(store.areas(), store.workspace()["profile"])
     problems: list[RowProblem] = []
     assigned: dict[str, list[str]] = {}
     for i in range(len(table)):

@@ -48,7 +48,8 @@ def _elderly_counts(areas: pd.DataFrame, elderly_share) -> tuple[pd.Series, pd.S
     pop = areas["population"].astype(float)
     counts = pd.Series(np.where(estimated, (pop * share).round(), np.asarray(known, dtype=float)), index=areas.index)
     n = int(estimated.sum())
-    label = "市の比率" if not isinstance(elderly_share, Mapping) else "地域別の比率"
+    # the caller names where a single share comes from (city census or national figure) in its own note
+    label = "一律の比率" if not isinstance(elderly_share, Mapping) else "地域別の比率"
     note = (f"65歳以上人口は {n} 地域で国勢調査の年齢別集計がなく、{label}"
             f"{'' if isinstance(elderly_share, Mapping) else f'（{float(elderly_share):.1%}）'}から推計しています")
     return counts, estimated, note

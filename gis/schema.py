@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import pandas as pd
@@ -189,7 +190,7 @@ def _as_id_list(value) -> list[str]:
         value = value.strip()
         if value.startswith("["):
             return [str(v) for v in json.loads(value)]
-        return [v.strip() for v in value.replace("、", ",").split(",") if v.strip()]
+        return [v.strip() for v in re.split(r"[,、，;；\n]", value) if v.strip()]
     return [str(v) for v in value]
 
 

@@ -107,14 +107,14 @@ _template = _env.from_string(_TEMPLATE)
 
 
 def show(value, unit: str = "") -> str:
-    """A figure as printed: thousands separators, one decimal for people, 「不明」 when unknown."""
+    """A figure as printed: thousands separators, whole counts without decimals, estimates with one, 「不明」 when unknown."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return UNKNOWN
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
-    if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer() and unit in ("世帯", "か所", "回／週")):
+    if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer() and unit in ("人", "世帯", "か所", "回／週")):
         return f"{int(value):,}"
     return f"{float(value):,.1f}"
 

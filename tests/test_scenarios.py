@@ -280,6 +280,18 @@ def test_cli_scenario_analyse_and_compare(takahashi, data_dir, mclp_sites, tmp_p
     res = runner.invoke(main, ["compare", other, base, "--workspace", str(takahashi), "--out", str(out)], env=env)
     assert res.exit_code == 0, res.output
     assert "指標「未カバー高齢者」" in res.output and "悪化" in res.output and out.stat().st_size > 1000
+    # the IDs as printed (8 characters) work too, and `tsunagu jobs` lists them with their scenario
+    res = runner.invoke(main, ["jobs", "--workspace", str(takahashi), "--analysis", "salon-gaps"], env=env)
+    assert res.exit_code == 0, res.output
+    plain, scen = other, base  # newest first: the baseline ran after the scenario
+    assert f"{scen[:8]}  サロンの空白地域  シナリオ「CLI案」  完了" in res.output
+    assert f"{plain[:8]}  サロンの空白地域  基本データ  完了" in res.output and "（日本時間）" in res.output
+    res = runner.invoke(main, ["compare", plain[:8], scen[:8], "--workspace", str(takahashi),
+                               "--out", str(tmp_path / "short.xlsx")], env=env)
+    assert res.exit_code == 0, res.output
+    assert f"基準 A: ジョブ {plain[:8]}（基本データ）" in res.output and "中学校区（日常生活圏域） " in res.output
+    res = runner.invoke(main, ["compare", base[:2], other[:8], "--workspace", str(takahashi)], env=env)
+    assert res.exit_code != 0 and "4 文字以上" in res.output and "Traceback" not in res.output
     res = runner.invoke(main, ["scenario", "delete", "CLI案", "--workspace", str(takahashi)], env=env)
     assert res.exit_code == 0 and "削除しました" in res.output
     res = runner.invoke(main, ["scenario", "show", "CLI案", "--workspace", str(takahashi)], env=env)

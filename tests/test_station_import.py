@@ -34,7 +34,7 @@ def _station_rows(store) -> pd.DataFrame:
         "住所": ["高梁市（架空）", "高梁市（架空）", "高梁市（架空）"],
         "緯度": [round(pts.y[i], 6) for i in (0, 2, 4)],
         "経度": [round(pts.x[i], 6) for i in (0, 2, 4)],
-        "担当地域": ["、".join(ids[0:2]), ",".join(ids[2:4]), "、".join(names[4:])],
+        "担当地域": ["、".join(ids[0:2]), ",".join(ids[2:4]), "；".join(names[4:])],
     })
 
 
