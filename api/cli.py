@@ -181,7 +181,7 @@ def jobs_(analysis, limit, workspace) -> None:
     from api.analysis_registry import load_analyses
     from api.clock import japan_text
     from api.jobs import STATUS_LABELS
-    from api.scenarios import job_scenario_name
+    from api.scenarios import scenario_label
 
     settings = _settings(workspace=workspace)
     try:
@@ -198,8 +198,7 @@ def jobs_(analysis, limit, workspace) -> None:
     for r in records:
         spec = registry.get(r["analysis"])
         label = spec.label if spec else r["analysis"]
-        scenario = job_scenario_name(r)
-        click.echo(f"  {r['job_id'][:8]}  {label}  {'シナリオ「' + scenario + '」' if scenario else '基本データ'}  "
+        click.echo(f"  {r['job_id'][:8]}  {label}  {scenario_label(r)}  "
                    f"{STATUS_LABELS.get(r['status'], r['status'])}  {r['created_by']}  {japan_text(r['created_at'])}")
 
 
@@ -587,16 +586,14 @@ def figure_table(figures: list[dict]) -> list[str]:
 def _print_job(spec, record: dict, written: dict, out: Path) -> None:
     from api.clock import japan_text
     from api.jobs import job_city, job_words
+    from api.scenarios import scenario_label
 
     words = job_words(record)
     city = job_city(record, record.get("_workspace"))
     click.echo("")
     click.secho(f"{spec.label}（ジョブ {record['job_id'][:8]}）", bold=True)
     where = f"{city['city_name']}（{city['city_code']}）" if city["city_name"] != city["city_code"] else city["city_code"]
-    from api.scenarios import job_scenario_name
-
-    scenario = job_scenario_name(record)
-    click.echo(f"  {where}、{'シナリオ「' + scenario + '」' if scenario else '基本データ'}、実行者 {record['created_by']}、"
+    click.echo(f"  {where}、{scenario_label(record)}、実行者 {record['created_by']}、"
                f"{japan_text(record['finished_at'])}、データ版 {record['data_version']}")
     click.echo("")
     click.secho(words["headline"], bold=True)

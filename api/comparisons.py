@@ -31,14 +31,15 @@ def compare_jobs(store: Store, job_a: str, job_b: str) -> dict:
     from gis.comparison import area_changes, compare_results, main_indicator
     from gis.scenarios import scenario_changes_table
 
+    hint = "tsunagu jobs（GET /jobs）でジョブIDを確かめてください"
     records = []
     for jid in (job_a, job_b):
         try:
             rec = find_job(store, str(jid))
         except StoreError as exc:
-            raise InputDataError(str(exc), hint="tsunagu jobs（GET /jobs）でジョブIDを確かめてください") from None
+            raise InputDataError(str(exc), hint=hint) from None
         if rec is None:
-            raise InputDataError(f"ジョブ {jid} はありません", hint="tsunagu jobs（GET /jobs）でジョブIDを確かめてください")
+            raise InputDataError(f"ジョブ {jid} はありません", hint=hint)
         if rec["status"] != "done":
             raise InputDataError(f"ジョブ {jid} はまだ完了していません（状態: {rec['status']}）")
         records.append(rec)

@@ -106,10 +106,16 @@ def job_scenario_name(record: Mapping) -> str | None:
     return str(raw) if raw else None
 
 
+def scenario_label(record: Mapping) -> str:
+    """「シナリオ「名前」」 for a job run on a scenario, 「基本データ」 for the baseline (CLI lines)."""
+    name = job_scenario_name(record)
+    return f"シナリオ「{name}」" if name else "基本データ"
+
+
 def json_rows(frame: pd.DataFrame) -> list[dict]:
     clean = frame.astype(object).where(frame.notna(), None)
     return clean.to_dict(orient="records")
 
 
-__all__ = ["PARAM", "ScenarioView", "job_params", "job_scenario_name", "json_rows", "new_scenario", "scenario_record",
-           "view_for"]
+__all__ = ["PARAM", "ScenarioView", "job_params", "job_scenario_name", "json_rows", "new_scenario", "scenario_label",
+           "scenario_record", "view_for"]

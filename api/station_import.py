@@ -203,9 +203,9 @@ def import_station_file(store: Store, path: str | Path, *, kind: str | None = No
 STATION_COLUMN_NAMES = ("拠点", "拠点id", "拠点名", "station", "station_id", "ステーション")
 
 
-def _area_lookup(areas: pd.DataFrame, profile=None):
+def _area_lookup(areas: pd.DataFrame, profile):
     by_id = set(areas["area_id"].astype(str))
-    labels = {lv.key: lv.label for lv in profile.levels} if profile is not None else {}
+    labels = {lv.key: lv.label for lv in profile.levels}
     level_of = dict(zip(areas["area_id"].astype(str), areas["level"].astype(str).map(lambda k: labels.get(k, k))))
     by_name: dict[str, list[str]] = {}
     for aid, nm in zip(areas["area_id"].astype(str), areas["name"].astype(str)):

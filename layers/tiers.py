@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import folium
 import geopandas as gpd
-from branca.element import MacroElement
-from folium.template import Template
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
 
 from gis.crs import STORAGE_CRS, measuring_crs
 from layers.geojson import DISPLAY_TOLERANCE_M, display_polygons, polygon_geojson
