@@ -64,7 +64,7 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
     sources = _manifest.manifest()
     pages = "\n".join(
         f"  - {sources[k]['title']}［{sources[k].get('needed', '任意')}］: 置くファイル {sources[k].get('path', '')}"
-        + (f" または {sources[k]['official'][0]}（公式の ZIP のまま）" if sources[k].get("official") else "")
+        + (f" または {sources[k]['official'][0]}（公式のファイルのまま）" if sources[k].get("official") else "")
         + f"／版: {sources[k].get('edition', '')}／入手先: {sources[k]['download']}"
         for k in ("small_areas", "municipalities", "junior_high_districts", "elementary_districts"))
     if existing:
@@ -101,17 +101,18 @@ def city_name_of(data_dir: Path, city_code: str) -> str:
 
 def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Real resource points of a city from the data folder: food shops, 公民館・集会所, schools, stations."""
+    from api.datafiles import locate
     from gis import resources as res
 
     frames = []
-    okayama = data_dir / "okayama"
-    permits = okayama / "food_permits" / f"{city_name}.json"
-    if permits.exists():
-        frames.append(res.read_food_permits(permits))
-    shelter_files = sorted((okayama / "shelters").glob(f"*_{city_code}?.json"))
+    # Each dataset as the bundled conversion or as officially downloaded (data/sources.toml).
+    permits = locate(data_dir, "food_permits", city_code=city_code, city_name=city_name)
+    if permits:
+        frames.append(res.read_food_permits(permits, city_code=city_code, city_name=city_name))
+    shelter_files = locate(data_dir, "shelters", city_code=city_code, city_name=city_name)
     if shelter_files:
-        frames.append(res.read_shelters(shelter_files))
-    for rail in sorted((okayama / "rail_stations").glob("*_line_stations.geojson")):
+        frames.append(res.read_shelters(shelter_files, city_code=city_code, city_name=city_name))
+    for rail in locate(data_dir, "rail_stations", city_code=city_code, city_name=city_name):
         frames.append(res.read_rail_stations(rail))
     if not frames:
         return coerce_resources(gpd.GeoDataFrame({c: [] for c in RESOURCE_COLUMNS}, geometry="geometry", crs=STORAGE_CRS))
@@ -279,8 +280,9 @@ def build_city_workspace(
         "city_name": name,
         "data_dir": str(data_dir),
         "files": [str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else str(f)
-                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
-                  for f in locate(data_dir, k, city_code=code)[:1]],
+                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts",
+                            "food_permits", "shelters")
+                  for f in locate(data_dir, k, city_code=code, city_name=name)[:None if k in ("food_permits", "shelters") else 1]],
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
         "stations": int(len(stations)),

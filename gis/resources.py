@@ -15,9 +15,10 @@ import pandas as pd
 
 from data import manifest as _manifest
 from gis import kinds as _kinds
+from gis import opendata
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
-from gis.io import _blank, looks_japanese, looks_swapped, read_table, read_vector
+from gis.io import _blank, is_table_file, looks_japanese, looks_swapped, read_table, read_vector
 from gis.schema import RESOURCE_KINDS, coerce_resources
 
 #: Header names (normalised: NFKC, lower case, no spaces) recognised for each role.
@@ -398,8 +399,16 @@ def _food_kind(name: str, categories: set[str]) -> str | None:
     return None
 
 
-def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gpd.GeoDataFrame:
-    """Read food shops from a food-sanitation permit file (``food_permits/<市町村名>.json``).
+def read_food_permits(
+    path: str | Path | Sequence[str | Path],
+    *,
+    source_name: str | None = None,
+    city_code: str | None = None,
+    city_name: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read food shops from food-sanitation permit files: the bundled ``food_permits/<市町村名>.json``
+    or the official open data as downloaded (食品衛生申請等システム ``33000_food_business_all.csv``,
+    a prefecture's 食品等営業許可・届出一覧; see :func:`gis.opendata.read_food_permit_table`).
 
     Rule, per shop (records deduplicated by name + normalised address, all its permits pooled):
 
@@ -420,9 +429,12 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
     Parameters
     ----------
     path
-        The JSON file (``meta`` + ``data`` list of permits).
+        The JSON file (``meta`` + ``data`` list of permits), an official CSV / Excel file, or several.
     source_name
-        Name used in messages; defaults to the file name.
+        Name used in messages; defaults to the file names.
+    city_code, city_name
+        The municipality whose premises an official file (one per health-centre authority, many
+        municipalities) gives; the bundled JSON is one municipality's already.
 
     Returns
     -------
@@ -431,18 +443,27 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
         ``phone``; ``source`` carries the PDL attribution. ``attrs["skipped"]`` counts dropped
         records by reason.
     """
-    path = Path(path)
-    source = source_name or path.name
-    data = _load_json(path, source)
-    records = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(records, list):
-        msg = "no 'data' list of permits in the file"
-        raise InputDataError(msg, source=source, hint="give a food_permits/<市町村名>.json file")
-    if not records:
-        msg = "the file lists no permits"
-        raise InputDataError(msg, source=source)
-    shops: dict[str, dict] = {}
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    source = source_name or ", ".join(p.name for p in paths)
+    records: list = []
     skipped = {"not a food shop": 0, "mobile seller (no shop address)": 0, "no coordinates": 0}
+    for one in paths:
+        if is_table_file(one):
+            table = opendata.read_food_permit_table(one, city_code=city_code, city_name=city_name)
+            records += table.to_dict("records")
+            for reason, n in table.attrs.get("skipped", {}).items():
+                skipped[reason] = skipped.get(reason, 0) + n
+            continue
+        data = _load_json(one, one.name)
+        listed = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(listed, list):
+            msg = "no 'data' list of permits in the file"
+            raise InputDataError(msg, source=one.name, hint="give a food_permits/<市町村名>.json file")
+        if not listed:
+            msg = "the file lists no permits"
+            raise InputDataError(msg, source=one.name)
+        records += listed
+    shops: dict[str, dict] = {}
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
             msg = "the record is not an object"
@@ -534,13 +555,19 @@ def _shelter_kind(name: str) -> str:
 
 
 def read_shelters(
-    paths: str | Path | Sequence[str | Path], *, source_name: str | None = None
+    paths: str | Path | Sequence[str | Path],
+    *,
+    source_name: str | None = None,
+    city_code: str | None = None,
+    city_name: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read designated emergency sites and evacuation shelters (国土地理院 list, per-municipality GeoJSON).
+    """Read designated emergency sites and evacuation shelters (国土地理院 指定緊急避難場所・指定避難所).
 
-    Give the emergency (``emergency_<code6>.json``) and evacuation (``evacuation_<code6>.json``)
-    files together: a place in both is kept once (same 共通ID, or same name and address) and
-    lists both designations.
+    Reads the bundled per-municipality GeoJSON (``emergency_<code6>.json``, ``evacuation_<code6>.json``)
+    and the GSI downloads as they come (``<code>_2.csv`` emergency sites, ``<code>_1.csv`` shelters,
+    the national ``mergeFromCity_*.csv`` / ``.geojson``; see :func:`gis.opendata.read_gsi_shelters`).
+    Give the emergency and evacuation files together: a place in both is kept once (same 共通ID,
+    or same name and address) and lists both designations.
 
     Kinds by name: 地域市民センター/公民館/コミュニティセンター/地域福祉センター/生涯学習センター →
     ``kominkan``; 集会所/集会場/公会堂 and rural halls (生活改善センター, 集落センター, 交流センター,
@@ -553,6 +580,8 @@ def read_shelters(
         One file or several.
     source_name
         Name used in messages and ``source``; defaults to the file names.
+    city_code, city_name
+        Keep this municipality's places (national or prefecture files list many).
 
     Returns
     -------
@@ -567,14 +596,9 @@ def read_shelters(
     places: dict[str, dict] = {}
     by_id: dict[str, str] = {}
     for path in paths:
-        layer = read_vector(path, source_name=path.name)
-        designation = ("指定緊急避難場所" if path.name.startswith("emergency") else
-                       "指定避難所" if path.name.startswith("evacuation") else path.stem)
-        for col in ("施設・場所名", "住所"):
-            if col not in layer.columns:
-                msg = f"no {col} property; is this a 国土地理院 shelter file?"
-                raise InputDataError(msg, source=path.name)
-        hazards = [c for c in ("洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象") if c in layer.columns]
+        layer = opendata.read_gsi_shelters(path, city_code=city_code, city_name=city_name)
+        designation = layer.attrs["designation"]
+        hazards = [c for c in opendata.SHELTER_HAZARDS if c in layer.columns]
         for i, row in enumerate(layer.itertuples(index=False), start=1):
             rec = dict(zip(layer.columns, row))
             name = str(rec["施設・場所名"] or "").strip()
@@ -583,9 +607,6 @@ def read_shelters(
             key = by_id.get(cid) if cid else None
             key = key or _shop_key(name, address)
             geom = rec[layer.geometry.name]
-            if geom.geom_type != "Point":
-                msg = f"shelters must be points, this is a {geom.geom_type}"
-                raise InputDataError(msg, source=path.name, feature=f"{i} ({name})")
             place = places.setdefault(key, {"name": name, "address": address, "lng": geom.x, "lat": geom.y,
                                             "common_ids": [], "designations": [], "hazards": set()})
             if cid:
