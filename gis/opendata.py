@@ -331,20 +331,23 @@ def _columns(columns, names: dict[str, tuple[str, ...]]) -> dict[str, str]:
 def _text(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
-    return unicodedata.normalize("NFKC", str(value)).strip() if isinstance(value, str) else str(value).strip()
+    return str(value).strip()  # as written: the permit categories are matched with their full-width brackets
 
 
 def _in_city(address: str, city_name: str) -> bool:
     """True when ``address`` (with or without the prefecture) lies in ``city_name`` (小田郡矢掛町 or 矢掛町)."""
     rest = _PREFECTURE.sub("", _header(address))
     name = _header(city_name)
-    short = re.sub(r"^.+?郡", "", name)
-    return rest.startswith(name) or (short != name and rest.startswith(short))
+    if rest.startswith(name):
+        return True
+    # 矢掛町 for 小田郡矢掛町 (either side may leave the 郡 out)
+    return re.sub(r"^[^\d]+?郡", "", rest).startswith(re.sub(r"^[^\d]+?郡", "", name))
 
 
 def _lon_lat(frame: pd.DataFrame, lon_col: str, lat_col: str) -> tuple[np.ndarray, np.ndarray]:
     def number(col):
-        return pd.to_numeric(frame[col].map(_text).replace("", None), errors="coerce").to_numpy(dtype=float)
+        text = frame[col].map(lambda v: unicodedata.normalize("NFKC", _text(v)))
+        return pd.to_numeric(text.replace("", None), errors="coerce").to_numpy(dtype=float)
 
     return number(lon_col), number(lat_col)
 
@@ -459,7 +462,7 @@ def read_gsi_shelters(path: str | Path, *, city_code: str | None = None, city_na
     skipped = {"位置がない・日本の外": 0, "ほかの市区町村": 0}
     keep = np.ones(len(frame), dtype=bool)
     if city_code is not None:
-        keep = _shelter_rows_of(frame, cols, _five_digit(city_code), city_name, source)
+        keep = np.array(_shelter_rows_of(frame, cols, _five_digit(city_code), city_name, source), dtype=bool)
         skipped["ほかの市区町村"] = int((~keep).sum())
     rows = np.arange(1, len(frame) + 1)
     usable = _usable_positions(x, y, source=source, rows=rows)
