@@ -595,11 +595,13 @@ def read_shelters(
     source = source_name or ", ".join(p.name for p in paths)
     places: dict[str, dict] = {}
     by_id: dict[str, str] = {}
-    for path in paths:
-        layer = opendata.read_gsi_shelters(path, city_code=city_code, city_name=city_name)
+    layers = [opendata.read_gsi_shelters(p, city_code=city_code, city_name=city_name) for p in paths]
+    # Emergency sites first, whatever the file names: a place on both lists takes its name from there.
+    layers.sort(key=lambda layer: layer.attrs["designation"] != opendata.SHELTER_EMERGENCY)
+    for layer in layers:
         designation = layer.attrs["designation"]
         hazards = [c for c in opendata.SHELTER_HAZARDS if c in layer.columns]
-        for i, row in enumerate(layer.itertuples(index=False), start=1):
+        for row in layer.itertuples(index=False):
             rec = dict(zip(layer.columns, row))
             name = str(rec["施設・場所名"] or "").strip()
             address = str(rec["住所"] or "").strip()

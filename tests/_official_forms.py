@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 #: 国土地理院 指定緊急避難場所 per-municipality CSV (<code>_2.csv), as downloaded.
 GSI_EMERGENCY_HEADER = ["NO", "共通ID", "施設・場所名", "住所", "洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震",
@@ -40,7 +41,8 @@ def gsi_rows(geojson: Path, *, with_city: bool = False) -> list[dict]:
     layer = gpd.read_file(geojson)
     rows = []
     for rec, geom in zip(layer.drop(columns="geometry").to_dict("records"), layer.geometry):
-        row = {k: v for k, v in rec.items() if with_city or k != "都道府県名及び市町村名"}
+        row = {k: ("" if pd.isna(v) else v) for k, v in rec.items()  # NaN: a blank cell
+               if with_city or k != "都道府県名及び市町村名"}
         row["緯度"], row["経度"] = f"{geom.y:.6f}", f"{geom.x:.6f}"
         rows.append(row)
     return rows

@@ -40,10 +40,11 @@ def test_gsi_csvs_read_like_the_bundled_geojson(data_dir, okayama, tmp_path):
     evacuation = opendata.read_gsi_shelters(files[1], city_code="33209")
     assert (len(emergency), len(evacuation)) == (117, 113)
     assert emergency.attrs["designation"] == "指定緊急避難場所" and evacuation.attrs["designation"] == "指定避難所"
-    official = res.read_shelters(files, city_code="33209")
+    official = res.read_shelters(sorted(files), city_code="33209")  # 33209_1.csv (shelters) first
     bundled = _bundled_shelters(okayama)
     assert len(official) == len(bundled) == 120
     assert _summary(official) == _summary(bundled)
+    assert sorted(official["resource_id"]) == sorted(bundled["resource_id"])  # gsi-<共通ID>, as before
     assert official["kind"].value_counts().to_dict() == bundled["kind"].value_counts().to_dict()
     hazards = {r["name"]: r["attributes"]["hazards"] for _, r in official.iterrows()}
     assert hazards == {r["name"]: r["attributes"]["hazards"] for _, r in bundled.iterrows()}
