@@ -155,6 +155,8 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
     kinds = sorted(summary["resources"].items(), key=lambda kv: -kv[1])
     click.echo(f"  地域資源: {'、'.join(f'{RESOURCE_KINDS.get(k, k)} {v}' for k, v in kinds)}")
     click.echo(f"  拠点（サンプル）: {summary['stations']}")
+    for text in summary.get("missing", []):
+        click.secho(f"  任意のファイルなし: {text}", fg="yellow")
     click.echo(f"ワークスペース: {workspace}")
     click.secho(f"地図: {map_path}", fg="green")
     click.echo("ブラウザで使うには: tsunagu users create-admin admin（パスワードを決める）→ tsunagu serve "

@@ -270,7 +270,7 @@ def build_city_workspace(
     resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
     stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
     resources = coerce_resources(pd.concat([resources, sample_salons(resources)], ignore_index=True))
-    from api.datafiles import locate
+    from api.datafiles import locate, missing_message
 
     say("ワークスペースに書き込み中")
     counts = build.areas.groupby("level").size().to_dict()
@@ -306,6 +306,8 @@ def build_city_workspace(
         "resources": resources["kind"].value_counts().to_dict(),
         "stations": int(len(stations)),
         "report": build.report,
+        "missing": [missing_message(data_dir, k, city_code=code) for k in ("food_permits", "shelters")
+                    if not locate(data_dir, k, city_code=code, city_name=name)],
     }
 
 

@@ -548,7 +548,7 @@ def read_food_permit_table(path: str | Path, *, city_code: str | None = None, ci
         One row per permit with the bundled JSON's keys: ``name``, ``name_kana``, ``business_type``,
         ``address``, ``lat``, ``lng``, ``phone``, ``license_no``, ``license_date``, ``expire_date``.
         Closed premises (廃業), rows without a position in Japan and other municipalities' rows are
-        left out and counted in ``attrs["skipped"]``.
+        left out and counted in ``attrs["skipped"]``; no rows when the municipality is not in the file.
     """
     from gis.io import read_table
 
@@ -594,15 +594,16 @@ def read_food_permit_table(path: str | Path, *, city_code: str | None = None, ci
     usable = _usable_positions(lon, lat, source=source, rows=np.arange(1, len(frame) + 1))
     skipped["位置がない・日本の外"] = int((keep & ~usable).sum())
     keep &= usable
+    if not usable.any():
+        msg = "営業施設で位置（緯度・経度）の使える行がありません"
+        raise InputDataError(msg, en="no premises with a usable position in the file", source=source,
+                             hint="緯度・経度が10進数の度で入ったオープンデータの CSV か確かめてください",
+                             hint_en="check the file is the open-data CSV with decimal-degree 緯度/経度")
     out = pd.DataFrame({
         "name": col("name"), "name_kana": col("name_kana"), "business_type": col("business_type"),
         "address": col("address"), "lat": lat, "lng": lon, "phone": col("phone"),
         "license_no": col("license_no"), "license_date": col("license_date"), "expire_date": col("expire_date"),
     })[keep].reset_index(drop=True)
-    if out.empty:
-        where = f"{city_name}の" if city_name else ""
-        msg = f"{where}営業施設で位置（緯度・経度）の使える行がありません"
-        raise InputDataError(msg, en=f"no usable premises{' of ' + city_name if city_name else ''} in the file",
-                             source=source, hint=f"除いた行: {skipped}", hint_en=f"rows left out: {skipped}")
+    # Empty when the municipality is another authority's (倉敷市 licenses its own premises).
     out.attrs["skipped"] = skipped
     return out

@@ -463,6 +463,11 @@ def read_food_permits(
             msg = "the file lists no permits"
             raise InputDataError(msg, source=one.name)
         records += listed
+    if not records and city_name:
+        msg = f"{city_name}の営業施設がこの食品営業許可のファイルにありません"
+        raise InputDataError(msg, en=f"no premises of {city_name} in the food-permit files", source=source,
+                             hint=f"{city_name}を所管する保健所設置主体（県または市）のファイルを置いてください。除いた行: {skipped}",
+                             hint_en=f"use the file of the authority licensing {city_name}; rows left out: {skipped}")
     shops: dict[str, dict] = {}
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):

@@ -27,7 +27,8 @@ MHLW_HEADER = ["自治体コード", "行番号", "都道府県名", "市区町�
                "許可開始日", "許可満了日", "廃業年月日", "申請区分", "許可条件", "備考"]
 
 
-def _write(path: Path, header: list[str], rows: list[dict], *, encoding: str) -> Path:
+def write_csv(path: Path, header: list[str], rows: list[dict], *, encoding: str) -> Path:
+    """Write ``rows`` under ``header`` as the official sites do (CRLF line ends, blank for missing)."""
     with open(path, "w", encoding=encoding, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\r\n", extrasaction="ignore")
         writer.writeheader()
@@ -53,8 +54,8 @@ def write_gsi_csvs(data_dir: Path, folder: Path, *, code: str = "33209") -> list
     shelters = Path(data_dir) / "okayama" / "shelters"
     emergency = next(shelters.glob(f"emergency_{code}?.json"))
     evacuation = next(shelters.glob(f"evacuation_{code}?.json"))
-    return [_write(folder / f"{code}_2.csv", GSI_EMERGENCY_HEADER, gsi_rows(emergency), encoding="cp932"),
-            _write(folder / f"{code}_1.csv", GSI_EVACUATION_HEADER, gsi_rows(evacuation), encoding="utf-8-sig")]
+    return [write_csv(folder / f"{code}_2.csv", GSI_EMERGENCY_HEADER, gsi_rows(emergency), encoding="cp932"),
+            write_csv(folder / f"{code}_1.csv", GSI_EVACUATION_HEADER, gsi_rows(evacuation), encoding="utf-8-sig")]
 
 
 def mhlw_rows(permit_json: Path, *, authority: str = "33000") -> list[dict]:
@@ -90,4 +91,4 @@ def write_mhlw_csv(data_dir: Path, folder: Path, *, cities: tuple[str, ...] = ("
              for r in shops]
     for i, row in enumerate(rows, start=1):
         row["行番号"] = i
-    return _write(folder / "33000_food_business_all.csv", MHLW_HEADER, rows, encoding=encoding)
+    return write_csv(folder / "33000_food_business_all.csv", MHLW_HEADER, rows, encoding=encoding)

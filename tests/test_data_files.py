@@ -146,3 +146,17 @@ def test_missing_point_files_say_which_file_and_where(tmp_path):
     assert "指定緊急避難場所（33209_2.csv）" in shelters
     permits = missing_message(tmp_path, "food_permits", city_code="33209")
     assert "33*_food_business_all.csv" in permits and "i2fas.mhlw.go.jp" in permits
+
+
+def test_demo_without_the_optional_point_files_says_which_and_where(official_folder, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for z in official_folder.glob("*.zip"):
+        (folder / z.name).symlink_to(z)
+    result = CliRunner().invoke(main, ["demo", "--city", "33209", "--data-dir", str(folder),
+                                       "--workspace", str(tmp_path / "w.gpkg")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if "任意のファイルなし" in line]
+    assert len(notes) == 2
+    assert "食品営業許可" in notes[0] and "33000_food_business_all.csv" in notes[0]
+    assert "33209_2.csv" in notes[1] and "hinanmap.gsi.go.jp" in notes[1]

@@ -132,3 +132,20 @@ def test_rows_outside_japan_are_left_out_and_counted(data_dir, tmp_path):
     path.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n", encoding="utf-8-sig")
     evacuation = opendata.read_gsi_shelters(path, city_code="33209")
     assert len(evacuation) == 112 and evacuation.attrs["skipped"]["位置がない・日本の外"] == 1
+
+
+def test_authority_files_of_several_cities_are_read_together(data_dir, okayama, tmp_path):
+    """岡山県's file and 倉敷市's own (a city with its health centre): each city's shops from the file that has them."""
+    from _official_forms import mhlw_rows, write_csv
+
+    prefecture = write_mhlw_csv(data_dir, tmp_path, closed_copies=0)
+    kurashiki = write_csv(tmp_path / "33202_food_business_all.csv", MHLW_HEADER,
+                       mhlw_rows(okayama / "food_permits" / "倉敷市.json", authority="33202"), encoding="utf-8-sig")
+    both = [kurashiki, prefecture]
+    takahashi = res.read_food_permits(both, city_code="33209", city_name="高梁市")
+    assert len(takahashi) == 74
+    bundled = res.read_food_permits(okayama / "food_permits" / "倉敷市.json")
+    assert len(res.read_food_permits(both, city_code="33202", city_name="倉敷市")) == len(bundled)
+    with pytest.raises(InputDataError) as err:
+        res.read_food_permits(both, city_code="33461", city_name="小田郡矢掛町")
+    assert "小田郡矢掛町の営業施設がこの食品営業許可のファイルにありません" in str(err.value)
