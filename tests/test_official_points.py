@@ -149,3 +149,15 @@ def test_authority_files_of_several_cities_are_read_together(data_dir, okayama, 
     with pytest.raises(InputDataError) as err:
         res.read_food_permits(both, city_code="33461", city_name="小田郡矢掛町")
     assert "小田郡矢掛町の営業施設がこの食品営業許可のファイルにありません" in str(err.value)
+
+
+def test_national_geojson_keeps_only_the_city(okayama, tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+
+    parts = [gpd.read_file(next((okayama / "shelters").glob(f"evacuation_{c}?.json"))) for c in ("33209", "33202")]
+    merged = tmp_path / "mergeFromCity_1.geojson"
+    gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326").to_file(merged, driver="GeoJSON")
+    takahashi = opendata.read_gsi_shelters(merged, city_code="33209")
+    assert len(takahashi) == 113 and takahashi.attrs["designation"] == "指定避難所"
+    assert takahashi.attrs["skipped"]["ほかの市区町村"] == len(parts[1])
