@@ -387,7 +387,7 @@ def _read_points_table(path: Path, source: str) -> tuple[pd.DataFrame, np.ndarra
     return frame, points.x.to_numpy(dtype=float), points.y.to_numpy(dtype=float)
 
 
-def shelter_designation(columns, file_name: str) -> str:
+def _shelter_designation(columns, file_name: str) -> str:
     """指定緊急避難場所 or 指定避難所: by the columns (hazard flags or the shelter-only ones), else by the file name.
 
     The GSI download names them ``<code>_2.csv`` / ``mergeFromCity_2.csv`` (emergency sites) and
@@ -452,7 +452,7 @@ def read_gsi_shelters(path: str | Path, *, city_code: str | None = None, city_na
                                  hint="国土地理院のサイトの CSV をそのまま置いてください（緯度・経度の列があります）",
                                  hint_en="use the CSV as downloaded from the GSI site (it has 緯度 and 経度)")
         x, y = _lon_lat(frame, cols["lon"], cols["lat"])
-    designation = shelter_designation(frame.columns, path.name)
+    designation = _shelter_designation(frame.columns, path.name)
     hazards = {}
     headers = {_header(c): c for c in frame.columns}
     for h in SHELTER_HAZARDS:
