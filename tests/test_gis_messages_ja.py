@@ -1,0 +1,117 @@
+"""Every message the analysis core (gis/) shows a user is Japanese, with its English kept beside it.
+
+(a) A static check walks the syntax tree of ``gis/*.py``: each error built (``SomethingError(...)``,
+``raise ...``) and each ``warnings.warn(...)`` must carry Japanese text in its message and in its
+hint (hiragana: an English sentence quoting a column name such as 緯度 does not pass). Messages held in a variable (``msg = "..."; raise InputDataError(msg)``) are
+followed to their last assignment before the call in the same function. ``ALLOWED`` lists the few internal assertions
+that stay English on purpose: programming errors no user can cause from the CLI, web or API.
+
+(b) Real inputs (a CSV whose 経度 is ``abc``, Shift_JIS text saved as mojibake, a layer with
+longitude and latitude swapped, a layer in metres without a CRS) give Japanese messages, and
+``TSUNAGU_LANG=en`` gives the English wording of the same error.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+GIS = Path(__file__).resolve().parents[1] / "gis"
+#: Hiragana: a Japanese sentence has it; an English one quoting a column name (緯度) does not.
+JAPANESE = re.compile(r"[\u3040-\u309f]")
+#: Two English words in a row: the text is an English phrase (``例 8:30`` or ``CSW`` alone is not).
+ENGLISH = re.compile(r"[A-Za-z]{2,}[ ,;:'-]+[A-Za-z]{2,}")
+#: Keywords whose text is the English copy or not a message at all.
+NOT_MESSAGE = {"en", "hint_en", "category", "stacklevel", "source", "row", "feature"}
+
+#: (file, function) pairs whose errors stay English: internal invariants, not user input.
+ALLOWED = {
+    # PyVRP handed back more routes than vehicles: a solver bug, not something a user did.
+    ("routing.py", "_routes_from_solution"),
+}
+
+
+def _strings(node: ast.AST) -> list[str]:
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _message_parts(call: ast.Call) -> list[ast.AST]:
+    return list(call.args) + [k.value for k in call.keywords if k.arg not in NOT_MESSAGE]
+
+
+def _is_error_call(call: ast.Call) -> bool:
+    name = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+    return name.endswith(("Error", "Exception")) or name == "warn"
+
+
+def _assignments(func: ast.AST) -> dict[str, list[tuple[int, ast.AST]]]:
+    out: dict[str, list[tuple[int, ast.AST]]] = {}
+    for n in ast.walk(func):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name):
+                    out.setdefault(t.id, []).append((n.lineno, n.value))
+        elif isinstance(n, (ast.AugAssign, ast.AnnAssign)) and isinstance(n.target, ast.Name) and n.value:
+            out.setdefault(n.target.id, []).append((n.lineno, n.value))
+    return out
+
+
+def _last_before(assignments: list[tuple[int, ast.AST]], line: int) -> list[ast.AST]:
+    """The value assigned last before ``line`` (``msg = ...`` just above its ``raise``)."""
+    before = [(ln, v) for ln, v in assignments if ln <= line]
+    return [max(before, key=lambda lv: lv[0])[1]] if before else [v for _, v in assignments]
+
+
+def _error_calls(node: ast.AST, func: ast.AST):
+    """Yield (call, innermost enclosing function or module) for each error/warning built under node."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.Call) and _is_error_call(child):
+            yield child, func
+        inner = child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else func
+        yield from _error_calls(child, inner)
+
+
+def english_only_messages(root: Path = GIS) -> list[str]:
+    """Return ``file:line: call`` for each error or warning built in ``root`` without Japanese text."""
+    found = []
+    for path in sorted(root.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call, func in _error_calls(tree, tree):
+            if (path.name, getattr(func, "name", "<module>")) in ALLOWED or not _message_parts(call):
+                continue
+            assigned = _assignments(func)
+            for part in _message_parts(call):  # the message and the hint, each on its own
+                texts = _strings(part)
+                for n in ast.walk(part):
+                    if isinstance(n, ast.Name) and n.id in assigned:
+                        for value in _last_before(assigned[n.id], call.lineno):
+                            texts += _strings(value)
+                # no text at all: a parameter handed on unchanged (the caller's message, checked there)
+                if any(ENGLISH.search(t) for t in texts) and not any(JAPANESE.search(t) for t in texts):
+                    found.append(f"{path.name}:{call.lineno}: {ast.unparse(call)[:120]}")
+                    break
+    return found
+
+
+def test_every_gis_message_has_japanese():
+    assert english_only_messages() == []
+
+
+def test_checker_catches_an_english_message(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "def f(x):\n"
+        "    msg = f'bad value {x}'\n"
+        "    raise InputDataError(msg, hint='fix it')\n"
+        "def g(x):\n"
+        "    msg = f'値 {x} が不正です'\n"
+        "    raise InputDataError(msg, en=f'bad value {x}')\n"
+        "def h():\n"
+        "    warnings.warn('slow network', stacklevel=2)\n",
+        encoding="utf-8",
+    )
+    found = english_only_messages(tmp_path)
+    assert [f.split(":")[1] for f in found] == ["3", "8"]
