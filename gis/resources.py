@@ -345,6 +345,8 @@ _SUPERMARKET = re.compile(
     r"マックスバリュ|新鮮市場|キョーエイ|ゆめマート|フードセンター"
 )
 _MOBILE_ADDRESS = re.compile(r"県内一円|市内一円|町内一円|管内一円")
+#: Reasons a food permit is left out (the keys of ``attrs["skipped"]``, shown to users as they are).
+_NOT_FOOD, _MOBILE, _NO_XY = "食料品店ではない", "移動販売（店舗の住所なし）", "緯度・経度なし"
 
 #: Food-permit categories (business_type without its circled number) and the kind they give.
 FOOD_PERMIT_KINDS = {
@@ -436,28 +438,32 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
     data = _load_json(path, source)
     records = data.get("data") if isinstance(data, dict) else None
     if not isinstance(records, list):
-        msg = "no 'data' list of permits in the file"
-        raise InputDataError(msg, source=source, hint="give a food_permits/<市町村名>.json file")
+        msg = "ファイルに営業許可の一覧（data）がありません"
+        raise InputDataError(
+            msg, en="no 'data' list of permits in the file", source=source,
+            hint="food_permits/<市町村名>.json のファイルを指定してください",
+            hint_en="give a food_permits/<市町村名>.json file",
+        )
     if not records:
-        msg = "the file lists no permits"
-        raise InputDataError(msg, source=source)
+        msg = "ファイルに営業許可が1件もありません"
+        raise InputDataError(msg, en="the file lists no permits", source=source)
     shops: dict[str, dict] = {}
-    skipped = {"not a food shop": 0, "mobile seller (no shop address)": 0, "no coordinates": 0}
+    skipped = {_NOT_FOOD: 0, _MOBILE: 0, _NO_XY: 0}
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            msg = "the record is not an object"
-            raise InputDataError(msg, source=source, row=i)
+            msg = "この記録は項目名と値の組（JSON のオブジェクト）になっていません"
+            raise InputDataError(msg, en="the record is not an object", source=source, row=i)
         name = str(rec.get("name") or "").strip()
         address = str(rec.get("address") or "").strip()
         category = _category(rec.get("business_type") or "")
         if category not in FOOD_PERMIT_KINDS and category not in _RETAIL_ONLY_BY_NAME:
-            skipped["not a food shop"] += 1
+            skipped[_NOT_FOOD] += 1
             continue
         if _MOBILE_ADDRESS.search(address):
-            skipped["mobile seller (no shop address)"] += 1
+            skipped[_MOBILE] += 1
             continue
         if _blank(rec.get("lat")) or _blank(rec.get("lng")):
-            skipped["no coordinates"] += 1
+            skipped[_NO_XY] += 1
             continue
         key = _shop_key(name, address)
         shop = shops.setdefault(key, {"name": name, "address": address, "lat": rec["lat"], "lng": rec["lng"],
@@ -472,7 +478,7 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
     for key, shop in shops.items():
         kind = _food_kind(shop["name"], shop["categories"])
         if kind is None:
-            skipped["not a food shop"] += len(shop["business_types"])
+            skipped[_NOT_FOOD] += len(shop["business_types"])
             continue
         attributes = {"business_types": shop["business_types"], "license_nos": shop["license_nos"],
                       "name_kana": shop["name_kana"], "phone": shop["phone"], "permit_row": shop["row"]}
@@ -480,8 +486,11 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
                      "name": shop["name"], "address": shop["address"], "lat": shop["lat"],
                      "lng": shop["lng"], "attributes": attributes})
     if not rows:
-        msg = "no food shops among the permits (only restaurants, factories, vending machines ...)"
-        raise InputDataError(msg, source=source)
+        msg = "営業許可の中に食料品店がありません（飲食店・製造所・自動販売機などだけです）"
+        raise InputDataError(
+            msg, en="no food shops among the permits (only restaurants, factories, vending machines ...)",
+            source=source,
+        )
     return _from_rows(rows, source=source, attribution=PDL_FOOD_ATTRIBUTION, skipped=skipped)
 
 
@@ -492,8 +501,13 @@ def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict
     bad = np.isnan(lon) | np.isnan(lat)
     if bad.any():
         i = int(np.argmax(bad))
-        msg = f"the record {table['name'].iloc[i]!r} has no usable coordinates"
-        raise InputDataError(msg, source=source, feature=str(table["name"].iloc[i]))
+        msg = "使える緯度・経度がありません"
+        raise InputDataError(
+            msg, en=f"the record {table['name'].iloc[i]!r} has no usable coordinates",
+            source=source, feature=str(table["name"].iloc[i]),
+            hint="緯度・経度を数値（例: 34.79, 133.62）で入れてください",
+            hint_en="give latitude and longitude as numbers (e.g. 34.79, 133.62)",
+        )
     _check_positions(lon, lat, source)
     gdf = gpd.GeoDataFrame(
         {"resource_id": table["id"], "kind": table["kind"], "name": table["name"], "address": table["address"],
@@ -507,16 +521,19 @@ def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict
 
 def _load_json(path: Path, source: str):
     if not path.exists():
-        msg = f"file not found at {path}"
-        raise InputDataError(msg, source=source)
+        msg = f"ファイルが見つかりません（{path}）"
+        raise InputDataError(msg, en=f"file not found at {path}", source=source)
     if path.stat().st_size == 0:
-        msg = "the file is empty (0 bytes)"
-        raise InputDataError(msg, source=source)
+        msg = "ファイルが空です（0 バイト）"
+        raise InputDataError(msg, en="the file is empty (0 bytes)", source=source)
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"not valid UTF-8 JSON ({exc})"
-        raise InputDataError(msg, source=source) from exc
+        msg = f"UTF-8 の JSON として読めません（{exc}）"
+        raise InputDataError(
+            msg, en=f"not valid UTF-8 JSON ({exc})", source=source,
+            hint="ダウンロードしたままのファイルを指定してください", hint_en="give the file as downloaded",
+        ) from exc
 
 
 def _shelter_kind(name: str) -> str:
@@ -561,8 +578,12 @@ def read_shelters(
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
-        msg = "no shelter files given"
-        raise InputDataError(msg, hint="give emergency_<code>.json and/or evacuation_<code>.json")
+        msg = "避難所のファイルが指定されていません"
+        raise InputDataError(
+            msg, en="no shelter files given",
+            hint="emergency_<コード>.json か evacuation_<コード>.json（または両方）を指定してください",
+            hint_en="give emergency_<code>.json and/or evacuation_<code>.json",
+        )
     source = source_name or ", ".join(p.name for p in paths)
     places: dict[str, dict] = {}
     by_id: dict[str, str] = {}
@@ -572,8 +593,8 @@ def read_shelters(
                        "指定避難所" if path.name.startswith("evacuation") else path.stem)
         for col in ("施設・場所名", "住所"):
             if col not in layer.columns:
-                msg = f"no {col} property; is this a 国土地理院 shelter file?"
-                raise InputDataError(msg, source=path.name)
+                msg = f"「{col}」の項目がありません。国土地理院の避難所のファイルでしょうか"
+                raise InputDataError(msg, en=f"no {col} property; is this a 国土地理院 shelter file?", source=path.name)
         hazards = [c for c in ("洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象") if c in layer.columns]
         for i, row in enumerate(layer.itertuples(index=False), start=1):
             rec = dict(zip(layer.columns, row))
@@ -584,8 +605,11 @@ def read_shelters(
             key = key or _shop_key(name, address)
             geom = rec[layer.geometry.name]
             if geom.geom_type != "Point":
-                msg = f"shelters must be points, this is a {geom.geom_type}"
-                raise InputDataError(msg, source=path.name, feature=f"{i} ({name})")
+                msg = f"避難所は点で表してください（この地物は {geom.geom_type} です）"
+                raise InputDataError(
+                    msg, en=f"shelters must be points, this is a {geom.geom_type}",
+                    source=path.name, feature=f"{i} ({name})",
+                )
             place = places.setdefault(key, {"name": name, "address": address, "lng": geom.x, "lat": geom.y,
                                             "common_ids": [], "designations": [], "hazards": set()})
             if cid:
@@ -623,24 +647,27 @@ def read_rail_stations(
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
-        msg = "no station files given"
-        raise InputDataError(msg)
+        msg = "駅のファイルが指定されていません"
+        raise InputDataError(msg, en="no station files given")
     source = source_name or ", ".join(p.name for p in paths)
     stations: dict[str, dict] = {}
     for path in paths:
         layer = read_vector(path, source_name=path.name)
         if "name" not in layer.columns:
-            msg = "no 'name' property on the stations"
-            raise InputDataError(msg, source=path.name)
+            msg = "駅に駅名（name）の項目がありません"
+            raise InputDataError(msg, en="no 'name' property on the stations", source=path.name)
         for i, (name, line, geom) in enumerate(
             zip(layer["name"], layer.get("railname", pd.Series([""] * len(layer))), layer.geometry), start=1
         ):
             if _blank(name):
-                msg = "the station has no name"
-                raise InputDataError(msg, source=path.name, feature=str(i))
+                msg = "駅名がありません"
+                raise InputDataError(msg, en="the station has no name", source=path.name, feature=str(i))
             if geom.geom_type != "Point":
-                msg = f"stations must be points, this is a {geom.geom_type}"
-                raise InputDataError(msg, source=path.name, feature=f"{i} ({name})")
+                msg = f"駅は点で表してください（この地物は {geom.geom_type} です）"
+                raise InputDataError(
+                    msg, en=f"stations must be points, this is a {geom.geom_type}",
+                    source=path.name, feature=f"{i} ({name})",
+                )
             # Same station name within ~500 m on two lines = one station (e.g. 総社 on 伯備線 and 井原鉄道).
             key = next((k for k, s in stations.items() if s["name"] == name
                         and abs(s["lng"] - geom.x) < 0.005 and abs(s["lat"] - geom.y) < 0.005), None)
