@@ -68,8 +68,12 @@ def _looks_misdecoded(gdf: gpd.GeoDataFrame) -> bool:
 def _require(gdf: gpd.GeoDataFrame, columns: list[str], path: str | Path, what: str) -> None:
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        msg = f"this does not look like {what}: columns {missing} are missing"
-        raise InputDataError(msg, source=Path(path).name, hint=f"columns present: {list(gdf.columns)[:15]}")
+        msg = f"{what}のファイルではないようです（列 {'、'.join(missing)} がありません）"
+        raise InputDataError(
+            msg, en=f"this does not look like {what}: columns {missing} are missing", source=Path(path).name,
+            hint=f"ファイルにある列: {'、'.join(map(str, list(gdf.columns)[:15]))}",
+            hint_en=f"columns present: {list(gdf.columns)[:15]}",
+        )
 
 
 def _five_digit(code) -> str:
@@ -77,8 +81,8 @@ def _five_digit(code) -> str:
     if len(code) == 6:  # with check digit
         code = code[:5]
     if len(code) != 5 or not code.isdigit():
-        msg = f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市"
-        raise InputDataError(msg)
+        msg = f"「{code}」は市区町村コードではありません。5桁の全国地方公共団体コード（例: 高梁市は 33209）を使ってください"
+        raise InputDataError(msg, en=f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市")
     return code
 
 
@@ -163,8 +167,12 @@ def read_census_small_areas(path: str | Path, *, city_code: str) -> gpd.GeoDataF
     land = part[hcode == ESTAT_ORDINARY_HCODE].copy()
     water_people = int(pd.to_numeric(water["JINKO"], errors="coerce").fillna(0).sum())
     if water_people:
-        msg = f"{water_people} people are recorded on non-residential (water) parts; they would be lost"
-        raise InputDataError(msg, source=Path(path).name, hint="check HCODE of the parts named in the file")
+        msg = f"人が住まない部分（水面）に {water_people} 人が記録されています。このままでは数から抜けてしまいます"
+        raise InputDataError(
+            msg, en=f"{water_people} people are recorded on non-residential (water) parts; they would be lost",
+            source=Path(path).name,
+            hint="ファイルにあるその部分の HCODE を確かめてください", hint_en="check HCODE of the parts named in the file",
+        )
     land["JINKO"] = pd.to_numeric(land["JINKO"], errors="coerce")
     land["SETAI"] = pd.to_numeric(land["SETAI"], errors="coerce")
     # Name from the part that carries the population (parts share the name anyway).
@@ -206,8 +214,11 @@ def read_ksj_elementary_districts(path: str | Path, *, city_code: str) -> gpd.Ge
     elif "A27_001" in gdf.columns and "A27_003" in gdf.columns:
         code_col, name_col, addr_col = "A27_001", "A27_003", "A27_004"
     else:
-        msg = "this does not look like 国土数値情報 A27 (小学校区): no A27_005/A27_007 or A27_001/A27_003 columns"
-        raise InputDataError(msg, source=Path(path).name)
+        msg = "国土数値情報 A27（小学校区）のファイルではないようです（A27_005/A27_007 の列も A27_001/A27_003 の列もありません）"
+        raise InputDataError(
+            msg, en="this does not look like 国土数値情報 A27 (小学校区): no A27_005/A27_007 or A27_001/A27_003 columns",
+            source=Path(path).name,
+        )
     return _districts(gdf, path, city_code, code_col, name_col, addr_col, "A27")
 
 
@@ -222,8 +233,11 @@ def read_ksj_junior_high_districts(path: str | Path, *, city_code: str) -> gpd.G
     new = ["A32_006", "A32_008"]
     old = ["A32_001", "A32_003"]
     if not (set(new) <= set(gdf.columns) or set(old) <= set(gdf.columns)):
-        msg = "this does not look like 国土数値情報 A32 (中学校区): no A32_006/A32_008 or A32_001/A32_003 columns"
-        raise InputDataError(msg, source=Path(path).name)
+        msg = "国土数値情報 A32（中学校区）のファイルではないようです（A32_006/A32_008 の列も A32_001/A32_003 の列もありません）"
+        raise InputDataError(
+            msg, en="this does not look like 国土数値情報 A32 (中学校区): no A32_006/A32_008 or A32_001/A32_003 columns",
+            source=Path(path).name,
+        )
 
     def col(name: str) -> pd.Series:
         return gdf[name] if name in gdf.columns else pd.Series(None, index=gdf.index, dtype=object)
