@@ -49,23 +49,36 @@ class DistanceEngine(abc.ABC):
         """
 
 
-def check_threshold(max_distance_m: float, *, what: str = "distance threshold") -> float:
-    """Validate a distance threshold in metres (positive and finite)."""
+def check_threshold(
+    max_distance_m: float, *, what: str = "距離のしきい値", what_en: str = "distance threshold"
+) -> float:
+    """Validate a distance threshold in metres (positive and finite).
+
+    ``what`` names the threshold in the Japanese message, ``what_en`` in the English one.
+    """
     try:
         value = float(max_distance_m)
     except (TypeError, ValueError) as exc:
-        msg = f"{what} must be a number of metres, got {max_distance_m!r}"
-        raise InputDataError(msg) from exc
+        msg = f"{what}はメートル単位の数値にしてください（指定は「{max_distance_m}」）"
+        raise InputDataError(msg, en=f"{what_en} must be a number of metres, got {max_distance_m!r}") from exc
     if not np.isfinite(value) or value <= 0:
-        msg = f"{what} must be a positive number of metres, got {max_distance_m!r}"
-        raise InputDataError(msg, hint="e.g. 500 for the MAFF shopping-access threshold")
+        msg = f"{what}は 0 より大きいメートル単位の数値にしてください（指定は「{max_distance_m}」）"
+        raise InputDataError(
+            msg, en=f"{what_en} must be a positive number of metres, got {max_distance_m!r}",
+            hint="例: 農林水産省の買い物のしやすさの目安なら 500",
+            hint_en="e.g. 500 for the MAFF shopping-access threshold",
+        )
     return value
 
 
 def _xy(gdf: gpd.GeoDataFrame, crs: str, what: str) -> np.ndarray:
     if gdf.crs is None:
-        msg = f"{what} have no CRS; set one (EPSG:4326 for longitude/latitude)"
-        raise InputDataError(msg)
+        what_ja = {"origins": "出発地", "facilities": "施設"}.get(what, what)
+        msg = f"{what_ja}のデータに座標系がありません"
+        raise InputDataError(
+            msg, en=f"{what} have no CRS; set one (EPSG:4326 for longitude/latitude)",
+            hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
+        )
     g = gdf.geometry.to_crs(crs)
     if len(g) and not (g.geom_type == "Point").all():
         g = g.representative_point()

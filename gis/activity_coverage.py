@@ -206,7 +206,7 @@ def check_kind_thresholds(thresholds_m: Mapping[str, float]) -> dict[str, float]
         if kind not in known:
             msg = f"種別 {kind!r} はありません（種別の一覧は tsunagu kinds）"
             raise InputDataError(msg, feature="kinds")
-        out[kind] = check_threshold(t, what=f"{known[kind].label} walking threshold")
+        out[kind] = check_threshold(t, what=f"{known[kind].label}まで歩く距離", what_en=f"{known[kind].label} walking threshold")
     return out
 
 

@@ -252,7 +252,7 @@ def propose_stops(
         walk), ``point_stop`` (stop id per input point, None when not covered), ``status``
         (LSCP solver status), ``walk_m``, ``adoption``, ``min_customers``.
     """
-    walk = check_threshold(walk_m, what="walk_m")
+    walk = check_threshold(walk_m, what="停留所まで歩く距離（walk_m）", what_en="walk_m")
     try:
         adoption = float(adoption)
         min_customers = float(min_customers)

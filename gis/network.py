@@ -437,7 +437,7 @@ class NetworkEngine(DistanceEngine):
 
     def __init__(self, graph: RoadGraph, *, max_snap_m: float = 500.0) -> None:
         self.graph = graph
-        self.max_snap_m = check_threshold(max_snap_m, what="snapping distance")
+        self.max_snap_m = check_threshold(max_snap_m, what="道路につなぐ距離の上限", what_en="snapping distance")
         self.crs = graph.crs
         self.description = f"道路網上の{_MODE_LABELS.get(graph.mode, '')}距離（{graph.source}）"
         self._tree = cKDTree(graph.xy)

@@ -44,7 +44,7 @@ def check_thresholds(thresholds_m: Sequence[float]) -> list[float]:
     """Validate walking thresholds (each positive and finite); return them sorted, without repeats."""
     if isinstance(thresholds_m, (int, float)):
         thresholds_m = [thresholds_m]
-    values = [check_threshold(t, what="salon walking threshold") for t in thresholds_m]
+    values = [check_threshold(t, what="サロンまで歩く距離", what_en="salon walking threshold") for t in thresholds_m]
     if not values:
         msg = "give at least one salon walking threshold in metres"
         raise InputDataError(msg, hint="e.g. 500 and 1000")
@@ -137,7 +137,7 @@ def coverage_by_tier(
         for an area with no elderly. Rows: the focus level by uncovered elderly (descending),
         then the other levels inner → outer, each worst first.
     """
-    threshold = check_threshold(threshold_m, what="salon walking threshold")
+    threshold = check_threshold(threshold_m, what="サロンまで歩く距離", what_en="salon walking threshold")
     for col in ("area_id", "population", "elderly", "salon_distance_m"):
         if col not in points.columns:
             msg = f"demand points lack column {col!r}"
@@ -191,7 +191,7 @@ def salon_catchments(
     GeoDataFrame
         ``salon_id``, ``name``, ``is_sample``, ``method``, geometry in EPSG:4326.
     """
-    threshold = check_threshold(threshold_m, what="salon walking threshold")
+    threshold = check_threshold(threshold_m, what="サロンまで歩く距離", what_en="salon walking threshold")
     crs = crs or getattr(engine, "crs", None)
     if crs is None:
         msg = "a projected CRS is needed to draw catchments"

@@ -153,7 +153,7 @@ def coverage_matrix(
     demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, engine: DistanceEngine, threshold_m: float
 ) -> sparse.csr_matrix:
     """Boolean (demand × candidate) matrix: True where the candidate is within ``threshold_m``."""
-    threshold = check_threshold(threshold_m, what="siting threshold")
+    threshold = check_threshold(threshold_m, what="候補地の距離のしきい値", what_en="siting threshold")
     pairs = engine.within(demand, candidates, max_distance_m=threshold)
     data = np.ones(len(pairs), dtype=bool)
     return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["facility"].to_numpy())),
