@@ -71,6 +71,24 @@ def check_threshold(
     return value
 
 
+def missing_columns_error(columns: str | list[str], *, made_by: str = "gis.demand.demand_points") -> InputDataError:
+    """Return the error for demand points that lack ``columns``, naming the step that makes them.
+
+    Parameters
+    ----------
+    columns
+        The column or columns missing.
+    made_by
+        The function whose output has them (the hint says to run it first).
+    """
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    return InputDataError(
+        f"人口の点（需要点）に列 {'、'.join(cols)} がありません",
+        en=f"demand points lack column{'s' if len(cols) > 1 else ''} {', '.join(map(repr, cols))}",
+        hint=f"先に {made_by} を実行して、その結果の点を使ってください", hint_en=f"run {made_by} first",
+    )
+
+
 def _xy(gdf: gpd.GeoDataFrame, crs: str, what: str) -> np.ndarray:
     if gdf.crs is None:
         what_ja = {"origins": "出発地", "facilities": "施設"}.get(what, what)

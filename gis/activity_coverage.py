@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gis import kinds as _kinds
-from gis.access import DistanceEngine, check_threshold
+from gis.access import DistanceEngine, check_threshold, missing_columns_error
 from gis.errors import InputDataError
 from gis.schema import TIER_TABLE_LABELS as _TIER_BASE_LABELS
 from gis.tiers import CityProfile
@@ -158,8 +158,12 @@ def target_weights(demand: pd.DataFrame, counts: TargetCounts) -> np.ndarray:
     per_area = demand["area_id"].astype(str).map(counts.counts)
     if per_area.isna().any():
         first = demand.loc[per_area.isna(), "area_id"].iloc[0]
-        msg = f"demand point area {first!r} has no target-group count"
-        raise InputDataError(msg, feature=str(first), hint="build demand and counts from the same innermost areas")
+        msg = f"需要点のある地域「{first}」に、対象の人数がありません"
+        raise InputDataError(
+            msg, en=f"demand point area {first!r} has no target-group count", feature=str(first),
+            hint="需要点と対象の人数は、同じいちばん内側の地域から作ってください",
+            hint_en="build demand and counts from the same innermost areas",
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(area_pop > 0, pop / area_pop, 0.0) * per_area.to_numpy(dtype=float)
     return w
@@ -244,12 +248,15 @@ def activity_coverage(
     thresholds = check_kind_thresholds(thresholds_m)
     for col in ("area_id", "population"):
         if col not in demand.columns:
-            msg = f"demand points lack column {col!r}"
-            raise InputDataError(msg, hint="build them with gis.demand.demand_points")
+            raise missing_columns_error(col)
     target = np.asarray(target, dtype=float)
     if target.shape != (len(demand),):
-        msg = f"target has {target.shape} values for {len(demand)} demand points"
-        raise InputDataError(msg, hint="compute it with gis.activity_coverage.target_weights")
+        msg = f"対象の重み（target）の数 {target.shape} が需要点の数 {len(demand)} と合いません"
+        raise InputDataError(
+            msg, en=f"target has {target.shape} values for {len(demand)} demand points",
+            hint="gis.activity_coverage.target_weights で求めてください",
+            hint_en="compute it with gis.activity_coverage.target_weights",
+        )
     labels = _kinds.resource_labels()
     out = demand.copy()
     out["target"] = target
@@ -296,9 +303,15 @@ def innermost_chain(areas: pd.DataFrame, profile: CityProfile) -> dict[str, pd.S
         bad = mapped.isna() | ~mapped.astype(str).isin(outer_ids)
         if bad.any():
             first = cur[bad].iloc[0]
-            msg = (f"{int(bad.sum())} {profile.level(inner).label} areas have no parent in "
-                   f"{profile.level(outer).label} (e.g. {first}); the tier table would not reconcile")
-            raise InputDataError(msg, feature=str(first), hint="rebuild the tiers (tsunagu demo / import tier) so every area has a parent")
+            msg = (f"{profile.level(inner).label}のうち {int(bad.sum())} 地域が、どの{profile.level(outer).label}にも"
+                   f"入っていません（例: {first}）。このままでは層ごとの合計が合いません")
+            raise InputDataError(
+                msg, en=f"{int(bad.sum())} {profile.level(inner).label} areas have no parent in "
+                f"{profile.level(outer).label} (e.g. {first}); the tier table would not reconcile",
+                feature=str(first),
+                hint="どの地域にも親の地域があるように、層を作り直してください（tsunagu demo / import tier）",
+                hint_en="rebuild the tiers (tsunagu demo / import tier) so every area has a parent",
+            )
         cur = mapped.astype(str)
         chain[outer] = cur
     return chain
@@ -334,9 +347,14 @@ def tier_sums(area_ids: Sequence[str], values: Mapping[str, np.ndarray], areas: 
     base_ids = chain[profile.base.key].index
     unknown = ~pts["area_id"].isin(base_ids)
     if unknown.any():
-        msg = (f"{int(unknown.sum())} demand points lie in areas that are not {profile.base.label} areas "
-               f"(e.g. {pts.loc[unknown, 'area_id'].iloc[0]})")
-        raise InputDataError(msg, hint="build demand points from the workspace's innermost areas")
+        example = pts.loc[unknown, "area_id"].iloc[0]
+        msg = f"需要点のうち {int(unknown.sum())} 点が、{profile.base.label}ではない地域にあります（例: {example}）"
+        raise InputDataError(
+            msg, en=f"{int(unknown.sum())} demand points lie in areas that are not {profile.base.label} areas "
+            f"(e.g. {example})",
+            hint="需要点はワークスペースのいちばん内側の地域から作ってください",
+            hint_en="build demand points from the workspace's innermost areas",
+        )
     base_sums = pts.groupby("area_id")[cols].sum()
     base_sums = base_sums.reindex(base_ids, fill_value=0.0)
     meta = areas.assign(area_id=areas["area_id"].astype(str)).set_index(["level", "area_id"])
@@ -420,8 +438,7 @@ def coverage_by_tier(
     thresholds = points.attrs.get("thresholds_m") or {}
     for col in ("area_id", "population", "target", "covered"):
         if col not in points.columns:
-            msg = f"demand points lack column {col!r}"
-            raise InputDataError(msg, hint="run gis.activity_coverage.activity_coverage first")
+            raise missing_columns_error(col, made_by="gis.activity_coverage.activity_coverage")
     target = points["target"].to_numpy(dtype=float)
     values = {"population": points["population"].to_numpy(dtype=float), "target": target}
     if len(thresholds) > 1:

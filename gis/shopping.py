@@ -13,7 +13,7 @@ import pandas as pd
 from shapely.geometry import Point
 
 from gis import kinds as _kinds
-from gis.access import DistanceEngine, check_threshold
+from gis.access import DistanceEngine, check_threshold, missing_columns_error
 from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS, TIER_TABLE_LABELS as _TIER_BASE_LABELS
@@ -182,8 +182,6 @@ def _check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
 #: The layers and points named in messages, in Japanese.
 _WHAT_JA = {"shop": "店", "mobile-sales stop": "移動販売の停留所", "added stop": "追加する停留所",
             "added shop": "追加する店"}
-_DEMAND_HINT = "需要点は gis.demand.demand_points で作ってください"
-_DEMAND_HINT_EN = "build them with gis.demand.demand_points"
 
 
 def _with_crs(gdf: gpd.GeoDataFrame | None, what: str) -> gpd.GeoDataFrame:
@@ -308,11 +306,14 @@ def shopping_access(
     kinds = _check_kinds(shop_kinds)
     if demand.crs is None:
         msg = "人口の点（需要点）に座標系がありません"
-        raise InputDataError(msg, en="demand points have no CRS", hint=_DEMAND_HINT, hint_en=_DEMAND_HINT_EN)
+        raise InputDataError(
+            msg, en="demand points have no CRS",
+            hint="先に gis.demand.demand_points を実行して、その結果の点を使ってください",
+            hint_en="build them with gis.demand.demand_points",
+        )
     missing = [c for c in ("area_id", "population") if c not in demand.columns]
     if missing:
-        msg = f"人口の点（需要点）に列 {'、'.join(missing)} がありません"
-        raise InputDataError(msg, en=f"demand points lack columns {missing}", hint=_DEMAND_HINT, hint_en=_DEMAND_HINT_EN)
+        raise missing_columns_error(missing)
     if "elderly" not in demand.columns:
         msg = "人口の点（需要点）に65歳以上人口の列（elderly）がありません。買い物困難者は65歳以上の人で数えます"
         raise InputDataError(

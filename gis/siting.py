@@ -198,16 +198,19 @@ def _as_csr(coverage, n: int | None = None) -> sparse.csr_matrix:
     m.eliminate_zeros()
     m.sort_indices()
     if n is not None and m.shape[0] != n:
-        msg = f"coverage has {m.shape[0]} rows but there are {n} demand weights"
-        raise InputDataError(msg)
+        msg = f"到達できるかの表（coverage）は {m.shape[0]} 行ですが、需要点の重みは {n} 個です。数を合わせてください"
+        raise InputDataError(msg, en=f"coverage has {m.shape[0]} rows but there are {n} demand weights")
     return m
 
 
 def _check_weights(demand_weights) -> np.ndarray:
     w = np.asarray(demand_weights, dtype=float).ravel()
     if not np.isfinite(w).all() or (w < 0).any():
-        msg = "demand weights must be finite and not negative"
-        raise InputDataError(msg, hint="weights are uncovered elderly per demand point")
+        msg = "需要点の重みは、マイナスでない有限の数にしてください"
+        raise InputDataError(
+            msg, en="demand weights must be finite and not negative",
+            hint="重みは需要点ごとの、届いていない高齢者の数です", hint_en="weights are uncovered elderly per demand point",
+        )
     return w
 
 
