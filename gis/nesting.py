@@ -235,7 +235,7 @@ def roll_up(
 
 
 def check_rollup(areas: gpd.GeoDataFrame, profile: CityProfile) -> list[str]:
-    """Return discrepancies: each level's total must equal the innermost level's total (empty = reconciles).
+    """Return discrepancies, in Japanese: each level's total must equal the innermost level's (empty = reconciles).
 
     Attributes unknown on every innermost area are skipped; unknown on some is a discrepancy
     unless every outer level still reconciles (suppressed areas counted elsewhere).
@@ -249,10 +249,10 @@ def check_rollup(areas: gpd.GeoDataFrame, profile: CityProfile) -> list[str]:
         for lv in profile.levels[1:]:
             got = areas.loc[areas["level"] == lv.key, col]
             if got.isna().any() or int(got.sum()) != want:
-                problems.append(f"{lv.key}.{col}: {got.sum()} ≠ {want} ({profile.base.key})")
+                problems.append(f"{lv.label}の {col}: 合計 {got.sum()} ≠ {profile.base.label}の合計 {want}")
     orphans = areas[(areas["level"] != profile.top.key) & areas["parent_id"].isna()]
     if len(orphans):
-        problems.append(f"{len(orphans)} areas have no parent: {', '.join(orphans['area_id'][:10])}")
+        problems.append(f"親の地域がない地域が {len(orphans)} あります: {'、'.join(orphans['area_id'][:10])}")
     return problems
 
 

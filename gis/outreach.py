@@ -65,15 +65,15 @@ _HHMM = re.compile(r"^\s*(\d{1,2})\s*[:：時]\s*(\d{2})?\s*分?\s*$")
 
 
 def parse_hhmm(text) -> int:
-    """``"8:30"`` / ``"08:30"`` / ``"8時30分"`` → seconds after midnight (ValueError when unreadable)."""
+    """``"8:30"`` / ``"08:30"`` / ``"8時30分"`` → seconds after midnight (InputDataError when unreadable)."""
     m = _HHMM.match(str(text))
     if not m:
         msg = f"時刻 {text!r} が読めません（例 8:30）"
-        raise ValueError(msg)
+        raise InputDataError(msg, en=f"cannot read the time {text!r} (e.g. 8:30)")
     h, mm = int(m.group(1)), int(m.group(2) or 0)
     if not (0 <= h <= 24 and 0 <= mm < 60) or (h == 24 and mm):
         msg = f"時刻 {text!r} は 0:00〜24:00 の範囲にありません"
-        raise ValueError(msg)
+        raise InputDataError(msg, en=f"the time {text!r} is not between 0:00 and 24:00")
     return h * 3600 + mm * 60
 
 
@@ -88,7 +88,7 @@ def parse_span(text) -> tuple[int, int]:
     bits = re.split(r"\s*[-–—~〜～]\s*", str(text).strip())
     if len(bits) != 2:
         msg = f"時間帯 {text!r} が読めません（例 10:00-11:00）"
-        raise ValueError(msg)
+        raise InputDataError(msg, en=f"cannot read the time span {text!r} (e.g. 10:00-11:00)")
     return parse_hhmm(bits[0]), parse_hhmm(bits[1])
 
 
@@ -720,7 +720,7 @@ def parse_break(text: str | None) -> tuple[tuple[int, int] | None, int]:
             dur = int(round(float(minutes.strip().rstrip("分")) * 60))
         except ValueError as exc:
             msg = f"休憩の長さ {minutes!r} が読めません（例 12:00-13:00/45）"
-            raise ValueError(msg) from exc
+            raise InputDataError(msg, en=f"cannot read the break length {minutes!r} (e.g. 12:00-13:00/45)") from exc
     else:
         dur = window[1] - window[0]
     return window, dur
