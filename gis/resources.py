@@ -151,7 +151,10 @@ def resources_from_file(
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
         msg = f"地域資源は点で指定してください（{i + 1}番目の地物は {types.iloc[i]} です）"
-        raise InputDataError(msg, source=source, row=i + 1, hint="1か所につき1つの点にしてください")
+        raise InputDataError(
+            msg, en=f"resources must be points (feature {i + 1} is a {types.iloc[i]})", source=source, row=i + 1,
+            hint="1か所につき1つの点にしてください", hint_en="give one point per place",
+        )
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     return _build(table, source=source, kind=kind, id_column=None, xy=(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()))
 
@@ -174,25 +177,34 @@ def _build(
 ) -> gpd.GeoDataFrame:
     if df is None or len(df) == 0:
         msg = "表に行がありません"
-        raise InputDataError(msg, source=source, hint="1か所につき1行を書いてください")
+        raise InputDataError(msg, en="the table has no rows", source=source,
+                             hint="1か所につき1行を書いてください", hint_en="write one row per place")
     df = df.reset_index(drop=True)
     cols = _find_columns(df)
     if id_column is not None:
         if id_column not in df.columns:
             msg = f"列「{id_column}」がありません（ある列: {'、'.join(map(str, df.columns))}）"
-            raise InputDataError(msg, source=source)
+            raise InputDataError(
+                msg, en=f"no column {id_column!r} (columns: {', '.join(map(str, df.columns))})", source=source
+            )
         cols["id"] = id_column
     default_kind = None
     if kind is not None:
         default_kind = resource_kind(kind)
         if default_kind is None:
             msg = f"種別「{kind}」はありません（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, source=source, hint="種別の一覧は tsunagu kinds で確かめられます")
+            raise InputDataError(msg, en=f"unknown kind {kind!r}", source=source,
+                                 hint="種別の一覧は tsunagu kinds で確かめられます", hint_en="tsunagu kinds lists the kinds")
     if xy is None:
         if "lat" not in cols or "lon" not in cols:
             msg = (f"座標の列がありません: 緯度と経度の列が要ります（ある列: {'、'.join(map(str, df.columns))}）")
-            raise InputDataError(msg, source=source,
-                                 hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます")
+            raise InputDataError(
+                msg, en=f"no coordinate columns: latitude and longitude are needed (columns: {', '.join(map(str, df.columns))})",
+                source=source,
+                hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます",
+                hint_en="add latitude and longitude columns in decimal degrees (e.g. 34.79, 133.62); "
+                "with an address column (住所/所在地) the places are found from their addresses",
+            )
         lon, lat = _coordinates(df, cols, source)
     else:
         lon, lat = (np.asarray(v, dtype=float) for v in xy)
@@ -224,7 +236,7 @@ def _build(
 
 def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
     out = []
-    for role, label in (("lon", "経度"), ("lat", "緯度")):
+    for role, label, label_en in (("lon", "経度", "longitude"), ("lat", "緯度", "latitude")):
         raw = df[cols[role]]
         text = raw.map(lambda v: None if _blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
         values = pd.to_numeric(text, errors="coerce")
@@ -233,13 +245,20 @@ def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[n
             i = int(np.argmax(bad.to_numpy()))
             if _blank(raw.iloc[i]):
                 msg = f"{label}の列「{cols[role]}」が空欄です"
+                en = f"the {label_en} column {cols[role]!r} is blank"
             else:
                 msg = f"{label}の列「{cols[role]}」の値「{raw.iloc[i]}」は数値ではありません"
+                en = f"the {label_en} column {cols[role]!r} holds {raw.iloc[i]!r}, not a number"
             more = int(bad.sum())
             if more > 1:
                 msg += f"（{label}が使えない行は全部で {more} 行）"
-            raise InputDataError(msg, source=source, row=i + 1,
-                                 hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます")
+                en += f" ({more} rows without a usable {label_en})"
+            raise InputDataError(
+                msg, en=en, source=source, row=i + 1,
+                hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます",
+                hint_en="write decimal degrees (e.g. 34.7889, 133.6166); without latitude/longitude columns, "
+                "an address column places the rows from their addresses",
+            )
         out.append(values.to_numpy(dtype=float))
     return out[0], out[1]
 
@@ -251,17 +270,26 @@ def _check_positions(lon: np.ndarray, lat: np.ndarray, source: str) -> None:
         listed = ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
         i = int(rows[0])
         msg = f"緯度と経度が入れ替わっているようです（緯度={lat[i]}、経度={lon[i]}。該当する行: {listed}）"
-        raise InputDataError(msg, source=source, row=i + 1,
-                             hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください")
+        raise InputDataError(
+            msg, en=f"latitude and longitude look swapped (latitude={lat[i]}, longitude={lon[i]}; rows {listed})",
+            source=source, row=i + 1,
+            hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください",
+            hint_en="in Japan latitude is about 20–46 and longitude about 122–154; swap the columns",
+        )
     outside = ~looks_japanese(lon, lat)
     if outside.any():
         i = int(np.argmax(outside))
         msg = f"位置（緯度={lat[i]}、経度={lon[i]}）が日本の外です"
+        en = f"the position (latitude={lat[i]}, longitude={lon[i]}) is outside Japan"
         more = int(outside.sum())
         if more > 1:
             msg += f"（全部で {more} 行）"
-        raise InputDataError(msg, source=source, row=i + 1,
-                             hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）")
+            en += f" ({more} rows in all)"
+        raise InputDataError(
+            msg, en=en, source=source, row=i + 1,
+            hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）",
+            hint_en="check the coordinates are JGD2011/WGS84 decimal degrees (not metres or degrees-minutes-seconds)",
+        )
 
 
 def _known_kinds() -> str:
@@ -272,8 +300,11 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
     if column is None:
         if default is None:
             msg = "種別の列がなく、種別の指定もありません"
-            raise InputDataError(msg, source=source,
-                                 hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）")
+            raise InputDataError(
+                msg, en="no kind column and no kind given", source=source,
+                hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）",
+                hint_en="add a kind column or choose one kind for every row (tsunagu kinds lists them)",
+            )
         return [default] * len(df)
     out = []
     for i, value in enumerate(df[column].tolist()):
@@ -283,7 +314,12 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
         if key is None:
             shown = "空欄" if _blank(value) else f"「{value}」"
             msg = f"種別の列「{column}」の値 {shown} は知らない種別です（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, source=source, row=i + 1, hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）")
+            raise InputDataError(
+                msg, en=f"the kind column {column!r} holds {'a blank' if _blank(value) else repr(value)}, not a known kind",
+                source=source, row=i + 1,
+                hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）",
+                hint_en="write a kind's Japanese name or key (tsunagu kinds lists them)",
+            )
         out.append(key)
     return out
 
@@ -297,16 +333,24 @@ def _ids(df: pd.DataFrame, column: str | None, source: str) -> list[str]:
     if blank.any():
         i = int(np.argmax(blank.to_numpy()))
         msg = f"ID の列「{column}」が空欄です"
-        raise InputDataError(msg, source=source, row=i + 1, hint="すべての行に ID を書くか、ID の列を消して自動で付けてください")
+        raise InputDataError(
+            msg, en=f"the ID column {column!r} is blank", source=source, row=i + 1,
+            hint="すべての行に ID を書くか、ID の列を消して自動で付けてください",
+            hint_en="give every row an ID, or drop the ID column to number them automatically",
+        )
     dup = values[values.duplicated(keep=False)]
     if len(dup):
-        parts = []
+        parts, parts_en = [], []
         for value in list(dict.fromkeys(dup))[:10]:
             rows = ", ".join(str(i + 1) for i in np.flatnonzero((values == value).to_numpy()))
             parts.append(f"「{value}」が {rows} 行目")
+            parts_en.append(f"{value!r} on rows {rows}")
         first = int(np.flatnonzero(values.duplicated(keep=False).to_numpy())[0])
         msg = f"ID が重複しています: {'、'.join(parts)}"
-        raise InputDataError(msg, source=source, row=first + 1, hint="1か所ごとに別の ID を付けてください")
+        raise InputDataError(
+            msg, en=f"duplicate IDs: {'; '.join(parts_en)}", source=source, row=first + 1,
+            hint="1か所ごとに別の ID を付けてください", hint_en="give every place its own ID",
+        )
     return values.tolist()
 
 

@@ -20,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from gis.errors import LANG_ENV, InputDataError
+from gis.io import read_table, read_vector
+from gis.resources import resources_from_file
+
 GIS = Path(__file__).resolve().parents[1] / "gis"
 #: Hiragana: a Japanese sentence has it; an English one quoting a column name (緯度) does not.
 JAPANESE = re.compile(r"[\u3040-\u309f]")
@@ -129,3 +133,89 @@ def test_checker_catches_an_english_message(tmp_path):
     )
     found = english_only_messages(tmp_path)
     assert [f.split(":")[1] for f in found] == ["3", "8"]
+
+
+# --------------------------------------------------------------------------- real inputs
+
+def _both(monkeypatch, call) -> tuple[str, str, InputDataError]:
+    """Run ``call`` in Japanese and in English; return both messages and the Japanese error."""
+    monkeypatch.delenv(LANG_ENV, raising=False)
+    with pytest.raises(InputDataError) as ja:
+        call()
+    monkeypatch.setenv(LANG_ENV, "en")
+    with pytest.raises(InputDataError) as en:
+        call()
+    monkeypatch.delenv(LANG_ENV)
+    return str(ja.value), str(en.value), ja.value
+
+
+def _layer(path: Path, coords: list[tuple[float, float]], crs: str | None = None) -> Path:
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": f"p{i}"}, "geometry": {"type": "Point", "coordinates": list(xy)}}
+        for i, xy in enumerate(coords)]}
+    if crs:
+        fc["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    return path
+
+
+def test_longitude_not_a_number(tmp_path, monkeypatch):
+    path = tmp_path / "サロン.csv"
+    path.write_text("名称,種別,緯度,経度\n宇治の集い,サロン,34.79,133.62\n落合の集い,サロン,34.80,abc\n", encoding="utf-8")
+    ja, en, err = _both(monkeypatch, lambda: resources_from_file(path))
+    assert ja.startswith("サロン.csv: 2行目: 経度の列「経度」の値「abc」は数値ではありません — 10進数の度で")
+    assert en.startswith("サロン.csv: row 2: the longitude column '経度' holds 'abc', not a number — write decimal degrees")
+    assert err.japanese == ja and err.english == en
+
+
+def test_shift_jis_read_as_latin1_is_named(tmp_path, monkeypatch):
+    # Shift_JIS bytes opened as Latin-1 and saved again as UTF-8: the classic Excel round trip.
+    garbled = "名称,住所\n高梁市役所,岡山県高梁市松原通2043\n".encode("cp932").decode("latin-1")
+    path = tmp_path / "mojibake.csv"
+    path.write_text(garbled, encoding="utf-8")
+    ja, en, _ = _both(monkeypatch, lambda: read_table(path))
+    assert ja.startswith("mojibake.csv: 見出しの文字が化けています") and "cp932 で読み直すと日本語になります（「名称" in ja
+    assert "「CSV UTF-8（コンマ区切り）」で保存し直す" in ja
+    assert en.startswith("mojibake.csv: the text in the header looks like Japanese read with the wrong encoding")
+
+
+def test_true_shift_jis_file_is_read(tmp_path):
+    path = tmp_path / "sjis.csv"
+    path.write_bytes("名称,緯度,経度\n高梁市役所,34.7889,133.6166\n".encode("cp932"))
+    df = read_table(path)
+    assert df.attrs["encoding"] == "cp932" and df.iloc[0]["名称"] == "高梁市役所"
+
+
+def test_swapped_latitude_longitude(tmp_path, monkeypatch):
+    table = tmp_path / "swapped.csv"
+    table.write_text("名称,種別,緯度,経度\n高梁市役所,公民館,133.6166,34.7889\n", encoding="utf-8")
+    ja, en, _ = _both(monkeypatch, lambda: resources_from_file(table))
+    assert "緯度と経度が入れ替わっているようです" in ja and "列を入れ替えてください" in ja
+    assert "latitude and longitude look swapped" in en and "swap the columns" in en
+    layer = _layer(tmp_path / "swapped.geojson", [(34.79, 133.61), (34.80, 133.62)])
+    ja, en, err = _both(monkeypatch, lambda: read_vector(layer))
+    assert "経度と緯度が入れ替わっているようです: 2 件中 2 件" in ja and "x を経度、y を緯度にして" in ja
+    assert "longitude and latitude look swapped: 2 of 2 features" in en
+    assert err.feature == "1 (name='p0')"
+
+
+def test_wrong_crs(tmp_path, monkeypatch):
+    # JGD2011 zone V metres near 高梁市, declared as longitude/latitude
+    layer = _layer(tmp_path / "metres.geojson", [(-30000.0, -140000.0)], crs="urn:ogc:def:crs:OGC:1.3:CRS84")
+    ja, en, _ = _both(monkeypatch, lambda: read_vector(layer))
+    assert "metres.geojson: 地物 1 (name='p0'): レイヤーの座標系は" in ja
+    assert "メートル単位の平面直角座標のようです" in ja and "crs='EPSG:6673'" in ja
+    assert "far outside ±180/±90: they look like projected metres" in en
+    ja, en, _ = _both(monkeypatch, lambda: read_vector(layer, crs="EPSG:99999"))
+    assert "座標系「EPSG:99999」は知られていない座標系です" in ja and "EPSG コードで指定してください" in ja
+    assert "'EPSG:99999' is not a CRS GDAL knows" in en
+
+
+def test_english_wording_is_english(tmp_path, monkeypatch):
+    """With TSUNAGU_LANG=en the English really is English (no Japanese sentence left in it)."""
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    ja, en, _ = _both(monkeypatch, lambda: read_table(path))
+    assert ja == "empty.csv: ファイルが空です（0 バイト） — アップロードか書き出しに失敗したようです。もう一度書き出してください"
+    assert en == "empty.csv: the file is empty (0 bytes) — the upload or export may have failed; export it again"
+    assert not JAPANESE.search(en)
