@@ -56,7 +56,7 @@ def target_group(key: str) -> TargetGroup:
     if key not in TARGET_GROUPS:
         known = "、".join(f"{k}（{g.label}）" for k, g in TARGET_GROUPS.items())
         msg = f"対象 {key!r} はありません。次のいずれかを指定してください: {known}"
-        raise InputDataError(msg, feature="target")
+        raise InputDataError(msg, en=f"no target group {key!r}; give one of: {known}", feature="target")
     return TARGET_GROUPS[key]
 
 
@@ -118,7 +118,13 @@ def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None
     group = target_group(target)
     if share is not None and not (0.0 <= float(share) <= 1.0):
         msg = f"対象の比率は 0〜1 で指定してください（{share!r} が渡されました）"
-        raise InputDataError(msg, feature="share", hint="例: 子ども（0〜14歳）なら 0.11")
+        raise InputDataError(
+            msg,
+            en=f"the target share must be between 0 and 1 (got {share!r})",
+            feature="share",
+            hint="例: 子ども（0〜14歳）なら 0.11",
+            hint_en="e.g. 0.11 for children (0–14)",
+        )
     areas = small_areas.reset_index(drop=True)
     ids = areas["area_id"].astype(str).to_numpy()
     pop = pd.to_numeric(areas["population"], errors="coerce").astype(float)
@@ -136,7 +142,13 @@ def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None
                f"人口に対する{group.label}の比率を指定してください")
         hint = "例: --share 0.11（CLI）、share=0.11（API）" + (
             "。または tsunagu import age-table で年齢別人口を取り込んでください" if group.column else "")
-        raise InputDataError(msg, feature="share", hint=hint)
+        raise InputDataError(
+            msg,
+            en=f"the workspace has no counts of the target group {group.key} (e.g. {names}); give its share of the population",
+            feature="share",
+            hint=hint,
+            hint_en="e.g. --share 0.11 (CLI), share=0.11 (API)" + ("; or import age counts with tsunagu import age-table" if group.column else ""),
+        )
     counts = pd.Series(np.where(missing, pop * (share or 0.0), known), index=ids, dtype=float)
     n_est = int(missing.sum())
     column = group.column if n_est < len(areas) else None
@@ -203,13 +215,19 @@ def check_kind_thresholds(thresholds_m: Mapping[str, float]) -> dict[str, float]
     """Validate a threshold per resource kind (known kind, positive finite metres); return them in the given order."""
     if not thresholds_m:
         msg = "対象の種別を1つ以上指定してください"
-        raise InputDataError(msg, feature="kinds", hint="例: --kinds kodomo_shokudo（種別の一覧は tsunagu kinds）")
+        raise InputDataError(
+            msg,
+            en="give at least one kind",
+            feature="kinds",
+            hint="例: --kinds kodomo_shokudo（種別の一覧は tsunagu kinds）",
+            hint_en="e.g. --kinds kodomo_shokudo (tsunagu kinds lists the kinds)",
+        )
     known = _kinds.resource_kinds()
     out = {}
     for kind, t in thresholds_m.items():
         if kind not in known:
             msg = f"種別 {kind!r} はありません（種別の一覧は tsunagu kinds）"
-            raise InputDataError(msg, feature="kinds")
+            raise InputDataError(msg, en=f"no kind {kind!r} (tsunagu kinds lists the kinds)", feature="kinds")
         out[kind] = check_threshold(t, what=f"{known[kind].label}まで歩く距離", what_en=f"{known[kind].label} walking threshold")
     return out
 

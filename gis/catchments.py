@@ -328,7 +328,10 @@ def station_workload(
         unc, col = _uncovered_values(uncovered, uncovered_column)
         if points is None:
             msg = "届いていない高齢者は需要点ごとに数えます。需要点も指定してください"
-            raise InputDataError(msg, en="uncovered elderly are counted per demand point: give the demand points too")
+            raise InputDataError(
+                msg,
+                en="uncovered elderly are counted per demand point: give the demand points too",
+            )
         key = "point_id" if "point_id" in unc.columns and "point_id" in points.columns else None
         if key is None:
             if len(unc) != len(points):

@@ -106,16 +106,21 @@ def demand_points(
     """
     if cell_size_m <= 0:
         msg = f"メッシュの大きさは正の数で指定してください（{cell_size_m} が渡されました）"
-        raise InputDataError(msg)
+        raise InputDataError(msg, en=f"the mesh cell size must be a positive number (got {cell_size_m})")
     if clip not in ("boundary", "all"):
         msg = f"clip は 'boundary' か 'all' を指定してください（{clip!r} が渡されました）"
-        raise InputDataError(msg)
+        raise InputDataError(msg, en=f"clip must be 'boundary' or 'all' (got {clip!r})")
     areas = small_areas.reset_index(drop=True)
     if areas["population"].isna().any():
         first = areas.loc[areas["population"].isna(), "name"].iloc[0]
         msg = f"{first} の人口が分かりません"
-        raise InputDataError(msg, feature=str(first),
-                             hint="人口の配分には、すべての小地域に国勢調査の人口が要ります")
+        raise InputDataError(
+            msg,
+            en=f"the population of {first} is unknown",
+            feature=str(first),
+            hint="人口の配分には、すべての小地域に国勢調査の人口が要ります",
+            hint_en="placing people needs the census population of every small area",
+        )
     elderly, estimated, note = _elderly_counts(areas, elderly_share)
     proj = areas.to_crs(crs)
     bpts = None

@@ -71,7 +71,11 @@ def _weights(points: gpd.GeoDataFrame) -> np.ndarray:
     w = np.where(np.isfinite(w), w, 0.0)
     if (w < 0).any():
         msg = "買い物困難者の数がマイナスになっています"
-        raise InputDataError(msg, en="refugee counts must not be negative", row=int(np.flatnonzero(w < 0)[0]) + 1)
+        raise InputDataError(
+            msg,
+            en="refugee counts must not be negative",
+            row=int(np.flatnonzero(w < 0)[0]) + 1,
+        )
     if "refugee" in points.columns:
         w = np.where(points["refugee"].fillna(False).astype(bool).to_numpy(), w, 0.0)
     return w

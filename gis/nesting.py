@@ -43,7 +43,10 @@ class TierSource:
     def __post_init__(self) -> None:
         if (self.polygons is None) == (self.table is None):
             msg = "層の元データは、境界のポリゴンか「小地域→地区」の対応表のどちらか一方にしてください（両方は指定できません）"
-            raise InputDataError(msg, en="a tier source needs either polygons or a small-area → district table (not both)")
+            raise InputDataError(
+                msg,
+                en="a tier source needs either polygons or a small-area → district table (not both)",
+            )
 
 
 @dataclass

@@ -617,7 +617,13 @@ class NetworkEngine(DistanceEngine):
         """
         if self.graph.durations is None:
             msg = "徒歩の道路網には車の所要時間がありません"
-            raise InputDataError(msg, source=self.graph.source, hint="車の道路網（mode='drive'）で読み込んでください")
+            raise InputDataError(
+                msg,
+                en="a walking network has no driving times",
+                source=self.graph.source,
+                hint="車の道路網（mode='drive'）で読み込んでください",
+                hint_en="read the network with mode='drive'",
+            )
         node, snap = self._snap(points, "points")
         n = len(node)
         out = np.full((n, n), np.nan)

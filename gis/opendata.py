@@ -82,7 +82,10 @@ def _five_digit(code) -> str:
         code = code[:5]
     if len(code) != 5 or not code.isdigit():
         msg = f"「{code}」は市区町村コードではありません。5桁の全国地方公共団体コード（例: 高梁市は 33209）を使ってください"
-        raise InputDataError(msg, en=f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市")
+        raise InputDataError(
+            msg,
+            en=f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市",
+        )
     return code
 
 
@@ -114,7 +117,13 @@ def municipality(path: str | Path, code: str) -> gpd.GeoDataFrame:
     if row.empty:
         listing = "、".join(f"{c} {n}" for c, n in zip(munis["code"], munis["name"]))
         msg = f"市区町村コード {code} はこの行政区域（N03）のファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村: {listing}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"municipality code {code} is not in this administrative-boundary (N03) file",
+            source=Path(path).name,
+            hint=f"ある市区町村: {listing}",
+            hint_en=f"municipalities present: {listing}",
+        )
     return row.reset_index(drop=True)
 
 
@@ -160,7 +169,13 @@ def read_census_small_areas(path: str | Path, *, city_code: str) -> gpd.GeoDataF
     if part.empty:
         present = sorted(set(codes))
         msg = f"市区町村コード {city_code} の小地域はこのファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present)}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"no small areas of municipality {city_code} in this file",
+            source=Path(path).name,
+            hint=f"ある市区町村コード: {'、'.join(present)}",
+            hint_en=f"municipality codes present: {', '.join(present)}",
+        )
     part["KEY_CODE"] = part["KEY_CODE"].astype(str)
     hcode = pd.to_numeric(part.get("HCODE", ESTAT_ORDINARY_HCODE), errors="coerce").fillna(ESTAT_ORDINARY_HCODE)
     water = part[hcode != ESTAT_ORDINARY_HCODE]
@@ -258,7 +273,13 @@ def _districts(gdf, path, city_code, code_col, name_col, addr_col, label) -> gpd
     if part.empty:
         present = sorted(c for c in set(codes) if c.isdigit())
         msg = f"市区町村コード {city_code} の学区（{label}）はこのファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present[:60])}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"no school districts ({label}) of municipality {city_code} in this file",
+            source=Path(path).name,
+            hint=f"ある市区町村コード: {'、'.join(present[:60])}",
+            hint_en=f"municipality codes present: {', '.join(present[:60])}",
+        )
     names = part[name_col].fillna("").astype(str)
     addr = part[addr_col].fillna("").astype(str) if addr_col in part.columns else pd.Series("", index=part.index)
     out = gpd.GeoDataFrame(

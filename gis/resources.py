@@ -193,8 +193,13 @@ def _build(
         default_kind = resource_kind(kind)
         if default_kind is None:
             msg = f"種別「{kind}」はありません（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, en=f"unknown kind {kind!r}", source=source,
-                                 hint="種別の一覧は tsunagu kinds で確かめられます", hint_en="tsunagu kinds lists the kinds")
+            raise InputDataError(
+                msg,
+                en=f"unknown kind {kind!r}",
+                source=source,
+                hint="種別の一覧は tsunagu kinds で確かめられます",
+                hint_en="tsunagu kinds lists the kinds",
+            )
     if xy is None:
         if "lat" not in cols or "lon" not in cols:
             msg = (f"座標の列がありません: 緯度と経度の列が要ります（ある列: {'、'.join(map(str, df.columns))}）")
@@ -638,7 +643,11 @@ def read_shelters(
         for col in ("施設・場所名", "住所"):
             if col not in layer.columns:
                 msg = f"「{col}」の項目がありません。国土地理院の避難所のファイルでしょうか"
-                raise InputDataError(msg, en=f"no {col} property; is this a 国土地理院 shelter file?", source=path.name)
+                raise InputDataError(
+                    msg,
+                    en=f"no {col} property; is this a 国土地理院 shelter file?",
+                    source=path.name,
+                )
         hazards = [c for c in ("洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象") if c in layer.columns]
         for i, row in enumerate(layer.itertuples(index=False), start=1):
             rec = dict(zip(layer.columns, row))

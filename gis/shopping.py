@@ -157,7 +157,12 @@ def require_shops(shops: gpd.GeoDataFrame, *, city_name: str, kinds: Iterable[st
     labels = "、".join(RESOURCE_KINDS.get(k, k) for k in kinds)
     msg = (f"{NO_SHOP_DATA}：{city_name} のワークスペースには食料品店（{labels}）が1件もないため、"
            "買い物弱者の割合は出せません（100 % と数えると誤りになります）")
-    raise InputDataError(msg, hint="食料品店の一覧（営業許可の台帳など）を tsunagu import resources で取り込んでから実行してください")
+    raise InputDataError(
+        msg,
+        en=f"no food shops ({', '.join(FOOD_SHOP_KINDS)}) in the workspace of {city_name}: the share of shopping refugees cannot be given (counting it as 100 % would be wrong)",
+        hint="食料品店の一覧（営業許可の台帳など）を tsunagu import resources で取り込んでから実行してください",
+        hint_en="import a list of food shops (e.g. the food permit register) with tsunagu import resources first",
+    )
 
 
 def _check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
@@ -233,7 +238,10 @@ def _car_free(demand: pd.DataFrame, share) -> tuple[np.ndarray, str]:
             arr = np.full(len(demand), float(share))
         except (TypeError, ValueError) as exc:
             msg = f"車を使えない人の割合は 0〜1 の数値にしてください（指定は「{share}」）"
-            raise InputDataError(msg, en=f"car-free share must be a number between 0 and 1, got {share!r}") from exc
+            raise InputDataError(
+                msg,
+                en=f"car-free share must be a number between 0 and 1, got {share!r}",
+            ) from exc
         basis = f"自動車を使えない人の割合 {float(share):.1%}"
     if len(arr) and (not np.isfinite(arr).all() or (arr < 0).any() or (arr > 1).any()):
         msg = f"車を使えない人の割合は 0〜1 にしてください（指定は「{share}」）"

@@ -31,7 +31,10 @@ class TierLevel:
     def __post_init__(self) -> None:
         if not self.key or not self.key.replace("_", "").isalnum() or not self.key.isascii():
             msg = f"層のキー「{self.key}」には半角の英字・数字・「_」だけを使ってください（例: kominkan）"
-            raise InputDataError(msg, en=f"tier key {self.key!r} must be ASCII letters, digits and '_' (e.g. 'kominkan')")
+            raise InputDataError(
+                msg,
+                en=f"tier key {self.key!r} must be ASCII letters, digits and '_' (e.g. 'kominkan')",
+            )
         if not self.short:
             object.__setattr__(self, "short", self.label)
 
@@ -53,7 +56,10 @@ class CityProfile:
         keys = [lv.key for lv in self.levels]
         if len(keys) < 2:
             msg = "市のプロファイルには層が2つ以上必要です（内側の層と市全体）"
-            raise InputDataError(msg, en="a city profile needs at least two tier levels (an inner one and the city)")
+            raise InputDataError(
+                msg,
+                en="a city profile needs at least two tier levels (an inner one and the city)",
+            )
         if len(set(keys)) != len(keys):
             msg = f"層のキーが重複しています: {'、'.join(keys)}"
             raise InputDataError(msg, en=f"tier levels repeat a key: {keys}")
@@ -107,7 +113,10 @@ class CityProfile:
             levels = tuple(TierLevel(**lv) for lv in data["levels"])
         except (KeyError, TypeError) as exc:
             msg = f"市のプロファイルには key と label を書いた [[levels]] が必要です（{exc}）"
-            raise InputDataError(msg, en=f"a city profile needs [[levels]] entries with key and label ({exc})") from exc
+            raise InputDataError(
+                msg,
+                en=f"a city profile needs [[levels]] entries with key and label ({exc})",
+            ) from exc
         return cls(
             levels=levels,
             name=data.get("name", ""),
