@@ -6,6 +6,8 @@ hint (hiragana: an English sentence quoting a column name such as 緯度 does no
 followed to their last assignment before the call in the same function. ``ALLOWED`` lists the few internal assertions
 that stay English on purpose: programming errors no user can cause from the CLI, web or API.
 
+Each Tsunagu error built there must also keep its English wording (``en=``, and ``hint_en=`` beside a hint).
+
 (b) Real inputs (a CSV whose 経度 is ``abc``, Shift_JIS text saved as mojibake, a layer with
 longitude and latitude swapped, a layer in metres without a CRS) give Japanese messages, and
 ``TSUNAGU_LANG=en`` gives the English wording of the same error.
@@ -115,8 +117,31 @@ def english_only_messages(root: Path = GIS) -> list[str]:
     return found
 
 
+#: Exceptions from the standard library: they carry no ``en=`` (the allow-listed internal ones).
+BUILTIN = {"ValueError", "KeyError", "RuntimeError", "TypeError", "LookupError", "FileNotFoundError"}
+
+
+def errors_without_english(root: Path = GIS) -> list[str]:
+    """Return ``file:line`` for each Tsunagu error built in ``root`` without ``en=`` (or a hint without ``hint_en=``)."""
+    found = []
+    for path in sorted(root.glob("*.py")):
+        for call, _func in _error_calls(ast.parse(path.read_text(encoding="utf-8")), None):
+            name = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+            if name == "warn" or name in BUILTIN or not call.args:
+                continue
+            given = {k.arg for k in call.keywords}
+            if "en" not in given or ("hint" in given and "hint_en" not in given):
+                found.append(f"{path.name}:{call.lineno}: {ast.unparse(call)[:120]}")
+    return found
+
+
 def test_every_gis_message_has_japanese():
     assert english_only_messages() == []
+
+
+def test_every_gis_error_keeps_its_english():
+    """``TSUNAGU_LANG=en`` and the log need the English wording beside the Japanese."""
+    assert errors_without_english() == []
 
 
 def test_checker_catches_an_english_message(tmp_path):
@@ -133,6 +158,7 @@ def test_checker_catches_an_english_message(tmp_path):
     )
     found = english_only_messages(tmp_path)
     assert [f.split(":")[1] for f in found] == ["3", "8"]
+    assert [f.split(":")[1] for f in errors_without_english(tmp_path)] == ["3"]
 
 
 # --------------------------------------------------------------------------- real inputs
