@@ -267,7 +267,7 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
     stops, vehicles = problem.stops, problem.vehicles
     if not vehicles:
         raise InputDataError(
-            "車両が0台です（no vehicles）",
+            "車両が0台です",
             en="there are no vehicles",
             hint="少なくとも1台の車両（または訪問者）を登録してください",
             hint_en="register at least one vehicle (or visitor)",

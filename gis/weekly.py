@@ -268,7 +268,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
     days = _check_days(problem.days)
     if not problem.vehicles:
         raise InputDataError(
-            "車両が0台です（no vehicles）",
+            "車両が0台です",
             en="there are no vehicles",
             hint="--vehicles 1 以上を指定してください",
             hint_en="give --vehicles 1 or more",
