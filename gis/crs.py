@@ -48,7 +48,7 @@ def plane_rectangular_crs(municipality_code: str) -> str:
     if pref not in _PREFECTURE_ZONE:
         msg = f"市区町村コード「{municipality_code}」の上2桁（都道府県コード「{pref}」）が都道府県を表していません"
         raise InputDataError(
-            msg, en=f"unknown prefecture code {pref!r} in {municipality_code!r}; give a JIS code such as 33209",
+            msg, en=f"unknown prefecture code {pref!r} in {municipality_code!r}",
             hint="5桁の全国地方公共団体コードを指定してください（例: 高梁市は 33209）",
             hint_en="give a JIS code such as 33209",
         )

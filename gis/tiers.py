@@ -148,7 +148,7 @@ def load_profile(name_or_path: str | Path = "default") -> CityProfile:
             known = sorted(p.name.removesuffix(".toml") for p in (resources.files("gis") / "profiles").iterdir())
             msg = f"市のプロファイル「{name_or_path}」はありません。同梱のプロファイルは {'、'.join(known)} です"
             raise InputDataError(
-                msg, en=f"no city profile {str(name_or_path)!r}; bundled profiles: {', '.join(known)}, or give a .toml file",
+                msg, en=f"no city profile {str(name_or_path)!r}; bundled profiles: {', '.join(known)}",
                 hint="同梱のものを選ぶか、.toml ファイルを指定してください", hint_en="or give a .toml file",
             )
         text = bundled.read_text(encoding="utf-8")
