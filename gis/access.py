@@ -94,7 +94,7 @@ def _xy(gdf: gpd.GeoDataFrame, crs: str, what: str) -> np.ndarray:
         what_ja = {"origins": "出発地", "facilities": "施設"}.get(what, what)
         msg = f"{what_ja}のデータに座標系がありません"
         raise InputDataError(
-            msg, en=f"{what} have no CRS; set one (EPSG:4326 for longitude/latitude)",
+            msg, en=f"{what} have no CRS",
             hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
         )
     g = gdf.geometry.to_crs(crs)

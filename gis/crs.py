@@ -77,7 +77,7 @@ def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if gdf.crs is None:
         msg = "レイヤーに座標系がないので保存できません"
         raise InputDataError(
-            msg, en="layer has no CRS; set one (EPSG:4326 for longitude/latitude) before storing it",
+            msg, en="the layer has no CRS, so it cannot be stored",
             hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
         )
     return gdf.to_crs(STORAGE_CRS)
