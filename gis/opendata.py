@@ -71,8 +71,12 @@ def _looks_misdecoded(gdf: gpd.GeoDataFrame) -> bool:
 def _require(gdf: gpd.GeoDataFrame, columns: list[str], path: str | Path, what: str) -> None:
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        msg = f"this does not look like {what}: columns {missing} are missing"
-        raise InputDataError(msg, source=Path(path).name, hint=f"columns present: {list(gdf.columns)[:15]}")
+        msg = f"{what}のファイルではないようです（列 {'、'.join(missing)} がありません）"
+        raise InputDataError(
+            msg, en=f"this does not look like {what}: columns {missing} are missing", source=Path(path).name,
+            hint=f"ファイルにある列: {'、'.join(map(str, list(gdf.columns)[:15]))}",
+            hint_en=f"columns present: {list(gdf.columns)[:15]}",
+        )
 
 
 def _five_digit(code) -> str:
@@ -80,8 +84,11 @@ def _five_digit(code) -> str:
     if len(code) == 6:  # with check digit
         code = code[:5]
     if len(code) != 5 or not code.isdigit():
-        msg = f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市"
-        raise InputDataError(msg)
+        msg = f"「{code}」は市区町村コードではありません。5桁の全国地方公共団体コード（例: 高梁市は 33209）を使ってください"
+        raise InputDataError(
+            msg,
+            en=f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市",
+        )
     return code
 
 
@@ -113,7 +120,13 @@ def municipality(path: str | Path, code: str) -> gpd.GeoDataFrame:
     if row.empty:
         listing = "、".join(f"{c} {n}" for c, n in zip(munis["code"], munis["name"]))
         msg = f"市区町村コード {code} はこの行政区域（N03）のファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村: {listing}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"municipality code {code} is not in this administrative-boundary (N03) file",
+            source=Path(path).name,
+            hint=f"ある市区町村: {listing}",
+            hint_en=f"municipalities present: {listing}",
+        )
     return row.reset_index(drop=True)
 
 
@@ -159,15 +172,25 @@ def read_census_small_areas(path: str | Path, *, city_code: str) -> gpd.GeoDataF
     if part.empty:
         present = sorted(set(codes))
         msg = f"市区町村コード {city_code} の小地域はこのファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present)}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"no small areas of municipality {city_code} in this file",
+            source=Path(path).name,
+            hint=f"ある市区町村コード: {'、'.join(present)}",
+            hint_en=f"municipality codes present: {', '.join(present)}",
+        )
     part["KEY_CODE"] = part["KEY_CODE"].astype(str)
     hcode = pd.to_numeric(part.get("HCODE", ESTAT_ORDINARY_HCODE), errors="coerce").fillna(ESTAT_ORDINARY_HCODE)
     water = part[hcode != ESTAT_ORDINARY_HCODE]
     land = part[hcode == ESTAT_ORDINARY_HCODE].copy()
     water_people = int(pd.to_numeric(water["JINKO"], errors="coerce").fillna(0).sum())
     if water_people:
-        msg = f"{water_people} people are recorded on non-residential (water) parts; they would be lost"
-        raise InputDataError(msg, source=Path(path).name, hint="check HCODE of the parts named in the file")
+        msg = f"人が住まない部分（水面）に {water_people} 人が記録されています。このままでは数から抜けてしまいます"
+        raise InputDataError(
+            msg, en=f"{water_people} people are recorded on non-residential (water) parts; they would be lost",
+            source=Path(path).name,
+            hint="ファイルにあるその部分の HCODE を確かめてください", hint_en="check HCODE of the parts named in the file",
+        )
     land["JINKO"] = pd.to_numeric(land["JINKO"], errors="coerce")
     land["SETAI"] = pd.to_numeric(land["SETAI"], errors="coerce")
     # Name from the part that carries the population (parts share the name anyway).
@@ -209,8 +232,11 @@ def read_ksj_elementary_districts(path: str | Path, *, city_code: str) -> gpd.Ge
     elif "A27_001" in gdf.columns and "A27_003" in gdf.columns:
         code_col, name_col, addr_col = "A27_001", "A27_003", "A27_004"
     else:
-        msg = "this does not look like 国土数値情報 A27 (小学校区): no A27_005/A27_007 or A27_001/A27_003 columns"
-        raise InputDataError(msg, source=Path(path).name)
+        msg = "国土数値情報 A27（小学校区）のファイルではないようです（A27_005/A27_007 の列も A27_001/A27_003 の列もありません）"
+        raise InputDataError(
+            msg, en="this does not look like 国土数値情報 A27 (小学校区): no A27_005/A27_007 or A27_001/A27_003 columns",
+            source=Path(path).name,
+        )
     return _districts(gdf, path, city_code, code_col, name_col, addr_col, "A27")
 
 
@@ -225,8 +251,11 @@ def read_ksj_junior_high_districts(path: str | Path, *, city_code: str) -> gpd.G
     new = ["A32_006", "A32_008"]
     old = ["A32_001", "A32_003"]
     if not (set(new) <= set(gdf.columns) or set(old) <= set(gdf.columns)):
-        msg = "this does not look like 国土数値情報 A32 (中学校区): no A32_006/A32_008 or A32_001/A32_003 columns"
-        raise InputDataError(msg, source=Path(path).name)
+        msg = "国土数値情報 A32（中学校区）のファイルではないようです（A32_006/A32_008 の列も A32_001/A32_003 の列もありません）"
+        raise InputDataError(
+            msg, en="this does not look like 国土数値情報 A32 (中学校区): no A32_006/A32_008 or A32_001/A32_003 columns",
+            source=Path(path).name,
+        )
 
     def col(name: str) -> pd.Series:
         return gdf[name] if name in gdf.columns else pd.Series(None, index=gdf.index, dtype=object)
@@ -247,7 +276,13 @@ def _districts(gdf, path, city_code, code_col, name_col, addr_col, label) -> gpd
     if part.empty:
         present = sorted(c for c in set(codes) if c.isdigit())
         msg = f"市区町村コード {city_code} の学区（{label}）はこのファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present[:60])}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"no school districts ({label}) of municipality {city_code} in this file",
+            source=Path(path).name,
+            hint=f"ある市区町村コード: {'、'.join(present[:60])}",
+            hint_en=f"municipality codes present: {', '.join(present[:60])}",
+        )
     names = part[name_col].fillna("").astype(str)
     addr = part[addr_col].fillna("").astype(str) if addr_col in part.columns else pd.Series("", index=part.index)
     out = gpd.GeoDataFrame(

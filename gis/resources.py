@@ -152,7 +152,10 @@ def resources_from_file(
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
         msg = f"地域資源は点で指定してください（{i + 1}番目の地物は {types.iloc[i]} です）"
-        raise InputDataError(msg, source=source, row=i + 1, hint="1か所につき1つの点にしてください")
+        raise InputDataError(
+            msg, en=f"resources must be points (feature {i + 1} is a {types.iloc[i]})", source=source, row=i + 1,
+            hint="1か所につき1つの点にしてください", hint_en="give one point per place",
+        )
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     return _build(table, source=source, kind=kind, id_column=None, xy=(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()))
 
@@ -175,25 +178,39 @@ def _build(
 ) -> gpd.GeoDataFrame:
     if df is None or len(df) == 0:
         msg = "表に行がありません"
-        raise InputDataError(msg, source=source, hint="1か所につき1行を書いてください")
+        raise InputDataError(msg, en="the table has no rows", source=source,
+                             hint="1か所につき1行を書いてください", hint_en="write one row per place")
     df = df.reset_index(drop=True)
     cols = _find_columns(df)
     if id_column is not None:
         if id_column not in df.columns:
             msg = f"列「{id_column}」がありません（ある列: {'、'.join(map(str, df.columns))}）"
-            raise InputDataError(msg, source=source)
+            raise InputDataError(
+                msg, en=f"no column {id_column!r} (columns: {', '.join(map(str, df.columns))})", source=source
+            )
         cols["id"] = id_column
     default_kind = None
     if kind is not None:
         default_kind = resource_kind(kind)
         if default_kind is None:
             msg = f"種別「{kind}」はありません（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, source=source, hint="種別の一覧は tsunagu kinds で確かめられます")
+            raise InputDataError(
+                msg,
+                en=f"unknown kind {kind!r}",
+                source=source,
+                hint="種別の一覧は tsunagu kinds で確かめられます",
+                hint_en="tsunagu kinds lists the kinds",
+            )
     if xy is None:
         if "lat" not in cols or "lon" not in cols:
             msg = (f"座標の列がありません: 緯度と経度の列が要ります（ある列: {'、'.join(map(str, df.columns))}）")
-            raise InputDataError(msg, source=source,
-                                 hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます")
+            raise InputDataError(
+                msg, en=f"no coordinate columns: latitude and longitude are needed (columns: {', '.join(map(str, df.columns))})",
+                source=source,
+                hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます",
+                hint_en="add latitude and longitude columns in decimal degrees (e.g. 34.79, 133.62); "
+                "with an address column (住所/所在地) the places are found from their addresses",
+            )
         lon, lat = _coordinates(df, cols, source)
     else:
         lon, lat = (np.asarray(v, dtype=float) for v in xy)
@@ -225,7 +242,7 @@ def _build(
 
 def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
     out = []
-    for role, label in (("lon", "経度"), ("lat", "緯度")):
+    for role, label, label_en in (("lon", "経度", "longitude"), ("lat", "緯度", "latitude")):
         raw = df[cols[role]]
         text = raw.map(lambda v: None if _blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
         values = pd.to_numeric(text, errors="coerce")
@@ -234,13 +251,20 @@ def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[n
             i = int(np.argmax(bad.to_numpy()))
             if _blank(raw.iloc[i]):
                 msg = f"{label}の列「{cols[role]}」が空欄です"
+                en = f"the {label_en} column {cols[role]!r} is blank"
             else:
                 msg = f"{label}の列「{cols[role]}」の値「{raw.iloc[i]}」は数値ではありません"
+                en = f"the {label_en} column {cols[role]!r} holds {raw.iloc[i]!r}, not a number"
             more = int(bad.sum())
             if more > 1:
                 msg += f"（{label}が使えない行は全部で {more} 行）"
-            raise InputDataError(msg, source=source, row=i + 1,
-                                 hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます")
+                en += f" ({more} rows without a usable {label_en})"
+            raise InputDataError(
+                msg, en=en, source=source, row=i + 1,
+                hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます",
+                hint_en="write decimal degrees (e.g. 34.7889, 133.6166); without latitude/longitude columns, "
+                "an address column places the rows from their addresses",
+            )
         out.append(values.to_numpy(dtype=float))
     return out[0], out[1]
 
@@ -252,17 +276,26 @@ def _check_positions(lon: np.ndarray, lat: np.ndarray, source: str) -> None:
         listed = ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
         i = int(rows[0])
         msg = f"緯度と経度が入れ替わっているようです（緯度={lat[i]}、経度={lon[i]}。該当する行: {listed}）"
-        raise InputDataError(msg, source=source, row=i + 1,
-                             hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください")
+        raise InputDataError(
+            msg, en=f"latitude and longitude look swapped (latitude={lat[i]}, longitude={lon[i]}; rows {listed})",
+            source=source, row=i + 1,
+            hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください",
+            hint_en="in Japan latitude is about 20–46 and longitude about 122–154; swap the columns",
+        )
     outside = ~looks_japanese(lon, lat)
     if outside.any():
         i = int(np.argmax(outside))
         msg = f"位置（緯度={lat[i]}、経度={lon[i]}）が日本の外です"
+        en = f"the position (latitude={lat[i]}, longitude={lon[i]}) is outside Japan"
         more = int(outside.sum())
         if more > 1:
             msg += f"（全部で {more} 行）"
-        raise InputDataError(msg, source=source, row=i + 1,
-                             hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）")
+            en += f" ({more} rows in all)"
+        raise InputDataError(
+            msg, en=en, source=source, row=i + 1,
+            hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）",
+            hint_en="check the coordinates are JGD2011/WGS84 decimal degrees (not metres or degrees-minutes-seconds)",
+        )
 
 
 def _known_kinds() -> str:
@@ -273,8 +306,11 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
     if column is None:
         if default is None:
             msg = "種別の列がなく、種別の指定もありません"
-            raise InputDataError(msg, source=source,
-                                 hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）")
+            raise InputDataError(
+                msg, en="no kind column and no kind given", source=source,
+                hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）",
+                hint_en="add a kind column or choose one kind for every row (tsunagu kinds lists them)",
+            )
         return [default] * len(df)
     out = []
     for i, value in enumerate(df[column].tolist()):
@@ -284,7 +320,12 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
         if key is None:
             shown = "空欄" if _blank(value) else f"「{value}」"
             msg = f"種別の列「{column}」の値 {shown} は知らない種別です（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, source=source, row=i + 1, hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）")
+            raise InputDataError(
+                msg, en=f"the kind column {column!r} holds {'a blank' if _blank(value) else repr(value)}, not a known kind",
+                source=source, row=i + 1,
+                hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）",
+                hint_en="write a kind's Japanese name or key (tsunagu kinds lists them)",
+            )
         out.append(key)
     return out
 
@@ -298,16 +339,24 @@ def _ids(df: pd.DataFrame, column: str | None, source: str) -> list[str]:
     if blank.any():
         i = int(np.argmax(blank.to_numpy()))
         msg = f"ID の列「{column}」が空欄です"
-        raise InputDataError(msg, source=source, row=i + 1, hint="すべての行に ID を書くか、ID の列を消して自動で付けてください")
+        raise InputDataError(
+            msg, en=f"the ID column {column!r} is blank", source=source, row=i + 1,
+            hint="すべての行に ID を書くか、ID の列を消して自動で付けてください",
+            hint_en="give every row an ID, or drop the ID column to number them automatically",
+        )
     dup = values[values.duplicated(keep=False)]
     if len(dup):
-        parts = []
+        parts, parts_en = [], []
         for value in list(dict.fromkeys(dup))[:10]:
             rows = ", ".join(str(i + 1) for i in np.flatnonzero((values == value).to_numpy()))
             parts.append(f"「{value}」が {rows} 行目")
+            parts_en.append(f"{value!r} on rows {rows}")
         first = int(np.flatnonzero(values.duplicated(keep=False).to_numpy())[0])
         msg = f"ID が重複しています: {'、'.join(parts)}"
-        raise InputDataError(msg, source=source, row=first + 1, hint="1か所ごとに別の ID を付けてください")
+        raise InputDataError(
+            msg, en=f"duplicate IDs: {'; '.join(parts_en)}", source=source, row=first + 1,
+            hint="1か所ごとに別の ID を付けてください", hint_en="give every place its own ID",
+        )
     return values.tolist()
 
 
@@ -346,6 +395,8 @@ _SUPERMARKET = re.compile(
     r"マックスバリュ|新鮮市場|キョーエイ|ゆめマート|フードセンター"
 )
 _MOBILE_ADDRESS = re.compile(r"県内一円|市内一円|町内一円|管内一円")
+#: Reasons a food permit is left out (the keys of ``attrs["skipped"]``, shown to users as they are).
+_NOT_FOOD, _MOBILE, _NO_XY = "食料品店ではない", "移動販売（店舗の住所なし）", "緯度・経度なし"
 
 #: Food-permit categories (business_type without its circled number) and the kind they give.
 FOOD_PERMIT_KINDS = {
@@ -446,7 +497,7 @@ def read_food_permits(
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     source = source_name or ", ".join(p.name for p in paths)
     records: list = []
-    skipped = {"not a food shop": 0, "mobile seller (no shop address)": 0, "no coordinates": 0}
+    skipped = {_NOT_FOOD: 0, _MOBILE: 0, _NO_XY: 0}
     for one in paths:
         if is_table_file(one):
             table = opendata.read_food_permit_table(one, city_code=city_code, city_name=city_name)
@@ -457,11 +508,15 @@ def read_food_permits(
         data = _load_json(one, one.name)
         listed = data.get("data") if isinstance(data, dict) else None
         if not isinstance(listed, list):
-            msg = "no 'data' list of permits in the file"
-            raise InputDataError(msg, source=one.name, hint="give a food_permits/<市町村名>.json file")
+            msg = "ファイルに営業許可の一覧（data）がありません"
+            raise InputDataError(
+                msg, en="no 'data' list of permits in the file", source=one.name,
+                hint="food_permits/<市町村名>.json のファイルを指定してください",
+                hint_en="give a food_permits/<市町村名>.json file",
+            )
         if not listed:
-            msg = "the file lists no permits"
-            raise InputDataError(msg, source=one.name)
+            msg = "ファイルに営業許可が1件もありません"
+            raise InputDataError(msg, en="the file lists no permits", source=one.name)
         records += listed
     if not records and city_name:
         msg = f"{city_name}の営業施設がこの食品営業許可のファイルにありません"
@@ -471,19 +526,19 @@ def read_food_permits(
     shops: dict[str, dict] = {}
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            msg = "the record is not an object"
-            raise InputDataError(msg, source=source, row=i)
+            msg = "この記録は項目名と値の組（JSON のオブジェクト）になっていません"
+            raise InputDataError(msg, en="the record is not an object", source=source, row=i)
         name = str(rec.get("name") or "").strip()
         address = str(rec.get("address") or "").strip()
         category = _category(rec.get("business_type") or "")
         if category not in FOOD_PERMIT_KINDS and category not in _RETAIL_ONLY_BY_NAME:
-            skipped["not a food shop"] += 1
+            skipped[_NOT_FOOD] += 1
             continue
         if _MOBILE_ADDRESS.search(address):
-            skipped["mobile seller (no shop address)"] += 1
+            skipped[_MOBILE] += 1
             continue
         if _blank(rec.get("lat")) or _blank(rec.get("lng")):
-            skipped["no coordinates"] += 1
+            skipped[_NO_XY] += 1
             continue
         key = _shop_key(name, address)
         shop = shops.setdefault(key, {"name": name, "address": address, "lat": rec["lat"], "lng": rec["lng"],
@@ -498,7 +553,7 @@ def read_food_permits(
     for key, shop in shops.items():
         kind = _food_kind(shop["name"], shop["categories"])
         if kind is None:
-            skipped["not a food shop"] += len(shop["business_types"])
+            skipped[_NOT_FOOD] += len(shop["business_types"])
             continue
         attributes = {"business_types": shop["business_types"], "license_nos": shop["license_nos"],
                       "name_kana": shop["name_kana"], "phone": shop["phone"], "permit_row": shop["row"]}
@@ -506,8 +561,11 @@ def read_food_permits(
                      "name": shop["name"], "address": shop["address"], "lat": shop["lat"],
                      "lng": shop["lng"], "attributes": attributes})
     if not rows:
-        msg = "no food shops among the permits (only restaurants, factories, vending machines ...)"
-        raise InputDataError(msg, source=source)
+        msg = "営業許可の中に食料品店がありません（飲食店・製造所・自動販売機などだけです）"
+        raise InputDataError(
+            msg, en="no food shops among the permits (only restaurants, factories, vending machines ...)",
+            source=source,
+        )
     return _from_rows(rows, source=source, attribution=PDL_FOOD_ATTRIBUTION, skipped=skipped)
 
 
@@ -518,8 +576,13 @@ def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict
     bad = np.isnan(lon) | np.isnan(lat)
     if bad.any():
         i = int(np.argmax(bad))
-        msg = f"the record {table['name'].iloc[i]!r} has no usable coordinates"
-        raise InputDataError(msg, source=source, feature=str(table["name"].iloc[i]))
+        msg = "使える緯度・経度がありません"
+        raise InputDataError(
+            msg, en=f"the record {table['name'].iloc[i]!r} has no usable coordinates",
+            source=source, feature=str(table["name"].iloc[i]),
+            hint="緯度・経度を数値（例: 34.79, 133.62）で入れてください",
+            hint_en="give latitude and longitude as numbers (e.g. 34.79, 133.62)",
+        )
     _check_positions(lon, lat, source)
     gdf = gpd.GeoDataFrame(
         {"resource_id": table["id"], "kind": table["kind"], "name": table["name"], "address": table["address"],
@@ -533,16 +596,19 @@ def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict
 
 def _load_json(path: Path, source: str):
     if not path.exists():
-        msg = f"file not found at {path}"
-        raise InputDataError(msg, source=source)
+        msg = f"ファイルが見つかりません（{path}）"
+        raise InputDataError(msg, en=f"file not found at {path}", source=source)
     if path.stat().st_size == 0:
-        msg = "the file is empty (0 bytes)"
-        raise InputDataError(msg, source=source)
+        msg = "ファイルが空です（0 バイト）"
+        raise InputDataError(msg, en="the file is empty (0 bytes)", source=source)
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"not valid UTF-8 JSON ({exc})"
-        raise InputDataError(msg, source=source) from exc
+        msg = f"UTF-8 の JSON として読めません（{exc}）"
+        raise InputDataError(
+            msg, en=f"not valid UTF-8 JSON ({exc})", source=source,
+            hint="ダウンロードしたままのファイルを指定してください", hint_en="give the file as downloaded",
+        ) from exc
 
 
 def _shelter_kind(name: str) -> str:
@@ -595,8 +661,12 @@ def read_shelters(
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
-        msg = "no shelter files given"
-        raise InputDataError(msg, hint="give emergency_<code>.json and/or evacuation_<code>.json")
+        msg = "避難所のファイルが指定されていません"
+        raise InputDataError(
+            msg, en="no shelter files given",
+            hint="emergency_<コード>.json か evacuation_<コード>.json（または両方）を指定してください",
+            hint_en="give emergency_<code>.json and/or evacuation_<code>.json",
+        )
     source = source_name or ", ".join(p.name for p in paths)
     places: dict[str, dict] = {}
     by_id: dict[str, str] = {}
@@ -651,24 +721,27 @@ def read_rail_stations(
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
-        msg = "no station files given"
-        raise InputDataError(msg)
+        msg = "駅のファイルが指定されていません"
+        raise InputDataError(msg, en="no station files given")
     source = source_name or ", ".join(p.name for p in paths)
     stations: dict[str, dict] = {}
     for path in paths:
         layer = read_vector(path, source_name=path.name)
         if "name" not in layer.columns:
-            msg = "no 'name' property on the stations"
-            raise InputDataError(msg, source=path.name)
+            msg = "駅に駅名（name）の項目がありません"
+            raise InputDataError(msg, en="no 'name' property on the stations", source=path.name)
         for i, (name, line, geom) in enumerate(
             zip(layer["name"], layer.get("railname", pd.Series([""] * len(layer))), layer.geometry), start=1
         ):
             if _blank(name):
-                msg = "the station has no name"
-                raise InputDataError(msg, source=path.name, feature=str(i))
+                msg = "駅名がありません"
+                raise InputDataError(msg, en="the station has no name", source=path.name, feature=str(i))
             if geom.geom_type != "Point":
-                msg = f"stations must be points, this is a {geom.geom_type}"
-                raise InputDataError(msg, source=path.name, feature=f"{i} ({name})")
+                msg = f"駅は点で表してください（この地物は {geom.geom_type} です）"
+                raise InputDataError(
+                    msg, en=f"stations must be points, this is a {geom.geom_type}",
+                    source=path.name, feature=f"{i} ({name})",
+                )
             # Same station name within ~500 m on two lines = one station (e.g. 総社 on 伯備線 and 井原鉄道).
             key = next((k for k, s in stations.items() if s["name"] == name
                         and abs(s["lng"] - geom.x) < 0.005 and abs(s["lat"] - geom.y) < 0.005), None)
