@@ -491,3 +491,25 @@ def test_api_job_records_the_data_version_and_an_edit_changes_it(client):
     assert second["data_version"] != first["data_version"] and second["data_version"] == data_version(store)
     for job in (first, second):
         _wait(client, job["job_id"])
+
+
+def test_load_analyses_reads_the_settings_once_per_value_of_the_modules_variable(monkeypatch):
+    import api.settings
+    from api import analysis_registry
+
+    built = []
+    real = api.settings.Settings
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(api.settings, "Settings", Counted)
+    monkeypatch.setenv("TSUNAGU_ANALYSIS_MODULES", f"_fake_analysis,tests_unknown_{uuid.uuid4().hex}")
+    for _ in range(5):  # GET /jobs asks on every request
+        assert fake.NAME in analysis_registry.load_analyses()
+    assert len(built) == 1
+    monkeypatch.setenv("TSUNAGU_ANALYSIS_MODULES", "_fake_analysis")  # another value: read again
+    assert fake.NAME in analysis_registry.load_analyses()
+    assert len(built) == 2
