@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -24,19 +25,37 @@ ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyse
 
 
 
+#: ``TSUNAGU_ANALYSIS_MODULES`` value → the module names the settings read from it (Settings is
+#: built once per value: building it on every GET /jobs was a third of the server's CPU).
+_modules_by_env: dict[str | None, tuple[str, ...]] = {}
+#: Module lists already imported (each is imported, or found missing, once per process).
+_imported: set[tuple[str, ...]] = set()
+
+
+def _settings_modules() -> tuple[str, ...]:
+    """``Settings().analysis_module_names()``, read once per value of ``TSUNAGU_ANALYSIS_MODULES``."""
+    key = os.environ.get("TSUNAGU_ANALYSIS_MODULES")
+    names = _modules_by_env.get(key)
+    if names is None:
+        from api.settings import Settings
+
+        names = _modules_by_env[key] = tuple(Settings().analysis_module_names())
+    return names
+
+
 def load_analyses(extra: Iterable[str] | None = None) -> dict:
     """Import the analysis modules that exist and return the registry (name → AnalysisSpec).
 
     ``extra`` names more modules to import (default: ``Settings.analysis_modules``); a worker
-    process finds analyses registered outside :data:`ANALYSIS_MODULES` this way.
+    process finds analyses registered outside :data:`ANALYSIS_MODULES` this way. Each list of
+    modules is imported once per process; later calls only return the registry.
     """
     from api.analyses.base import REGISTRY
 
-    if extra is None:
-        from api.settings import Settings
-
-        extra = Settings().analysis_module_names()
-    for module in (*ANALYSIS_MODULES, *extra):
+    modules = (*ANALYSIS_MODULES, *(_settings_modules() if extra is None else extra))
+    if modules in _imported:
+        return REGISTRY
+    for module in modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -44,6 +63,7 @@ def load_analyses(extra: Iterable[str] | None = None) -> dict:
                 log.warning("analysis module %s cannot be imported: %s", module, exc)
             elif module not in ANALYSIS_MODULES:
                 log.warning("analysis module %s (TSUNAGU_ANALYSIS_MODULES) not found", module)
+    _imported.add(modules)
     return REGISTRY
 
 

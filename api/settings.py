@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=100)
     #: Seconds between looks at the queue when it is empty.
     job_poll_s: float = Field(default=1.0, gt=0)
+    #: Niceness added to a process running jobs (``tsunagu worker``, the child job processes of
+    #: ``tsunagu serve``): 0–19, higher yields the CPU to the API sooner, so maps stay fast while
+    #: analyses run on the same cores (0 = as the API).
+    job_nice: int = Field(default=10, ge=0, le=19)
     #: More modules registering analyses, comma-separated (e.g. a site's own analyses).
     analysis_modules: str = ""
 

@@ -52,6 +52,29 @@ class JobInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt: ana
         super().__init__(reason)
 
 
+def lower_priority(nice: int) -> int:
+    """Lower this process's CPU priority by ``nice`` steps (:func:`os.nice`) before it runs jobs; returns its niceness.
+
+    A process running analyses shares the cores with the API: at a lower priority it yields
+    them whenever a request is waiting, so browsing stays fast while jobs run (a job alone still
+    gets all the idle CPU). Called once, when a job process starts (``tsunagu worker``, the
+    child job processes of ``tsunagu serve``); the niceness stops at 19.
+
+    Parameters
+    ----------
+    nice
+        Steps to add (``Settings.job_nice``, ``TSUNAGU_JOB_NICE``); 0 leaves the priority as it is.
+    """
+    steps = max(0, int(nice))
+    if steps == 0:
+        return os.nice(0)
+    try:
+        return os.nice(steps)
+    except OSError as exc:  # pragma: no cover - not allowed here: jobs run at the API's priority
+        log.warning("cannot lower the priority of job process %s by %s: %s", os.getpid(), steps, exc)
+        return os.nice(0)
+
+
 def default_worker_id() -> str:
     """``host:pid:random`` - unique per worker, readable in the job record."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

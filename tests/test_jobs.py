@@ -491,3 +491,52 @@ def test_api_job_records_the_data_version_and_an_edit_changes_it(client):
     assert second["data_version"] != first["data_version"] and second["data_version"] == data_version(store)
     for job in (first, second):
         _wait(client, job["job_id"])
+
+
+def test_load_analyses_reads_the_settings_once_per_value_of_the_modules_variable(monkeypatch):
+    import api.settings
+    from api import analysis_registry
+
+    built = []
+    real = api.settings.Settings
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(api.settings, "Settings", Counted)
+    monkeypatch.setenv("TSUNAGU_ANALYSIS_MODULES", f"_fake_analysis,tests_unknown_{uuid.uuid4().hex}")
+    for _ in range(5):  # GET /jobs asks on every request
+        assert fake.NAME in analysis_registry.load_analyses()
+    assert len(built) == 1
+    monkeypatch.setenv("TSUNAGU_ANALYSIS_MODULES", "_fake_analysis")  # another value: read again
+    assert fake.NAME in analysis_registry.load_analyses()
+    assert len(built) == 2
+
+
+def test_geopackage_job_reads_do_not_wait_behind_a_write_waiting_for_another_process(tmp_path):
+    import sqlite3
+    import threading
+
+    from api.store.geopackage import jobs_path
+
+    store = GeoPackageStore(tmp_path / "ws.gpkg", lock_timeout=10)
+    first = store.create_job(analysis="salon-gaps", params={}, created_by="u", data_version="v")
+    other = sqlite3.connect(jobs_path(store.path), isolation_level=None)  # a job process saving a result
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        writing = threading.Thread(target=store.create_job,
+                                   kwargs={"analysis": "salon-gaps", "params": {}, "created_by": "u", "data_version": "v"})
+        writing.start()  # this process's write now waits for the other one (holding the store's write lock)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        assert [r["job_id"] for r in store.list_jobs()] == [first["job_id"]]
+        assert store.get_job(first["job_id"])["status"] == "queued"
+        assert time.monotonic() - t0 < 1.0 and writing.is_alive()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    writing.join(10)
+    assert len(store.list_jobs()) == 2
+    store.close()

@@ -181,8 +181,10 @@ def list_jobs(
 
 
 def _workspace_or_none(store: Store) -> dict | None:
+    from api.layer_cache import cached_workspace
+
     try:
-        return store.workspace()
+        return cached_workspace(store)
     except StoreError:  # no city yet: jobs show their code only
         return None
 

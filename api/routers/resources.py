@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
 from api.errors import Conflict, NotFound
-from api.layer_cache import forget, layer_response
+from api.layer_cache import cached_workspace, forget, layer_response
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import UPLOAD_SUFFIXES, receive_upload
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
@@ -100,7 +100,7 @@ def _kinds(values: list[str] | None) -> list[str] | None:
 def list_resources(store: StoreDep, request: Request, kind: Annotated[list[str] | None, Query()] = None) -> Response:
     """Return resources, optionally of some kinds (``?kind=salon&kind=supermarket`` or ``?kind=salon,supermarket``)."""
     kinds = _kinds(kind)
-    store.workspace()
+    cached_workspace(store)
 
     def build() -> bytes:
         resources = store.resources(kinds=kinds)

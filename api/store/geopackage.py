@@ -104,6 +104,8 @@ class GeoPackageStore(Store):
         self._jobs_path = jobs_path(self.path)
         self._jobs_con: sqlite3.Connection | None = None  # one connection, kept open (see _jobs_connection)
         self._jobs_lock = threading.RLock()
+        self._jobs_read_con: sqlite3.Connection | None = None  # reads only (see _job_reader)
+        self._jobs_read_lock = threading.Lock()
         if self.path.exists():
             missing = self._missing_layers()
             if missing and create:
@@ -368,9 +370,24 @@ class GeoPackageStore(Store):
 
     @contextlib.contextmanager
     def _job_reader(self) -> Iterator[sqlite3.Connection | None]:
-        """The connection to the jobs database (held for the block), or None when no job was ever written."""
-        with self._jobs_lock:
-            yield self._jobs_connection(create=False)
+        """A connection for reading the jobs database (held for the block), or None when no job was ever written.
+
+        Reads have a connection of their own: in WAL mode a reader never waits for a writer, so
+        a status poll or a job list is not held up behind this process's write while that waits
+        for a job process's (a result being saved).
+        """
+        with self._jobs_read_lock:
+            if self._jobs_read_con is None:
+                with self._jobs_lock:  # made (WAL, tables) by the writing connection first
+                    ready = self._jobs_connection(create=False) is not None
+                if not ready:
+                    yield None
+                    return
+                con = sqlite3.connect(self._jobs_path.resolve().as_uri() + "?mode=rw", uri=True,
+                                      timeout=self.lock_timeout, isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA query_only = ON")
+                self._jobs_read_con = con
+            yield self._jobs_read_con
 
     def _jobs_connection(self, *, create: bool) -> sqlite3.Connection | None:
         """The store's connection to the jobs database (opened once; made with its tables when ``create``).
@@ -406,8 +423,11 @@ class GeoPackageStore(Store):
         return con
 
     def close(self) -> None:
-        """Close the connection to the jobs database (opened again when needed)."""
-        with self._jobs_lock:
+        """Close the connections to the jobs database (opened again when needed)."""
+        with self._jobs_read_lock, self._jobs_lock:
+            if self._jobs_read_con is not None:
+                self._jobs_read_con.close()
+                self._jobs_read_con = None
             if self._jobs_con is not None:
                 self._jobs_con.close()
                 self._jobs_con = None
