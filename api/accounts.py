@@ -210,8 +210,8 @@ class AccountStore:
             if not path.parent.is_dir():
                 from api.store.base import StoreError
 
-                msg = f"cannot keep accounts in {path}: the folder {path.parent} does not exist"
-                raise StoreError(msg)
+                msg = f"アカウントを {path} に保存できません: フォルダ {path.parent} がありません"
+                raise StoreError(msg, en=f"cannot keep accounts in {path}: the folder {path.parent} does not exist")
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
                 os.close(fd)

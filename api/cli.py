@@ -12,6 +12,7 @@ from api.cli_common import data_dir_or_none as _data_dir_or_none
 from api.cli_common import expected_errors as _errors
 from api.cli_common import fail as _fail
 from api.cli_common import open_workspace as _open
+from api.cli_common import set_language as _set_language
 from api.cli_common import settings as _settings
 from api.cli_common import steps as _steps
 from api.cli_ja import install as _japanese_click
@@ -54,6 +55,9 @@ _as_option = click.option("--as", "acting", default=None, metavar="USER",
 
 @click.group(cls=LazyGroup, lazy_subcommands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @_as_option
+@click.option("--lang", type=click.Choice(["ja", "en"]), default=None, is_eager=True, expose_value=False,
+              callback=_set_language,
+              help="メッセージの言語（ja: 日本語、en: English。既定: 環境変数 TSUNAGU_LANG、なければ ja）")
 def main(acting) -> None:
     """つなぐ Tsunagu: 福祉圏域・地域資源のマッピングと分析。"""
     _act_as(acting)

@@ -165,8 +165,9 @@ def _stat_row(label: str, r) -> dict:
 def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """MCLP (k sites), LSCP, greedy baseline and marginal-gain curve for new salons."""
     if params.k <= 0 or params.k_max <= 0:
-        msg = f"k and k_max must be positive whole numbers, got k={params.k}, k_max={params.k_max}"
-        raise InputDataError(msg, hint="e.g. k=5, k_max=10")
+        msg = f"k と k_max は正の整数にしてください（k={params.k}, k_max={params.k_max}）"
+        en = f"k and k_max must be positive whole numbers, got k={params.k}, k_max={params.k_max}"
+        raise InputDataError(msg, en=en, hint="例: k=5, k_max=10", hint_en="e.g. k=5, k_max=10")
     check_threshold(params.threshold_m, what="salon walking threshold")
     ws = store.workspace()
     profile = ws["profile"]

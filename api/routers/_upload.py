@@ -48,8 +48,8 @@ class _Sink:
     def open(self, filename: str) -> None:
         suffix = _suffix(filename)
         if self._fh is not None:
-            msg = "the upload holds more than one file; send one file per request"
-            raise InputDataError(msg, source=filename)
+            msg = "送られたデータにファイルが2つ以上あります。1回に1つのファイルを送ってください"
+            raise InputDataError(msg, source=filename, en="the upload holds more than one file; send one file per request")
         self.path, fd = uploads.create_upload_file(self.upload_dir, suffix=suffix)
         self._fh = os.fdopen(fd, "wb")
 
@@ -147,7 +147,7 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
         try:
             size = int(declared)
         except ValueError:
-            raise InputDataError(f"invalid Content-Length {declared!r}") from None
+            raise InputDataError(f"Content-Length {declared!r} が正しくありません", en=f"invalid Content-Length {declared!r}") from None
         if size > limit:
             raise UploadTooLarge(limit, declared=size)
 
@@ -159,7 +159,7 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
     if ctype == b"multipart/form-data":
         boundary = options.get(b"boundary")
         if not boundary:
-            raise InputDataError("multipart upload without a boundary", hint="フォームからファイルを送ってください")
+            raise InputDataError("フォームの区切り（boundary）がない送信です", en="multipart upload without a boundary", hint="フォームからファイルを送ってください")
         multipart = _MultipartFile(boundary, sink)
     else:
         if not filename:

@@ -207,7 +207,8 @@ def client_counts(level: str, store: StoreDep, clients: ClientsDep, settings: Se
     profile = store.workspace()["profile"]
     if level not in profile.keys:
         known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
-        raise NotFound(f"unknown tier level {level!r}; this city uses {known}",
+        raise NotFound(f"階層 {level!r} はありません。この市の階層: {known}",
+                       en=f"unknown tier level {level!r}; this city uses {known}",
                        hint=f"GET /clients/counts?level={profile.keys[0]} のように既知の階層を指定してください")
     lv = profile.level(level)
     k = int(settings.small_cell_k)
@@ -280,7 +281,7 @@ def add_household(body: HouseholdIn, store: StoreDep, clients: ClientsDep, user:
         clients.import_households(viewer, table, station_id=station, only_new=True)
         row = clients.households(viewer, station_id=station, ids=[table["household_id"].iloc[0]])
     except HouseholdExists as exc:
-        raise Conflict(exc.reason, hint=exc.hint) from None
+        raise Conflict(exc.reason, hint=exc.hint, en=exc.reason_en, hint_en=exc.hint_en) from None
     except PrivateAccessError as exc:
         raise _refused(exc) from None
     view = household_view(row.to_dict("records")[0])

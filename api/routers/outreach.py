@@ -44,7 +44,8 @@ def submit_outreach(request: Request, store, settings, user, params: dict | None
     log); whatever the caller sent for those is replaced.
     """
     if user.role not in CLIENT_ROLES:
-        raise Forbidden(f"{user.username} ({user.role}) may not plan outreach routes",
+        raise Forbidden(f"{user.username}（{user.role_label}）は訪問ルートを計画できません",
+                        en=f"{user.username} ({user.role}) may not plan outreach routes",
                         hint="訪問ルート（訪問先は要配慮個人情報）は CSW と管理者だけが計画できます")
     params = dict(params or {})
     station = params.get("station_id") or (user.station_id if user.role == "csw" else None)
