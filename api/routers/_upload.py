@@ -181,18 +181,21 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
         if multipart is not None:
             multipart.parser.finalize()
             if sink.path is None:
-                msg = "the form has no file in the field 'file'"
-                raise InputDataError(msg, hint="ファイルを file という名前の欄で送ってください")
+                msg = "フォームの file 欄にファイルがありません"
+                en = "the form has no file in the field 'file'"
+                raise InputDataError(msg, en=en, hint="ファイルを file という名前の欄で送ってください")
             if not (multipart.file_complete and multipart.ended):
-                msg = "the multipart form ends before the file does (the upload was cut off or is malformed)"
-                raise InputDataError(msg, source=multipart.filename, hint="フォームからファイルを送り直してください")
+                msg = "ファイルの途中でフォームが終わっています（送信が途切れたか、形式が正しくありません）"
+                en = "the multipart form ends before the file does (the upload was cut off or is malformed)"
+                raise InputDataError(msg, en=en, source=multipart.filename, hint="フォームからファイルを送り直してください")
             filename = multipart.filename
         sink.close()
         await run_in_threadpool(uploads.check_content, sink.path, source=filename, limits=limits)
     except MultipartParseError as exc:
         sink.discard()
-        msg = f"the multipart form could not be read ({exc})"
-        raise InputDataError(msg, hint="フォームからファイルを送り直してください") from None
+        msg = f"フォームを読み取れません（{exc}）"
+        en = f"the multipart form could not be read ({exc})"
+        raise InputDataError(msg, en=en, hint="フォームからファイルを送り直してください") from None
     except BaseException:
         sink.discard()
         raise

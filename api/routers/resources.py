@@ -171,8 +171,9 @@ def change_resource(resource_id: str, body: ResourceChange, store: StoreDep, use
     if body.lon is not None:
         changes["geometry"] = _point(body.lon, body.lat)
     if not changes:
-        msg = "nothing to change: give name, kind, address, or lon and lat"
-        raise InputDataError(msg, hint="変更する項目（名前・種別・住所・経度と緯度）を指定してください")
+        msg = "変更する項目がありません（名前・種別・住所、または経度と緯度を指定してください）"
+        en = "nothing to change: give name, kind, address, or lon and lat"
+        raise InputDataError(msg, en=en, hint="変更する項目（名前・種別・住所・経度と緯度）を指定してください")
     with store.transaction() as tx:
         if not tx.update_resource(resource_id, changes):
             raise _not_found(resource_id)

@@ -15,8 +15,9 @@ def check_workspace(city_code: str, city_name: str, profile: CityProfile) -> Non
         msg = "the workspace needs a municipality code (e.g. '33209' for 高梁市)"
         raise InputDataError(msg)
     if not isinstance(profile, CityProfile):
-        msg = f"profile must be a CityProfile (gis.tiers.load_profile), not {type(profile).__name__}"
-        raise InputDataError(msg)
+        msg = f"プロファイルは CityProfile（gis.tiers.load_profile）にしてください（{type(profile).__name__} でした）"
+        en = f"profile must be a CityProfile (gis.tiers.load_profile), not {type(profile).__name__}"
+        raise InputDataError(msg, en=en)
 
 
 #: The Japanese of the things the checks name (callers name them in English, for the log).
