@@ -252,3 +252,93 @@ def test_lang_en_is_in_the_help_and_help_stays_light():
              "print('HEAVY', sorted(m for m in ('geopandas', 'pandas', 'sqlalchemy', 'fastapi') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT).stdout
     assert "HEAVY []" in out, out
+
+
+# --------------------------------------------------------------------------- parameters and the list of analyses
+
+def _models(model, seen=None):
+    """``model`` and every pydantic model its fields hold (candidate points, new stops)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    seen = seen if seen is not None else []
+    if model in seen:
+        return seen
+    seen.append(model)
+    for info in model.model_fields.values():
+        stack = [info.annotation]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                _models(t, seen)
+            stack.extend(typing.get_args(t))
+    return seen
+
+
+def _registered():
+    from api.analysis_registry import load_analyses
+
+    return {n: s for n, s in load_analyses().items() if s.run.__module__.startswith("api.analyses.")}
+
+
+def test_every_parameter_has_a_japanese_title_and_description():
+    specs = _registered()
+    assert {"salon-gaps", "salon-sites", "activity-coverage", "shopping-refugees", "catchments", "mobile-sales",
+            "outreach", "import-resources"} <= set(specs)
+    missing = []
+    for name, spec in specs.items():
+        for model in _models(spec.params):
+            for key, prop in model.model_json_schema().get("properties", {}).items():
+                title, description = prop.get("title") or "", prop.get("description") or ""
+                if not (JAPANESE.search(title) and JAPANESE.search(description)):
+                    missing.append(f"{name}: {model.__name__}.{key} (title {title!r}, description {description!r})")
+    assert not missing, "\n".join(missing)
+
+
+def test_shared_parameters_are_described_once():
+    """elderly_share, cell_size_m and mode read the same in every analysis that has them (one definition in base)."""
+    from api.analyses.base import CellSize, ElderlyShare, WalkOrDrive
+
+    shared = {"elderly_share": ElderlyShare, "cell_size_m": CellSize, "mode": WalkOrDrive}
+    seen = {}
+    for name, spec in _registered().items():
+        props = spec.params.model_json_schema()["properties"]
+        for key, kind in shared.items():
+            if key in props and name != "outreach":  # outreach's mode is car/walk, its own parameter
+                seen.setdefault(key, set()).add(props[key]["description"])
+                assert props[key]["description"] == kind.__metadata__[0].description, (name, key)
+    assert set(seen) == set(shared) and all(len(d) == 1 for d in seen.values()), seen
+    from pydantic import ValidationError
+
+    model = _registered()["salon-sites"].params
+    for bad in ({"elderly_share": 1.5}, {"cell_size_m": 10}, {"mode": "fly"}):
+        with pytest.raises(ValidationError):
+            model.model_validate(bad)
+    assert "候補地" in model.model_json_schema()["properties"]["candidate_kinds"]["description"]
+
+
+def test_analyses_come_in_a_planners_order_with_japanese_names(client):
+    from api.analysis_registry import PLANNER_NAMES, planner_order
+
+    login(client, "planner")
+    listed = client.get("/analyses").json()
+    names = [a["name"] for a in listed]
+    assert names == planner_order(names) and names[:3] == ["salon-gaps", "salon-sites", "activity-coverage"]
+    for a in listed:
+        if a["name"] in PLANNER_NAMES:
+            assert a["label"] == PLANNER_NAMES[a["name"]] and JAPANESE.search(a["title"])
+    page = client.get("/web/analyses").text
+    on_page = [n for n in re.findall(r'data-analysis="([^"]+)"', page)]
+    on_page = list(dict.fromkeys(on_page))
+    assert on_page == [n for n in names if n in on_page] and len(on_page) >= 5
+    assert PLANNER_NAMES["salon-gaps"] in page
+
+    help_text = _cli("analyse", "--help").stdout
+    listed_in_help = [n for n in re.findall(r"^  ([a-z-]+)\s", help_text, flags=re.M) if n in PLANNER_NAMES]
+    assert listed_in_help == [n for n in PLANNER_NAMES if n in listed_in_help] and len(listed_in_help) == len(PLANNER_NAMES)
+    assert "サロンの空白地域" in help_text
+    sites_help = _cli("analyse", "salon-sites", "--help").stdout
+    for key in ("candidate_kinds", "elderly_share", "cell_size_m", "mode"):
+        line = next(l for l in sites_help.splitlines() if l.strip().startswith(f"{key}:"))
+        assert JAPANESE.search(line), line
