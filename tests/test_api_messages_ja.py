@@ -27,8 +27,10 @@ from api.store.geopackage import GeoPackageStore
 ROOT = Path(__file__).resolve().parents[1]
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
 
-#: Calls whose text a user reads (besides ``raise``): HTTP errors and the command line's output.
-USER_CALLS = {"HTTPException", "ClickException", "BadParameter", "UsageError", "echo", "secho", "fail", "_fail"}
+#: Calls whose text a user reads (besides ``raise``): HTTP errors, the command line's output, and
+#: errors built to be raised elsewhere (``return NotFound(...)``; any class named ``...Error``).
+USER_CALLS = {"HTTPException", "ClickException", "BadParameter", "UsageError", "echo", "secho", "fail", "_fail",
+              "NotFound", "Forbidden", "Conflict", "Unauthorized"}
 #: Keyword arguments that carry user-facing text (``en=``/``hint_en=`` are the English on purpose).
 USER_KEYWORDS = {"detail", "message", "hint"}
 #: Words a Japanese message may use as they are (names of formats, tools, fields, settings).
@@ -91,7 +93,8 @@ def _messages(path: Path) -> list[tuple[int, str, str]]:
         for node in ast.walk(fn):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
                 call = node.exc
-            elif isinstance(node, ast.Call) and _name(node.func) in USER_CALLS:
+            elif isinstance(node, ast.Call) and (_name(node.func) in USER_CALLS
+                                                 or (_name(node.func) or "").endswith("Error")):
                 call = node
             else:
                 continue

@@ -288,7 +288,8 @@ def _feature(frame: gpd.GeoDataFrame) -> dict:
 
 
 def _not_found(resource_id: str) -> NotFound:
-    return NotFound(f"no resource {resource_id!r} in this workspace", hint="GET /resources で一覧を確認してください")
+    return NotFound(f"このワークスペースに資源 {resource_id!r} はありません",
+                    en=f"no resource {resource_id!r} in this workspace", hint="GET /resources で一覧を確認してください")
 
 
 def _edit_record(action: str, resource_id: str, user, **details) -> dict:
