@@ -27,10 +27,10 @@ ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyse
 PLANNER_NAMES = {
     "salon-gaps": "サロンの空白地域",
     "salon-sites": "新しいサロンの候補地",
-    "activity-coverage": "活動の徒歩圏カバー率",
     "shopping-refugees": "買い物弱者",
     "catchments": "圏域（キャッチメント）",
     "mobile-sales": "移動販売の計画",
+    "activity-coverage": "活動の徒歩圏カバー率",
     "outreach": "訪問ルート",
     "import-resources": "地域資源の取り込み",
 }

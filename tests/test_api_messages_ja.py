@@ -327,7 +327,7 @@ def test_analyses_come_in_a_planners_order_with_japanese_names(client):
     login(client, "planner")
     listed = client.get("/analyses").json()
     names = [a["name"] for a in listed]
-    assert names == planner_order(names) and names[:3] == ["salon-gaps", "salon-sites", "activity-coverage"]
+    assert names == planner_order(names) and names[:3] == ["salon-gaps", "salon-sites", "shopping-refugees"]
     for a in listed:
         if a["name"] in PLANNER_NAMES:
             assert a["label"] == PLANNER_NAMES[a["name"]] and JAPANESE.search(a["title"])

@@ -47,13 +47,13 @@ class AnalysisParams(BaseModel):
 
 #: 65+ share of the population for areas without an age table (0–1; None: the city's 2020 share, else Japan's).
 ElderlyShare = Annotated[float | None, Field(
-    ge=0, le=1, description="65歳以上人口の比率（0〜1。年齢別の人数がない地域に使う。空欄: 2020年国勢調査の市の比率、なければ全国 28.6%）")]
+    ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき、0〜1。空欄: 2020年国勢調査の市の比率、なければ全国）")]
 #: Size of the mesh cells the small areas' population is spread over (m).
 CellSize = Annotated[float, Field(
-    ge=25, le=1000, description="人口を配分するメッシュの大きさ（m、25〜1000。小さいほど細かく遅い）")]
+    ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")]
 #: Which road paths distances follow: on foot or by car (straight line when there is no road network).
 WalkOrDrive = Annotated[Literal["walk", "drive"], Field(
-    description="経路の種類（walk: 徒歩の道、drive: 車の道。道路網データがなければ直線距離）")]
+    description="経路の種類（walk: 徒歩、drive: 車。道路網データがなければ直線距離）")]
 
 #: A point's name, longitude and latitude (Japan's extent) as the user gives them (candidate sites, new stops).
 PlaceName = Annotated[str, Field(min_length=1, max_length=200, description="名前（地図と表に出る）")]
