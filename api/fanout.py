@@ -157,15 +157,15 @@ def run_all_municipalities(
     model = validate_params(spec, params)
     plain = model.model_dump(mode="json")
     if int(workers) < 1:
-        msg = f"workers must be at least 1, got {workers}"
-        raise InputDataError(msg, feature="workers")
+        msg = f"並列数（workers）は1以上にしてください（指定: {workers}）"
+        raise InputDataError(msg, feature="workers", en=f"workers must be at least 1, got {workers}")
     table = list_municipalities(Path(data_dir))
     names = dict(zip(table["code"].astype(str), table["name"].fillna("").astype(str), strict=True))
     if codes:
         unknown = [c for c in codes if str(c) not in names]
         if unknown:
-            msg = f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}"
-            raise InputDataError(msg, feature="codes")
+            msg = f"市区町村 {unknown} は {data_dir} にありません。あるもの: {', '.join(names)}"
+            raise InputDataError(msg, feature="codes", en=f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}")
         names = {str(c): names[str(c)] for c in codes}
     asked = list(names)
     # largest first: the longest tasks start at once, so no worker is left with a big city at the end

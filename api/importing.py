@@ -226,9 +226,11 @@ def build_city_workspace(
     """
     say = progress or (lambda _msg: None)
     if len(profile.levels) != 4:
-        msg = (f"the open-data demo builds the four standard tiers; profile {profile.name!r} has "
-               f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
-        raise InputDataError(msg)
+        msg = (f"オープンデータのデモは標準の4階層を作ります。プロファイル {profile.name!r} は {len(profile.levels)} 階層です"
+               " — 小地域→地区の対応表で圏域を取り込んでください")
+        en = (f"the open-data demo builds the four standard tiers; profile {profile.name!r} has "
+              f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
+        raise InputDataError(msg, en=en)
     say("行政区域（N03）を読み込み中")
     boundary = opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)
     code, name = boundary["code"].iloc[0], boundary["name"].iloc[0]
@@ -828,8 +830,9 @@ def import_tier_file(
     profile: CityProfile = ws["profile"]
     lv = profile.level(level)
     if lv.key in (profile.base.key, profile.top.key):
-        msg = f"{lv.label} cannot be replaced this way: the innermost level is the census and the outermost the city"
-        raise InputDataError(msg, source=name, hint=f"import one of {', '.join(k for k in profile.keys[1:-1])}")
+        msg = f"{lv.label}はこの方法では置き換えられません（いちばん内側は国勢調査の小地域、いちばん外側は市全域です）"
+        en = f"{lv.label} cannot be replaced this way: the innermost level is the census and the outermost the city"
+        raise InputDataError(msg, en=en, source=name, hint=f"{'、'.join(k for k in profile.keys[1:-1])} のどれかを取り込んでください", hint_en=f"import one of {', '.join(k for k in profile.keys[1:-1])}")
     suffix = Path(path).suffix.lower()
     if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xls"):
         table = read_table(path, source_name=name)
@@ -850,15 +853,17 @@ def import_tier_file(
         id_col = id_column or next((c for c in ("area_id", "id", "ID", "code", "コード") if c in poly.columns), None)
         name_col = name_column or next((c for c in ("name", "名称", "NAME", "地区名") if c in poly.columns), None)
         if id_col is None or name_col is None or id_col not in poly.columns or name_col not in poly.columns:
-            msg = f"say which columns hold the {lv.label} id and name (columns: {[c for c in poly.columns if c != 'geometry']})"
-            raise InputDataError(msg, source=name, hint="use --id-column and --name-column")
+            msg = f"{lv.label}の ID と名前の列を指定してください（列: {[c for c in poly.columns if c != 'geometry']}）"
+            en = f"say which columns hold the {lv.label} id and name (columns: {[c for c in poly.columns if c != 'geometry']})"
+            raise InputDataError(msg, en=en, source=name, hint="--id-column と --name-column で指定してください", hint_en="use --id-column and --name-column")
         poly = poly.rename(columns={id_col: "area_id", name_col: "name"})
         poly["area_id"] = poly["area_id"].astype(str)
         dup = poly[poly["area_id"].duplicated(keep=False)]
         if len(dup):
             rows = ", ".join(str(i + 1) for i in dup.index[:10])
-            msg = f"duplicate {lv.label} id {dup['area_id'].iloc[0]!r} (features {rows})"
-            raise InputDataError(msg, source=name, feature=str(dup["area_id"].iloc[0]), hint="every district needs its own id")
+            msg = f"{lv.label}の ID {dup['area_id'].iloc[0]!r} が重複しています（地物 {rows}）"
+            en = f"duplicate {lv.label} id {dup['area_id'].iloc[0]!r} (features {rows})"
+            raise InputDataError(msg, en=en, source=name, feature=str(dup["area_id"].iloc[0]), hint="地区ごとに別の ID を付けてください", hint_en="every district needs its own id")
         source = TierSource(polygons=poly[["area_id", "name", "geometry"]], source=name)
 
     stored = store.areas()

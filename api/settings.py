@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gis.errors import InputDataError
+
 
 #: How a server on a GeoPackage runs jobs when ``job_runner`` is not set.
 EMBEDDED_JOB_RUNNER = "process"
@@ -86,8 +88,9 @@ class Settings(BaseSettings):
             server = self.workspace.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
             self.job_runner = "worker" if server else EMBEDDED_JOB_RUNNER
         if self.job_heartbeat_s is not None and self.job_heartbeat_s >= self.job_lease_s:
-            msg = f"job_heartbeat_s ({self.job_heartbeat_s:g}) must be shorter than job_lease_s ({self.job_lease_s:g})"
-            raise ValueError(msg)
+            msg = f"job_heartbeat_s（{self.job_heartbeat_s:g}）は job_lease_s（{self.job_lease_s:g}）より短くしてください"
+            en = f"job_heartbeat_s ({self.job_heartbeat_s:g}) must be shorter than job_lease_s ({self.job_lease_s:g})"
+            raise InputDataError(msg, en=en)
         return self
 
     def analysis_module_names(self) -> list[str]:

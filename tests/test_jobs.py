@@ -133,7 +133,7 @@ def test_finished_jobs_are_immutable(store):
                    lambda: store.fail_job(job["job_id"], "late"),
                    lambda: store.update_job_progress(job["job_id"], 0.5, "again"),
                    lambda: store.cancel_job(job["job_id"])):
-        with pytest.raises(JobStateError, match="immutable"):
+        with pytest.raises(JobStateError, match="記録は変えられません"):
             change()
     assert store.job_table(job["job_id"], "t")["x"].tolist() == [1]
     assert store.get_job(job["job_id"])["status"] == "done"
@@ -153,13 +153,13 @@ def test_fail_cancel_and_unknown_jobs(store):
     assert asked["status"] == "running" and asked["cancel_requested"] is True
     ended = store.finish_job(running["job_id"], _result(t=pd.DataFrame({"x": [1]})))
     assert ended["status"] == "cancelled" and ended["tables"] == [] and store.job_table(running["job_id"], "t") is None
-    with pytest.raises(JobStateError, match="immutable"):
+    with pytest.raises(JobStateError, match="記録は変えられません"):
         store.cancel_job(running["job_id"])
 
     unknown = str(uuid.uuid4())
     assert store.get_job(unknown) is None and store.get_job("not-a-uuid") is None
     assert store.job_table(unknown, "t") is None and store.job_map(unknown) is None
-    with pytest.raises(JobStateError, match="no job"):
+    with pytest.raises(JobStateError, match="ジョブ .* はありません"):
         store.fail_job(unknown, "x")
     with pytest.raises(StoreError):
         store.update_job_progress(running["job_id"], float("nan"))
@@ -170,7 +170,7 @@ def test_a_bad_result_writes_nothing(store):
     store.update_job_progress(job["job_id"], 0.5)
     with pytest.raises(StoreError, match="DataFrame"):
         store.finish_job(job["job_id"], _result(good=pd.DataFrame({"x": [1]}), bad=[1, 2]))
-    with pytest.raises(StoreError, match="table name"):
+    with pytest.raises(StoreError, match="結果の表の名前"):
         store.finish_job(job["job_id"], _result(**{"a/b": pd.DataFrame({"x": [1]})}))
     after = store.get_job(job["job_id"])
     assert after["status"] == "running" and after["tables"] == [] and store.job_table(job["job_id"], "good") is None

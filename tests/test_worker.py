@@ -294,7 +294,7 @@ def test_settings_choose_the_runner_by_workspace(monkeypatch):
     assert Settings(workspace="ws.gpkg").job_runner == "process"  # `tsunagu serve` runs jobs in child processes
     assert Settings(workspace="postgresql://u@h/db").job_runner == "worker"
     assert Settings(workspace="postgresql://u@h/db", job_runner="thread").job_runner == "thread"
-    with pytest.raises(ValueError, match="shorter than job_lease_s"):
+    with pytest.raises(ValueError, match="job_lease_s（5）より短く"):
         Settings(job_lease_s=5, job_heartbeat_s=5)
 
 

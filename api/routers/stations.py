@@ -139,7 +139,7 @@ def change_station(station_id: str, body: StationChanges, store: StoreDep) -> di
 
     store.workspace()
     if str(station_id) not in set(store.stations()["station_id"].astype(str)):
-        raise NotFound(f"拠点 {station_id} はありません", hint="GET /stations で拠点の一覧を確認してください")
+        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください")
     if (body.lon is None) != (body.lat is None):
         from gis.errors import InputDataError
 
@@ -158,6 +158,6 @@ def remove_station(station_id: str, store: StoreDep):
 
     store.workspace()
     if not delete_station(store, station_id):
-        raise NotFound(f"拠点 {station_id} はありません", hint="GET /stations で拠点の一覧を確認してください")
+        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください")
     forget(store)
     return Response(status_code=204)

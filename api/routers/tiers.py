@@ -55,7 +55,8 @@ def tier_areas(level: str, store: StoreDep, request: Request) -> Response:
     profile = cached_workspace(store)["profile"]
     if level not in profile.keys:
         known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
-        raise NotFound(f"unknown tier level {level!r}; this city uses {known}",
+        raise NotFound(f"階層 {level!r} はありません。この市の階層: {known}",
+                       en=f"unknown tier level {level!r}; this city uses {known}",
                        hint=f"GET /tiers/{profile.keys[0]} のように既知の階層を指定してください")
     lv = profile.level(level)
 
