@@ -319,6 +319,9 @@ def test_shared_parameters_are_described_once():
         with pytest.raises(ValidationError):
             model.model_validate(bad)
     assert "候補地" in model.model_json_schema()["properties"]["candidate_kinds"]["description"]
+    # the words a planner types on the command line are taken for the codes
+    assert model.model_validate({"mode": "徒歩"}).mode == "walk"
+    assert model.model_validate({"mode": "車"}).mode == "drive"
 
 
 def test_analyses_come_in_a_planners_order_with_japanese_names(client):

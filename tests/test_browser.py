@@ -340,7 +340,8 @@ def test_planner_runs_salon_gaps_and_sees_the_map_with_its_legend(driver, app_se
               const first = g.getLayers().find(l => l.getBounds && l.feature.properties);
               if (first) { first.fire('click', {latlng: first.getBounds().getCenter()}, true); return; }
             }""")
-        link = _wait(driver).until(ec.presence_of_element_located(
+        # visible, not just present: the popup fades in, and a link still at opacity 0 has no text
+        link = _wait(driver).until(ec.visibility_of_element_located(
             (By.CSS_SELECTOR, ".leaflet-popup a[href^='/reports/']")))
         assert link.text == "開く" and link.get_attribute("target") == "_blank"
         report_path = link.get_attribute("href")

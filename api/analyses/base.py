@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import geopandas as gpd
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 from api.demand_cache import cache_dir, cached_demand
@@ -52,8 +52,11 @@ ElderlyShare = Annotated[float | None, Field(
 CellSize = Annotated[float, Field(
     ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")]
 #: Which road paths distances follow: on foot or by car (straight line when there is no road network).
-WalkOrDrive = Annotated[Literal["walk", "drive"], Field(
-    description="経路の種類（walk: 徒歩、drive: 車。道路網データがなければ直線距離）")]
+#: The Japanese words a planner types (「徒歩」「車」) are taken for the codes.
+_MODE_WORDS = {"徒歩": "walk", "歩き": "walk", "車": "drive", "自動車": "drive"}
+WalkOrDrive = Annotated[Literal["walk", "drive"],
+                        Field(description="経路の種類（徒歩 か 車。道路網データがなければ直線距離）"),
+                        BeforeValidator(lambda v: _MODE_WORDS.get(v.strip(), v) if isinstance(v, str) else v)]
 
 #: A point's name, longitude and latitude (Japan's extent) as the user gives them (candidate sites, new stops).
 PlaceName = Annotated[str, Field(min_length=1, max_length=200, description="名前（地図と表に出る）")]
