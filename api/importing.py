@@ -154,11 +154,17 @@ def sample_salons(resources: gpd.GeoDataFrame, *, share: float = 0.5, seed: int 
     return coerce_resources(salons)
 
 
+#: The address of a sample station placed at its district's population centre (the district has no 公民館).
+SAMPLE_STATION_AT_CENTRE = "（公民館・集会所のデータがないため、担当地域の人口重心に置いた仮の位置）"
+
+
 def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, profile: CityProfile, crs: str) -> gpd.GeoDataFrame:
     """Sample 地域包括支援センター, one per level-below-city area, at its most central 公民館 (SAMPLE DATA).
 
     No open data lists 社協 stations; these points only show how stations and catchments look.
-    Each station's catchment is the innermost areas of its district.
+    Each station's catchment is the innermost areas of its district. A district without any
+    公民館 (早島町, 里庄町) gets its station at its population-weighted centre, and the station's
+    address says so (:data:`SAMPLE_STATION_AT_CENTRE`).
     """
     district_level = profile.levels[-2].key
     districts = areas[areas["level"] == district_level]
@@ -188,7 +194,7 @@ def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, pro
             j = cand.distance(centre).idxmin()
             point, address = cand.geometry[j], f"{cand.loc[j, 'name']}（{cand.loc[j, 'address']}）"
         else:
-            point, address = centre, ""
+            point, address = centre, SAMPLE_STATION_AT_CENTRE
         rows.append({
             "station_id": f"sample-station-{i:02d}",
             "name": f"{d.name.removesuffix('学校').removesuffix('中')}地域包括支援センター（サンプル）",
