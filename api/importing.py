@@ -94,6 +94,21 @@ def list_municipalities(data_dir: Path) -> pd.DataFrame:
     return census.drop(columns="name").merge(names, on="code", how="left")
 
 
+#: The open-data files :func:`build_city_workspace` reads for every city (prefecture-wide layers).
+CITY_SOURCE_KEYS = ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
+
+
+def city_source_files(data_dir: Path, codes: list[str]) -> list[Path]:
+    """The files of :data:`CITY_SOURCE_KEYS` that building these cities reads (each once; missing ones left out)."""
+    from api.datafiles import locate
+
+    found: dict[Path, None] = {}
+    for code in codes:
+        for key in CITY_SOURCE_KEYS:
+            found.update(dict.fromkeys(locate(data_dir, key, city_code=code)[:1]))
+    return list(found)
+
+
 def city_name_of(data_dir: Path, city_code: str) -> str:
     """The municipality's name in the data folder's N03 boundaries; an unknown code lists the codes present."""
     return str(opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)["name"].iloc[0])
@@ -285,7 +300,7 @@ def build_city_workspace(
         "city_name": name,
         "data_dir": str(data_dir),
         "files": [str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else str(f)
-                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
+                  for k in CITY_SOURCE_KEYS
                   for f in locate(data_dir, k, city_code=code)[:1]],
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
