@@ -64,7 +64,8 @@ class FanoutResult:
     timeline
         Seconds from the start of the fan-out to each step in the main process: ``listed``
         (municipalities read), ``cluster`` (workers ready), ``first_start`` / ``last_end`` (of any
-        task), ``results`` (last outcome received), ``written`` (combined table), ``closed``.
+        task), ``results`` (last outcome received), ``written`` (combined table), ``closed``; and
+        ``main_cpu``, the CPU seconds this process used (scheduler, client, progress) while the tasks ran.
     tasks
         One row per municipality: ``code``, ``worker`` (process id), ``start`` / ``end`` (seconds
         from the start of the fan-out) and the task's own spans ``workspace``, ``job``, ``outputs``.
@@ -253,6 +254,7 @@ def run_all_municipalities(
             raise
         client, cluster = starting.result()
     mark("cluster")
+    cpu_before = time.process_time()
     asked = list(names)
     # largest first: the longest tasks start at once, so no worker is left with a big city at the end
     population = dict(zip(table["code"].astype(str), pd.to_numeric(table.get("population", 0), errors="coerce"),
@@ -286,6 +288,7 @@ def run_all_municipalities(
             elif callable(progress):
                 progress(outcome)
         mark("results")
+        timeline["main_cpu"] = round(time.process_time() - cpu_before, 3)
     finally:
         if bar is not None:
             bar.close()

@@ -62,7 +62,9 @@ def _spans(result) -> str:
     workers = ", ".join(f"{b:.1f}" for b in sorted(busy, reverse=True))
     parts = {k: result.tasks[k].sum() for k in ("workspace", "job", "outputs") if k in result.tasks}
     inside = " + ".join(f"{k} {v:.1f}" for k, v in parts.items())
-    return f"  spans (s from start): {line}\n  busy per worker: {workers} s; tasks: {inside} s"
+    main_cpu = t.get("main_cpu", float("nan"))
+    return (f"  spans (s from start): {line}\n  busy per worker: {workers} s; tasks: {inside} s; "
+            f"main process CPU while tasks ran: {main_cpu:.2f} s")
 
 
 def main() -> None:
