@@ -59,7 +59,8 @@ def _spans(result) -> str:
     steps = ("listed", "parsed", "cluster", "first_start", "last_end", "results", "closed", "written")
     line = "  ".join(f"{k} {t[k]:.2f}" for k in steps if k in t)
     busy = result.tasks.assign(busy=result.tasks["end"] - result.tasks["start"]).groupby("worker")["busy"].sum()
-    workers = ", ".join(f"{b:.1f}" for b in sorted(busy, reverse=True))
+    ends = result.tasks.groupby("worker")["end"].max()
+    workers = ", ".join(f"{b:.1f}" for b in sorted(busy, reverse=True)) + f" (last ends {ends.max() - ends.min():.2f} s apart)"
     parts = {k: result.tasks[k].sum() for k in ("workspace", "job", "outputs") if k in result.tasks}
     inside = " + ".join(f"{k} {v:.1f}" for k, v in parts.items())
     main_cpu = t.get("main_cpu", float("nan"))
