@@ -70,7 +70,8 @@ class FanoutResult:
         Notes of the analysis (deduplicated across municipalities).
     timeline
         Seconds from the start of the fan-out to each step in the main process: ``listed``
-        (municipalities read), ``cluster`` (workers ready), ``first_start`` / ``last_end`` (of any
+        (municipalities read), ``parsed`` (shared open data parsed and written), ``cluster`` (workers
+        ready, started alongside), ``submitting`` (both done), ``first_start`` / ``last_end`` (of any
         task), ``results`` (last outcome received), ``written`` (combined table), ``closed``; and
         ``main_cpu``, the CPU seconds this process used (scheduler, client, progress) while the tasks ran.
     tasks
@@ -104,14 +105,14 @@ def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook
 
 
 def _connect(*, workers: int, scheduler: str | None):
-    """A client on the scheduler given, else on a new LocalCluster of ``workers`` preloaded processes."""
+    """A client on the scheduler given, else on a new LocalCluster of ``workers`` preloaded processes; and when it was ready."""
     from distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None
+        return Client(scheduler), None, time.perf_counter()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                            silence_logs=logging.ERROR, preload=[__name__])
-    return Client(cluster), cluster
+    return Client(cluster), cluster, time.perf_counter()
 
 
 def _disconnect(client, cluster) -> None:
@@ -256,11 +257,12 @@ def run_all_municipalities(
             opendata.export_parsed(parsed)
             mark("parsed")
         except BaseException:
-            client, cluster = starting.result()
+            client, cluster, _ = starting.result()
             _disconnect(client, cluster)
             raise
-        client, cluster = starting.result()
-    mark("cluster")
+        client, cluster, ready = starting.result()
+    timeline["cluster"] = round(ready - started, 3)
+    mark("submitting")
     cpu_before = time.process_time()
     asked = list(names)
     # largest first: the longest tasks start at once, so no worker is left with a big city at the end

@@ -56,7 +56,7 @@ def _cores_free() -> float:
 
 def _spans(result) -> str:
     t = result.timeline
-    steps = ("listed", "parsed", "cluster", "first_start", "last_end", "results", "closed", "written")
+    steps = ("listed", "parsed", "cluster", "submitting", "first_start", "last_end", "results", "closed", "written")
     line = "  ".join(f"{k} {t[k]:.2f}" for k in steps if k in t)
     busy = result.tasks.assign(busy=result.tasks["end"] - result.tasks["start"]).groupby("worker")["busy"].sum()
     ends = result.tasks.groupby("worker")["end"].max()

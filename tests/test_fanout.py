@@ -131,7 +131,8 @@ def test_catchments_do_not_need_food_shops(tmp_path):
     assert sorted(result.tasks["code"]) == ["33205", "33423"]
     assert (result.tasks["end"] > result.tasks["start"]).all() and result.tasks["worker"].notna().all()
     t = result.timeline
-    assert t["listed"] <= t["parsed"] <= t["cluster"] <= t["first_start"] <= t["last_end"] <= t["results"]
+    assert t["listed"] <= t["parsed"] <= t["submitting"] and t["cluster"] <= t["submitting"] <= t["first_start"]
+    assert t["first_start"] <= t["last_end"] <= t["results"]
     assert t["results"] <= t["written"] <= t["closed"] <= result.wall_seconds
     assert not (tmp_path / ".parsed-opendata.pickle").exists()
 
