@@ -137,12 +137,12 @@ def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_di
     from api.store.geopackage import GeoPackageStore
     from gis import opendata
 
-    started = time.perf_counter()
-    if parsed and parsed not in _taken and Path(parsed).exists():
+    started, started_at = time.perf_counter(), time.time()
+    if parsed and parsed not in _taken and Path(parsed).exists():  # not there: a worker without the shared folder
         opendata.import_parsed(Path(parsed))
         _taken.add(parsed)
     out: dict = {"code": code, "name": name, "status": "failed", "job_id": None, "error": None,
-                 "table": None, "notes": [], "folder": None, "worker": os.getpid(), "started_at": time.time(),
+                 "table": None, "notes": [], "folder": None, "worker": os.getpid(), "started_at": started_at,
                  "spans": {}}
     spans = out["spans"]
     root = Path(out_dir)

@@ -300,7 +300,7 @@ def build_city_workspace(
         "city_name": name,
         "data_dir": str(data_dir),
         "files": [str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else str(f)
-                  for k in CITY_SOURCE_KEYS
+                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
                   for f in locate(data_dir, k, city_code=code)[:1]],
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
