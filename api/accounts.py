@@ -57,8 +57,8 @@ class AuthError(TsunaguError):
     ``"locked"`` (too many failures; ``retry_after`` seconds to wait) or ``"disabled"``.
     """
 
-    def __init__(self, message: str, *, reason: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reason: str, retry_after: int | None = None, en: str | None = None) -> None:
+        super().__init__(message, en=en)
         self.reason = reason
         self.retry_after = retry_after
 
@@ -210,8 +210,8 @@ class AccountStore:
             if not path.parent.is_dir():
                 from api.store.base import StoreError
 
-                msg = f"cannot keep accounts in {path}: the folder {path.parent} does not exist"
-                raise StoreError(msg)
+                msg = f"アカウントを {path} に保存できません: フォルダ {path.parent} がありません"
+                raise StoreError(msg, en=f"cannot keep accounts in {path}: the folder {path.parent} does not exist")
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
                 os.close(fd)
@@ -349,20 +349,23 @@ class AccountStore:
                     _hasher.verify(_dummy_hash(), str(password or ""))
                 except VerificationError:
                     pass
-                failure = AuthError("ユーザー名かパスワードが違います", reason="credentials")
+                failure = AuthError("ユーザー名かパスワードが違います", reason="credentials",
+                                    en="wrong user name or password")
             elif locked_until is not None and locked_until > now:
                 wait = int((locked_until - now).total_seconds()) + 1
                 failure = AuthError(f"アカウント {name} はログインの失敗が続いたためロックされています", reason="locked",
-                                    retry_after=wait)
+                                    retry_after=wait, en=f"account {name} is locked after repeated failed logins")
             elif not self._verify(row.password_hash, password):
                 failures = int(row.failed_logins or 0) + 1
                 values: dict = {"failed_logins": failures}
                 if failures >= self.max_failures:
                     values = {"failed_logins": 0, "locked_until": now + dt.timedelta(minutes=self.lockout_minutes)}
                 conn.execute(self._users.update().where(self._users.c.username == name).values(**values))
-                failure = AuthError("ユーザー名かパスワードが違います", reason="credentials")
+                failure = AuthError("ユーザー名かパスワードが違います", reason="credentials",
+                                    en="wrong user name or password")
             elif row.disabled:
-                failure = AuthError(f"アカウント {name} は無効にされています", reason="disabled")
+                failure = AuthError(f"アカウント {name} は無効にされています", reason="disabled",
+                                    en=f"account {name} is disabled")
             else:
                 values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
                 if _hasher.check_needs_rehash(row.password_hash):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -22,21 +23,63 @@ log = logging.getLogger("tsunagu.jobs")
 ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments",
                     "api.analyses.mobile_sales", "api.analyses.outreach", "api.analyses.coverage")
 
+#: The analyses in the order a planner meets them, each with the name a planner knows it by
+#: (``tsunagu analyse --help``, the web form list and ``GET /analyses`` all use this order and these names).
+PLANNER_NAMES = {
+    "salon-gaps": "サロンの空白地域",
+    "salon-sites": "新しいサロンの候補地",
+    "shopping-refugees": "買い物弱者",
+    "catchments": "圏域（キャッチメント）",
+    "mobile-sales": "移動販売の計画",
+    "activity-coverage": "活動の徒歩圏カバー率",
+    "outreach": "訪問ルート",
+    "import-resources": "地域資源の取り込み",
+}
+
+
+def analysis_name(name: str, label: str | None = None) -> str:
+    """The Japanese name of an analysis (its registered label when it has no planner's name)."""
+    return PLANNER_NAMES.get(name) or label or name
+
+
+def planner_order(names) -> list[str]:
+    """``names`` in a planner's order (:data:`PLANNER_NAMES`), others after them by name."""
+    known = list(PLANNER_NAMES)
+    return sorted(names, key=lambda n: (known.index(n) if n in known else len(known), n))
+
+
+
+#: ``TSUNAGU_ANALYSIS_MODULES`` value → the module names the settings read from it (Settings is
+#: built once per value: building it on every GET /jobs was a third of the server's CPU).
+_modules_by_env: dict[str | None, tuple[str, ...]] = {}
+#: Module lists already imported (each is imported, or found missing, once per process).
+_imported: set[tuple[str, ...]] = set()
+
+
+def _settings_modules() -> tuple[str, ...]:
+    """``Settings().analysis_module_names()``, read once per value of ``TSUNAGU_ANALYSIS_MODULES``."""
+    key = os.environ.get("TSUNAGU_ANALYSIS_MODULES")
+    names = _modules_by_env.get(key)
+    if names is None:
+        from api.settings import Settings
+
+        names = _modules_by_env[key] = tuple(Settings().analysis_module_names())
+    return names
 
 
 def load_analyses(extra: Iterable[str] | None = None) -> dict:
     """Import the analysis modules that exist and return the registry (name → AnalysisSpec).
 
     ``extra`` names more modules to import (default: ``Settings.analysis_modules``); a worker
-    process finds analyses registered outside :data:`ANALYSIS_MODULES` this way.
+    process finds analyses registered outside :data:`ANALYSIS_MODULES` this way. Each list of
+    modules is imported once per process; later calls only return the registry.
     """
     from api.analyses.base import REGISTRY
 
-    if extra is None:
-        from api.settings import Settings
-
-        extra = Settings().analysis_module_names()
-    for module in (*ANALYSIS_MODULES, *extra):
+    modules = (*ANALYSIS_MODULES, *(_settings_modules() if extra is None else extra))
+    if modules in _imported:
+        return REGISTRY
+    for module in modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -44,6 +87,7 @@ def load_analyses(extra: Iterable[str] | None = None) -> dict:
                 log.warning("analysis module %s cannot be imported: %s", module, exc)
             elif module not in ANALYSIS_MODULES:
                 log.warning("analysis module %s (TSUNAGU_ANALYSIS_MODULES) not found", module)
+    _imported.add(modules)
     return REGISTRY
 
 
@@ -138,6 +182,9 @@ def _json_or_text(text: str):
 
 
 def describe_analyses() -> list[dict]:
-    """Name, Japanese label and parameter JSON schema of every registered analysis."""
-    return [{"name": s.name, "label": s.label, "params": s.params.model_json_schema()}
-            for s in sorted(load_analyses().values(), key=lambda s: s.name)]
+    """Every registered analysis in a planner's order: name, Japanese name (``label``), its full
+    registered label (``title``) and parameter JSON schema (each parameter with a Japanese title and description)."""
+    registry = load_analyses()
+    return [{"name": name, "label": analysis_name(name, registry[name].label), "title": registry[name].label,
+             "params": registry[name].params.model_json_schema()}
+            for name in planner_order(registry)]

@@ -12,6 +12,7 @@ from api.cli_common import data_dir_or_none as _data_dir_or_none
 from api.cli_common import expected_errors as _errors
 from api.cli_common import fail as _fail
 from api.cli_common import open_workspace as _open
+from api.cli_common import set_language as _set_language
 from api.cli_common import settings as _settings
 from api.cli_common import steps as _steps
 from api.cli_ja import install as _japanese_click
@@ -54,6 +55,9 @@ _as_option = click.option("--as", "acting", default=None, metavar="USER",
 
 @click.group(cls=LazyGroup, lazy_subcommands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @_as_option
+@click.option("--lang", type=click.Choice(["ja", "en"]), default=None, is_eager=True, expose_value=False,
+              callback=_set_language,
+              help="メッセージの言語（ja: 日本語、en: English。既定: 環境変数 TSUNAGU_LANG、なければ ja）")
 def main(acting) -> None:
     """つなぐ Tsunagu: 福祉圏域・地域資源のマッピングと分析。"""
     _act_as(acting)
@@ -155,6 +159,8 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
     kinds = sorted(summary["resources"].items(), key=lambda kv: -kv[1])
     click.echo(f"  地域資源: {'、'.join(f'{RESOURCE_KINDS.get(k, k)} {v}' for k, v in kinds)}")
     click.echo(f"  拠点（サンプル）: {summary['stations']}")
+    for text in summary.get("missing", []):
+        click.secho(f"  任意のファイルなし: {text}", fg="yellow")
     click.echo(f"ワークスペース: {workspace}")
     click.secho(f"地図: {map_path}", fg="green")
     click.echo("ブラウザで使うには: tsunagu users create-admin admin（パスワードを決める）→ tsunagu serve "
@@ -461,9 +467,9 @@ class _AnalysisGroup(click.Group):
     """``tsunagu analyse <name>``: one subcommand per registered analysis (api.analyses REGISTRY)."""
 
     def list_commands(self, ctx):
-        from api.jobs import load_analyses
+        from api.analysis_registry import load_analyses, planner_order
 
-        return sorted(load_analyses())
+        return planner_order(load_analyses())
 
     def get_command(self, ctx, name):
         from api.jobs import load_analyses
@@ -474,17 +480,22 @@ class _AnalysisGroup(click.Group):
 
 def _param_help(spec) -> str:
     lines = []
-    for key, f in spec.params.model_fields.items():
+    for key, prop in spec.params.model_json_schema().get("properties", {}).items():
+        f = spec.params.model_fields[key]
         default = "" if f.is_required() else f"（既定 {f.get_default(call_default_factory=True)!r}）"
-        lines.append(f"  {key}: {f.description or ''}{default}")
+        lines.append(f"  {key}: {prop.get('description') or prop.get('title') or ''}{default}")
     return "\n".join(lines) or "  （なし）"
 
 
 def _analysis_command(spec) -> click.Command:
+    from api.analysis_registry import analysis_name
+
+    name = analysis_name(spec.name, spec.label)
+    title = name if name == spec.label else f"{name}：{spec.label}"
     @click.command(
         name=spec.name,
-        help=f"{spec.label}\n\nパラメータ（--param key=value、複数可）:\n\n\b\n{_param_help(spec)}",
-        short_help=spec.label,
+        help=f"{title}\n\nパラメータ（--param key=value、複数可）:\n\n\b\n{_param_help(spec)}",
+        short_help=name,
     )
     @click.option("--param", "-p", "pairs", multiple=True, metavar="KEY=VALUE", help="解析のパラメータ（繰り返し可）")
     @click.option("--workspace", default=None, help="ワークスペース（.gpkg または postgresql:// URL）")

@@ -37,9 +37,28 @@ def expected_errors() -> tuple[type[Exception], ...]:
 
 
 def fail(exc: Exception) -> None:
-    """Print the error in red on stderr and exit with status 2."""
-    click.secho(f"エラー: {exc}", fg="red", err=True)
+    """Print the error in red on stderr (in English with ``--lang en``) and exit with status 2."""
+    from gis.errors import wants_english
+
+    click.secho(f"{'Error' if wants_english() else 'エラー'}: {exc}", fg="red", err=True)
     sys.exit(2)
+
+
+def set_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--lang``: set ``TSUNAGU_LANG`` for this process (``en`` also gives click back its English)."""
+    import os
+
+    from gis.errors import LANG_ENV
+
+    if not value:
+        return
+    os.environ[LANG_ENV] = value
+    from api import cli_ja
+
+    if value == "en":
+        cli_ja.uninstall()
+    else:
+        cli_ja.install()
 
 
 def steps(total: int):

@@ -93,6 +93,20 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return forms[0] if n == 1 else forms[1]
 
 
+def uninstall() -> None:
+    """Give click back its own English (``tsunagu --lang en``)."""
+    import gettext as _gettext
+
+    for name in _CLICK_MODULES:
+        module = importlib.sys.modules.get(name)
+        if module is None:
+            continue
+        if hasattr(module, "_"):
+            module._ = _gettext.gettext
+        if hasattr(module, "ngettext"):
+            module.ngettext = _gettext.ngettext
+
+
 def install() -> bool:
     """Point click's ``_``/``ngettext`` at the catalogue; returns False when ``TSUNAGU_LANG=en``."""
     if os.environ.get("TSUNAGU_LANG", "").lower().startswith("en"):

@@ -38,7 +38,7 @@ def worker(workspace, workspace_name, once, poll_s, lease_s, max_attempts, data_
     from api.cli_common import settings as _settings
     from api.store.connect import open_store
     from api.store.errors import StoreError
-    from api.worker import Worker, default_worker_id, run_workspaces
+    from api.worker import Worker, default_worker_id, lower_priority, run_workspaces
 
     settings = _settings(workspace=workspace)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -67,6 +67,7 @@ def worker(workspace, workspace_name, once, poll_s, lease_s, max_attempts, data_
         stores = _Workspaces(settings, store) if every else (lambda: [store])
         first = Worker(store, **options)
         _on_signals(stop)
+        lower_priority(settings.job_nice)  # jobs yield the CPU to a tsunagu serve on the same machine
         click.echo(f"ワーカー {first.worker_id}: {store.location}{' の全ワークスペース' if every else ''} のジョブを"
                    f"実行します（期限 {first.lease_s:g} 秒、ハートビート {first.heartbeat_s:g} 秒）", err=True)
         try:

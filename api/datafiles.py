@@ -66,7 +66,8 @@ def city_files(data_dir: Path, *, city_code: str, city_name: str | None = None) 
         if "path" in entry:
             expected.append(_fill(entry["path"], code=city_code, name=city_name))
         expected += [_fill(p, code=city_code, name=city_name) for p in entry.get("official", [])[:1]]
-        out.append(FileStatus(key, entry["title"], entry.get("needed", "任意"), entry.get("edition", ""),
+        out.append(FileStatus(key, entry["title"], entry.get("needed", "任意"),
+                              _fill(entry.get("edition", ""), code=city_code, name=city_name),
                               entry.get("download", ""), expected,
                               locate(data_dir, key, city_code=city_code, city_name=city_name)))
     return out
@@ -106,7 +107,9 @@ def missing_message(data_dir: Path, key: str, *, city_code: str | None = None) -
     expected = []
     if "path" in entry:
         expected.append(str(Path(data_dir) / _fill(entry["path"], code=city_code, name=None)))
-    expected += [f"{Path(data_dir)}/{_fill(p, code=city_code, name=None)}（公式の ZIP のまま）" for p in entry.get("official", [])[:1]]
+    expected += [f"{Path(data_dir)}/{_fill(p, code=city_code, name=None)}（公式のファイルのまま）" for p in entry.get("official", [])[:1]]
     text = (f"{entry['title']}のファイルがありません。置くファイル: {' または '.join(expected)}。"
-            f"版: {entry.get('edition', '')}。入手先: {entry.get('download', '')}")
+            f"版: {_fill(entry.get('edition', ''), code=city_code, name=None)}。入手先: {entry.get('download', '')}")
+    if entry.get("official_form"):
+        text += f"。公式の形のまま: {_fill(entry['official_form'], code=city_code, name=None)}"
     return text + "。tsunagu data --city <コード> で必要なファイルの一覧を確かめられます"

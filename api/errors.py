@@ -12,58 +12,94 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.accounts import AuthError
 from api.store.base import StoreError, WorkspaceNotInitialised
-from gis.errors import DataNotFoundError, InputDataError, UnknownMunicipalityError
+from gis.errors import DataNotFoundError, InputDataError, TsunaguError, UnknownMunicipalityError, wants_english
 
 log = logging.getLogger("tsunagu.api")
 
 DEMO_HINT = "tsunagu demo を実行してください"
 
 
-class UploadTooLarge(Exception):
+class ApiError(TsunaguError):
+    """Base of the errors a request handler raises on purpose (404, 401, 403, 409, 413).
+
+    Parameters
+    ----------
+    message
+        What is wrong, in Japanese (the response's ``message``).
+    hint
+        What the user can do about it, in Japanese.
+    en, hint_en
+        The same in English, for the server log and ``TSUNAGU_LANG=en``.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, en: str | None = None,
+                 hint_en: str | None = None) -> None:
+        super().__init__(message, en=en)
+        self.hint_ja = hint
+        self.hint_en = hint_en if hint_en is not None else hint
+
+    @property
+    def message(self) -> str:
+        """The message in the language the user asked for (Japanese unless ``TSUNAGU_LANG=en``)."""
+        return self.english if wants_english() else self.japanese
+
+    @property
+    def hint(self) -> str | None:
+        """The hint in the language the user asked for."""
+        return self.hint_en if wants_english() else self.hint_ja
+
+
+class UploadTooLarge(ApiError):
     """An upload larger than ``Settings.max_upload_bytes``."""
 
     def __init__(self, limit: int, *, declared: int | None = None) -> None:
         self.limit = limit
         self.declared = declared
-        size = f"{declared:,} bytes declared" if declared is not None else "more than the limit received"
-        super().__init__(f"upload too large ({size}); the limit is {limit:,} bytes")
+        if declared is not None:
+            ja, en = f"送られたファイルは {declared:,} バイトです", f"{declared:,} bytes declared"
+        else:
+            ja, en = "上限を超える大きさのファイルが送られました", "more than the limit received"
+        super().__init__(f"ファイルが大きすぎます（{ja}）。上限は {limit:,} バイトです",
+                         en=f"upload too large ({en}); the limit is {limit:,} bytes",
+                         hint=f"{_mb(limit)} 以下のファイルにしてください",
+                         hint_en=f"send a file of at most {_mb(limit)}")
 
 
-class NotFound(Exception):
+class NotFound(ApiError):
     """A resource of the API (tier level, report) that does not exist; the message names what does."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message)
 
-
-class Unauthorized(Exception):
+class Unauthorized(ApiError):
     """No valid login: missing, unknown or expired session token (401; web pages redirect to the login)."""
 
-    def __init__(self, message: str = "ログインが必要です", *, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint or "ログインしてください"
-        super().__init__(message)
+    def __init__(self, message: str = "ログインが必要です", *, hint: str | None = None,
+                 en: str | None = None, hint_en: str | None = None) -> None:
+        if en is None and message == "ログインが必要です":
+            en = "login required"
+        if hint is None:
+            hint, hint_en = "ログインしてください", hint_en or "log in first"
+        super().__init__(message, hint=hint, en=en, hint_en=hint_en)
 
 
-class Forbidden(Exception):
+class Forbidden(ApiError):
     """A logged-in caller whose role may not do this (403), or a route with no access rule."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message)
 
-
-class Conflict(Exception):
+class Conflict(ApiError):
     """A request the resource's state does not allow yet (e.g. the result of a job still running)."""
 
-    def __init__(self, message: str, *, hint: str | None = None, **extra) -> None:
-        self.message = message
-        self.hint = hint
+    def __init__(self, message: str, *, hint: str | None = None, en: str | None = None,
+                 hint_en: str | None = None, **extra) -> None:
+        super().__init__(message, hint=hint, en=en, hint_en=hint_en)
         self.extra = extra
-        super().__init__(message)
+
+
+def _say(exc: Exception, *, hint: str | None = None) -> tuple[str, str | None]:
+    """``(message, hint)`` for a response: the user's language; the English goes to the log."""
+    english = getattr(exc, "english", None) or str(exc)
+    log.info("%s: %s", type(exc).__name__, english)
+    message = str(exc) if not isinstance(exc, ApiError) else exc.message
+    return message, (exc.hint if isinstance(exc, ApiError) else hint)
 
 
 def _mb(n: int) -> str:
@@ -76,25 +112,28 @@ def _body(error: str, title: str, message: str, hint: str | None = None, **extra
 
 
 async def _input_data(request: Request, exc: InputDataError) -> JSONResponse:
-    return JSONResponse(_body("input_data", "入力データに問題があります", str(exc), exc.hint,
+    message, _ = _say(exc)
+    return JSONResponse(_body("input_data", "入力データに問題があります", message, exc.hint,
                               detail=exc.as_dict()), status_code=422)
 
 
 async def _unknown_municipality(request: Request, exc: UnknownMunicipalityError) -> JSONResponse:
-    return JSONResponse(_body("unknown_municipality", "市区町村が見つかりません", str(exc), exc.hint,
+    message, _ = _say(exc)
+    return JSONResponse(_body("unknown_municipality", "市区町村が見つかりません", message, exc.hint,
                               detail=exc.as_dict()), status_code=404)
 
 
 async def _data_not_found(request: Request, exc: DataNotFoundError) -> JSONResponse:
-    return JSONResponse(_body("data_not_found", "データが見つかりません", str(exc)), status_code=404)
+    message, _ = _say(exc)
+    return JSONResponse(_body("data_not_found", "データが見つかりません", message), status_code=404)
 
 
 async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
-    return JSONResponse(_body("not_found", "見つかりません", exc.message, exc.hint), status_code=404)
+    return JSONResponse(_body("not_found", "見つかりません", *_say(exc)), status_code=404)
 
 
 async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
-    return JSONResponse(_body("conflict", "まだ利用できません", exc.message, exc.hint, **exc.extra), status_code=409)
+    return JSONResponse(_body("conflict", "まだ利用できません", *_say(exc), **exc.extra), status_code=409)
 
 
 async def _unauthorized(request: Request, exc: Unauthorized):
@@ -104,7 +143,7 @@ async def _unauthorized(request: Request, exc: Unauthorized):
 
         target = path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/web/login?next={quote(target)}", status_code=303)
-    return JSONResponse(_body("unauthorized", "ログインが必要です", exc.message, exc.hint), status_code=401,
+    return JSONResponse(_body("unauthorized", "ログインが必要です", *_say(exc)), status_code=401,
                         headers={"WWW-Authenticate": 'Bearer realm="tsunagu"'})
 
 
@@ -118,37 +157,38 @@ async def _forbidden(request: Request, exc: Forbidden):
                 f"<h1>権限がありません</h1><p>{escape(exc.hint or 'この画面を見る権限がありません')}</p>"
                 "<p><a href=\"/web/\">トップへ戻る</a></p></body></html>")
         return HTMLResponse(page, status_code=403)
-    return JSONResponse(_body("forbidden", "権限がありません", exc.message, exc.hint), status_code=403)
+    return JSONResponse(_body("forbidden", "権限がありません", *_say(exc)), status_code=403)
 
 
 async def _auth_failed(request: Request, exc: AuthError) -> JSONResponse:
+    message, _ = _say(exc)
     if exc.reason == "locked":
         minutes = max(1, round((exc.retry_after or 60) / 60))
-        return JSONResponse(_body("locked", "アカウントがロックされています", str(exc),
+        return JSONResponse(_body("locked", "アカウントがロックされています", message,
                                   f"ログインの失敗が続いたため、約 {minutes} 分後まで ログインできません"),
                             status_code=423, headers={"Retry-After": str(exc.retry_after or 60)})
     if exc.reason == "disabled":
-        return JSONResponse(_body("disabled", "アカウントが無効です", str(exc), "管理者に連絡してください"),
+        return JSONResponse(_body("disabled", "アカウントが無効です", message, "管理者に連絡してください"),
                             status_code=403)
-    return JSONResponse(_body("login_failed", "ログインできません", str(exc),
+    return JSONResponse(_body("login_failed", "ログインできません", message,
                               "ユーザー名とパスワードを確かめてください"), status_code=401,
                         headers={"WWW-Authenticate": 'Bearer realm="tsunagu"'})
 
 
 async def _not_initialised(request: Request, exc: WorkspaceNotInitialised) -> JSONResponse:
-    return JSONResponse(_body("workspace_not_initialised", "ワークスペースが未作成です", str(exc), DEMO_HINT),
+    message, _ = _say(exc)
+    return JSONResponse(_body("workspace_not_initialised", "ワークスペースが未作成です", message, DEMO_HINT),
                         status_code=409)
 
 
 async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
-    log.warning("store unavailable: %s", exc)
+    log.warning("store unavailable: %s", exc.english)
     return JSONResponse(_body("store_unavailable", "ワークスペースを開けません", str(exc), DEMO_HINT),
                         status_code=503)
 
 
 async def _too_large(request: Request, exc: UploadTooLarge) -> JSONResponse:
-    return JSONResponse(_body("upload_too_large", "ファイルが大きすぎます", str(exc),
-                              f"{_mb(exc.limit)} 以下のファイルにしてください",
+    return JSONResponse(_body("upload_too_large", "ファイルが大きすぎます", *_say(exc),
                               limit_bytes=exc.limit), status_code=413, headers={"Connection": "close"})
 
 

@@ -233,8 +233,8 @@ def run_all_municipalities(
     model = validate_params(spec, params)
     plain = model.model_dump(mode="json")
     if int(workers) < 1:
-        msg = f"workers must be at least 1, got {workers}"
-        raise InputDataError(msg, feature="workers")
+        msg = f"並列数（workers）は1以上にしてください（指定: {workers}）"
+        raise InputDataError(msg, feature="workers", en=f"workers must be at least 1, got {workers}")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     user = created_by or who()
@@ -249,8 +249,9 @@ def run_all_municipalities(
             if codes:
                 unknown = [c for c in codes if str(c) not in names]
                 if unknown:
-                    msg = f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}"
-                    raise InputDataError(msg, feature="codes")
+                    msg = f"市区町村 {unknown} は {data_dir} にありません。あるもの: {', '.join(names)}"
+                    raise InputDataError(msg, feature="codes",
+                                         en=f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}")
                 names = {str(c): names[str(c)] for c in codes}
             opendata.preparse(city_source_files(Path(data_dir), list(names)))
             parsed = out_dir / PARSED_FILE

@@ -64,7 +64,7 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
     sources = _manifest.manifest()
     pages = "\n".join(
         f"  - {sources[k]['title']}［{sources[k].get('needed', '任意')}］: 置くファイル {sources[k].get('path', '')}"
-        + (f" または {sources[k]['official'][0]}（公式の ZIP のまま）" if sources[k].get("official") else "")
+        + (f" または {sources[k]['official'][0]}（公式のファイルのまま）" if sources[k].get("official") else "")
         + f"／版: {sources[k].get('edition', '')}／入手先: {sources[k]['download']}"
         for k in ("small_areas", "municipalities", "junior_high_districts", "elementary_districts"))
     if existing:
@@ -116,17 +116,18 @@ def city_name_of(data_dir: Path, city_code: str) -> str:
 
 def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Real resource points of a city from the data folder: food shops, 公民館・集会所, schools, stations."""
+    from api.datafiles import locate
     from gis import resources as res
 
     frames = []
-    okayama = data_dir / "okayama"
-    permits = okayama / "food_permits" / f"{city_name}.json"
-    if permits.exists():
-        frames.append(res.read_food_permits(permits))
-    shelter_files = sorted((okayama / "shelters").glob(f"*_{city_code}?.json"))
+    # Each dataset as the bundled conversion or as officially downloaded (data/sources.toml).
+    permits = locate(data_dir, "food_permits", city_code=city_code, city_name=city_name)
+    if permits:
+        frames.append(res.read_food_permits(permits, city_code=city_code, city_name=city_name))
+    shelter_files = locate(data_dir, "shelters", city_code=city_code, city_name=city_name)
     if shelter_files:
-        frames.append(res.read_shelters(shelter_files))
-    for rail in sorted((okayama / "rail_stations").glob("*_line_stations.geojson")):
+        frames.append(res.read_shelters(shelter_files, city_code=city_code, city_name=city_name))
+    for rail in locate(data_dir, "rail_stations", city_code=city_code, city_name=city_name):
         frames.append(res.read_rail_stations(rail))
     if not frames:
         return coerce_resources(gpd.GeoDataFrame({c: [] for c in RESOURCE_COLUMNS}, geometry="geometry", crs=STORAGE_CRS))
@@ -246,9 +247,11 @@ def build_city_workspace(
     """
     say = progress or (lambda _msg: None)
     if len(profile.levels) != 4:
-        msg = (f"the open-data demo builds the four standard tiers; profile {profile.name!r} has "
-               f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
-        raise InputDataError(msg)
+        msg = (f"オープンデータのデモは標準の4階層を作ります。プロファイル {profile.name!r} は {len(profile.levels)} 階層です"
+               " — 小地域→地区の対応表で圏域を取り込んでください")
+        en = (f"the open-data demo builds the four standard tiers; profile {profile.name!r} has "
+              f"{len(profile.levels)} — import its tiers with a small-area → district table instead")
+        raise InputDataError(msg, en=en)
     say("行政区域（N03）を読み込み中")
     boundary = opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)
     code, name = boundary["code"].iloc[0], boundary["name"].iloc[0]
@@ -290,7 +293,7 @@ def build_city_workspace(
     resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
     stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
     resources = coerce_resources(pd.concat([resources, sample_salons(resources)], ignore_index=True))
-    from api.datafiles import locate
+    from api.datafiles import locate, missing_message
 
     say("ワークスペースに書き込み中")
     counts = build.areas.groupby("level").size().to_dict()
@@ -300,8 +303,9 @@ def build_city_workspace(
         "city_name": name,
         "data_dir": str(data_dir),
         "files": [str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else str(f)
-                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
-                  for f in locate(data_dir, k, city_code=code)[:1]],
+                  for k in ("municipalities", "small_areas", "elementary_districts", "junior_high_districts",
+                            "food_permits", "shelters")
+                  for f in locate(data_dir, k, city_code=code, city_name=name)[:None if k in ("food_permits", "shelters") else 1]],
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
         "stations": int(len(stations)),
@@ -325,6 +329,8 @@ def build_city_workspace(
         "resources": resources["kind"].value_counts().to_dict(),
         "stations": int(len(stations)),
         "report": build.report,
+        "missing": [missing_message(data_dir, k, city_code=code) for k in ("food_permits", "shelters")
+                    if not locate(data_dir, k, city_code=code, city_name=name)],
     }
 
 
@@ -845,8 +851,9 @@ def import_tier_file(
     profile: CityProfile = ws["profile"]
     lv = profile.level(level)
     if lv.key in (profile.base.key, profile.top.key):
-        msg = f"{lv.label} cannot be replaced this way: the innermost level is the census and the outermost the city"
-        raise InputDataError(msg, source=name, hint=f"import one of {', '.join(k for k in profile.keys[1:-1])}")
+        msg = f"{lv.label}はこの方法では置き換えられません（いちばん内側は国勢調査の小地域、いちばん外側は市全域です）"
+        en = f"{lv.label} cannot be replaced this way: the innermost level is the census and the outermost the city"
+        raise InputDataError(msg, en=en, source=name, hint=f"{'、'.join(k for k in profile.keys[1:-1])} のどれかを取り込んでください", hint_en=f"import one of {', '.join(k for k in profile.keys[1:-1])}")
     suffix = Path(path).suffix.lower()
     if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xls"):
         table = read_table(path, source_name=name)
@@ -867,15 +874,17 @@ def import_tier_file(
         id_col = id_column or next((c for c in ("area_id", "id", "ID", "code", "コード") if c in poly.columns), None)
         name_col = name_column or next((c for c in ("name", "名称", "NAME", "地区名") if c in poly.columns), None)
         if id_col is None or name_col is None or id_col not in poly.columns or name_col not in poly.columns:
-            msg = f"say which columns hold the {lv.label} id and name (columns: {[c for c in poly.columns if c != 'geometry']})"
-            raise InputDataError(msg, source=name, hint="use --id-column and --name-column")
+            msg = f"{lv.label}の ID と名前の列を指定してください（列: {[c for c in poly.columns if c != 'geometry']}）"
+            en = f"say which columns hold the {lv.label} id and name (columns: {[c for c in poly.columns if c != 'geometry']})"
+            raise InputDataError(msg, en=en, source=name, hint="--id-column と --name-column で指定してください", hint_en="use --id-column and --name-column")
         poly = poly.rename(columns={id_col: "area_id", name_col: "name"})
         poly["area_id"] = poly["area_id"].astype(str)
         dup = poly[poly["area_id"].duplicated(keep=False)]
         if len(dup):
             rows = ", ".join(str(i + 1) for i in dup.index[:10])
-            msg = f"duplicate {lv.label} id {dup['area_id'].iloc[0]!r} (features {rows})"
-            raise InputDataError(msg, source=name, feature=str(dup["area_id"].iloc[0]), hint="every district needs its own id")
+            msg = f"{lv.label}の ID {dup['area_id'].iloc[0]!r} が重複しています（地物 {rows}）"
+            en = f"duplicate {lv.label} id {dup['area_id'].iloc[0]!r} (features {rows})"
+            raise InputDataError(msg, en=en, source=name, feature=str(dup["area_id"].iloc[0]), hint="地区ごとに別の ID を付けてください", hint_en="every district needs its own id")
         source = TierSource(polygons=poly[["area_id", "name", "geometry"]], source=name)
 
     stored = store.areas()

@@ -55,14 +55,19 @@ class WorkerProcesses:
         Children, so jobs run at once (default :func:`default_processes`).
     lease_s, heartbeat_s, max_attempts, poll_s
         As for :class:`api.worker.Worker` and :func:`api.worker.run_workspaces`.
+    nice
+        Steps the children lower their CPU priority by (:func:`api.worker.lower_priority`;
+        default ``settings.job_nice``).
     """
 
     def __init__(self, settings, *, processes: int | None = None, lease_s: float = 30.0,
-                 heartbeat_s: float | None = None, max_attempts: int = 3, poll_s: float = 1.0) -> None:
+                 heartbeat_s: float | None = None, max_attempts: int = 3, poll_s: float = 1.0,
+                 nice: int | None = None) -> None:
         self.settings = settings
         self.processes = max(1, int(processes or default_processes()))
         self.options = {"lease_s": float(lease_s), "heartbeat_s": heartbeat_s, "max_attempts": int(max_attempts),
-                        "poll_s": float(poll_s)}
+                        "poll_s": float(poll_s),
+                        "nice": int(settings.job_nice if nice is None else nice)}
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = self._ctx.Event()
         self._wake = self._ctx.Event()
@@ -204,9 +209,10 @@ def _child_main(settings, options: dict, stop, wake, parent_pid: int) -> None:
 
     from api.analysis_registry import load_analyses
     from api.importing import find_data_dir
-    from api.worker import Worker, default_worker_id, run_workspaces
+    from api.worker import Worker, default_worker_id, lower_priority, run_workspaces
     from gis.errors import DataNotFoundError
 
+    lower_priority(options.get("nice", 0))  # the API process keeps the CPU whenever a request waits
     load_analyses(settings.analysis_module_names())
     threading.Thread(target=_watch_parent, args=(parent_pid, stop, options["lease_s"]), daemon=True,
                      name="tsunagu-parent-watch").start()

@@ -33,9 +33,14 @@ from api.analysis_registry import (  # noqa: F401 - the registry is part of the 
     validate_params,
 )
 from api.store.base import Store, StoreError
+from gis.errors import InputDataError, TsunaguError
 from api.worker import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, Worker, default_worker_id, run_workspaces
 
 log = logging.getLogger("tsunagu.jobs")
+
+class JobTimeout(TsunaguError, TimeoutError):
+    """A job still open when :func:`wait_for_job`'s ``timeout`` ran out."""
+
 
 #: Status → Japanese label.
 STATUS_LABELS = {"queued": "待機中", "running": "実行中", "done": "完了", "failed": "失敗", "cancelled": "取消"}
@@ -131,13 +136,14 @@ def wait_for_job(store: Store, job_id: str, *, timeout: float | None = None, pol
     while True:
         record = store.get_job(job_id)
         if record is None:
-            msg = f"no job {job_id} in this workspace"
-            raise StoreError(msg)
+            msg = f"このワークスペースにジョブ {job_id} はありません"
+            raise StoreError(msg, en=f"no job {job_id} in this workspace")
         if record["status"] not in OPEN_STATUSES:
             return record
         if deadline is not None and time.monotonic() > deadline:
-            msg = f"job {job_id} is still {record['status']} after {timeout:g} s"
-            raise TimeoutError(msg)
+            msg = f"ジョブ {job_id} は {timeout:g} 秒たっても {record['status']} のままです"
+            en = f"job {job_id} is still {record['status']} after {timeout:g} s"
+            raise JobTimeout(msg, en=en)
         time.sleep(poll_s)
 
 
@@ -199,11 +205,13 @@ class JobRunner:
                  heartbeat_s: float | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  poll_s: float = 1.0, settings=None) -> None:
         if mode not in ("process", "thread", "worker"):
-            msg = f"job runner mode must be 'process', 'thread' or 'worker', got {mode!r}"
-            raise ValueError(msg)
+            msg = f"ジョブの実行方式は process・thread・worker のどれかにしてください（{mode!r} でした）"
+            en = f"job runner mode must be 'process', 'thread' or 'worker', got {mode!r}"
+            raise InputDataError(msg, en=en)
         if mode == "process" and settings is None:
-            msg = "job runner mode 'process' needs the server's settings (the child processes open the workspaces)"
-            raise ValueError(msg)
+            msg = "ジョブの実行方式 process にはサーバーの設定が要ります（子プロセスがワークスペースを開くため）"
+            en = "job runner mode 'process' needs the server's settings (the child processes open the workspaces)"
+            raise InputDataError(msg, en=en)
         self.mode = mode
         self.max_workers = max(1, int(max_workers))
         self.lease_s = lease_s

@@ -464,8 +464,10 @@ class ClientStore:
                 _add_missing_columns(conn, self._households)
                 return
             if not create and "access_log" not in present:
-                msg = f"schema {PRIVATE_SCHEMA} does not exist in {self.location}"
-                raise InputDataError(msg, hint="open the client store with create=True once")
+                msg = f"{self.location} にスキーマ {PRIVATE_SCHEMA} がありません"
+                raise InputDataError(msg, hint="訪問先の保存先を一度 create=True で開いてください",
+                                     en=f"schema {PRIVATE_SCHEMA} does not exist in {self.location}",
+                                     hint_en="open the client store with create=True once")
             # a new schema, or one from before a table was added (outreach_plans): add what is missing
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})  # one creator at a time
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {PRIVATE_SCHEMA}"))
@@ -858,6 +860,6 @@ def client_store_for(store, *, create: bool = True) -> ClientStore:
         return ClientStore(url.render_as_string(hide_password=False), workspace=store.workspace_name, create=create)
     path = getattr(store, "path", None)
     if path is None:
-        msg = f"{store!r} has no location a private client store can sit beside"
-        raise InputDataError(msg)
+        msg = f"{store!r} には訪問先（個人情報）の保存先を置く場所がありません"
+        raise InputDataError(msg, en=f"{store!r} has no location a private client store can sit beside")
     return ClientStore(path, create=create)

@@ -151,7 +151,8 @@ def _caller(request: Request, *, required: bool) -> User | None:
     if user is None:
         if required:
             msg = "ログインが必要です" if token is None else "ログインの有効期限が切れたか、正しくありません。もう一度ログインしてください"
-            raise Unauthorized(msg)
+            en = "login required" if token is None else "the session has expired or is not valid; log in again"
+            raise Unauthorized(msg, en=en)
         return None
     if how == "cookie" and request.method not in _SAFE_METHODS and not _same_site(request):
         msg = f"ほかのサイトからの {request.method} は受け付けません"

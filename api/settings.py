@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gis.errors import InputDataError
+
 
 #: How a server on a GeoPackage runs jobs when ``job_runner`` is not set.
 EMBEDDED_JOB_RUNNER = "process"
@@ -73,6 +75,10 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=100)
     #: Seconds between looks at the queue when it is empty.
     job_poll_s: float = Field(default=1.0, gt=0)
+    #: Niceness added to a process running jobs (``tsunagu worker``, the child job processes of
+    #: ``tsunagu serve``): 0–19, higher yields the CPU to the API sooner, so maps stay fast while
+    #: analyses run on the same cores (0 = as the API).
+    job_nice: int = Field(default=10, ge=0, le=19)
     #: More modules registering analyses, comma-separated (e.g. a site's own analyses).
     analysis_modules: str = ""
 
@@ -82,8 +88,9 @@ class Settings(BaseSettings):
             server = self.workspace.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
             self.job_runner = "worker" if server else EMBEDDED_JOB_RUNNER
         if self.job_heartbeat_s is not None and self.job_heartbeat_s >= self.job_lease_s:
-            msg = f"job_heartbeat_s ({self.job_heartbeat_s:g}) must be shorter than job_lease_s ({self.job_lease_s:g})"
-            raise ValueError(msg)
+            msg = f"job_heartbeat_s（{self.job_heartbeat_s:g}）は job_lease_s（{self.job_lease_s:g}）より短くしてください"
+            en = f"job_heartbeat_s ({self.job_heartbeat_s:g}) must be shorter than job_lease_s ({self.job_lease_s:g})"
+            raise InputDataError(msg, en=en)
         return self
 
     def analysis_module_names(self) -> list[str]:

@@ -100,7 +100,7 @@ def check_station_file(store: Store, path: str | Path, *, kind: str | None = Non
     except InputDataError as exc:
         return ResourceCheck(name, 0, None, [RowProblem(None, exc.reason)], exc, True)
     if table.empty:
-        exc = InputDataError("the file has no station rows", source=name)
+        exc = InputDataError("拠点の行がありません", source=name, en="the file has no station rows")
         return ResourceCheck(name, 0, None, [RowProblem(None, "拠点の行がありません")], exc, True)
     kind_col, area_col = _column(table, KIND_COLUMN_NAMES), _column(table, AREA_COLUMN_NAMES)
     rest = table.drop(columns=[c for c in (kind_col, area_col) if c is not None])

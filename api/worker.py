@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from api.store.base import JobLeaseLost, JobStateError, Store, StoreError
-from gis.errors import TsunaguError
+from gis.errors import InputDataError, TsunaguError
 
 log = logging.getLogger("tsunagu.worker")
 
@@ -50,6 +50,29 @@ class JobInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt: ana
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+def lower_priority(nice: int) -> int:
+    """Lower this process's CPU priority by ``nice`` steps (:func:`os.nice`) before it runs jobs; returns its niceness.
+
+    A process running analyses shares the cores with the API: at a lower priority it yields
+    them whenever a request is waiting, so browsing stays fast while jobs run (a job alone still
+    gets all the idle CPU). Called once, when a job process starts (``tsunagu worker``, the
+    child job processes of ``tsunagu serve``); the niceness stops at 19.
+
+    Parameters
+    ----------
+    nice
+        Steps to add (``Settings.job_nice``, ``TSUNAGU_JOB_NICE``); 0 leaves the priority as it is.
+    """
+    steps = max(0, int(nice))
+    if steps == 0:
+        return os.nice(0)
+    try:
+        return os.nice(steps)
+    except OSError as exc:  # pragma: no cover - not allowed here: jobs run at the API's priority
+        log.warning("cannot lower the priority of job process %s by %s: %s", os.getpid(), steps, exc)
+        return os.nice(0)
 
 
 def default_worker_id() -> str:
@@ -84,18 +107,21 @@ class Worker:
                  heartbeat_s: float | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  data_dir: Path | None = None, stop: threading.Event | None = None) -> None:
         if not lease_s > 0:
-            msg = f"lease_s must be positive, got {lease_s!r}"
-            raise ValueError(msg)
+            msg = f"貸出時間（lease_s）は正の数にしてください（{lease_s!r} でした）"
+            en = f"lease_s must be positive, got {lease_s!r}"
+            raise InputDataError(msg, en=en)
         if max_attempts < 1:
-            msg = f"max_attempts must be at least 1, got {max_attempts!r}"
-            raise ValueError(msg)
+            msg = f"試行回数（max_attempts）は1以上にしてください（{max_attempts!r} でした）"
+            en = f"max_attempts must be at least 1, got {max_attempts!r}"
+            raise InputDataError(msg, en=en)
         self.store = store
         self.worker_id = worker_id or default_worker_id()
         self.lease_s = float(lease_s)
         self.heartbeat_s = float(heartbeat_s) if heartbeat_s else min(5.0, self.lease_s / 6)
         if not 0 < self.heartbeat_s < self.lease_s:
-            msg = f"heartbeat_s ({self.heartbeat_s:g}) must be positive and shorter than lease_s ({self.lease_s:g})"
-            raise ValueError(msg)
+            msg = f"生存通知の間隔（heartbeat_s = {self.heartbeat_s:g}）は正の数で、貸出時間（lease_s = {self.lease_s:g}）より短くしてください"
+            en = f"heartbeat_s ({self.heartbeat_s:g}) must be positive and shorter than lease_s ({self.lease_s:g})"
+            raise InputDataError(msg, en=en)
         self.max_attempts = int(max_attempts)
         self.data_dir = data_dir
         self.stop_event = stop or threading.Event()

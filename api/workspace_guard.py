@@ -104,7 +104,9 @@ def demo_target(location: str, *, city_code: str, city_name: str | Callable[[], 
         hint = ("別のファイルを --workspace で指定するか（例: --workspace "
                 f"{city_workspace_path(location, city_code) if not _is_url(location) else '別のデータベース'}）、"
                 f"{name} のデータを消してよいときだけ --replace を付けてください")
-        raise WorkspaceInUse(f"{msg} — {hint}")
+        en = (f"{location} holds {code} data, so {city_code} is not built there (one city per workspace) — "
+              f"name another file with --workspace, or add --replace only if the {code} data may be deleted")
+        raise WorkspaceInUse(f"{msg} — {hint}", en=en)
     other = city_workspace_path(location, city_code)
     inner = demo_target(other, city_code=city_code, city_name=city_name, explicit=True, replace=False)
     note = (f"{location} には {name}（{code}）のデータがあるので、{city_name}（{city_code}）は別のワークスペース "
@@ -154,4 +156,5 @@ def refuse_if_served(location: str) -> None:
     if server_running(location):
         msg = (f"{location} は tsunagu serve が開いているため置き換えられません"
                f"（{os.path.basename(str(location))} の編集やジョブが消えてしまいます）")
-        raise WorkspaceInUse(f"{msg} — サーバーを止めてから --replace で作り直してください")
+        en = f"{location} is open in tsunagu serve and cannot be replaced — stop the server, then rebuild with --replace"
+        raise WorkspaceInUse(f"{msg} — サーバーを止めてから --replace で作り直してください", en=en)

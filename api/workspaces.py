@@ -44,8 +44,8 @@ def list_workspaces(settings) -> list[dict]:
                 rows = conn.execute(sa.text(
                     "SELECT name, city_code, city_name FROM workspaces ORDER BY name")).all() if has else []
         except sa.exc.DBAPIError as exc:
-            msg = f"cannot list the workspaces of the database: {str(exc.orig).strip()}"
-            raise StoreError(msg) from exc
+            msg = f"データベースのワークスペース一覧を読めません: {str(exc.orig).strip()}"
+            raise StoreError(msg, en=f"cannot list the workspaces of the database: {str(exc.orig).strip()}") from exc
         finally:
             engine.dispose()
         out = [{"name": r.name, "city_code": r.city_code, "city_name": r.city_name} for r in rows]

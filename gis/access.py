@@ -49,23 +49,54 @@ class DistanceEngine(abc.ABC):
         """
 
 
-def check_threshold(max_distance_m: float, *, what: str = "distance threshold") -> float:
-    """Validate a distance threshold in metres (positive and finite)."""
+def check_threshold(
+    max_distance_m: float, *, what: str = "距離のしきい値", what_en: str = "distance threshold"
+) -> float:
+    """Validate a distance threshold in metres (positive and finite).
+
+    ``what`` names the threshold in the Japanese message, ``what_en`` in the English one.
+    """
     try:
         value = float(max_distance_m)
     except (TypeError, ValueError) as exc:
-        msg = f"{what} must be a number of metres, got {max_distance_m!r}"
-        raise InputDataError(msg) from exc
+        msg = f"{what}はメートル単位の数値にしてください（指定は「{max_distance_m}」）"
+        raise InputDataError(msg, en=f"{what_en} must be a number of metres, got {max_distance_m!r}") from exc
     if not np.isfinite(value) or value <= 0:
-        msg = f"{what} must be a positive number of metres, got {max_distance_m!r}"
-        raise InputDataError(msg, hint="e.g. 500 for the MAFF shopping-access threshold")
+        msg = f"{what}は 0 より大きいメートル単位の数値にしてください（指定は「{max_distance_m}」）"
+        raise InputDataError(
+            msg, en=f"{what_en} must be a positive number of metres, got {max_distance_m!r}",
+            hint="例: 農林水産省の買い物のしやすさの目安なら 500",
+            hint_en="e.g. 500 for the MAFF shopping-access threshold",
+        )
     return value
+
+
+def missing_columns_error(columns: str | list[str], *, made_by: str = "gis.demand.demand_points") -> InputDataError:
+    """Return the error for demand points that lack ``columns``, naming the step that makes them.
+
+    Parameters
+    ----------
+    columns
+        The column or columns missing.
+    made_by
+        The function whose output has them (the hint says to run it first).
+    """
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    return InputDataError(
+        f"人口の点（需要点）に列 {'、'.join(cols)} がありません",
+        en=f"demand points lack column{'s' if len(cols) > 1 else ''} {', '.join(map(repr, cols))}",
+        hint=f"先に {made_by} を実行して、その結果の点を使ってください", hint_en=f"run {made_by} first",
+    )
 
 
 def _xy(gdf: gpd.GeoDataFrame, crs: str, what: str) -> np.ndarray:
     if gdf.crs is None:
-        msg = f"{what} have no CRS; set one (EPSG:4326 for longitude/latitude)"
-        raise InputDataError(msg)
+        what_ja = {"origins": "出発地", "facilities": "施設"}.get(what, what)
+        msg = f"{what_ja}のデータに座標系がありません"
+        raise InputDataError(
+            msg, en=f"{what} have no CRS",
+            hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
+        )
     g = gdf.geometry.to_crs(crs)
     if len(g) and not (g.geom_type == "Point").all():
         g = g.representative_point()

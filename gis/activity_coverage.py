@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gis import kinds as _kinds
-from gis.access import DistanceEngine, check_threshold
+from gis.access import DistanceEngine, check_threshold, missing_columns_error
 from gis.errors import InputDataError
 from gis.schema import TIER_TABLE_LABELS as _TIER_BASE_LABELS
 from gis.tiers import CityProfile
@@ -56,7 +56,7 @@ def target_group(key: str) -> TargetGroup:
     if key not in TARGET_GROUPS:
         known = "、".join(f"{k}（{g.label}）" for k, g in TARGET_GROUPS.items())
         msg = f"対象 {key!r} はありません。次のいずれかを指定してください: {known}"
-        raise InputDataError(msg, feature="target")
+        raise InputDataError(msg, en=f"no target group {key!r}; give one of: {known}", feature="target")
     return TARGET_GROUPS[key]
 
 
@@ -118,7 +118,13 @@ def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None
     group = target_group(target)
     if share is not None and not (0.0 <= float(share) <= 1.0):
         msg = f"対象の比率は 0〜1 で指定してください（{share!r} が渡されました）"
-        raise InputDataError(msg, feature="share", hint="例: 子ども（0〜14歳）なら 0.11")
+        raise InputDataError(
+            msg,
+            en=f"the target share must be between 0 and 1 (got {share!r})",
+            feature="share",
+            hint="例: 子ども（0〜14歳）なら 0.11",
+            hint_en="e.g. 0.11 for children (0–14)",
+        )
     areas = small_areas.reset_index(drop=True)
     ids = areas["area_id"].astype(str).to_numpy()
     pop = pd.to_numeric(areas["population"], errors="coerce").astype(float)
@@ -136,7 +142,13 @@ def target_counts(small_areas: pd.DataFrame, *, target: str, share: float | None
                f"人口に対する{group.label}の比率を指定してください")
         hint = "例: --share 0.11（CLI）、share=0.11（API）" + (
             "。または tsunagu import age-table で年齢別人口を取り込んでください" if group.column else "")
-        raise InputDataError(msg, feature="share", hint=hint)
+        raise InputDataError(
+            msg,
+            en=f"the workspace has no counts of the target group {group.key} (e.g. {names}); give its share of the population",
+            feature="share",
+            hint=hint,
+            hint_en="e.g. --share 0.11 (CLI), share=0.11 (API)" + ("; or import age counts with tsunagu import age-table" if group.column else ""),
+        )
     counts = pd.Series(np.where(missing, pop * (share or 0.0), known), index=ids, dtype=float)
     n_est = int(missing.sum())
     column = group.column if n_est < len(areas) else None
@@ -158,8 +170,12 @@ def target_weights(demand: pd.DataFrame, counts: TargetCounts) -> np.ndarray:
     per_area = demand["area_id"].astype(str).map(counts.counts)
     if per_area.isna().any():
         first = demand.loc[per_area.isna(), "area_id"].iloc[0]
-        msg = f"demand point area {first!r} has no target-group count"
-        raise InputDataError(msg, feature=str(first), hint="build demand and counts from the same innermost areas")
+        msg = f"需要点のある地域「{first}」に、対象の人数がありません"
+        raise InputDataError(
+            msg, en=f"demand point area {first!r} has no target-group count", feature=str(first),
+            hint="需要点と対象の人数は、同じいちばん内側の地域から作ってください",
+            hint_en="build demand and counts from the same innermost areas",
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(area_pop > 0, pop / area_pop, 0.0) * per_area.to_numpy(dtype=float)
     return w
@@ -199,14 +215,20 @@ def check_kind_thresholds(thresholds_m: Mapping[str, float]) -> dict[str, float]
     """Validate a threshold per resource kind (known kind, positive finite metres); return them in the given order."""
     if not thresholds_m:
         msg = "対象の種別を1つ以上指定してください"
-        raise InputDataError(msg, feature="kinds", hint="例: --kinds kodomo_shokudo（種別の一覧は tsunagu kinds）")
+        raise InputDataError(
+            msg,
+            en="give at least one kind",
+            feature="kinds",
+            hint="例: --kinds kodomo_shokudo（種別の一覧は tsunagu kinds）",
+            hint_en="e.g. --kinds kodomo_shokudo (tsunagu kinds lists the kinds)",
+        )
     known = _kinds.resource_kinds()
     out = {}
     for kind, t in thresholds_m.items():
         if kind not in known:
             msg = f"種別 {kind!r} はありません（種別の一覧は tsunagu kinds）"
-            raise InputDataError(msg, feature="kinds")
-        out[kind] = check_threshold(t, what=f"{known[kind].label} walking threshold")
+            raise InputDataError(msg, en=f"no kind {kind!r} (tsunagu kinds lists the kinds)", feature="kinds")
+        out[kind] = check_threshold(t, what=f"{known[kind].label}まで歩く距離", what_en=f"{known[kind].label} walking threshold")
     return out
 
 
@@ -244,12 +266,15 @@ def activity_coverage(
     thresholds = check_kind_thresholds(thresholds_m)
     for col in ("area_id", "population"):
         if col not in demand.columns:
-            msg = f"demand points lack column {col!r}"
-            raise InputDataError(msg, hint="build them with gis.demand.demand_points")
+            raise missing_columns_error(col)
     target = np.asarray(target, dtype=float)
     if target.shape != (len(demand),):
-        msg = f"target has {target.shape} values for {len(demand)} demand points"
-        raise InputDataError(msg, hint="compute it with gis.activity_coverage.target_weights")
+        msg = f"対象の重み（target）の数 {target.shape} が需要点の数 {len(demand)} と合いません"
+        raise InputDataError(
+            msg, en=f"target has {target.shape} values for {len(demand)} demand points",
+            hint="gis.activity_coverage.target_weights で求めてください",
+            hint_en="compute it with gis.activity_coverage.target_weights",
+        )
     labels = _kinds.resource_labels()
     out = demand.copy()
     out["target"] = target
@@ -296,9 +321,15 @@ def innermost_chain(areas: pd.DataFrame, profile: CityProfile) -> dict[str, pd.S
         bad = mapped.isna() | ~mapped.astype(str).isin(outer_ids)
         if bad.any():
             first = cur[bad].iloc[0]
-            msg = (f"{int(bad.sum())} {profile.level(inner).label} areas have no parent in "
-                   f"{profile.level(outer).label} (e.g. {first}); the tier table would not reconcile")
-            raise InputDataError(msg, feature=str(first), hint="rebuild the tiers (tsunagu demo / import tier) so every area has a parent")
+            msg = (f"{profile.level(inner).label}のうち {int(bad.sum())} 地域が、どの{profile.level(outer).label}にも"
+                   f"入っていません（例: {first}）。このままでは層ごとの合計が合いません")
+            raise InputDataError(
+                msg, en=f"{int(bad.sum())} {profile.level(inner).label} areas have no parent in "
+                f"{profile.level(outer).label} (e.g. {first}); the tier table would not reconcile",
+                feature=str(first),
+                hint="どの地域にも親の地域があるように、層を作り直してください（tsunagu demo / import tier）",
+                hint_en="rebuild the tiers (tsunagu demo / import tier) so every area has a parent",
+            )
         cur = mapped.astype(str)
         chain[outer] = cur
     return chain
@@ -334,9 +365,14 @@ def tier_sums(area_ids: Sequence[str], values: Mapping[str, np.ndarray], areas: 
     base_ids = chain[profile.base.key].index
     unknown = ~pts["area_id"].isin(base_ids)
     if unknown.any():
-        msg = (f"{int(unknown.sum())} demand points lie in areas that are not {profile.base.label} areas "
-               f"(e.g. {pts.loc[unknown, 'area_id'].iloc[0]})")
-        raise InputDataError(msg, hint="build demand points from the workspace's innermost areas")
+        example = pts.loc[unknown, "area_id"].iloc[0]
+        msg = f"需要点のうち {int(unknown.sum())} 点が、{profile.base.label}ではない地域にあります（例: {example}）"
+        raise InputDataError(
+            msg, en=f"{int(unknown.sum())} demand points lie in areas that are not {profile.base.label} areas "
+            f"(e.g. {example})",
+            hint="需要点はワークスペースのいちばん内側の地域から作ってください",
+            hint_en="build demand points from the workspace's innermost areas",
+        )
     base_sums = pts.groupby("area_id")[cols].sum()
     base_sums = base_sums.reindex(base_ids, fill_value=0.0)
     meta = areas.assign(area_id=areas["area_id"].astype(str)).set_index(["level", "area_id"])
@@ -420,8 +456,7 @@ def coverage_by_tier(
     thresholds = points.attrs.get("thresholds_m") or {}
     for col in ("area_id", "population", "target", "covered"):
         if col not in points.columns:
-            msg = f"demand points lack column {col!r}"
-            raise InputDataError(msg, hint="run gis.activity_coverage.activity_coverage first")
+            raise missing_columns_error(col, made_by="gis.activity_coverage.activity_coverage")
     target = points["target"].to_numpy(dtype=float)
     values = {"population": points["population"].to_numpy(dtype=float), "target": target}
     if len(thresholds) > 1:

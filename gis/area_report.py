@@ -258,10 +258,21 @@ def area_reports(
     if level not in profile.keys:
         known = "、".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         msg = f"階層 {level!r} はこの市区町村の圏域にありません（あるもの: {known}）"
-        raise InputDataError(msg, feature=level, hint=f"--level {profile.keys[1]} のように指定してください")
+        raise InputDataError(
+            msg,
+            en=f"the city has no tier level {level!r} (levels: {known})",
+            feature=level,
+            hint=f"--level {profile.keys[1]} のように指定してください",
+            hint_en=f"e.g. --level {profile.keys[1]}",
+        )
     if not salon_tables:
         msg = "サロンの徒歩圏の表がありません"
-        raise InputDataError(msg, hint="gis.salons.coverage_by_tier の結果を1つ以上渡してください")
+        raise InputDataError(
+            msg,
+            en="no salon walking-coverage table",
+            hint="gis.salons.coverage_by_tier の結果を1つ以上渡してください",
+            hint_en="pass one or more results of gis.salons.coverage_by_tier",
+        )
     lv = profile.level(level)
     mine = areas[areas["level"] == level].copy()
     mine["area_id"] = mine["area_id"].astype(str)
@@ -273,7 +284,13 @@ def area_reports(
             listing = "、".join(f"{a}（{n}）" for a, n in list(zip(mine["area_id"], mine["name"]))[:20])
             listing += "…" if len(mine) > 20 else ""
             msg = f"{lv.label}に地域ID {missing[0]!r} はありません（あるもの: {listing}）"
-            raise InputDataError(msg, feature=missing[0], hint="地域IDは tsunagu report --level でも一覧できます")
+            raise InputDataError(
+                msg,
+                en=f"no area ID {missing[0]!r} in {lv.key} (IDs: {listing})",
+                feature=missing[0],
+                hint="地域IDは tsunagu report --level でも一覧できます",
+                hint_en="tsunagu report --level lists the area IDs too",
+            )
         mine = mine.set_index("area_id").loc[wanted].reset_index()
     ctx = _Context(areas=areas, profile=profile, city_code=city_code, city_name=city_name, salon_tables=salon_tables,
                    resources=resources, shopping_table=shopping_table, shopping_method=shopping_method,
@@ -308,13 +325,25 @@ def catchment_report(
     ids = [str(a) for a in (station.get("area_ids") or [])]
     if not ids:
         msg = f"拠点 {station.get('name')} に担当する地域が割り当てられていません"
-        raise InputDataError(msg, feature=str(station.get("station_id")), hint="拠点に担当地域（area_ids）を割り当ててください")
+        raise InputDataError(
+            msg,
+            en=f"station {station.get('name')} has no areas assigned",
+            feature=str(station.get("station_id")),
+            hint="拠点に担当地域（area_ids）を割り当ててください",
+            hint_en="assign the station its areas (area_ids)",
+        )
     levels = areas.assign(area_id=areas["area_id"].astype(str))
     found = levels[levels["area_id"].isin(ids)]
     keys = list(dict.fromkeys(found["level"]))
     if len(keys) != 1 or len(found) != len(set(ids)):
         msg = f"拠点 {station.get('name')} の担当地域は1つの階層の地域IDでなければなりません（{'、'.join(ids[:5])}…）"
-        raise InputDataError(msg, feature=str(station.get("station_id")), hint="担当地域を同じ階層の地域で指定してください")
+        raise InputDataError(
+            msg,
+            en=f"the areas of station {station.get('name')} must be area IDs of one tier level ({', '.join(ids[:5])} ...)",
+            feature=str(station.get("station_id")),
+            hint="担当地域を同じ階層の地域で指定してください",
+            hint_en="give areas of one level",
+        )
     ctx = _Context(areas=areas, profile=profile, city_code=city_code, city_name=city_name, salon_tables=salon_tables,
                    resources=resources, shopping_table=shopping_table, shopping_method=shopping_method,
                    shopping_missing=shopping_missing, households=households, household_k=household_k,

@@ -76,15 +76,22 @@ def _expand(ids: list[str], anc: pd.DataFrame, profile: CityProfile) -> tuple[li
 
 def _stations(stations: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if stations is None or len(stations) == 0:
-        msg = "no stations to assign areas to"
-        raise InputDataError(msg, hint="import stations (tsunagu import stations) or run tsunagu demo for sample stations")
+        msg = "地域を割り当てる拠点がありません"
+        raise InputDataError(
+            msg, en="no stations to assign areas to",
+            hint="拠点を取り込む（tsunagu import stations）か、tsunagu demo で見本の拠点を入れてください",
+            hint_en="import stations (tsunagu import stations) or run tsunagu demo for sample stations",
+        )
     if stations.crs is None:
-        msg = "the station layer has no CRS"
-        raise InputDataError(msg, hint="set one (EPSG:4326 for longitude/latitude)")
+        msg = "拠点のレイヤーに座標系がありません"
+        raise InputDataError(
+            msg, en="the station layer has no CRS",
+            hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
+        )
     st = stations.to_crs(STORAGE_CRS).reset_index(drop=True)
     if "station_id" not in st.columns:
-        msg = "stations lack a station_id column"
-        raise InputDataError(msg)
+        msg = "拠点に station_id（拠点ID）の列がありません"
+        raise InputDataError(msg, en="stations lack a station_id column")
     if "name" not in st.columns:
         st["name"] = st["station_id"]
     return st
@@ -134,13 +141,20 @@ def assign_catchments(
         ``station_id``, or None), ``notes`` (Japanese), ``labels``.
     """
     if by not in ("given", "nearest"):
-        msg = f"by must be 'given' or 'nearest', got {by!r}"
-        raise InputDataError(msg, hint="'given' uses the stations' assigned areas; 'nearest' the travel distance")
+        msg = f"割り当て方（by）は 'given' か 'nearest' にしてください（指定は「{by}」）"
+        raise InputDataError(
+            msg, en=f"by must be 'given' or 'nearest', got {by!r}",
+            hint="'given' は拠点ごとに決めた担当地域、'nearest' は移動距離のいちばん近い拠点です",
+            hint_en="'given' uses the stations' assigned areas; 'nearest' the travel distance",
+        )
     st = _stations(stations)
     base = areas[areas["level"] == profile.base.key].to_crs(STORAGE_CRS).reset_index(drop=True)
     if len(base) == 0:
-        msg = f"no areas of the innermost level {profile.base.key!r}"
-        raise InputDataError(msg, hint="import the census small areas first")
+        msg = f"いちばん内側の層「{profile.base.label}」の地域がありません"
+        raise InputDataError(
+            msg, en=f"no areas of the innermost level {profile.base.key!r}",
+            hint="先に国勢調査の小地域を取り込んでください", hint_en="import the census small areas first",
+        )
     names = dict(zip(st["station_id"].astype(str), st["name"].astype(str)))
     out = gpd.GeoDataFrame(
         {"area_id": base["area_id"].astype(str), "name": base["name"].astype(str)},
@@ -185,8 +199,12 @@ def assign_catchments(
             points["station_id"] = points["area_id"].astype(str).map(dict(zip(out["area_id"], out["station_id"])))
     else:
         if engine is None:
-            msg = "assigning areas to the nearest station needs a distance engine"
-            raise InputDataError(msg, hint="pass engine=StraightLineEngine(crs=...) or a network engine")
+            msg = "地域をいちばん近い拠点に割り当てるには、距離の計算方法（distance engine）が必要です"
+            raise InputDataError(
+                msg, en="assigning areas to the nearest station needs a distance engine",
+                hint="engine=StraightLineEngine(crs=...) か道路網の計算方法を指定してください",
+                hint_en="pass engine=StraightLineEngine(crs=...) or a network engine",
+            )
         out["claimed_by"] = [[] for _ in range(len(out))]
         if demand is None:
             origins = gpd.GeoDataFrame(geometry=base.to_crs(measuring_crs(base)).representative_point().to_crs(STORAGE_CRS).values,
@@ -240,8 +258,13 @@ def _uncovered_values(uncovered: pd.DataFrame, column: str | None) -> tuple[pd.D
                 column = c
                 break
     if column is None or column not in uncovered.columns:
-        msg = f"the uncovered-elderly table has no column {column or 'uncovered_elderly / remaining / refugees'!r}"
-        raise InputDataError(msg, hint="give a salon-coverage or shopping-refugee point table and its column name")
+        wanted = column or "uncovered_elderly / remaining / refugees"
+        msg = f"届いていない高齢者の表に列「{wanted}」がありません"
+        raise InputDataError(
+            msg, en=f"the uncovered-elderly table has no column {wanted!r}",
+            hint="サロンの到達状況か買い物困難者の点の表と、その列名を指定してください",
+            hint_en="give a salon-coverage or shopping-refugee point table and its column name",
+        )
     return uncovered, column
 
 
@@ -304,13 +327,18 @@ def station_workload(
     if uncovered is not None:
         unc, col = _uncovered_values(uncovered, uncovered_column)
         if points is None:
-            msg = "uncovered elderly are counted per demand point: give the demand points too"
-            raise InputDataError(msg)
+            msg = "届いていない高齢者は需要点ごとに数えます。需要点も指定してください"
+            raise InputDataError(
+                msg,
+                en="uncovered elderly are counted per demand point: give the demand points too",
+            )
         key = "point_id" if "point_id" in unc.columns and "point_id" in points.columns else None
         if key is None:
             if len(unc) != len(points):
-                msg = "the uncovered-elderly table has no point_id and a different number of rows than the demand"
-                raise InputDataError(msg)
+                msg = "届いていない高齢者の表に point_id の列がなく、行数も需要点の数と違います"
+                raise InputDataError(
+                    msg, en="the uncovered-elderly table has no point_id and a different number of rows than the demand"
+                )
             values = pd.to_numeric(unc[col], errors="coerce").to_numpy(dtype=float)
         else:
             values = points[key].map(unc.set_index(key)[col]).astype(float).fillna(0.0).to_numpy()

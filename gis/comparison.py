@@ -64,11 +64,19 @@ def compare_tables(base: pd.DataFrame, scenario: pd.DataFrame, *, keys: list[str
     """
     keys = list(keys) if keys else table_keys(base)
     if not keys or not all(k in scenario.columns for k in keys):
-        raise InputDataError("比べる表に地域を表す列（地域ID など）がありません", hint="同じ分析の同じ表どうしを比べてください")
+        raise InputDataError(
+            "比べる表に地域を表す列（地域ID など）がありません",
+            en="the tables compared have no area column (area ID ...)",
+            hint="同じ分析の同じ表どうしを比べてください",
+            hint_en="compare the same table of the same analysis",
+        )
     for what, frame in (("基準", base), ("比較", scenario)):
         dup = frame[keys].astype(str).duplicated()
         if dup.any():
-            raise InputDataError(f"{what}の表で地域が重複しています（{', '.join(keys)}）")
+            raise InputDataError(
+                f"{what}の表で地域が重複しています（{', '.join(keys)}）",
+                en=f"areas repeat in the {what} table ({', '.join(keys)})",
+            )
     numeric = [c for c in base.columns if c not in keys and c in scenario.columns
                and pd.api.types.is_numeric_dtype(base[c]) and pd.api.types.is_numeric_dtype(scenario[c])
                and not pd.api.types.is_bool_dtype(base[c])]
@@ -115,7 +123,10 @@ def area_changes(compared: pd.DataFrame, *, indicator: str | None = None, more_i
     if indicator is None:
         found = main_indicator(compared.attrs.get("indicators", []))
         if found is None:
-            raise InputDataError("この表には主な指標（未カバーの65歳以上など）がありません")
+            raise InputDataError(
+                "この表には主な指標（未カバーの65歳以上など）がありません",
+                en="this table has no headline figure (uncovered 65+ ...)",
+            )
         indicator, more_is_better = found
     if more_is_better is None:
         more_is_better = True
@@ -143,8 +154,12 @@ def compare_results(base_tables: Mapping[str, pd.DataFrame], scenario_tables: Ma
             continue
         out[name] = compare_tables(table, other)
     if not out:
-        raise InputDataError("二つの結果に、地域ごとに比べられる共通の表がありません",
-                             hint="同じ分析（例: salon-gaps どうし）の結果を比べてください")
+        raise InputDataError(
+            "二つの結果に、地域ごとに比べられる共通の表がありません",
+            en="the two results share no table that can be compared area by area",
+            hint="同じ分析（例: salon-gaps どうし）の結果を比べてください",
+            hint_en="compare results of the same analysis (e.g. salon-gaps with salon-gaps)",
+        )
     return out
 
 

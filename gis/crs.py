@@ -6,6 +6,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gis.errors import InputDataError
+
 #: CRS every layer is stored and served in.
 STORAGE_CRS = "EPSG:4326"
 
@@ -44,8 +46,12 @@ def plane_rectangular_crs(municipality_code: str) -> str:
     """
     pref = str(municipality_code).strip()[:2]
     if pref not in _PREFECTURE_ZONE:
-        msg = f"unknown prefecture code {pref!r} in {municipality_code!r}; give a JIS code such as 33209"
-        raise ValueError(msg)
+        msg = f"市区町村コード「{municipality_code}」の上2桁（都道府県コード「{pref}」）が都道府県を表していません"
+        raise InputDataError(
+            msg, en=f"unknown prefecture code {pref!r} in {municipality_code!r}",
+            hint="5桁の全国地方公共団体コードを指定してください（例: 高梁市は 33209）",
+            hint_en="give a JIS code such as 33209",
+        )
     return f"EPSG:{6668 + _PREFECTURE_ZONE[pref]}"
 
 
@@ -69,8 +75,11 @@ def measuring_crs(gdf: gpd.GeoDataFrame, *, municipality_code: str | None = None
 def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``gdf`` in the storage CRS (EPSG:4326)."""
     if gdf.crs is None:
-        msg = "layer has no CRS; set one (EPSG:4326 for longitude/latitude) before storing it"
-        raise ValueError(msg)
+        msg = "レイヤーに座標系がないので保存できません"
+        raise InputDataError(
+            msg, en="the layer has no CRS, so it cannot be stored",
+            hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
+        )
     return gdf.to_crs(STORAGE_CRS)
 
 

@@ -30,21 +30,28 @@ def _elderly_counts(areas: pd.DataFrame, elderly_share) -> tuple[pd.Series, pd.S
         missing = areas.loc[estimated, "name"].head(5).tolist()
         msg = (f"65歳以上人口が不明な地域があります（{len(estimated[estimated])} 地域: {'、'.join(missing)} …）")
         raise InputDataError(
-            msg,
-            hint="import an e-Stat age table (tsunagu import age-table) or give a 65+ share "
+            msg, en=f"65+ population unknown in {len(estimated[estimated])} areas: {', '.join(missing)} ...",
+            hint="e-Stat の年齢別人口の表を取り込む（tsunagu import age-table）か、65歳以上の割合を指定してください"
+            "（例: --elderly-share 0.41。高梁市 2020年国勢調査 11,925 / 29,072）",
+            hint_en="import an e-Stat age table (tsunagu import age-table) or give a 65+ share "
             "(e.g. --elderly-share 0.41: 高梁市 2020 census 11,925 / 29,072)",
         )
     if isinstance(elderly_share, Mapping):
         share = areas["area_id"].map(elderly_share)
         if share[estimated].isna().any():
             first = areas.loc[estimated & share.isna(), "area_id"].iloc[0]
-            msg = f"no 65+ share given for area {first}"
-            raise InputDataError(msg, feature=str(first), hint="give a share for every area without an age table")
+            msg = f"地域 {first} の65歳以上の割合が指定されていません"
+            raise InputDataError(
+                msg, en=f"no 65+ share given for area {first}", feature=str(first),
+                hint="年齢別の表がない地域には、すべて割合を指定してください",
+                hint_en="give a share for every area without an age table",
+            )
     else:
         share = pd.Series(float(elderly_share), index=areas.index)
     if ((share[estimated] < 0) | (share[estimated] > 1)).any():
-        msg = f"a 65+ share must be between 0 and 1, got {share[estimated].min()}–{share[estimated].max()}"
-        raise InputDataError(msg)
+        low, high = share[estimated].min(), share[estimated].max()
+        msg = f"65歳以上の割合は 0〜1 にしてください（指定は {low}〜{high}）"
+        raise InputDataError(msg, en=f"a 65+ share must be between 0 and 1, got {low}–{high}")
     pop = areas["population"].astype(float)
     counts = pd.Series(np.where(estimated, (pop * share).round(), np.asarray(known, dtype=float)), index=areas.index)
     n = int(estimated.sum())
@@ -99,16 +106,21 @@ def demand_points(
     """
     if cell_size_m <= 0:
         msg = f"メッシュの大きさは正の数で指定してください（{cell_size_m} が渡されました）"
-        raise InputDataError(msg)
+        raise InputDataError(msg, en=f"the mesh cell size must be a positive number (got {cell_size_m})")
     if clip not in ("boundary", "all"):
         msg = f"clip は 'boundary' か 'all' を指定してください（{clip!r} が渡されました）"
-        raise InputDataError(msg)
+        raise InputDataError(msg, en=f"clip must be 'boundary' or 'all' (got {clip!r})")
     areas = small_areas.reset_index(drop=True)
     if areas["population"].isna().any():
         first = areas.loc[areas["population"].isna(), "name"].iloc[0]
         msg = f"{first} の人口が分かりません"
-        raise InputDataError(msg, feature=str(first),
-                             hint="人口の配分には、すべての小地域に国勢調査の人口が要ります")
+        raise InputDataError(
+            msg,
+            en=f"the population of {first} is unknown",
+            feature=str(first),
+            hint="人口の配分には、すべての小地域に国勢調査の人口が要ります",
+            hint_en="placing people needs the census population of every small area",
+        )
     elderly, estimated, note = _elderly_counts(areas, elderly_share)
     proj = areas.to_crs(crs)
     bpts = None

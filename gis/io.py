@@ -95,17 +95,26 @@ def read_vector(
     try:
         gdf = pyogrio.read_dataframe(target, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio raises several error classes (DataSourceError, DataLayerError ...)
-        msg = f"could not read the file as a map layer ({_short(exc)})"
+        msg = f"地図のレイヤーとして読めませんでした（{_short(exc)}）"
         raise InputDataError(
-            msg, source=source,
-            hint="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
+            msg, en=f"could not read the file as a map layer ({_short(exc)})", source=source,
+            hint="GeoJSON・TopoJSON・GeoPackage、または .shp・.shx・.dbf・.prj をまとめた zip（シェープファイル）を指定してください",
+            hint_en="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
         ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
-        msg = "the file has no geometry column; it is a table, not a map layer"
-        raise InputDataError(msg, source=source, hint="use a table upload (CSV/Excel with 緯度/経度 columns)")
+        msg = "位置（図形）の列がありません。地図のレイヤーではなく表のファイルです"
+        raise InputDataError(
+            msg, en="the file has no geometry column; it is a table, not a map layer", source=source,
+            hint="表として取り込んでください（緯度・経度の列がある CSV・Excel）",
+            hint_en="use a table upload (CSV/Excel with 緯度/経度 columns)",
+        )
     if len(gdf) == 0:
-        msg = "the layer has no features"
-        raise InputDataError(msg, source=source, hint="check that the right file or layer was exported")
+        msg = "レイヤーに地物が1つもありません"
+        raise InputDataError(
+            msg, en="the layer has no features", source=source,
+            hint="書き出したファイル・レイヤーが正しいか確かめてください",
+            hint_en="check that the right file or layer was exported",
+        )
     gdf = gdf.reset_index(drop=True)
     gdf.attrs = {}
     labels = _feature_labels(gdf)
@@ -114,8 +123,12 @@ def read_vector(
         try:
             gdf = gdf.set_crs(crs, allow_override=True)
         except Exception as exc:
-            msg = f"{crs!r} is not a CRS GDAL knows ({_short(exc)})"
-            raise InputDataError(msg, source=source, hint="give an EPSG code such as 'EPSG:6673'") from exc
+            msg = f"座標系「{crs}」は知られていない座標系です（{_short(exc)}）"
+            raise InputDataError(
+                msg, en=f"{crs!r} is not a CRS GDAL knows ({_short(exc)})", source=source,
+                hint="「EPSG:6673」のような EPSG コードで指定してください",
+                hint_en="give an EPSG code such as 'EPSG:6673'",
+            ) from exc
     gdf = _check_crs(gdf, source, labels, declared=crs is not None or _declares_crs(target))
     gdf, repaired = _check_validity(gdf, source, labels, repair=repair)
     gdf = gdf.to_crs(STORAGE_CRS)
@@ -126,14 +139,26 @@ def read_vector(
 
 def _check_file(path: Path, source: str) -> None:
     if not path.exists():
-        msg = f"file not found at {path}"
-        raise InputDataError(msg, source=source, hint="check the path or upload the file again")
+        msg = f"ファイルが見つかりません（{path}）"
+        raise InputDataError(
+            msg, en=f"file not found at {path}", source=source,
+            hint="場所（パス）を確かめるか、もう一度アップロードしてください",
+            hint_en="check the path or upload the file again",
+        )
     if path.is_dir():
-        msg = f"{path} is a folder, not a file"
-        raise InputDataError(msg, source=source, hint="give the file itself (zip a Shapefile's parts)")
+        msg = f"{path} はフォルダーで、ファイルではありません"
+        raise InputDataError(
+            msg, en=f"{path} is a folder, not a file", source=source,
+            hint="ファイルそのものを指定してください（シェープファイルは構成ファイルを zip にまとめて）",
+            hint_en="give the file itself (zip a Shapefile's parts)",
+        )
     if path.stat().st_size == 0:
-        msg = "the file is empty (0 bytes)"
-        raise InputDataError(msg, source=source, hint="the upload or export may have failed; export it again")
+        msg = "ファイルが空です（0 バイト）"
+        raise InputDataError(
+            msg, en="the file is empty (0 bytes)", source=source,
+            hint="アップロードか書き出しに失敗したようです。もう一度書き出してください",
+            hint_en="the upload or export may have failed; export it again",
+        )
 
 
 def _gdal_target(path: Path, source: str, layer: str | None) -> tuple[str, str | None]:
@@ -144,22 +169,29 @@ def _gdal_target(path: Path, source: str, layer: str | None) -> tuple[str, str |
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(target)]
     except Exception as exc:
-        msg = f"could not read the file as a map layer ({_short(exc)})"
+        msg = f"地図のレイヤーとして読めませんでした（{_short(exc)}）"
         raise InputDataError(
-            msg, source=source,
-            hint="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
+            msg, en=f"could not read the file as a map layer ({_short(exc)})", source=source,
+            hint="GeoJSON・TopoJSON・GeoPackage、または .shp・.shx・.dbf・.prj をまとめた zip（シェープファイル）を指定してください",
+            hint_en="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
         ) from exc
     if not layers:
-        msg = "the file holds no layer"
-        raise InputDataError(msg, source=source)
+        msg = "ファイルにレイヤーがありません"
+        raise InputDataError(msg, en="the file holds no layer", source=source)
     if layer is None:
         if len(layers) > 1:
-            msg = f"the file holds {len(layers)} layers: {', '.join(layers)}"
-            raise InputDataError(msg, source=source, hint="choose one of them (layer=...)")
+            msg = f"ファイルに {len(layers)} 個のレイヤーがあります: {'、'.join(layers)}"
+            raise InputDataError(
+                msg, en=f"the file holds {len(layers)} layers: {', '.join(layers)}", source=source,
+                hint="どれか1つを選んでください（layer=...）", hint_en="choose one of them (layer=...)",
+            )
         return target, None
     if layer not in layers:
-        msg = f"no layer {layer!r} in the file; its layers are {', '.join(layers)}"
-        raise InputDataError(msg, source=source, hint="choose one of those layers")
+        msg = f"レイヤー「{layer}」はファイルにありません。あるのは {'、'.join(layers)} です"
+        raise InputDataError(
+            msg, en=f"no layer {layer!r} in the file; its layers are {', '.join(layers)}", source=source,
+            hint="この中から選んでください", hint_en="choose one of those layers",
+        )
     return target, layer
 
 
@@ -168,20 +200,30 @@ def _zip_target(path: Path, source: str) -> str:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
     except zipfile.BadZipFile as exc:
-        msg = "the file ends in .zip but is not a readable zip archive"
-        raise InputDataError(msg, source=source, hint="zip the layer again and re-upload") from exc
+        msg = "名前は .zip ですが、zip ファイルとして読めません"
+        raise InputDataError(
+            msg, en="the file ends in .zip but is not a readable zip archive", source=source,
+            hint="レイヤーを zip にまとめ直して、もう一度アップロードしてください",
+            hint_en="zip the layer again and re-upload",
+        ) from exc
     preferred = (".shp", ".gpkg", ".geojson", ".json", ".topojson", ".kml", ".gml")
     for suffix in preferred:
         found = sorted(n for n in names if n.lower().endswith(suffix))
         if len(found) > 1 and suffix == ".shp":
-            msg = f"the zip holds {len(found)} Shapefiles: {', '.join(found)}"
-            raise InputDataError(msg, source=source, hint="zip one layer per file")
+            msg = f"zip にシェープファイルが {len(found)} 個入っています: {'、'.join(found)}"
+            raise InputDataError(
+                msg, en=f"the zip holds {len(found)} Shapefiles: {', '.join(found)}", source=source,
+                hint="1つの zip には1つのレイヤーだけを入れてください", hint_en="zip one layer per file",
+            )
         if found:
             return f"/vsizip/{path}/{found[0]}"
     listing = ", ".join(names[:10]) or "nothing"
-    msg = f"the zip holds no readable map layer (found {listing})"
+    listing_ja = "、".join(names[:10]) or "なし"
+    msg = f"zip の中に読める地図のレイヤーがありません（中身: {listing_ja}）"
     raise InputDataError(
-        msg, source=source, hint="a zipped Shapefile needs the .shp, .shx, .dbf and .prj files inside"
+        msg, en=f"the zip holds no readable map layer (found {listing})", source=source,
+        hint="シェープファイルの zip には .shp・.shx・.dbf・.prj の4つを入れてください",
+        hint_en="a zipped Shapefile needs the .shp, .shx, .dbf and .prj files inside",
     )
 
 
@@ -206,8 +248,13 @@ def _check_missing_geometry(
         return gdf, labels, []
     if not drop or missing.all():
         first = int(np.argmax(missing))
-        msg = f"the feature has no geometry ({int(missing.sum())} of {len(gdf)} features have none)"
-        raise InputDataError(msg, source=source, feature=labels[first], hint="draw or geocode it, or remove it")
+        msg = f"地物に位置（図形）がありません（{len(gdf)} 件中 {int(missing.sum())} 件）"
+        raise InputDataError(
+            msg, en=f"the feature has no geometry ({int(missing.sum())} of {len(gdf)} features have none)",
+            source=source, feature=labels[first],
+            hint="図形を描くか住所から位置を付けるか、その地物を削除してください",
+            hint_en="draw or geocode it, or remove it",
+        )
     dropped = [lab for lab, m in zip(labels, missing) if m]
     keep = ~missing
     return gdf[keep].reset_index(drop=True), [lab for lab, k in zip(labels, keep) if k], dropped
@@ -237,14 +284,20 @@ def _check_crs(gdf: gpd.GeoDataFrame, source: str, labels: list[str], *, declare
     if geographic and beyond.any():
         first = int(np.argmax(beyond))
         x, y = b[first, 0], b[first, 1]
-        said = ("carries no CRS" if gdf.crs is None or not declared else f"is labelled {gdf.crs.to_string()} (longitude/latitude)")
+        unlabelled = gdf.crs is None or not declared
+        said = "carries no CRS" if unlabelled else f"is labelled {gdf.crs.to_string()} (longitude/latitude)"
+        said_ja = "座標系の指定がありません" if unlabelled else f"座標系は {gdf.crs.to_string()}（経度・緯度）となっています"
         msg = (
-            f"the layer {said} but its coordinates ({x:.1f}, {y:.1f}) are far outside ±180/±90: "
-            "they look like projected metres"
+            f"レイヤーの{said_ja}が、座標（{x:.1f}, {y:.1f}）が経度 ±180・緯度 ±90 の範囲を大きく外れています。"
+            "メートル単位の平面直角座標のようです"
         )
         raise InputDataError(
             msg, source=source, feature=labels[first],
-            hint="give the layer's real CRS, usually a JGD2011 plane-rectangular zone EPSG:6669–6687 "
+            en=f"the layer {said} but its coordinates ({x:.1f}, {y:.1f}) are far outside ±180/±90: "
+            "they look like projected metres",
+            hint="レイヤーの本当の座標系を指定してください。ふつうは JGD2011 平面直角座標系 EPSG:6669〜6687 です"
+            "（岡山県なら crs='EPSG:6673'）。または .prj 付きで書き出し直してください",
+            hint_en="give the layer's real CRS, usually a JGD2011 plane-rectangular zone EPSG:6669–6687 "
             "(e.g. crs='EPSG:6673' for 岡山県), or re-export it with its .prj",
         )
     if gdf.crs is None:
@@ -259,12 +312,15 @@ def _check_swapped(gdf: gpd.GeoDataFrame, source: str, labels: list[str]) -> Non
     if swapped.sum() > len(gdf) / 2 and swapped.sum() > in_japan.sum():
         first = int(np.argmax(swapped))
         msg = (
-            f"longitude and latitude look swapped: {int(swapped.sum())} of {len(gdf)} features have "
-            f"x in Japan's latitude range and y in its longitude range (first: x={x[first]:.4f}, y={y[first]:.4f})"
+            f"経度と緯度が入れ替わっているようです: {len(gdf)} 件中 {int(swapped.sum())} 件で、x が日本の緯度の範囲、"
+            f"y が日本の経度の範囲にあります（最初の地物: x={x[first]:.4f}, y={y[first]:.4f}）"
         )
         raise InputDataError(
             msg, source=source, feature=labels[first],
-            hint="export the layer with x = longitude (経度) and y = latitude (緯度)",
+            en=f"longitude and latitude look swapped: {int(swapped.sum())} of {len(gdf)} features have "
+            f"x in Japan's latitude range and y in its longitude range (first: x={x[first]:.4f}, y={y[first]:.4f})",
+            hint="x を経度、y を緯度にして書き出し直してください",
+            hint_en="export the layer with x = longitude (経度) and y = latitude (緯度)",
         )
 
 
@@ -291,10 +347,12 @@ def _check_validity(
         first = int(idx[0])
         reason = shapely.is_valid_reason(geoms[first])
         more = f" ({len(idx)} invalid features in all)" if len(idx) > 1 else ""
-        msg = f"invalid geometry: {reason}{more}"
+        more_ja = f"（不正な地物は全部で {len(idx)} 件）" if len(idx) > 1 else ""
+        msg = f"図形が不正です（自己交差など）: {reason}{more_ja}"
         raise InputDataError(
-            msg, source=source, feature=labels[first],
-            hint="fix it in a GIS (e.g. QGIS 'Fix geometries') or read the file with repair=True",
+            msg, en=f"invalid geometry: {reason}{more}", source=source, feature=labels[first],
+            hint="GIS ソフトで直す（QGIS の「ジオメトリを修正」など）か、repair=True で読み込んでください",
+            hint_en="fix it in a GIS (e.g. QGIS 'Fix geometries') or read the file with repair=True",
         )
     polygonal = set(gdf.geom_type.dropna()) <= {"Polygon", "MultiPolygon"}
     fixed = shapely.make_valid(geoms[idx])
@@ -303,8 +361,12 @@ def _check_validity(
         empty = shapely.is_empty(fixed)
         if empty.any():
             first = int(idx[np.argmax(empty)])
-            msg = "invalid polygon has no area left once repaired (it collapses to lines or points)"
-            raise InputDataError(msg, source=source, feature=labels[first], hint="redraw or remove it")
+            msg = "不正なポリゴンを直すと面積がなくなります（線か点になってしまいます）"
+            raise InputDataError(
+                msg, en="invalid polygon has no area left once repaired (it collapses to lines or points)",
+                source=source, feature=labels[first],
+                hint="描き直すか、その地物を削除してください", hint_en="redraw or remove it",
+            )
     gdf = gdf.copy()
     geoms = geoms.copy()
     geoms[idx] = fixed
@@ -382,16 +444,20 @@ def read_table(
     _check_file(path, source)
     n_header = 1 if header_rows is None else int(header_rows)
     if n_header < 1:
-        msg = f"header_rows must be 1 or more, got {header_rows}"
-        raise InputDataError(msg, source=source)
+        msg = f"見出しの行数（header_rows）は1以上にしてください（指定は {header_rows}）"
+        raise InputDataError(msg, en=f"header_rows must be 1 or more, got {header_rows}", source=source)
     header = 0 if n_header == 1 else list(range(n_header))
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         df = _read_excel(path, source, header)
         used = "xlsx"
     elif suffix == ".xls":
-        msg = "old Excel .xls files are not supported"
-        raise InputDataError(msg, source=source, hint="save the sheet as .xlsx or CSV (UTF-8) and upload again")
+        msg = "古い Excel 形式（.xls）は読めません"
+        raise InputDataError(
+            msg, en="old Excel .xls files are not supported", source=source,
+            hint=".xlsx か CSV（UTF-8）で保存し直して、もう一度アップロードしてください",
+            hint_en="save the sheet as .xlsx or CSV (UTF-8) and upload again",
+        )
     else:
         text, used = _decode(path.read_bytes(), source, encoding)
         _check_mojibake_lines(text.splitlines(), source, n_header)
@@ -399,18 +465,27 @@ def read_table(
         try:
             df = pd.read_csv(io.StringIO(text), sep=sep, header=header, dtype=str, skipinitialspace=False)
         except pd.errors.EmptyDataError as exc:
-            msg = "the file holds no table (only blank lines)"
-            raise InputDataError(msg, source=source, hint="export the table again") from exc
-        except (pd.errors.ParserError, csv.Error) as exc:
-            msg = f"could not parse the table ({_short(exc)})"
+            msg = "ファイルに表がありません（空の行だけです）"
             raise InputDataError(
-                msg, source=source, hint="check that every row has the same number of columns as the header"
+                msg, en="the file holds no table (only blank lines)", source=source,
+                hint="表をもう一度書き出してください", hint_en="export the table again",
+            ) from exc
+        except (pd.errors.ParserError, csv.Error) as exc:
+            msg = f"表として読めませんでした（{_short(exc)}）"
+            raise InputDataError(
+                msg, en=f"could not parse the table ({_short(exc)})", source=source,
+                hint="どの行も見出しと同じ列数になっているか確かめてください",
+                hint_en="check that every row has the same number of columns as the header",
             ) from exc
     df = _strip_headers(df)
     df = df.dropna(how="all").reset_index(drop=True)
     if len(df) == 0:
-        msg = "the table has a header but no data rows"
-        raise InputDataError(msg, source=source, hint="add the rows below the header and upload again")
+        msg = "見出しの行はありますが、データの行がありません"
+        raise InputDataError(
+            msg, en="the table has a header but no data rows", source=source,
+            hint="見出しの下にデータの行を入れて、もう一度アップロードしてください",
+            hint_en="add the rows below the header and upload again",
+        )
     if suffix in (".xlsx", ".xlsm"):
         _check_mojibake_frame(df, source)
     df.attrs["encoding"] = used
@@ -422,13 +497,22 @@ def _read_excel(path: Path, source: str, header) -> pd.DataFrame:
         return pd.read_excel(path, header=header, dtype=str, engine="openpyxl")
     except ValueError as exc:
         if "empty" in str(exc).lower() or "no columns" in str(exc).lower():
-            msg = "the sheet is empty"
-            raise InputDataError(msg, source=source, hint="put the table on the first sheet") from exc
-        msg = f"could not read the Excel file ({_short(exc)})"
-        raise InputDataError(msg, source=source, hint="save it again as .xlsx") from exc
+            msg = "シートが空です"
+            raise InputDataError(
+                msg, en="the sheet is empty", source=source,
+                hint="表を最初のシートに置いてください", hint_en="put the table on the first sheet",
+            ) from exc
+        msg = f"Excel ファイルを読めませんでした（{_short(exc)}）"
+        raise InputDataError(
+            msg, en=f"could not read the Excel file ({_short(exc)})", source=source,
+            hint=".xlsx で保存し直してください", hint_en="save it again as .xlsx",
+        ) from exc
     except Exception as exc:  # zipfile.BadZipFile, openpyxl errors
-        msg = f"could not read the Excel file ({_short(exc)})"
-        raise InputDataError(msg, source=source, hint="save it again as .xlsx") from exc
+        msg = f"Excel ファイルを読めませんでした（{_short(exc)}）"
+        raise InputDataError(
+            msg, en=f"could not read the Excel file ({_short(exc)})", source=source,
+            hint=".xlsx で保存し直してください", hint_en="save it again as .xlsx",
+        ) from exc
 
 
 def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
@@ -436,15 +520,23 @@ def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            msg = f"the file is not valid {encoding} text ({_short(exc)})"
-            raise InputDataError(msg, source=source, hint="leave the encoding out to detect it") from exc
+            msg = f"ファイルが文字コード {encoding} のテキストとして読めません（{_short(exc)}）"
+            raise InputDataError(
+                msg, en=f"the file is not valid {encoding} text ({_short(exc)})", source=source,
+                hint="文字コードを指定せずに読み込むと自動で判定します",
+                hint_en="leave the encoding out to detect it",
+            ) from exc
     for candidate in ("utf-8-sig", "cp932"):
         try:
             return data.decode(candidate), ("utf-8" if candidate == "utf-8-sig" else candidate)
         except UnicodeDecodeError:
             continue
-    msg = "the file is neither UTF-8 nor Shift_JIS (cp932) text"
-    raise InputDataError(msg, source=source, hint="save the table as 'CSV UTF-8' and upload it again")
+    msg = "ファイルの文字コードが UTF-8 でも Shift_JIS（cp932）でもありません"
+    raise InputDataError(
+        msg, en="the file is neither UTF-8 nor Shift_JIS (cp932) text", source=source,
+        hint="Excel の「CSV UTF-8（コンマ区切り）」で保存し直して、もう一度アップロードしてください",
+        hint_en="save the table as 'CSV UTF-8' and upload it again",
+    )
 
 
 def _looks_tab_separated(text: str) -> bool:
@@ -462,17 +554,24 @@ def _strip_headers(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def mojibake_reason(text: str) -> str | None:
-    """Say why ``text`` looks like Japanese decoded with the wrong encoding, or None if it does not.
+def mojibake_reason(text: str, *, english: bool = False) -> str | None:
+    """Say (in Japanese, or English with ``english=True``) why ``text`` looks like Japanese decoded
+    with the wrong encoding, or None if it does not.
 
     Catches replacement characters (U+FFFD, Shift_JIS bytes read as UTF-8), Shift_JIS or UTF-8
     bytes read as Latin-1/cp1252 (``'\\x82Ì'``, ``'ã\\x81\\x82'``) and UTF-8 bytes read as
     Shift_JIS (``縺``, ``繧``, ``繝``).
     """
+    reasons = _mojibake_reasons(text)
+    return None if reasons is None else reasons[1 if english else 0]
+
+
+def _mojibake_reasons(text: str) -> tuple[str, str] | None:
+    """(Japanese, English) reason for :func:`mojibake_reason`."""
     if not text or text.isascii():
         return None
     if "\ufffd" in text:
-        return "it contains replacement characters (�)"
+        return "文字化けの記号（�）が入っています", "it contains replacement characters (�)"
     if len(_LATIN_HIGH.findall(text)) >= 2:
         for enc in ("cp1252", "latin-1"):
             try:
@@ -485,43 +584,50 @@ def mojibake_reason(text: str) -> str | None:
                 except UnicodeDecodeError:
                     continue
                 if _CJK.search(fixed):
-                    return f"it reads as Japanese once decoded as {dec} ({fixed[:20]!r})"
+                    return (f"文字コード {dec} で読み直すと日本語になります（「{fixed[:20]}」）",
+                            f"it reads as Japanese once decoded as {dec} ({fixed[:20]!r})")
     if _UTF8_AS_CP932.search(text):
         try:
             fixed = text.encode("cp932").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             fixed = None
         if fixed and _CJK.search(fixed):
-            return f"it reads as Japanese once decoded as UTF-8 ({fixed[:20]!r})"
+            return (f"文字コード UTF-8 で読み直すと日本語になります（「{fixed[:20]}」）",
+                    f"it reads as Japanese once decoded as UTF-8 ({fixed[:20]!r})")
         if len(_UTF8_AS_CP932.findall(text)) >= 2:
-            return "it contains 縺/繧/繝-style characters of UTF-8 text read as Shift_JIS"
+            return ("UTF-8 の文字を Shift_JIS として読んだときの「縺」「繧」「繝」のような文字が入っています",
+                    "it contains 縺/繧/繝-style characters of UTF-8 text read as Shift_JIS")
     return None
 
 
-def _mojibake_error(source: str, row: int | None, reason: str) -> InputDataError:
+def _mojibake_error(source: str, row: int | None, reasons: tuple[str, str]) -> InputDataError:
     where = "in the header" if row is None else "in this row"
-    msg = f"the text {where} looks like Japanese read with the wrong encoding: {reason}"
+    where_ja = "見出し" if row is None else "この行"
+    msg = f"{where_ja}の文字が化けています（違う文字コードで読んだ日本語のようです）: {reasons[0]}"
     return InputDataError(
-        msg, source=source, row=row,
-        hint="the file looks like Shift_JIS text that was opened with the wrong encoding and saved; "
+        msg, en=f"the text {where} looks like Japanese read with the wrong encoding: {reasons[1]}",
+        source=source, row=row,
+        hint="Shift_JIS のファイルを違う文字コードで開いて保存したようです。元のファイルを"
+        "「CSV UTF-8（コンマ区切り）」で保存し直すか、元のファイルをそのままアップロードしてください",
+        hint_en="the file looks like Shift_JIS text that was opened with the wrong encoding and saved; "
         "re-save the original as 'CSV UTF-8' or upload the original file unchanged",
     )
 
 
 def _check_mojibake_lines(lines: list[str], source: str, n_header: int) -> None:
     for i, line in enumerate(lines):
-        reason = mojibake_reason(line)
+        reason = _mojibake_reasons(line)
         if reason:
             raise _mojibake_error(source, None if i < n_header else i - n_header + 1, reason)
 
 
 def _check_mojibake_frame(df: pd.DataFrame, source: str) -> None:
     for col in df.columns:
-        reason = mojibake_reason(" ".join(map(str, col)) if isinstance(col, tuple) else str(col))
+        reason = _mojibake_reasons(" ".join(map(str, col)) if isinstance(col, tuple) else str(col))
         if reason:
             raise _mojibake_error(source, None, reason)
     for i, row in enumerate(df.itertuples(index=False), start=1):
-        reason = mojibake_reason(" ".join(str(v) for v in row if isinstance(v, str)))
+        reason = _mojibake_reasons(" ".join(str(v) for v in row if isinstance(v, str)))
         if reason:
             raise _mojibake_error(source, i, reason)
 
@@ -564,13 +670,20 @@ def read_estat_table(path: str | Path, *, source_name: str | None = None) -> pd.
     codes = [str(c[0]).strip() for c in raw.columns]
     labels = [str(c[1]).strip() for c in raw.columns]
     if "KEY_CODE" not in codes:
-        msg = f"no KEY_CODE column in the first header row (found {', '.join(codes[:8])} ...)"
+        msg = f"1行目の見出しに KEY_CODE の列がありません（あるのは {'、'.join(codes[:8])} など）"
         raise InputDataError(
-            msg, source=source, hint="give the e-Stat CSV as downloaded: codes in row 1, labels in row 2"
+            msg, en=f"no KEY_CODE column in the first header row (found {', '.join(codes[:8])} ...)",
+            source=source,
+            hint="e-Stat からダウンロードしたままの CSV を指定してください（1行目にコード、2行目に項目名）",
+            hint_en="give the e-Stat CSV as downloaded: codes in row 1, labels in row 2",
         )
     if labels[codes.index("KEY_CODE")] == "KEY_CODE" or all(lbl.isascii() for lbl in labels):
-        msg = "the second header row does not hold Japanese labels"
-        raise InputDataError(msg, source=source, hint="give the e-Stat CSV with both header rows")
+        msg = "2行目の見出しに日本語の項目名がありません"
+        raise InputDataError(
+            msg, en="the second header row does not hold Japanese labels", source=source,
+            hint="見出しの2行がそろった e-Stat の CSV を指定してください",
+            hint_en="give the e-Stat CSV with both header rows",
+        )
     df = raw.copy()
     df.columns = codes
     df.attrs = {"labels": dict(zip(codes, labels)), "encoding": raw.attrs.get("encoding")}
@@ -592,8 +705,13 @@ def _estat_numbers(values: pd.Series, *, source: str, column: str, label: str) -
     bad = numbers.isna() & ~missing
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
-        msg = f"column {column} ({label}) holds {values.iloc[i]!r}, not a number or '*'/'-'"
-        raise InputDataError(msg, source=source, row=i + 1, hint="check the file is an unedited e-Stat table")
+        msg = f"列 {column}（{label}）の値「{values.iloc[i]}」が数値でも「*」「-」でもありません"
+        raise InputDataError(
+            msg, en=f"column {column} ({label}) holds {values.iloc[i]!r}, not a number or '*'/'-'",
+            source=source, row=i + 1,
+            hint="e-Stat の表を手で直していないか確かめてください",
+            hint_en="check the file is an unedited e-Stat table",
+        )
     finite = numbers.dropna()
     if (finite != finite.round()).any():
         return numbers.astype("Float64")
@@ -634,8 +752,12 @@ def estat_age_columns(labels: dict[str, str]) -> dict[str, list[str]]:
         if cols:
             out[key] = cols
     if not out:
-        msg = "no total, 65歳以上 or 75歳以上 column found in the table's labels"
-        raise InputDataError(msg, hint="give an e-Stat 年齢（5歳階級）別人口 table with its label row")
+        msg = "表の項目名に「総数」「65歳以上」「75歳以上」のどの列も見つかりません"
+        raise InputDataError(
+            msg, en="no total, 65歳以上 or 75歳以上 column found in the table's labels",
+            hint="e-Stat の「年齢（5歳階級）別人口」の表を、項目名の行ごと指定してください",
+            hint_en="give an e-Stat 年齢（5歳階級）別人口 table with its label row",
+        )
     return out
 
 

@@ -39,10 +39,17 @@ WISH_COLUMNS = ("運行曜日", "時間帯", "週回数")
 STATUS_LABELS = {"proposed": "提案", "kept": "既存", "pinned": "固定", "moved": "移動"}
 
 
+#: The point sets named in messages, in Japanese.
+_WHAT_JA = {"stops": "停留所", "candidate points": "候補地", "refugee points": "買い物困難者の点"}
+
+
 def _points(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     if gdf.crs is None:
-        msg = f"the {what} have no CRS"
-        raise InputDataError(msg, hint="set one (EPSG:4326 for longitude/latitude)")
+        msg = f"{_WHAT_JA.get(what, what)}のデータに座標系がありません"
+        raise InputDataError(
+            msg, en=f"the {what} have no CRS",
+            hint="座標系を指定してください（経度・緯度なら EPSG:4326）", hint_en="set one (EPSG:4326 for longitude/latitude)",
+        )
     out = gdf.to_crs(STORAGE_CRS).reset_index(drop=True)
     if len(out) and not (out.geometry.geom_type == "Point").all():
         out = out.set_geometry(out.geometry.representative_point())
@@ -55,12 +62,20 @@ def _weights(points: gpd.GeoDataFrame) -> np.ndarray:
     elif "weight" in points.columns:
         w = pd.to_numeric(points["weight"], errors="coerce").to_numpy(dtype=float)
     else:
-        msg = "refugee points need a 'refugees' column (gis.shopping.shopping_access output) or a 'weight' column"
-        raise InputDataError(msg, hint="run gis.shopping.shopping_access on the demand points first")
+        msg = "買い物困難者の点に refugees の列（gis.shopping.shopping_access の結果）か weight の列が必要です"
+        raise InputDataError(
+            msg, en="refugee points need a 'refugees' column (gis.shopping.shopping_access output) or a 'weight' column",
+            hint="先に需要点で gis.shopping.shopping_access を実行してください",
+            hint_en="run gis.shopping.shopping_access on the demand points first",
+        )
     w = np.where(np.isfinite(w), w, 0.0)
     if (w < 0).any():
-        msg = "refugee counts must not be negative"
-        raise InputDataError(msg, row=int(np.flatnonzero(w < 0)[0]) + 1)
+        msg = "買い物困難者の数がマイナスになっています"
+        raise InputDataError(
+            msg,
+            en="refugee counts must not be negative",
+            row=int(np.flatnonzero(w < 0)[0]) + 1,
+        )
     if "refugee" in points.columns:
         w = np.where(points["refugee"].fillna(False).astype(bool).to_numpy(), w, 0.0)
     return w
@@ -70,11 +85,18 @@ def _check_lonlat(lon, lat, *, stop: str) -> tuple[float, float]:
     try:
         x, y = float(lon), float(lat)
     except (TypeError, ValueError) as exc:
-        msg = f"stop {stop}: coordinates must be numbers (longitude, latitude), got {lon!r}, {lat!r}"
-        raise InputDataError(msg, feature=stop) from exc
+        msg = f"停留所 {stop} の経度・緯度が数値ではありません（「{lon}」「{lat}」）"
+        raise InputDataError(
+            msg, en=f"stop {stop}: coordinates must be numbers (longitude, latitude), got {lon!r}, {lat!r}", feature=stop,
+            hint="経度・緯度を数値（例: 133.62, 34.79）にしてください", hint_en="give numbers, e.g. 133.62, 34.79",
+        ) from exc
     if not (JAPAN_LON[0] <= x <= JAPAN_LON[1] and JAPAN_LAT[0] <= y <= JAPAN_LAT[1]):
-        msg = f"stop {stop}: ({x}, {y}) is outside Japan"
-        raise InputDataError(msg, feature=stop, hint="give longitude first, then latitude (e.g. 133.62, 34.79)")
+        msg = f"停留所 {stop} の位置（{x}, {y}）が日本の外です"
+        raise InputDataError(
+            msg, en=f"stop {stop}: ({x}, {y}) is outside Japan", feature=stop,
+            hint="経度を先、緯度を後に書いてください（例: 133.62, 34.79）",
+            hint_en="give longitude first, then latitude (e.g. 133.62, 34.79)",
+        )
     return x, y
 
 
@@ -83,17 +105,24 @@ def _check_stops(stops: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame({c: [] for c in STOP_COLUMNS[:-1]}, geometry=gpd.GeoSeries([], crs=STORAGE_CRS))
     st = _points(stops, "stops")
     if "stop_id" not in st.columns:
-        msg = "stops need a stop_id column"
-        raise InputDataError(msg, hint="use the stops CSV written by tsunagu routes mobile-sales")
+        msg = "停留所に stop_id（停留所ID）の列がありません"
+        raise InputDataError(
+            msg, en="stops need a stop_id column",
+            hint="tsunagu routes mobile-sales が書き出した停留所の CSV を使ってください",
+            hint_en="use the stops CSV written by tsunagu routes mobile-sales",
+        )
     st["stop_id"] = st["stop_id"].astype(str)
     dup = st["stop_id"].duplicated()
     if dup.any():
         sid = st.loc[dup, "stop_id"].iloc[0]
-        msg = f"stop {sid} appears more than once"
-        raise InputDataError(msg, feature=sid, hint="give every stop its own stop_id")
+        msg = f"停留所 {sid} が2回以上出てきます"
+        raise InputDataError(
+            msg, en=f"stop {sid} appears more than once", feature=sid,
+            hint="停留所ごとに別の停留所IDを付けてください", hint_en="give every stop its own stop_id",
+        )
     for sid, g in zip(st["stop_id"], st.geometry):
         if g is None or g.is_empty:
-            raise InputDataError(f"stop {sid} has no position", feature=sid)
+            raise InputDataError(f"停留所 {sid} に位置がありません", en=f"stop {sid} has no position", feature=sid)
         _check_lonlat(g.x, g.y, stop=sid)
     for col, default in (("name", None), ("area_id", None), ("area_name", None), ("refugees", 0.0),
                          ("expected_customers", 0.0), ("status", "kept"), ("pinned", False), ("snap_m", np.nan)):
@@ -174,10 +203,16 @@ def _area_names(stops: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None, points:
 
 def _points_or_polys(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if areas.crs is None:
-        raise InputDataError("the small areas have no CRS", hint="use store.areas(level=...)")
+        raise InputDataError(
+            "小地域のデータに座標系がありません", en="the small areas have no CRS",
+            hint="store.areas(level=...) で取り出した地域を使ってください", hint_en="use store.areas(level=...)",
+        )
     a = areas.to_crs(STORAGE_CRS).reset_index(drop=True)
     if "area_id" not in a.columns or "name" not in a.columns:
-        raise InputDataError("small areas need area_id and name columns", hint="use store.areas(level=...)")
+        raise InputDataError(
+            "小地域に area_id と name の列が必要です", en="small areas need area_id and name columns",
+            hint="store.areas(level=...) で取り出した地域を使ってください", hint_en="use store.areas(level=...)",
+        )
     return a
 
 
@@ -252,16 +287,25 @@ def propose_stops(
         walk), ``point_stop`` (stop id per input point, None when not covered), ``status``
         (LSCP solver status), ``walk_m``, ``adoption``, ``min_customers``.
     """
-    walk = check_threshold(walk_m, what="walk_m")
+    walk = check_threshold(walk_m, what="停留所まで歩く距離（walk_m）", what_en="walk_m")
     try:
         adoption = float(adoption)
         min_customers = float(min_customers)
     except (TypeError, ValueError) as exc:
-        raise InputDataError("adoption and min_customers must be numbers") from exc
+        raise InputDataError(
+            "利用率（adoption）と最低利用者数（min_customers）は数値にしてください",
+            en="adoption and min_customers must be numbers",
+        ) from exc
     if not (0 < adoption <= 1):
-        raise InputDataError(f"adoption must be between 0 and 1, got {adoption}", hint="e.g. 0.3")
+        raise InputDataError(
+            f"利用率（adoption）は 0 より大きく 1 以下にしてください（指定は {adoption}）",
+            en=f"adoption must be between 0 and 1, got {adoption}", hint="例: 0.3", hint_en="e.g. 0.3",
+        )
     if not np.isfinite(min_customers) or min_customers < 0:
-        raise InputDataError(f"min_customers must be 0 or more, got {min_customers}")
+        raise InputDataError(
+            f"最低利用者数（min_customers）は 0 以上にしてください（指定は {min_customers}）",
+            en=f"min_customers must be 0 or more, got {min_customers}",
+        )
     points = _points(refugee_points, "refugee points")
     w = _weights(points)
     cust = w * adoption
@@ -419,19 +463,29 @@ def revise_stops(
     for what, group in (("pin", pin), ("delete", delete), ("move", list(move))):
         for sid in group:
             if sid not in ids:
-                msg = f"cannot {what} stop {sid}: there is no such stop"
-                raise InputDataError(msg, feature=sid, hint=f"stop ids: {', '.join(sorted(ids)[:10])}…")
+                verb = {"pin": "固定", "delete": "削除", "move": "移動"}[what]
+                msg = f"停留所 {sid} を{verb}できません。その停留所はありません"
+                raise InputDataError(
+                    msg, en=f"cannot {what} stop {sid}: there is no such stop", feature=sid,
+                    hint=f"停留所ID: {'、'.join(sorted(ids)[:10])}…", hint_en=f"stop ids: {', '.join(sorted(ids)[:10])}…",
+                )
     both = set(delete) & (set(move) | set(pin))
     if both:
         sid = sorted(both)[0]
-        raise InputDataError(f"stop {sid} is both deleted and kept/moved", feature=sid)
+        raise InputDataError(
+            f"停留所 {sid} が、削除と固定・移動の両方に指定されています",
+            en=f"stop {sid} is both deleted and kept/moved", feature=sid,
+        )
     st.loc[st["stop_id"].isin(pin), "pinned"] = True
     st.loc[st["stop_id"].isin(pin), "status"] = "pinned"
     for sid, value in move.items():
         try:
             lon, lat = value
         except (TypeError, ValueError) as exc:
-            raise InputDataError(f"stop {sid}: move needs (longitude, latitude), got {value!r}", feature=sid) from exc
+            raise InputDataError(
+                f"停留所 {sid} の移動先は（経度, 緯度）で指定してください（指定は「{value}」）",
+                en=f"stop {sid}: move needs (longitude, latitude), got {value!r}", feature=sid,
+            ) from exc
         lon, lat = _check_lonlat(lon, lat, stop=sid)
         from shapely.geometry import Point
 
@@ -474,14 +528,19 @@ def read_stops_table(path) -> gpd.GeoDataFrame:
     try:
         df = pd.read_csv(path, encoding="utf-8-sig", dtype={"停留所ID": str, "stop_id": str, "地域ID": str})
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputDataError(f"cannot read the stops file: {exc}", source=str(path)) from exc
+        raise InputDataError(
+            f"停留所のファイルを読めません（{exc}）", en=f"cannot read the stops file: {exc}", source=str(path)
+        ) from exc
     back = {v: k for k, v in STOP_LABELS.items()}
     back.update({"経度": "lon", "緯度": "lat", "字名": "area_name"})
     df = df.rename(columns={c: back.get(c, c) for c in df.columns})
     for col in ("stop_id", "lon", "lat"):
         if col not in df.columns:
-            raise InputDataError(f"the stops file has no {col} column", source=str(path),
-                                 hint="columns 停留所ID, 停留所名, 経度, 緯度 (as written by tsunagu routes mobile-sales)")
+            raise InputDataError(
+                f"停留所のファイルに {col} の列がありません", en=f"the stops file has no {col} column", source=str(path),
+                hint="列は 停留所ID・停留所名・経度・緯度 です（tsunagu routes mobile-sales が書き出す形）",
+                hint_en="columns 停留所ID, 停留所名, 経度, 緯度 (as written by tsunagu routes mobile-sales)",
+            )
     status_back = {v: k for k, v in STATUS_LABELS.items()}
     if "status" in df.columns:
         df["status"] = df["status"].map(lambda s: status_back.get(s, s) if isinstance(s, str) else "kept")

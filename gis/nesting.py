@@ -42,8 +42,11 @@ class TierSource:
 
     def __post_init__(self) -> None:
         if (self.polygons is None) == (self.table is None):
-            msg = "a tier source needs either polygons or a small-area → district table (not both)"
-            raise InputDataError(msg)
+            msg = "層の元データは、境界のポリゴンか「小地域→地区」の対応表のどちらか一方にしてください（両方は指定できません）"
+            raise InputDataError(
+                msg,
+                en="a tier source needs either polygons or a small-area → district table (not both)",
+            )
 
 
 @dataclass
@@ -107,8 +110,8 @@ def assign_parents(
         ``child area_id → parent area_id``, and the issues (id, name, parent, share...).
     """
     if not 0 < threshold <= 1:
-        msg = f"nesting threshold must be in (0, 1], got {threshold}"
-        raise InputDataError(msg)
+        msg = f"入れ子の判定の割合は 0 より大きく 1 以下にしてください（指定は {threshold}）"
+        raise InputDataError(msg, en=f"nesting threshold must be in (0, 1], got {threshold}")
     ov = parent_overlaps(children, parents, crs=crs).sort_values(
         ["child_id", "share"], ascending=[True, False], kind="stable"
     )
@@ -235,7 +238,7 @@ def roll_up(
 
 
 def check_rollup(areas: gpd.GeoDataFrame, profile: CityProfile) -> list[str]:
-    """Return discrepancies: each level's total must equal the innermost level's total (empty = reconciles).
+    """Return discrepancies, in Japanese: each level's total must equal the innermost level's (empty = reconciles).
 
     Attributes unknown on every innermost area are skipped; unknown on some is a discrepancy
     unless every outer level still reconciles (suppressed areas counted elsewhere).
@@ -249,10 +252,10 @@ def check_rollup(areas: gpd.GeoDataFrame, profile: CityProfile) -> list[str]:
         for lv in profile.levels[1:]:
             got = areas.loc[areas["level"] == lv.key, col]
             if got.isna().any() or int(got.sum()) != want:
-                problems.append(f"{lv.key}.{col}: {got.sum()} ≠ {want} ({profile.base.key})")
+                problems.append(f"{lv.label}の {col}: 合計 {got.sum()} ≠ {profile.base.label}の合計 {want}")
     orphans = areas[(areas["level"] != profile.top.key) & areas["parent_id"].isna()]
     if len(orphans):
-        problems.append(f"{len(orphans)} areas have no parent: {', '.join(orphans['area_id'][:10])}")
+        problems.append(f"親の地域がない地域が {len(orphans)} あります: {'、'.join(orphans['area_id'][:10])}")
     return problems
 
 
@@ -301,8 +304,13 @@ def build_tiers(
     missing = [k for k in middle if k not in sources]
     extra = [k for k in sources if k not in middle]
     if missing or extra:
-        msg = f"tier sources do not match the profile: missing {missing}, unknown {extra}"
-        raise InputDataError(msg, hint=f"this profile's outer levels are {middle} (the city level comes from the boundary)")
+        msg = (f"層の元データが市のプロファイルと合いません（足りない層: {'、'.join(missing) or 'なし'}、"
+               f"プロファイルにない層: {'、'.join(extra) or 'なし'}）")
+        raise InputDataError(
+            msg, en=f"tier sources do not match the profile: missing {missing}, unknown {extra}",
+            hint=f"このプロファイルの外側の層は {'、'.join(middle)} です（市全体の層は行政区域の境界から作ります）",
+            hint_en=f"this profile's outer levels are {middle} (the city level comes from the boundary)",
+        )
     base = small_areas.copy()
     base["level"] = profile.base.key
     base["source"] = base_source
@@ -350,9 +358,17 @@ def build_tiers(
                     f"{i['name']} ({i['area_id']}): {i['parent_name']} {i['share']:.0%} / "
                     f"{i.get('second_parent_name', '')} {i.get('second_share', 0):.0%}" for i in straddlers[:10]
                 )
-                msg = (f"{len(straddlers)} {child.label} areas straddle two {parent.label} areas: {listing}")
-                raise NestingError(msg, feature=f"{first['name']} ({first['area_id']})",
-                                   hint="fix the boundaries, supply a small-area → district table, or import without strict nesting")
+                listing_ja = "、".join(
+                    f"{i['name']}（{i['area_id']}）: {i['parent_name']} {i['share']:.0%}・"
+                    f"{i.get('second_parent_name', '')} {i.get('second_share', 0):.0%}" for i in straddlers[:10]
+                )
+                msg = f"{child.label}のうち {len(straddlers)} 地域が、2つの{parent.label}にまたがっています: {listing_ja}"
+                raise NestingError(
+                    msg, en=f"{len(straddlers)} {child.label} areas straddle two {parent.label} areas: {listing}",
+                    feature=f"{first['name']} ({first['area_id']})",
+                    hint="境界を直すか、「小地域→地区」の対応表を使うか、入れ子を厳密に求めずに取り込んでください",
+                    hint_en="fix the boundaries, supply a small-area → district table, or import without strict nesting",
+                )
 
     frame = pd.concat([levels[lv.key] for lv in profile.levels], ignore_index=True)
     for col in POPULATION_COLUMNS:
@@ -399,23 +415,38 @@ def build_tiers(
 def _dissolve_by_table(base: gpd.GeoDataFrame, table: pd.DataFrame, *, level_label: str) -> gpd.GeoDataFrame:
     need = {"small_area_id", "area_id", "name"}
     if not need <= set(table.columns):
-        msg = f"the small-area → {level_label} table needs columns {sorted(need)}; it has {list(table.columns)}"
-        raise InputDataError(msg)
+        msg = (f"「小地域→{level_label}」の対応表には列 {'、'.join(sorted(need))} が必要です"
+               f"（ある列: {'、'.join(map(str, table.columns))}）")
+        raise InputDataError(
+            msg, en=f"the small-area → {level_label} table needs columns {sorted(need)}; it has {list(table.columns)}"
+        )
     table = table.assign(small_area_id=table["small_area_id"].astype(str), area_id=table["area_id"].astype(str))
     dup = table[table["small_area_id"].duplicated(keep=False)]
     if len(dup):
         row = int(dup.index[0]) + 1
-        msg = f"small area {dup['small_area_id'].iloc[0]} is assigned to more than one {level_label}"
-        raise InputDataError(msg, row=row)
+        msg = f"小地域 {dup['small_area_id'].iloc[0]} が2つ以上の{level_label}に割り当てられています"
+        raise InputDataError(
+            msg, en=f"small area {dup['small_area_id'].iloc[0]} is assigned to more than one {level_label}", row=row,
+            hint="1つの小地域は1つの地区にだけ割り当ててください", hint_en="assign each small area to one district only",
+        )
     unknown = table[~table["small_area_id"].isin(base["area_id"])]
     if len(unknown):
-        msg = f"small area {unknown['small_area_id'].iloc[0]} is not a census small area of this city"
-        raise InputDataError(msg, row=int(unknown.index[0]) + 1)
+        msg = f"小地域 {unknown['small_area_id'].iloc[0]} はこの市の国勢調査の小地域にありません"
+        raise InputDataError(
+            msg, en=f"small area {unknown['small_area_id'].iloc[0]} is not a census small area of this city",
+            row=int(unknown.index[0]) + 1,
+            hint="KEY_CODE（11桁または9桁）の打ち間違いがないか確かめてください",
+            hint_en="check the KEY_CODE for typos",
+        )
     unmapped = base[~base["area_id"].isin(table["small_area_id"])]
     if len(unmapped):
         listing = ", ".join(f"{n} ({a})" for a, n in zip(unmapped["area_id"][:10], unmapped["name"][:10]))
-        msg = f"{len(unmapped)} small areas are in no {level_label}: {listing}"
-        raise InputDataError(msg, hint="add a row for each small area")
+        listing_ja = "、".join(f"{n}（{a}）" for a, n in zip(unmapped["area_id"][:10], unmapped["name"][:10]))
+        msg = f"どの{level_label}にも入っていない小地域が {len(unmapped)} あります: {listing_ja}"
+        raise InputDataError(
+            msg, en=f"{len(unmapped)} small areas are in no {level_label}: {listing}",
+            hint="対応表に、小地域ごとに1行を加えてください", hint_en="add a row for each small area",
+        )
     merged = base[["area_id", "geometry"]].merge(
         table.rename(columns={"area_id": "district_id", "name": "district_name"}),
         left_on="area_id", right_on="small_area_id",

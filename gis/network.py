@@ -152,21 +152,29 @@ def read_road_graph(path: str | Path, *, mode: str = "walk", crs: str) -> RoadGr
         File missing or unreadable, no road for the mode, GraphML nodes without coordinates.
     """
     if mode not in MODES:
-        msg = f"mode must be 'walk' or 'drive', got {mode!r}"
-        raise InputDataError(msg)
+        msg = f"移動手段（mode）は 'walk'（徒歩）か 'drive'（車）にしてください（指定は「{mode}」）"
+        raise InputDataError(msg, en=f"mode must be 'walk' or 'drive', got {mode!r}")
     path = Path(path)
     name = path.name
     if not path.is_file():
-        msg = "road network file not found"
-        raise InputDataError(msg, source=str(path), hint="give an OpenStreetMap .osm.pbf/.osm extract or a GraphML file")
+        msg = "道路網のファイルが見つかりません"
+        raise InputDataError(
+            msg, en="road network file not found", source=str(path),
+            hint="OpenStreetMap の .osm.pbf・.osm の切り出しか、GraphML のファイルを指定してください",
+            hint_en="give an OpenStreetMap .osm.pbf/.osm extract or a GraphML file",
+        )
     lower = name.lower()
     if lower.endswith(".graphml") or lower.endswith(".graphml.xml"):
         u, v, w, kmh, t_s, ids, lonlat_or_xy, src_crs = _read_graphml(path, mode=mode, crs=crs)
     elif lower.endswith((".osm", ".osm.pbf", ".pbf", ".osm.xml", ".osm.bz2", ".osm.gz")):
         u, v, w, kmh, t_s, ids, lonlat_or_xy, src_crs = _read_osm(path, mode=mode, crs=crs)
     else:
-        msg = f"unknown road network format {path.suffix!r}"
-        raise InputDataError(msg, source=name, hint="use .osm.pbf, .osm (OpenStreetMap) or .graphml (OSMnx)")
+        msg = f"道路網のファイル形式「{path.suffix}」は読めません"
+        raise InputDataError(
+            msg, en=f"unknown road network format {path.suffix!r}", source=name,
+            hint=".osm.pbf・.osm（OpenStreetMap）か .graphml（OSMnx）を使ってください",
+            hint_en="use .osm.pbf, .osm (OpenStreetMap) or .graphml (OSMnx)",
+        )
     xy = _project(lonlat_or_xy, src_crs, crs)
     if w is None:  # lengths from projected coordinates
         w = np.hypot(*(xy[u] - xy[v]).T)
@@ -230,8 +238,11 @@ def _read_osm(path: Path, *, mode: str, crs: str):
     try:
         import osmium
     except ImportError as exc:  # pragma: no cover - osmium is a dependency
-        msg = "reading OpenStreetMap files needs pyosmium"
-        raise InputDataError(msg, source=path.name, hint="pip install osmium") from exc
+        msg = "OpenStreetMap のファイルを読むには pyosmium が必要です"
+        raise InputDataError(
+            msg, en="reading OpenStreetMap files needs pyosmium", source=path.name,
+            hint="pip install osmium でインストールしてください", hint_en="pip install osmium",
+        ) from exc
     index: dict[int, int] = {}
     lonlat: list[tuple[float, float]] = []
     us: list[int] = []
@@ -275,15 +286,26 @@ def _read_osm(path: Path, *, mode: str, crs: str):
     except InputDataError:
         raise
     except Exception as exc:  # osmium raises RuntimeError for unreadable files
-        msg = f"cannot read this OpenStreetMap file ({exc})"
-        raise InputDataError(msg, source=path.name, hint="give an .osm.pbf or .osm extract, e.g. from a regional download") from exc
+        msg = f"この OpenStreetMap のファイルを読めません（{exc}）"
+        raise InputDataError(
+            msg, en=f"cannot read this OpenStreetMap file ({exc})", source=path.name,
+            hint="地域ごとにダウンロードできる .osm.pbf か .osm の切り出しを指定してください",
+            hint_en="give an .osm.pbf or .osm extract, e.g. from a regional download",
+        ) from exc
     if not us:
         wanted = ", ".join(sorted(MODES[mode]))
         found = ", ".join(f"{k} ({n})" for k, n in sorted(seen_types.items())) or "none"
-        msg = f"no roads for {mode} mode in this OpenStreetMap file (highway types looked for: {wanted}; found: {found})"
-        raise InputDataError(msg, source=path.name,
-                             hint="check the extract covers the city and holds highway ways" +
-                             ("; nodes of the ways are missing from the extract" if missing else ""))
+        found_ja = "、".join(f"{k}（{n}）" for k, n in sorted(seen_types.items())) or "なし"
+        msg = (f"この OpenStreetMap のファイルに{_MODE_LABELS.get(mode, mode)}で通れる道路がありません"
+               f"（探した道路の種類: {wanted}。あった種類: {found_ja}）")
+        raise InputDataError(
+            msg, en=f"no roads for {mode} mode in this OpenStreetMap file (highway types looked for: {wanted}; found: {found})",
+            source=path.name,
+            hint="切り出しが市の範囲を含み、道路（highway）を含んでいるか確かめてください"
+            + ("。道路の節点が切り出しから抜けています" if missing else ""),
+            hint_en="check the extract covers the city and holds highway ways"
+            + ("; nodes of the ways are missing from the extract" if missing else ""),
+        )
     ids = np.fromiter(index.keys(), dtype=np.int64, count=len(index))
     coords = np.asarray(lonlat, dtype=float)
     u = np.asarray(us, dtype=np.int64)
@@ -314,11 +336,15 @@ def _read_graphml(path: Path, *, mode: str, crs: str):
     try:
         graph = nx.read_graphml(path)
     except Exception as exc:
-        msg = f"cannot read this GraphML file ({exc})"
-        raise InputDataError(msg, source=path.name, hint="write it with networkx.write_graphml or osmnx.save_graphml") from exc
+        msg = f"この GraphML のファイルを読めません（{exc}）"
+        raise InputDataError(
+            msg, en=f"cannot read this GraphML file ({exc})", source=path.name,
+            hint="networkx.write_graphml か osmnx.save_graphml で書き出してください",
+            hint_en="write it with networkx.write_graphml or osmnx.save_graphml",
+        ) from exc
     if graph.number_of_nodes() == 0 or graph.number_of_edges() == 0:
-        msg = "no roads in this GraphML file (it has no edges)"
-        raise InputDataError(msg, source=path.name)
+        msg = "この GraphML のファイルに道路がありません（辺が1本もありません）"
+        raise InputDataError(msg, en="no roads in this GraphML file (it has no edges)", source=path.name)
     keys = list(graph.nodes)
     index = {k: i for i, k in enumerate(keys)}
     coords = np.empty((len(keys), 2))
@@ -327,13 +353,20 @@ def _read_graphml(path: Path, *, mode: str, crs: str):
         try:
             coords[i] = (float(data["x"]), float(data["y"]))
         except (KeyError, TypeError, ValueError) as exc:
-            msg = f"node {k!r} has no x/y coordinates"
-            raise InputDataError(msg, source=path.name,
-                                 hint="GraphML nodes need x (longitude) and y (latitude) attributes, as OSMnx writes them") from exc
+            msg = f"節点「{k}」に x・y の座標がありません"
+            raise InputDataError(
+                msg, en=f"node {k!r} has no x/y coordinates", source=path.name,
+                hint="GraphML の節点には、OSMnx が書き出すように x（経度）と y（緯度）が必要です",
+                hint_en="GraphML nodes need x (longitude) and y (latitude) attributes, as OSMnx writes them",
+            ) from exc
     src_crs = str(graph.graph.get("crs") or "EPSG:4326")
     if src_crs.upper() == "EPSG:4326" and (np.abs(coords[:, 0]).max() > 180 or np.abs(coords[:, 1]).max() > 90):
-        msg = "node x/y are not longitude/latitude and the graph has no crs attribute"
-        raise InputDataError(msg, source=path.name, hint="set the graph attribute crs, e.g. 'EPSG:6673'")
+        msg = "節点の x・y が経度・緯度ではないのに、グラフに座標系（crs）の指定がありません"
+        raise InputDataError(
+            msg, en="node x/y are not longitude/latitude and the graph has no crs attribute", source=path.name,
+            hint="グラフの属性 crs を指定してください（例: 'EPSG:6673'）",
+            hint_en="set the graph attribute crs, e.g. 'EPSG:6673'",
+        )
     xy = _project(coords, src_crs, crs)
     directed = graph.is_directed() and mode == "drive"
     us, vs, ws, kmhs, ts = [], [], [], [], []
@@ -355,8 +388,13 @@ def _read_graphml(path: Path, *, mode: str, crs: str):
             ts.append(t)
     if not us:
         wanted = ", ".join(sorted(MODES[mode]))
-        msg = f"no roads for {mode} mode in this GraphML file (highway types looked for: {wanted}; found: {', '.join(sorted(seen_types)) or 'none'})"
-        raise InputDataError(msg, source=path.name)
+        msg = (f"この GraphML のファイルに{_MODE_LABELS.get(mode, mode)}で通れる道路がありません"
+               f"（探した道路の種類: {wanted}。あった種類: {'、'.join(sorted(seen_types)) or 'なし'}）")
+        raise InputDataError(
+            msg, en=f"no roads for {mode} mode in this GraphML file (highway types looked for: {wanted}; "
+            f"found: {', '.join(sorted(seen_types)) or 'none'})",
+            source=path.name,
+        )
     return (np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64), np.asarray(ws, dtype=float),
             np.asarray(kmhs, dtype=float), np.asarray(ts, dtype=float), np.asarray(keys, dtype=object), coords, src_crs)
 
@@ -437,7 +475,7 @@ class NetworkEngine(DistanceEngine):
 
     def __init__(self, graph: RoadGraph, *, max_snap_m: float = 500.0) -> None:
         self.graph = graph
-        self.max_snap_m = check_threshold(max_snap_m, what="snapping distance")
+        self.max_snap_m = check_threshold(max_snap_m, what="道路につなぐ距離の上限", what_en="snapping distance")
         self.crs = graph.crs
         self.description = f"道路網上の{_MODE_LABELS.get(graph.mode, '')}距離（{graph.source}）"
         self._tree = cKDTree(graph.xy)
@@ -579,7 +617,13 @@ class NetworkEngine(DistanceEngine):
         """
         if self.graph.durations is None:
             msg = "徒歩の道路網には車の所要時間がありません"
-            raise InputDataError(msg, source=self.graph.source, hint="車の道路網（mode='drive'）で読み込んでください")
+            raise InputDataError(
+                msg,
+                en="a walking network has no driving times",
+                source=self.graph.source,
+                hint="車の道路網（mode='drive'）で読み込んでください",
+                hint_en="read the network with mode='drive'",
+            )
         node, snap = self._snap(points, "points")
         n = len(node)
         out = np.full((n, n), np.nan)

@@ -1,11 +1,14 @@
-"""Readers for Japanese open data as planners download it: e-Stat small areas, 国土数値情報 N03 / A27 / A32."""
+"""Readers for Japanese open data as planners download it: e-Stat, 国土数値情報, GSI shelter and food-permit lists."""
 
 from __future__ import annotations
 
 import copy
+import re
+import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gis._once import BuildOnceLRU
@@ -114,8 +117,12 @@ def _looks_misdecoded(gdf: gpd.GeoDataFrame) -> bool:
 def _require(gdf: gpd.GeoDataFrame, columns: list[str], path: str | Path, what: str) -> None:
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        msg = f"this does not look like {what}: columns {missing} are missing"
-        raise InputDataError(msg, source=Path(path).name, hint=f"columns present: {list(gdf.columns)[:15]}")
+        msg = f"{what}のファイルではないようです（列 {'、'.join(missing)} がありません）"
+        raise InputDataError(
+            msg, en=f"this does not look like {what}: columns {missing} are missing", source=Path(path).name,
+            hint=f"ファイルにある列: {'、'.join(map(str, list(gdf.columns)[:15]))}",
+            hint_en=f"columns present: {list(gdf.columns)[:15]}",
+        )
 
 
 def _five_digit(code) -> str:
@@ -123,8 +130,11 @@ def _five_digit(code) -> str:
     if len(code) == 6:  # with check digit
         code = code[:5]
     if len(code) != 5 or not code.isdigit():
-        msg = f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市"
-        raise InputDataError(msg)
+        msg = f"「{code}」は市区町村コードではありません。5桁の全国地方公共団体コード（例: 高梁市は 33209）を使ってください"
+        raise InputDataError(
+            msg,
+            en=f"{code!r} is not a municipality code; use the 5-digit JIS code, e.g. 33209 for 高梁市",
+        )
     return code
 
 
@@ -156,7 +166,13 @@ def municipality(path: str | Path, code: str) -> gpd.GeoDataFrame:
     if row.empty:
         listing = "、".join(f"{c} {n}" for c, n in zip(munis["code"], munis["name"]))
         msg = f"市区町村コード {code} はこの行政区域（N03）のファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村: {listing}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"municipality code {code} is not in this administrative-boundary (N03) file",
+            source=Path(path).name,
+            hint=f"ある市区町村: {listing}",
+            hint_en=f"municipalities present: {listing}",
+        )
     return row.reset_index(drop=True)
 
 
@@ -202,15 +218,25 @@ def read_census_small_areas(path: str | Path, *, city_code: str) -> gpd.GeoDataF
     if part.empty:
         present = sorted(set(codes))
         msg = f"市区町村コード {city_code} の小地域はこのファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present)}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"no small areas of municipality {city_code} in this file",
+            source=Path(path).name,
+            hint=f"ある市区町村コード: {'、'.join(present)}",
+            hint_en=f"municipality codes present: {', '.join(present)}",
+        )
     part["KEY_CODE"] = part["KEY_CODE"].astype(str)
     hcode = pd.to_numeric(part.get("HCODE", ESTAT_ORDINARY_HCODE), errors="coerce").fillna(ESTAT_ORDINARY_HCODE)
     water = part[hcode != ESTAT_ORDINARY_HCODE]
     land = part[hcode == ESTAT_ORDINARY_HCODE].copy()
     water_people = int(pd.to_numeric(water["JINKO"], errors="coerce").fillna(0).sum())
     if water_people:
-        msg = f"{water_people} people are recorded on non-residential (water) parts; they would be lost"
-        raise InputDataError(msg, source=Path(path).name, hint="check HCODE of the parts named in the file")
+        msg = f"人が住まない部分（水面）に {water_people} 人が記録されています。このままでは数から抜けてしまいます"
+        raise InputDataError(
+            msg, en=f"{water_people} people are recorded on non-residential (water) parts; they would be lost",
+            source=Path(path).name,
+            hint="ファイルにあるその部分の HCODE を確かめてください", hint_en="check HCODE of the parts named in the file",
+        )
     land["JINKO"] = pd.to_numeric(land["JINKO"], errors="coerce")
     land["SETAI"] = pd.to_numeric(land["SETAI"], errors="coerce")
     # Name from the part that carries the population (parts share the name anyway).
@@ -252,8 +278,11 @@ def read_ksj_elementary_districts(path: str | Path, *, city_code: str) -> gpd.Ge
     elif "A27_001" in gdf.columns and "A27_003" in gdf.columns:
         code_col, name_col, addr_col = "A27_001", "A27_003", "A27_004"
     else:
-        msg = "this does not look like 国土数値情報 A27 (小学校区): no A27_005/A27_007 or A27_001/A27_003 columns"
-        raise InputDataError(msg, source=Path(path).name)
+        msg = "国土数値情報 A27（小学校区）のファイルではないようです（A27_005/A27_007 の列も A27_001/A27_003 の列もありません）"
+        raise InputDataError(
+            msg, en="this does not look like 国土数値情報 A27 (小学校区): no A27_005/A27_007 or A27_001/A27_003 columns",
+            source=Path(path).name,
+        )
     return _districts(gdf, path, city_code, code_col, name_col, addr_col, "A27")
 
 
@@ -268,8 +297,11 @@ def read_ksj_junior_high_districts(path: str | Path, *, city_code: str) -> gpd.G
     new = ["A32_006", "A32_008"]
     old = ["A32_001", "A32_003"]
     if not (set(new) <= set(gdf.columns) or set(old) <= set(gdf.columns)):
-        msg = "this does not look like 国土数値情報 A32 (中学校区): no A32_006/A32_008 or A32_001/A32_003 columns"
-        raise InputDataError(msg, source=Path(path).name)
+        msg = "国土数値情報 A32（中学校区）のファイルではないようです（A32_006/A32_008 の列も A32_001/A32_003 の列もありません）"
+        raise InputDataError(
+            msg, en="this does not look like 国土数値情報 A32 (中学校区): no A32_006/A32_008 or A32_001/A32_003 columns",
+            source=Path(path).name,
+        )
 
     def col(name: str) -> pd.Series:
         return gdf[name] if name in gdf.columns else pd.Series(None, index=gdf.index, dtype=object)
@@ -290,7 +322,13 @@ def _districts(gdf, path, city_code, code_col, name_col, addr_col, label) -> gpd
     if part.empty:
         present = sorted(c for c in set(codes) if c.isdigit())
         msg = f"市区町村コード {city_code} の学区（{label}）はこのファイルにありません"
-        raise UnknownMunicipalityError(msg, source=Path(path).name, hint=f"ある市区町村コード: {'、'.join(present[:60])}")
+        raise UnknownMunicipalityError(
+            msg,
+            en=f"no school districts ({label}) of municipality {city_code} in this file",
+            source=Path(path).name,
+            hint=f"ある市区町村コード: {'、'.join(present[:60])}",
+            hint_en=f"municipality codes present: {', '.join(present[:60])}",
+        )
     names = part[name_col].fillna("").astype(str)
     addr = part[addr_col].fillna("").astype(str) if addr_col in part.columns else pd.Series("", index=part.index)
     out = gpd.GeoDataFrame(
@@ -300,3 +338,353 @@ def _districts(gdf, path, city_code, code_col, name_col, addr_col, label) -> gpd
     out = out.dissolve("name", aggfunc={"address": "first"}, sort=False).reset_index()
     out.insert(0, "district_id", [f"{city_code}-{label}-{i + 1:02d}" for i in range(len(out))])
     return out[["district_id", "name", "address", "geometry"]]
+
+
+# --------------------------------------------------------------------------------------------
+# point tables as downloaded: 国土地理院 指定緊急避難場所・指定避難所, 食品営業許可・届出
+# --------------------------------------------------------------------------------------------
+
+#: The eight hazards of 指定緊急避難場所, as the GSI list names its flag columns (the 自治体標準
+#: オープンデータセット writes them 災害種別_洪水 ...).
+SHELTER_HAZARDS = ("洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象")
+SHELTER_EMERGENCY = "指定緊急避難場所"
+SHELTER_EVACUATION = "指定避難所"
+
+#: Header names (normalised by :func:`_header`) of the GSI list, its national merged file and
+#: the 自治体標準オープンデータセット 指定緊急避難場所一覧 / 指定避難所一覧.
+_SHELTER_HEADERS = {
+    "name": ("施設・場所名", "名称", "施設名", "施設名称", "避難場所名", "避難所名", "施設・場所名称"),
+    "address": ("住所", "所在地", "所在地_連結表記", "所在地住所"),
+    "common_id": ("共通id",),
+    "city": ("都道府県名及び市町村名", "市区町村名"),
+    "code": ("市町村コード", "市区町村コード", "都道府県コード又は市区町村コード", "全国地方公共団体コード"),
+    "lat": ("緯度", "lat", "latitude"),
+    "lon": ("経度", "lon", "lng", "longitude"),
+}
+#: Columns only the 指定避難所 list has (the emergency list has the hazard flags instead).
+_EVACUATION_ONLY = ("指定緊急避難場所との住所同一", "受入対象者", "その他市町村長が必要と認める事項")
+
+#: Header names of the food-permit open data: 厚生労働省 食品衛生申請等システム's national schema
+#: (営業施設名称、屋号又は商号 / 営業の種類 / 営業施設所在地 / 緯度 / 経度 ...) and the 自治体標準
+#: オープンデータセット 食品等営業許可・届出一覧 and prefecture portals (営業所名称, 施設の名称,
+#: 所在地_連結表記 ...). Operators' own names (営業者氏名, 法人名) and addresses are never read.
+_PERMIT_HEADERS = {
+    "name": ("営業施設名称、屋号又は商号", "施設の名称", "営業所名称", "施設名称", "施設名称1", "屋号", "屋号名称",
+             "営業所名", "営業所の名称", "施設屋号", "営業施設名称", "営業施設屋号", "施設名", "名称", "name"),
+    "name_kana": ("営業施設名称、屋号又は商号(フリガナ)", "営業所名称_カナ", "施設名称_カナ", "施設の名称_カナ",
+                  "namekana"),
+    "business_type": ("営業の種類", "業種", "業種名", "許可業種名", "営業種目", "業種分類", "category"),
+    "address": ("営業施設所在地", "施設の所在地", "営業所所在地", "所在地_連結表記", "施設所在地", "営業所住所",
+                "営業所の所在地", "営業施設住所", "fulladdress", "所在地", "住所"),
+    "lat": ("緯度", "lat", "latitude"),
+    "lon": ("経度", "lon", "lng", "longitude"),
+    "phone": ("営業施設電話番号", "営業所電話番号", "施設電話番号", "電話番号"),
+    "license_no": ("許可番号", "営業許可番号", "許可届出番号"),
+    "license_date": ("許可年月日", "許可開始日", "現在の許可年月日"),
+    "expire_date": ("許可満了日", "許可終了日", "有効期限", "有効期間終了日"),
+    "status": ("申請区分",),
+    "closed": ("廃業年月日",),
+    "code": ("自治体コード", "都道府県コード又は市区町村コード", "市区町村コード", "全国地方公共団体コード"),
+}
+
+_PREFECTURE = re.compile(r"^(北海道|東京都|京都府|大阪府|[^\d\s]{2,3}県)")
+
+
+def _header(text) -> str:
+    """A header as compared: NFKC (full-width ＿ and （） become _ and ()), no spaces, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
+
+
+def _columns(columns, names: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Map each role to the first column of the file whose header is one of its names."""
+    by_header = {}
+    for col in columns:
+        by_header.setdefault(_header(col), col)
+    out = {}
+    for role, options in names.items():
+        for option in options:
+            if _header(option) in by_header:
+                out[role] = by_header[_header(option)]
+                break
+    return out
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip()  # as written: the permit categories are matched with their full-width brackets
+
+
+def _in_city(address: str, city_name: str) -> bool:
+    """True when ``address`` (with or without the prefecture) lies in ``city_name`` (小田郡矢掛町 or 矢掛町)."""
+    rest = _PREFECTURE.sub("", _header(address))
+    name = _header(city_name)
+    if rest.startswith(name):
+        return True
+    # 矢掛町 for 小田郡矢掛町 (either side may leave the 郡 out)
+    return re.sub(r"^[^\d]+?郡", "", rest).startswith(re.sub(r"^[^\d]+?郡", "", name))
+
+
+def _lon_lat(frame: pd.DataFrame, lon_col: str, lat_col: str) -> tuple[np.ndarray, np.ndarray]:
+    def number(col):
+        text = frame[col].map(lambda v: unicodedata.normalize("NFKC", _text(v)))
+        return pd.to_numeric(text.replace("", None), errors="coerce").to_numpy(dtype=float)
+
+    return number(lon_col), number(lat_col)
+
+
+def _usable_positions(lon: np.ndarray, lat: np.ndarray, *, source: str, rows: np.ndarray) -> np.ndarray:
+    """Rows with a position in Japan; a file whose latitude and longitude are swapped is an error."""
+    from gis.io import looks_japanese, looks_swapped
+
+    given = ~(np.isnan(lon) | np.isnan(lat))
+    inside = given & looks_japanese(np.nan_to_num(lon), np.nan_to_num(lat))
+    swapped = given & looks_swapped(np.nan_to_num(lon), np.nan_to_num(lat))
+    if swapped.sum() > inside.sum():  # a few swapped rows are bad rows; most of them, swapped columns
+        i = int(np.argmax(swapped))
+        msg = f"緯度と経度の列が入れ替わっているようです（緯度={lat[i]}、経度={lon[i]}）"
+        raise InputDataError(msg, en=f"latitude and longitude look swapped (lat={lat[i]}, lon={lon[i]})",
+                             source=source, row=int(rows[i]),
+                             hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です",
+                             hint_en="in Japan latitude is about 20-46 and longitude 122-154")
+    return inside
+
+
+def _read_points_table(path: Path, source: str) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None]:
+    """A CSV / Excel table as text, or a GeoJSON's properties with the point coordinates."""
+    from gis.io import is_table_file, read_table, read_vector
+
+    if is_table_file(path):
+        return read_table(path, source_name=source), None, None
+    layer = read_vector(path, source_name=source)
+    points = layer.geometry
+    bad = ~points.geom_type.isin(["Point"])
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        msg = f"地点のファイルですが、点でない地物があります（{points.iloc[i].geom_type}）"
+        raise InputDataError(msg, en=f"expected points, feature is a {points.iloc[i].geom_type}",
+                             source=source, feature=str(i + 1))
+    frame = pd.DataFrame(layer.drop(columns=layer.geometry.name))
+    return frame, points.x.to_numpy(dtype=float), points.y.to_numpy(dtype=float)
+
+
+def _shelter_designation(columns, file_name: str) -> str:
+    """指定緊急避難場所 or 指定避難所: by the columns (hazard flags or the shelter-only ones), else by the file name.
+
+    The GSI download names them ``<code>_2.csv`` / ``mergeFromCity_2.csv`` (emergency sites) and
+    ``_1`` (shelters); the bundled conversion ``emergency_<code6>.json`` / ``evacuation_<code6>.json``.
+    """
+    headers = {_header(c) for c in columns}
+    if any(_header(h) in headers or _header(f"災害種別_{h}") in headers for h in SHELTER_HAZARDS):
+        return SHELTER_EMERGENCY
+    if any(_header(c) in headers for c in _EVACUATION_ONLY):
+        return SHELTER_EVACUATION
+    stem = Path(file_name).stem.lower()
+    if stem.startswith("emergency") or stem.endswith("_2"):
+        return SHELTER_EMERGENCY
+    if stem.startswith("evacuation") or stem.endswith("_1"):
+        return SHELTER_EVACUATION
+    return Path(file_name).stem
+
+
+def read_gsi_shelters(path: str | Path, *, city_code: str | None = None, city_name: str | None = None,
+                      source_name: str | None = None) -> gpd.GeoDataFrame:
+    """Read a 国土地理院 指定緊急避難場所・指定避難所 list as downloaded, as points of one municipality.
+
+    Reads the GSI site's per-municipality CSV (``33209_2.csv``: NO, 共通ID, 施設・場所名, 住所, the
+    eight hazard flags 洪水 … 火山現象, 指定避難所との住所同一, 緯度, 経度, 備考), its national merged
+    file (``mergeFromCity_2.csv``, with 都道府県名及び市町村名), the GeoJSON of either, the bundled
+    per-municipality GeoJSON and the 自治体標準オープンデータセット form (名称, 住所, 緯度, 経度,
+    災害種別_洪水 …). CSV in UTF-8 (with or without BOM) or Shift_JIS.
+
+    Parameters
+    ----------
+    path
+        The file.
+    city_code
+        Keep the places of this municipality (5 digits): by 共通ID (``E`` + the code), else a code
+        column, else the address (needs ``city_name``). None keeps every row.
+    city_name
+        The municipality's name (高梁市, 小田郡矢掛町), for files without 共通ID or code.
+    source_name
+        Name used in messages; defaults to the file name.
+
+    Returns
+    -------
+    GeoDataFrame
+        The bundled layout: ``施設・場所名``, ``住所``, ``共通ID``, the hazard columns present (``"1"``
+        when designated for it), points in EPSG:4326. ``attrs["designation"]`` is 指定緊急避難場所 or
+        指定避難所; ``attrs["skipped"]`` counts rows left out (no usable position, other municipality).
+    """
+    path = Path(path)
+    source = source_name or path.name
+    frame, x, y = _read_points_table(path, source)
+    cols = _columns(frame.columns, _SHELTER_HEADERS)
+    if "name" not in cols:
+        msg = "国土地理院の避難場所・避難所のファイルに見えません: 「施設・場所名」の列がありません"
+        raise InputDataError(msg, en="not a GSI shelter list: no 施設・場所名 column", source=source,
+                             hint=f"ある列: {'、'.join(map(str, list(frame.columns)[:15]))}",
+                             hint_en=f"columns present: {list(frame.columns)[:15]}")
+    if x is None:
+        missing = [label for role, label in (("lat", "緯度"), ("lon", "経度")) if role not in cols]
+        if missing:
+            msg = f"避難場所・避難所の表に「{'」「'.join(missing)}」の列がありません"
+            raise InputDataError(msg, en=f"the shelter table has no {'/'.join(missing)} column", source=source,
+                                 hint="国土地理院のサイトの CSV をそのまま置いてください（緯度・経度の列があります）",
+                                 hint_en="use the CSV as downloaded from the GSI site (it has 緯度 and 経度)")
+        x, y = _lon_lat(frame, cols["lon"], cols["lat"])
+    designation = _shelter_designation(frame.columns, path.name)
+    hazards = {}
+    headers = {_header(c): c for c in frame.columns}
+    for h in SHELTER_HAZARDS:
+        col = headers.get(_header(h)) or headers.get(_header(f"災害種別_{h}"))
+        if col is not None:
+            hazards[h] = frame[col].map(_text)
+    skipped = {"位置がない・日本の外": 0, "ほかの市区町村": 0}
+    keep = np.ones(len(frame), dtype=bool)
+    if city_code is not None:
+        keep = np.array(_shelter_rows_of(frame, cols, _five_digit(city_code), city_name, source), dtype=bool)
+        skipped["ほかの市区町村"] = int((~keep).sum())
+    rows = np.arange(1, len(frame) + 1)
+    usable = _usable_positions(x, y, source=source, rows=rows)
+    skipped["位置がない・日本の外"] = int((keep & ~usable).sum())
+    keep &= usable
+    if not keep.any():
+        where = f"市区町村コード {city_code} の" if city_code else ""
+        msg = f"{where}避難場所・避難所で位置（緯度・経度）の使える行がありません"
+        raise InputDataError(msg, en="no shelter rows with a usable position", source=source,
+                             hint="緯度・経度が10進数の度で入った国土地理院の CSV か確かめてください",
+                             hint_en="check the file is the GSI CSV with decimal-degree 緯度/経度")
+    out = gpd.GeoDataFrame(
+        {"施設・場所名": frame[cols["name"]].map(_text).to_numpy()[keep],
+         "住所": (frame[cols["address"]].map(_text).to_numpy()[keep] if "address" in cols else ""),
+         "共通ID": (frame[cols["common_id"]].map(_text).to_numpy()[keep] if "common_id" in cols else ""),
+         **{h: v.to_numpy()[keep] for h, v in hazards.items()}},
+        geometry=gpd.points_from_xy(x[keep], y[keep]), crs=STORAGE_CRS,
+    )
+    out.attrs["designation"] = designation
+    out.attrs["skipped"] = skipped
+    return out
+
+
+def _shelter_rows_of(frame: pd.DataFrame, cols: dict[str, str], code: str, city_name: str | None,
+                     source: str) -> np.ndarray:
+    """Rows of municipality ``code``: by 共通ID (E + code), a code column, else the address."""
+    present: list[str] = []
+    if "common_id" in cols:
+        ids = frame[cols["common_id"]].map(_text)
+        id_codes = ids.str.extract(r"^[A-Za-z]?(\d{5})", expand=False)
+        if id_codes.notna().all():
+            present = sorted(set(id_codes))
+            if code in present:
+                return (id_codes == code).to_numpy()
+    if "code" in cols:
+        codes = frame[cols["code"]].map(_text).str.zfill(5).str[:5]
+        present = present or sorted(c for c in set(codes) if c.isdigit())
+        if code in set(codes):
+            return (codes == code).to_numpy()
+    if not present and city_name:
+        where = frame[cols["address"]] if "address" in cols else frame[cols["city"]] if "city" in cols else None
+        if where is not None:
+            inside = where.map(lambda a: _in_city(_text(a), city_name)).to_numpy(dtype=bool)
+            if inside.any():
+                return inside
+    if not present:
+        # A per-municipality download names no municipality in its rows: take it as the city's.
+        return np.ones(len(frame), dtype=bool)
+    msg = f"市区町村コード {code} の避難場所・避難所はこのファイルにありません"
+    raise UnknownMunicipalityError(msg, en=f"no shelters of municipality {code} in this file", source=source,
+                                   hint=f"ある市区町村コード: {'、'.join(present[:40])}",
+                                   hint_en=f"codes present: {', '.join(present[:40])}")
+
+
+def read_food_permit_table(path: str | Path, *, city_code: str | None = None, city_name: str | None = None,
+                           source_name: str | None = None) -> pd.DataFrame:
+    """Read food-business permits and notifications as downloaded, as the bundled conversion's records.
+
+    Reads 厚生労働省 食品衛生申請等システム's open data (``33000_food_business_all.csv``, one file per
+    health-centre authority: 自治体コード, 行番号, 都道府県名, 市区町村名, 営業施設名称、屋号又は商号,
+    its フリガナ, 営業の種類, 業態, 営業施設所在地, 営業施設方書, 緯度, 経度, 営業施設電話番号, 法人名 …,
+    許可番号, 許可年月日, 許可開始日, 許可満了日, 廃業年月日, 申請区分, 許可条件, 備考), and the
+    自治体標準オープンデータセット 食品等営業許可・届出一覧 or a prefecture's list with 施設の名称 /
+    営業所名称, 施設の所在地 / 所在地_連結表記, 業種 / 営業の種類, 緯度, 経度. CSV in UTF-8 (with or
+    without BOM) or Shift_JIS, or Excel. Operators' names and addresses are not read.
+
+    Parameters
+    ----------
+    path
+        The file.
+    city_code
+        5-digit code of the municipality; a file whose authority codes are all of another
+        prefecture is refused.
+    city_name
+        Keep the premises whose address (with or without the prefecture) is in this municipality
+        (高梁市, 小田郡矢掛町); an authority's file covers many. None keeps every row.
+    source_name
+        Name used in messages; defaults to the file name.
+
+    Returns
+    -------
+    DataFrame
+        One row per permit with the bundled JSON's keys: ``name``, ``name_kana``, ``business_type``,
+        ``address``, ``lat``, ``lng``, ``phone``, ``license_no``, ``license_date``, ``expire_date``.
+        Closed premises (廃業), rows without a position in Japan and other municipalities' rows are
+        left out and counted in ``attrs["skipped"]``; no rows when the municipality is not in the file.
+    """
+    from gis.io import read_table
+
+    path = Path(path)
+    source = source_name or path.name
+    frame = read_table(path, source_name=source)
+    cols = _columns(frame.columns, _PERMIT_HEADERS)
+    missing = [label for role, label in (("name", "営業施設名称、屋号又は商号"), ("business_type", "営業の種類"),
+                                         ("address", "営業施設所在地")) if role not in cols]
+    if missing:
+        msg = f"食品営業許可のオープンデータに見えません: 「{'」「'.join(missing)}」にあたる列がありません"
+        raise InputDataError(msg, en=f"not food-permit open data: no column for {missing}", source=source,
+                             hint=f"ある列: {'、'.join(map(str, list(frame.columns)[:15]))}",
+                             hint_en=f"columns present: {list(frame.columns)[:15]}")
+    if "lat" not in cols or "lon" not in cols:
+        msg = "食品営業許可の表に「緯度」「経度」の列がありません"
+        raise InputDataError(msg, en="the food-permit table has no 緯度/経度 columns", source=source,
+                             hint="食品衛生申請等システムのオープンデータ CSV（緯度・経度つき）をそのまま置いてください",
+                             hint_en="use the 食品衛生申請等システム open-data CSV as downloaded (it has 緯度/経度)")
+    if city_code is not None and "code" in cols:
+        pref = _five_digit(city_code)[:2]
+        codes = {c[:2] for c in frame[cols["code"]].map(_text) if c[:2].isdigit()}
+        if codes and pref not in codes:
+            msg = f"この食品営業許可のファイルは別の都道府県のもの（自治体コード {'、'.join(sorted(codes))}）です"
+            raise UnknownMunicipalityError(msg, en=f"this food-permit file is of another prefecture ({sorted(codes)})",
+                                           source=source,
+                                           hint=f"都道府県コード {pref} の保健所設置主体のファイルを置いてください",
+                                           hint_en=f"use the file of an authority of prefecture {pref}")
+
+    def col(role: str) -> pd.Series:
+        return frame[cols[role]].map(_text) if role in cols else pd.Series("", index=frame.index)
+
+    skipped = {"廃業": 0, "ほかの市区町村": 0, "位置がない・日本の外": 0}
+    keep = np.ones(len(frame), dtype=bool)
+    closed = (col("closed") != "").to_numpy() | col("status").str.contains("廃業").to_numpy()
+    skipped["廃業"] = int(closed.sum())
+    keep &= ~closed
+    if city_name:
+        inside = col("address").map(lambda a: _in_city(a, city_name)).to_numpy(dtype=bool)
+        skipped["ほかの市区町村"] = int((keep & ~inside).sum())
+        keep &= inside
+    lon, lat = _lon_lat(frame, cols["lon"], cols["lat"])
+    usable = _usable_positions(lon, lat, source=source, rows=np.arange(1, len(frame) + 1))
+    skipped["位置がない・日本の外"] = int((keep & ~usable).sum())
+    keep &= usable
+    if not usable.any():
+        msg = "営業施設で位置（緯度・経度）の使える行がありません"
+        raise InputDataError(msg, en="no premises with a usable position in the file", source=source,
+                             hint="緯度・経度が10進数の度で入ったオープンデータの CSV か確かめてください",
+                             hint_en="check the file is the open-data CSV with decimal-degree 緯度/経度")
+    out = pd.DataFrame({
+        "name": col("name"), "name_kana": col("name_kana"), "business_type": col("business_type"),
+        "address": col("address"), "lat": lat, "lng": lon, "phone": col("phone"),
+        "license_no": col("license_no"), "license_date": col("license_date"), "expire_date": col("expire_date"),
+    })[keep].reset_index(drop=True)
+    # Empty when the municipality is another authority's (倉敷市 licenses its own premises).
+    out.attrs["skipped"] = skipped
+    return out

@@ -65,15 +65,15 @@ _HHMM = re.compile(r"^\s*(\d{1,2})\s*[:：時]\s*(\d{2})?\s*分?\s*$")
 
 
 def parse_hhmm(text) -> int:
-    """``"8:30"`` / ``"08:30"`` / ``"8時30分"`` → seconds after midnight (ValueError when unreadable)."""
+    """``"8:30"`` / ``"08:30"`` / ``"8時30分"`` → seconds after midnight (InputDataError when unreadable)."""
     m = _HHMM.match(str(text))
     if not m:
         msg = f"時刻 {text!r} が読めません（例 8:30）"
-        raise ValueError(msg)
+        raise InputDataError(msg, en=f"cannot read the time {text!r} (e.g. 8:30)")
     h, mm = int(m.group(1)), int(m.group(2) or 0)
     if not (0 <= h <= 24 and 0 <= mm < 60) or (h == 24 and mm):
         msg = f"時刻 {text!r} は 0:00〜24:00 の範囲にありません"
-        raise ValueError(msg)
+        raise InputDataError(msg, en=f"the time {text!r} is not between 0:00 and 24:00")
     return h * 3600 + mm * 60
 
 
@@ -88,7 +88,7 @@ def parse_span(text) -> tuple[int, int]:
     bits = re.split(r"\s*[-–—~〜～]\s*", str(text).strip())
     if len(bits) != 2:
         msg = f"時間帯 {text!r} が読めません（例 10:00-11:00）"
-        raise ValueError(msg)
+        raise InputDataError(msg, en=f"cannot read the time span {text!r} (e.g. 10:00-11:00)")
     return parse_hhmm(bits[0]), parse_hhmm(bits[1])
 
 
@@ -301,18 +301,29 @@ def _who(visit_id: str) -> str:
 def _check_csws(csws: list[CSW]) -> None:
     if not csws:
         msg = "CSW が0人です。訪問ルートを作るには少なくとも1人の CSW が必要です"
-        raise InputDataError(msg, hint="CSW の人数（--csws）と勤務時間を指定してください")
+        raise InputDataError(
+            msg,
+            en="there are no CSWs: a visit plan needs at least one CSW",
+            hint="CSW の人数（--csws）と勤務時間を指定してください",
+            hint_en="give the number of CSWs (--csws) and their hours",
+        )
     seen: set[str] = set()
     for c in csws:
         who = f"CSW {c.name}"
         if c.csw_id in seen:
             msg = f"{who} が重複しています"
-            raise InputDataError(msg, feature=c.csw_id)
+            raise InputDataError(msg, en=f"CSW {c.name} appears twice", feature=c.csw_id)
         seen.add(c.csw_id)
         a, b = c.hours
         if b <= a:
             msg = f"{who} の勤務時間 {format_hhmm(a)}-{format_hhmm(b)} は終了が開始より前です"
-            raise InputDataError(msg, feature=c.csw_id, hint="例 8:30-17:15")
+            raise InputDataError(
+                msg,
+                en=f"CSW {c.name}: working hours {format_hhmm(a)}-{format_hhmm(b)} end before they start",
+                feature=c.csw_id,
+                hint="例 8:30-17:15",
+                hint_en="e.g. 8:30-17:15",
+            )
         for what, place in (("出発地", c.start), ("帰着地", c.end)):
             if place is None:
                 continue
@@ -322,20 +333,40 @@ def _check_csws(csws: list[CSW]) -> None:
                 lon = lat = float("nan")
             if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
                 msg = f"{who} の{what}の座標が日本の範囲外か読めません"
-                raise InputDataError(msg, feature=c.csw_id, hint="経度,緯度 の順（例 133.62,34.79）で指定してください")
+                raise InputDataError(
+                    msg,
+                    en=f"CSW {c.name}: the {({'出発地': 'start', '帰着地': 'end'}).get(what, what)} is outside Japan or unreadable",
+                    feature=c.csw_id,
+                    hint="経度,緯度 の順（例 133.62,34.79）で指定してください",
+                    hint_en="longitude,latitude (e.g. 133.62,34.79)",
+                )
         if c.mode not in DEFAULT_SPEED_KMH:
             msg = f"{who} の移動手段 {c.mode!r} は使えません（car・walk）"
-            raise InputDataError(msg, feature=c.csw_id)
+            raise InputDataError(
+                msg,
+                en=f"CSW {c.name}: travel mode {c.mode!r} cannot be used (car, walk)",
+                feature=c.csw_id,
+            )
         if c.break_window is not None and c.break_s:
             ba, bb = c.break_window
             if c.break_s < 0 or bb - ba < c.break_s:
                 msg = (f"{who} の休憩 {c.break_s // 60}分が時間帯 {format_hhmm(ba)}-{format_hhmm(bb)} に"
                        "収まりません")
-                raise InputDataError(msg, feature=c.csw_id, hint="例 12:00-13:00/45（12時〜13時の間に45分）")
+                raise InputDataError(
+                    msg,
+                    en=f"CSW {c.name}: a {c.break_s // 60}-minute break does not fit in {format_hhmm(ba)}-{format_hhmm(bb)}",
+                    feature=c.csw_id,
+                    hint="例 12:00-13:00/45（12時〜13時の間に45分）",
+                    hint_en="e.g. 12:00-13:00/45 (45 minutes between 12 and 13)",
+                )
             if ba < a or bb > b:
                 msg = (f"{who} の休憩の時間帯 {format_hhmm(ba)}-{format_hhmm(bb)} が勤務時間 "
                        f"{format_hhmm(a)}-{format_hhmm(b)} の外にはみ出しています")
-                raise InputDataError(msg, feature=c.csw_id)
+                raise InputDataError(
+                    msg,
+                    en=f"CSW {c.name}: the break window {format_hhmm(ba)}-{format_hhmm(bb)} is outside the working hours {format_hhmm(a)}-{format_hhmm(b)}",
+                    feature=c.csw_id,
+                )
 
 
 def _check_visits(visits: list[OutreachVisit], csws: list[CSW]) -> None:
@@ -346,10 +377,21 @@ def _check_visits(visits: list[OutreachVisit], csws: list[CSW]) -> None:
         who = _who(v.visit_id)
         if not str(v.visit_id).strip():
             msg = "ラベル（id）のない訪問先があります"
-            raise InputDataError(msg, hint="世帯ごとに一意の id（例 H-003）を付けてください")
+            raise InputDataError(
+                msg,
+                en="a visit has no label (id)",
+                hint="世帯ごとに一意の id（例 H-003）を付けてください",
+                hint_en="give every household its own id (e.g. H-003)",
+            )
         if v.visit_id in seen:
             msg = f"{who} が重複しています（同じ世帯が2回あります）"
-            raise InputDataError(msg, feature=v.visit_id, hint="同じ世帯は1件にまとめてください")
+            raise InputDataError(
+                msg,
+                en=f"visit {v.visit_id} appears twice (the same household twice)",
+                feature=v.visit_id,
+                hint="同じ世帯は1件にまとめてください",
+                hint_en="merge the household into one visit",
+            )
         seen.add(v.visit_id)
         try:
             lon, lat = float(v.lon), float(v.lat)
@@ -357,28 +399,61 @@ def _check_visits(visits: list[OutreachVisit], csws: list[CSW]) -> None:
             lon = lat = float("nan")
         if not (np.isfinite(lon) and np.isfinite(lat)):
             msg = f"{who} の緯度・経度がありません"
-            raise InputDataError(msg, feature=v.visit_id)
+            raise InputDataError(msg, en=f"visit {v.visit_id} has no latitude/longitude", feature=v.visit_id)
         if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
             msg = f"{who} の座標が日本の範囲外です"
-            raise InputDataError(msg, feature=v.visit_id,
-                                 hint="緯度と経度が入れ替わっていないか、10進数の度か確かめてください")
+            raise InputDataError(
+                msg,
+                en=f"visit {v.visit_id}: coordinates outside Japan",
+                feature=v.visit_id,
+                hint="緯度と経度が入れ替わっていないか、10進数の度か確かめてください",
+                hint_en="check latitude and longitude are not swapped and are decimal degrees",
+            )
         if not v.duration_s or v.duration_s <= 0:
             msg = f"{who} の訪問時間が0分以下です"
-            raise InputDataError(msg, feature=v.visit_id, hint="例 45（分）")
+            raise InputDataError(
+                msg,
+                en=f"visit {v.visit_id}: the visit lasts 0 minutes or less",
+                feature=v.visit_id,
+                hint="例 45（分）",
+                hint_en="e.g. 45 (minutes)",
+            )
         if v.priority not in PRIORITY_LABELS:
             msg = f"{who} の優先度 {v.priority!r} は 1（高）・2（中）・3（低）のいずれかにしてください"
-            raise InputDataError(msg, feature=v.visit_id)
+            raise InputDataError(
+                msg,
+                en=f"visit {v.visit_id}: priority {v.priority!r} must be 1 (high), 2 (medium) or 3 (low)",
+                feature=v.visit_id,
+            )
         for a, b in v.windows:
             span = f"{format_hhmm(a)}-{format_hhmm(b)}"
             if b <= a:
                 msg = f"{who} の希望時間帯 {span} は終わりが始まりより前です"
-                raise InputDataError(msg, feature=v.visit_id, hint="例 10:00-11:00")
+                raise InputDataError(
+                    msg,
+                    en=f"visit {v.visit_id}: the wished time {span} ends before it starts",
+                    feature=v.visit_id,
+                    hint="例 10:00-11:00",
+                    hint_en="e.g. 10:00-11:00",
+                )
             if b - a < v.duration_s:
                 msg = f"{who} の希望時間帯 {span} が訪問時間 {v.duration_s // 60}分より短いです"
-                raise InputDataError(msg, feature=v.visit_id, hint="時間帯を広げるか訪問時間を短くしてください")
+                raise InputDataError(
+                    msg,
+                    en=f"visit {v.visit_id}: the wished time {span} is shorter than the {v.duration_s // 60}-minute visit",
+                    feature=v.visit_id,
+                    hint="時間帯を広げるか訪問時間を短くしてください",
+                    hint_en="widen the window or shorten the visit",
+                )
         if v.windows and not any(a < he and b > hs for a, b in v.windows for hs, he in hours):
             msg = f"{who} の希望時間帯 {format_windows(v.windows)} が勤務時間（{hours_text}）の外です"
-            raise InputDataError(msg, feature=v.visit_id, hint="時間帯か CSW の勤務時間を見直してください")
+            raise InputDataError(
+                msg,
+                en=f"visit {v.visit_id}: the wished time {format_windows(v.windows)} is outside the working hours ({hours_text})",
+                feature=v.visit_id,
+                hint="時間帯か CSW の勤務時間を見直してください",
+                hint_en="change the time window or the CSWs' hours",
+            )
 
 
 def _station(station) -> tuple[str, str, float, float]:
@@ -395,7 +470,13 @@ def _station(station) -> tuple[str, str, float, float]:
     name = str(get("name", None) or sid)
     if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
         msg = f"拠点 {sid} の座標が日本の範囲外です"
-        raise InputDataError(msg, feature=sid, hint="拠点の緯度・経度を確かめてください")
+        raise InputDataError(
+            msg,
+            en=f"station {sid}: coordinates outside Japan",
+            feature=sid,
+            hint="拠点の緯度・経度を確かめてください",
+            hint_en="check the station's latitude and longitude",
+        )
     return sid, name, lon, lat
 
 
@@ -499,7 +580,7 @@ def plan_outreach(
     for mode in {c.mode for c in csws}:
         if not speeds.get(mode) or speeds[mode] <= 0:
             msg = f"移動手段 {MODE_LABELS.get(mode, mode)} の速度は正の km/h で指定してください"
-            raise InputDataError(msg)
+            raise InputDataError(msg, en=f"the speed of travel mode {mode} must be a positive km/h")
 
     depot = routing.Location(slon, slat, "拠点")
     # the CSWs' own starts and ends (home, another centre) after the visits in the matrices
@@ -556,7 +637,10 @@ def plan_outreach(
             problems = routing.check_plan(problem, plan)
             if problems:
                 msg = "訪問ルートの検算で制約違反が見つかりました（計画は使えません）: " + "; ".join(problems)
-                raise OutreachPlanError(msg)
+                raise OutreachPlanError(
+                    msg,
+                    en="the visit plan breaks its constraints when checked (the plan cannot be used): " + "; ".join(problems),
+                )
             checks.append((problem, plan))
             solvers.append(plan.solver)
             runtime += plan.runtime_s
@@ -607,16 +691,26 @@ def _check_pins(pinned, visits: list[OutreachVisit], csws: list[CSW], tolerance_
     staff = {c.csw_id: c for c in csws}
     if tolerance_s is None or tolerance_s < 0:
         msg = f"予約時刻の許容幅は0分以上です: {tolerance_s!r}"
-        raise InputDataError(msg)
+        raise InputDataError(msg, en=f"the booking-time tolerance must be 0 minutes or more: {tolerance_s!r}")
     out = {}
     for label, (csw_id, start_s) in dict(pinned).items():
         if label not in labels:
             msg = f"固定する訪問 {_who(label)} が訪問先にありません"
-            raise InputDataError(msg, feature=label, hint="取り消していない訪問のラベルを指定してください")
+            raise InputDataError(
+                msg,
+                en=f"the visit to pin, {label}, is not among the visits",
+                feature=label,
+                hint="取り消していない訪問のラベルを指定してください",
+                hint_en="give the label of a visit that was not cancelled",
+            )
         c = staff.get(str(csw_id))
         if c is None:
             msg = f"{_who(label)} を固定する CSW「{csw_id}」がいません（この日の CSW: {'、'.join(staff)}）"
-            raise InputDataError(msg, feature=label)
+            raise InputDataError(
+                msg,
+                en=f"no CSW {csw_id!r} to pin visit {label} to (CSWs of the day: {', '.join(staff)})",
+                feature=label,
+            )
         out[label] = routing.Pin(c.csw_id, int(start_s), int(tolerance_s))
     return out
 
@@ -703,7 +797,12 @@ def make_csws(n: int, *, hours: tuple[int, int] = DEFAULT_HOURS, break_window: t
     """``n`` CSWs with the same hours, break and mode, labelled 「CSW 1」「CSW 2」…."""
     if n is None or int(n) < 1:
         msg = "CSW が0人です。訪問ルートを作るには少なくとも1人の CSW が必要です"
-        raise InputDataError(msg, hint="--csws に1以上の人数を指定してください")
+        raise InputDataError(
+            msg,
+            en="there are no CSWs: a visit plan needs at least one CSW",
+            hint="--csws に1以上の人数を指定してください",
+            hint_en="give --csws a number of 1 or more",
+        )
     return [CSW(csw_id=f"csw-{k}", label=f"CSW {k}", hours=hours, break_window=break_window, break_s=break_s, mode=mode)
             for k in range(1, int(n) + 1)]
 
@@ -720,7 +819,10 @@ def parse_break(text: str | None) -> tuple[tuple[int, int] | None, int]:
             dur = int(round(float(minutes.strip().rstrip("分")) * 60))
         except ValueError as exc:
             msg = f"休憩の長さ {minutes!r} が読めません（例 12:00-13:00/45）"
-            raise ValueError(msg) from exc
+            raise InputDataError(
+                msg,
+                en=f"cannot read the break length {minutes!r} (e.g. 12:00-13:00/45)",
+            ) from exc
     else:
         dur = window[1] - window[0]
     return window, dur

@@ -41,16 +41,23 @@ def join_age_table(
 
     cols = estat_age_columns(table.attrs.get("labels", {}))
     if "pop_65plus" not in cols:
-        msg = "the table has no 65歳以上 column or five-year bands from 65"
-        raise InputDataError(msg, source=source, hint="download 年齢（5歳階級）別人口 for 小地域 from e-Stat")
+        msg = "表に「65歳以上」の列も、65歳からの5歳階級の列もありません"
+        raise InputDataError(
+            msg, en="the table has no 65歳以上 column or five-year bands from 65", source=source,
+            hint="e-Stat から小地域の「年齢（5歳階級）別人口」をダウンロードしてください",
+            hint_en="download 年齢（5歳階級）別人口 for 小地域 from e-Stat",
+        )
     if "KEY_CODE" not in table.columns:
-        msg = "the table has no KEY_CODE column"
-        raise InputDataError(msg, source=source)
+        msg = "表に KEY_CODE の列がありません"
+        raise InputDataError(msg, en="the table has no KEY_CODE column", source=source)
     rows = table.drop_duplicates("KEY_CODE").set_index("KEY_CODE")
     dup = table[table["KEY_CODE"].duplicated(keep=False) & table["KEY_CODE"].isin(small_areas["area_id"])]
     if len(dup):
-        msg = f"KEY_CODE {dup['KEY_CODE'].iloc[0]} appears on more than one row"
-        raise InputDataError(msg, source=source, row=int(dup.index[0]) + 1)
+        msg = f"KEY_CODE {dup['KEY_CODE'].iloc[0]} が複数の行にあります"
+        raise InputDataError(
+            msg, en=f"KEY_CODE {dup['KEY_CODE'].iloc[0]} appears on more than one row",
+            source=source, row=int(dup.index[0]) + 1,
+        )
 
     def summed(keys: list[str]) -> pd.Series:
         part = rows[keys]
@@ -61,8 +68,12 @@ def join_age_table(
     matched = ids.isin(rows.index)
     if not matched.any():
         sample = ", ".join(ids.head(3))
-        msg = f"no KEY_CODE of this table matches the workspace's small areas (e.g. {sample})"
-        raise InputDataError(msg, source=source, hint="use the table of the same census year and municipality as the boundaries")
+        msg = f"表の KEY_CODE がワークスペースの小地域と1つも一致しません（小地域の例: {'、'.join(ids.head(3))}）"
+        raise InputDataError(
+            msg, en=f"no KEY_CODE of this table matches the workspace's small areas (e.g. {sample})", source=source,
+            hint="境界と同じ国勢調査の年・同じ市町村の表を使ってください",
+            hint_en="use the table of the same census year and municipality as the boundaries",
+        )
     for key in ("pop_65plus", "pop_75plus"):
         if key in cols:
             values = summed(cols[key])

@@ -15,9 +15,10 @@ import pandas as pd
 
 from data import manifest as _manifest
 from gis import kinds as _kinds
+from gis import opendata
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
-from gis.io import _blank, looks_japanese, looks_swapped, read_table, read_vector
+from gis.io import _blank, is_table_file, looks_japanese, looks_swapped, read_table, read_vector
 from gis.schema import RESOURCE_KINDS, coerce_resources
 
 #: Header names (normalised: NFKC, lower case, no spaces) recognised for each role.
@@ -151,7 +152,10 @@ def resources_from_file(
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
         msg = f"地域資源は点で指定してください（{i + 1}番目の地物は {types.iloc[i]} です）"
-        raise InputDataError(msg, source=source, row=i + 1, hint="1か所につき1つの点にしてください")
+        raise InputDataError(
+            msg, en=f"resources must be points (feature {i + 1} is a {types.iloc[i]})", source=source, row=i + 1,
+            hint="1か所につき1つの点にしてください", hint_en="give one point per place",
+        )
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     return _build(table, source=source, kind=kind, id_column=None, xy=(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()))
 
@@ -174,25 +178,39 @@ def _build(
 ) -> gpd.GeoDataFrame:
     if df is None or len(df) == 0:
         msg = "表に行がありません"
-        raise InputDataError(msg, source=source, hint="1か所につき1行を書いてください")
+        raise InputDataError(msg, en="the table has no rows", source=source,
+                             hint="1か所につき1行を書いてください", hint_en="write one row per place")
     df = df.reset_index(drop=True)
     cols = _find_columns(df)
     if id_column is not None:
         if id_column not in df.columns:
             msg = f"列「{id_column}」がありません（ある列: {'、'.join(map(str, df.columns))}）"
-            raise InputDataError(msg, source=source)
+            raise InputDataError(
+                msg, en=f"no column {id_column!r} (columns: {', '.join(map(str, df.columns))})", source=source
+            )
         cols["id"] = id_column
     default_kind = None
     if kind is not None:
         default_kind = resource_kind(kind)
         if default_kind is None:
             msg = f"種別「{kind}」はありません（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, source=source, hint="種別の一覧は tsunagu kinds で確かめられます")
+            raise InputDataError(
+                msg,
+                en=f"unknown kind {kind!r}",
+                source=source,
+                hint="種別の一覧は tsunagu kinds で確かめられます",
+                hint_en="tsunagu kinds lists the kinds",
+            )
     if xy is None:
         if "lat" not in cols or "lon" not in cols:
             msg = (f"座標の列がありません: 緯度と経度の列が要ります（ある列: {'、'.join(map(str, df.columns))}）")
-            raise InputDataError(msg, source=source,
-                                 hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます")
+            raise InputDataError(
+                msg, en=f"no coordinate columns: latitude and longitude are needed (columns: {', '.join(map(str, df.columns))})",
+                source=source,
+                hint="緯度・経度の列を10進数の度で加えてください（例: 34.79、133.62）。住所の列（住所・所在地）があれば住所から位置を求めます",
+                hint_en="add latitude and longitude columns in decimal degrees (e.g. 34.79, 133.62); "
+                "with an address column (住所/所在地) the places are found from their addresses",
+            )
         lon, lat = _coordinates(df, cols, source)
     else:
         lon, lat = (np.asarray(v, dtype=float) for v in xy)
@@ -224,7 +242,7 @@ def _build(
 
 def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
     out = []
-    for role, label in (("lon", "経度"), ("lat", "緯度")):
+    for role, label, label_en in (("lon", "経度", "longitude"), ("lat", "緯度", "latitude")):
         raw = df[cols[role]]
         text = raw.map(lambda v: None if _blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
         values = pd.to_numeric(text, errors="coerce")
@@ -233,13 +251,20 @@ def _coordinates(df: pd.DataFrame, cols: dict[str, str], source: str) -> tuple[n
             i = int(np.argmax(bad.to_numpy()))
             if _blank(raw.iloc[i]):
                 msg = f"{label}の列「{cols[role]}」が空欄です"
+                en = f"the {label_en} column {cols[role]!r} is blank"
             else:
                 msg = f"{label}の列「{cols[role]}」の値「{raw.iloc[i]}」は数値ではありません"
+                en = f"the {label_en} column {cols[role]!r} holds {raw.iloc[i]!r}, not a number"
             more = int(bad.sum())
             if more > 1:
                 msg += f"（{label}が使えない行は全部で {more} 行）"
-            raise InputDataError(msg, source=source, row=i + 1,
-                                 hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます")
+                en += f" ({more} rows without a usable {label_en})"
+            raise InputDataError(
+                msg, en=en, source=source, row=i + 1,
+                hint="10進数の度で書いてください（例: 34.7889、133.6166）。緯度・経度の列をなくして住所の列だけにすると、住所から位置を求めます",
+                hint_en="write decimal degrees (e.g. 34.7889, 133.6166); without latitude/longitude columns, "
+                "an address column places the rows from their addresses",
+            )
         out.append(values.to_numpy(dtype=float))
     return out[0], out[1]
 
@@ -251,17 +276,26 @@ def _check_positions(lon: np.ndarray, lat: np.ndarray, source: str) -> None:
         listed = ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
         i = int(rows[0])
         msg = f"緯度と経度が入れ替わっているようです（緯度={lat[i]}、経度={lon[i]}。該当する行: {listed}）"
-        raise InputDataError(msg, source=source, row=i + 1,
-                             hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください")
+        raise InputDataError(
+            msg, en=f"latitude and longitude look swapped (latitude={lat[i]}, longitude={lon[i]}; rows {listed})",
+            source=source, row=i + 1,
+            hint="日本では緯度がおよそ 20〜46、経度がおよそ 122〜154 です。列を入れ替えてください",
+            hint_en="in Japan latitude is about 20–46 and longitude about 122–154; swap the columns",
+        )
     outside = ~looks_japanese(lon, lat)
     if outside.any():
         i = int(np.argmax(outside))
         msg = f"位置（緯度={lat[i]}、経度={lon[i]}）が日本の外です"
+        en = f"the position (latitude={lat[i]}, longitude={lon[i]}) is outside Japan"
         more = int(outside.sum())
         if more > 1:
             msg += f"（全部で {more} 行）"
-        raise InputDataError(msg, source=source, row=i + 1,
-                             hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）")
+            en += f" ({more} rows in all)"
+        raise InputDataError(
+            msg, en=en, source=source, row=i + 1,
+            hint="座標が JGD2011/WGS84 の10進数の度か確かめてください（メートルや度分秒ではありません）",
+            hint_en="check the coordinates are JGD2011/WGS84 decimal degrees (not metres or degrees-minutes-seconds)",
+        )
 
 
 def _known_kinds() -> str:
@@ -272,8 +306,11 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
     if column is None:
         if default is None:
             msg = "種別の列がなく、種別の指定もありません"
-            raise InputDataError(msg, source=source,
-                                 hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）")
+            raise InputDataError(
+                msg, en="no kind column and no kind given", source=source,
+                hint=f"種別の列を加えるか、全行の種別を選んでください（使える種別: {_known_kinds()}）",
+                hint_en="add a kind column or choose one kind for every row (tsunagu kinds lists them)",
+            )
         return [default] * len(df)
     out = []
     for i, value in enumerate(df[column].tolist()):
@@ -283,7 +320,12 @@ def _kinds(df: pd.DataFrame, column: str | None, default: str | None, source: st
         if key is None:
             shown = "空欄" if _blank(value) else f"「{value}」"
             msg = f"種別の列「{column}」の値 {shown} は知らない種別です（使える種別: {_known_kinds()}）"
-            raise InputDataError(msg, source=source, row=i + 1, hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）")
+            raise InputDataError(
+                msg, en=f"the kind column {column!r} holds {'a blank' if _blank(value) else repr(value)}, not a known kind",
+                source=source, row=i + 1,
+                hint="使える種別の日本語名かキーを書いてください（一覧: tsunagu kinds）",
+                hint_en="write a kind's Japanese name or key (tsunagu kinds lists them)",
+            )
         out.append(key)
     return out
 
@@ -297,16 +339,24 @@ def _ids(df: pd.DataFrame, column: str | None, source: str) -> list[str]:
     if blank.any():
         i = int(np.argmax(blank.to_numpy()))
         msg = f"ID の列「{column}」が空欄です"
-        raise InputDataError(msg, source=source, row=i + 1, hint="すべての行に ID を書くか、ID の列を消して自動で付けてください")
+        raise InputDataError(
+            msg, en=f"the ID column {column!r} is blank", source=source, row=i + 1,
+            hint="すべての行に ID を書くか、ID の列を消して自動で付けてください",
+            hint_en="give every row an ID, or drop the ID column to number them automatically",
+        )
     dup = values[values.duplicated(keep=False)]
     if len(dup):
-        parts = []
+        parts, parts_en = [], []
         for value in list(dict.fromkeys(dup))[:10]:
             rows = ", ".join(str(i + 1) for i in np.flatnonzero((values == value).to_numpy()))
             parts.append(f"「{value}」が {rows} 行目")
+            parts_en.append(f"{value!r} on rows {rows}")
         first = int(np.flatnonzero(values.duplicated(keep=False).to_numpy())[0])
         msg = f"ID が重複しています: {'、'.join(parts)}"
-        raise InputDataError(msg, source=source, row=first + 1, hint="1か所ごとに別の ID を付けてください")
+        raise InputDataError(
+            msg, en=f"duplicate IDs: {'; '.join(parts_en)}", source=source, row=first + 1,
+            hint="1か所ごとに別の ID を付けてください", hint_en="give every place its own ID",
+        )
     return values.tolist()
 
 
@@ -345,6 +395,8 @@ _SUPERMARKET = re.compile(
     r"マックスバリュ|新鮮市場|キョーエイ|ゆめマート|フードセンター"
 )
 _MOBILE_ADDRESS = re.compile(r"県内一円|市内一円|町内一円|管内一円")
+#: Reasons a food permit is left out (the keys of ``attrs["skipped"]``, shown to users as they are).
+_NOT_FOOD, _MOBILE, _NO_XY = "食料品店ではない", "移動販売（店舗の住所なし）", "緯度・経度なし"
 
 #: Food-permit categories (business_type without its circled number) and the kind they give.
 FOOD_PERMIT_KINDS = {
@@ -398,8 +450,16 @@ def _food_kind(name: str, categories: set[str]) -> str | None:
     return None
 
 
-def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gpd.GeoDataFrame:
-    """Read food shops from a food-sanitation permit file (``food_permits/<市町村名>.json``).
+def read_food_permits(
+    path: str | Path | Sequence[str | Path],
+    *,
+    source_name: str | None = None,
+    city_code: str | None = None,
+    city_name: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read food shops from food-sanitation permit files: the bundled ``food_permits/<市町村名>.json``
+    or the official open data as downloaded (食品衛生申請等システム ``33000_food_business_all.csv``,
+    a prefecture's 食品等営業許可・届出一覧; see :func:`gis.opendata.read_food_permit_table`).
 
     Rule, per shop (records deduplicated by name + normalised address, all its permits pooled):
 
@@ -420,9 +480,12 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
     Parameters
     ----------
     path
-        The JSON file (``meta`` + ``data`` list of permits).
+        The JSON file (``meta`` + ``data`` list of permits), an official CSV / Excel file, or several.
     source_name
-        Name used in messages; defaults to the file name.
+        Name used in messages; defaults to the file names.
+    city_code, city_name
+        The municipality whose premises an official file (one per health-centre authority, many
+        municipalities) gives; the bundled JSON is one municipality's already.
 
     Returns
     -------
@@ -431,33 +494,51 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
         ``phone``; ``source`` carries the PDL attribution. ``attrs["skipped"]`` counts dropped
         records by reason.
     """
-    path = Path(path)
-    source = source_name or path.name
-    data = _load_json(path, source)
-    records = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(records, list):
-        msg = "no 'data' list of permits in the file"
-        raise InputDataError(msg, source=source, hint="give a food_permits/<市町村名>.json file")
-    if not records:
-        msg = "the file lists no permits"
-        raise InputDataError(msg, source=source)
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    source = source_name or ", ".join(p.name for p in paths)
+    records: list = []
+    skipped = {_NOT_FOOD: 0, _MOBILE: 0, _NO_XY: 0}
+    for one in paths:
+        if is_table_file(one):
+            table = opendata.read_food_permit_table(one, city_code=city_code, city_name=city_name)
+            records += table.to_dict("records")
+            for reason, n in table.attrs.get("skipped", {}).items():
+                skipped[reason] = skipped.get(reason, 0) + n
+            continue
+        data = _load_json(one, one.name)
+        listed = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(listed, list):
+            msg = "ファイルに営業許可の一覧（data）がありません"
+            raise InputDataError(
+                msg, en="no 'data' list of permits in the file", source=one.name,
+                hint="food_permits/<市町村名>.json のファイルを指定してください",
+                hint_en="give a food_permits/<市町村名>.json file",
+            )
+        if not listed:
+            msg = "ファイルに営業許可が1件もありません"
+            raise InputDataError(msg, en="the file lists no permits", source=one.name)
+        records += listed
+    if not records and city_name:
+        msg = f"{city_name}の営業施設がこの食品営業許可のファイルにありません"
+        raise InputDataError(msg, en=f"no premises of {city_name} in the food-permit files", source=source,
+                             hint=f"{city_name}を所管する保健所設置主体（県または市）のファイルを置いてください。除いた行: {skipped}",
+                             hint_en=f"use the file of the authority licensing {city_name}; rows left out: {skipped}")
     shops: dict[str, dict] = {}
-    skipped = {"not a food shop": 0, "mobile seller (no shop address)": 0, "no coordinates": 0}
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            msg = "the record is not an object"
-            raise InputDataError(msg, source=source, row=i)
+            msg = "この記録は項目名と値の組（JSON のオブジェクト）になっていません"
+            raise InputDataError(msg, en="the record is not an object", source=source, row=i)
         name = str(rec.get("name") or "").strip()
         address = str(rec.get("address") or "").strip()
         category = _category(rec.get("business_type") or "")
         if category not in FOOD_PERMIT_KINDS and category not in _RETAIL_ONLY_BY_NAME:
-            skipped["not a food shop"] += 1
+            skipped[_NOT_FOOD] += 1
             continue
         if _MOBILE_ADDRESS.search(address):
-            skipped["mobile seller (no shop address)"] += 1
+            skipped[_MOBILE] += 1
             continue
         if _blank(rec.get("lat")) or _blank(rec.get("lng")):
-            skipped["no coordinates"] += 1
+            skipped[_NO_XY] += 1
             continue
         key = _shop_key(name, address)
         shop = shops.setdefault(key, {"name": name, "address": address, "lat": rec["lat"], "lng": rec["lng"],
@@ -472,7 +553,7 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
     for key, shop in shops.items():
         kind = _food_kind(shop["name"], shop["categories"])
         if kind is None:
-            skipped["not a food shop"] += len(shop["business_types"])
+            skipped[_NOT_FOOD] += len(shop["business_types"])
             continue
         attributes = {"business_types": shop["business_types"], "license_nos": shop["license_nos"],
                       "name_kana": shop["name_kana"], "phone": shop["phone"], "permit_row": shop["row"]}
@@ -480,8 +561,11 @@ def read_food_permits(path: str | Path, *, source_name: str | None = None) -> gp
                      "name": shop["name"], "address": shop["address"], "lat": shop["lat"],
                      "lng": shop["lng"], "attributes": attributes})
     if not rows:
-        msg = "no food shops among the permits (only restaurants, factories, vending machines ...)"
-        raise InputDataError(msg, source=source)
+        msg = "営業許可の中に食料品店がありません（飲食店・製造所・自動販売機などだけです）"
+        raise InputDataError(
+            msg, en="no food shops among the permits (only restaurants, factories, vending machines ...)",
+            source=source,
+        )
     return _from_rows(rows, source=source, attribution=PDL_FOOD_ATTRIBUTION, skipped=skipped)
 
 
@@ -492,8 +576,13 @@ def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict
     bad = np.isnan(lon) | np.isnan(lat)
     if bad.any():
         i = int(np.argmax(bad))
-        msg = f"the record {table['name'].iloc[i]!r} has no usable coordinates"
-        raise InputDataError(msg, source=source, feature=str(table["name"].iloc[i]))
+        msg = "使える緯度・経度がありません"
+        raise InputDataError(
+            msg, en=f"the record {table['name'].iloc[i]!r} has no usable coordinates",
+            source=source, feature=str(table["name"].iloc[i]),
+            hint="緯度・経度を数値（例: 34.79, 133.62）で入れてください",
+            hint_en="give latitude and longitude as numbers (e.g. 34.79, 133.62)",
+        )
     _check_positions(lon, lat, source)
     gdf = gpd.GeoDataFrame(
         {"resource_id": table["id"], "kind": table["kind"], "name": table["name"], "address": table["address"],
@@ -507,16 +596,19 @@ def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict
 
 def _load_json(path: Path, source: str):
     if not path.exists():
-        msg = f"file not found at {path}"
-        raise InputDataError(msg, source=source)
+        msg = f"ファイルが見つかりません（{path}）"
+        raise InputDataError(msg, en=f"file not found at {path}", source=source)
     if path.stat().st_size == 0:
-        msg = "the file is empty (0 bytes)"
-        raise InputDataError(msg, source=source)
+        msg = "ファイルが空です（0 バイト）"
+        raise InputDataError(msg, en="the file is empty (0 bytes)", source=source)
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"not valid UTF-8 JSON ({exc})"
-        raise InputDataError(msg, source=source) from exc
+        msg = f"UTF-8 の JSON として読めません（{exc}）"
+        raise InputDataError(
+            msg, en=f"not valid UTF-8 JSON ({exc})", source=source,
+            hint="ダウンロードしたままのファイルを指定してください", hint_en="give the file as downloaded",
+        ) from exc
 
 
 def _shelter_kind(name: str) -> str:
@@ -534,13 +626,19 @@ def _shelter_kind(name: str) -> str:
 
 
 def read_shelters(
-    paths: str | Path | Sequence[str | Path], *, source_name: str | None = None
+    paths: str | Path | Sequence[str | Path],
+    *,
+    source_name: str | None = None,
+    city_code: str | None = None,
+    city_name: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read designated emergency sites and evacuation shelters (国土地理院 list, per-municipality GeoJSON).
+    """Read designated emergency sites and evacuation shelters (国土地理院 指定緊急避難場所・指定避難所).
 
-    Give the emergency (``emergency_<code6>.json``) and evacuation (``evacuation_<code6>.json``)
-    files together: a place in both is kept once (same 共通ID, or same name and address) and
-    lists both designations.
+    Reads the bundled per-municipality GeoJSON (``emergency_<code6>.json``, ``evacuation_<code6>.json``)
+    and the GSI downloads as they come (``<code>_2.csv`` emergency sites, ``<code>_1.csv`` shelters,
+    the national ``mergeFromCity_*.csv`` / ``.geojson``; see :func:`gis.opendata.read_gsi_shelters`).
+    Give the emergency and evacuation files together: a place in both is kept once (same 共通ID,
+    or same name and address) and lists both designations.
 
     Kinds by name: 地域市民センター/公民館/コミュニティセンター/地域福祉センター/生涯学習センター →
     ``kominkan``; 集会所/集会場/公会堂 and rural halls (生活改善センター, 集落センター, 交流センター,
@@ -553,6 +651,8 @@ def read_shelters(
         One file or several.
     source_name
         Name used in messages and ``source``; defaults to the file names.
+    city_code, city_name
+        Keep this municipality's places (national or prefecture files list many).
 
     Returns
     -------
@@ -561,21 +661,22 @@ def read_shelters(
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
-        msg = "no shelter files given"
-        raise InputDataError(msg, hint="give emergency_<code>.json and/or evacuation_<code>.json")
+        msg = "避難所のファイルが指定されていません"
+        raise InputDataError(
+            msg, en="no shelter files given",
+            hint="emergency_<コード>.json か evacuation_<コード>.json（または両方）を指定してください",
+            hint_en="give emergency_<code>.json and/or evacuation_<code>.json",
+        )
     source = source_name or ", ".join(p.name for p in paths)
     places: dict[str, dict] = {}
     by_id: dict[str, str] = {}
-    for path in paths:
-        layer = read_vector(path, source_name=path.name)
-        designation = ("指定緊急避難場所" if path.name.startswith("emergency") else
-                       "指定避難所" if path.name.startswith("evacuation") else path.stem)
-        for col in ("施設・場所名", "住所"):
-            if col not in layer.columns:
-                msg = f"no {col} property; is this a 国土地理院 shelter file?"
-                raise InputDataError(msg, source=path.name)
-        hazards = [c for c in ("洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象") if c in layer.columns]
-        for i, row in enumerate(layer.itertuples(index=False), start=1):
+    layers = [opendata.read_gsi_shelters(p, city_code=city_code, city_name=city_name) for p in paths]
+    # Emergency sites first, whatever the file names: a place on both lists takes its name from there.
+    layers.sort(key=lambda layer: layer.attrs["designation"] != opendata.SHELTER_EMERGENCY)
+    for layer in layers:
+        designation = layer.attrs["designation"]
+        hazards = [c for c in opendata.SHELTER_HAZARDS if c in layer.columns]
+        for row in layer.itertuples(index=False):
             rec = dict(zip(layer.columns, row))
             name = str(rec["施設・場所名"] or "").strip()
             address = str(rec["住所"] or "").strip()
@@ -583,9 +684,6 @@ def read_shelters(
             key = by_id.get(cid) if cid else None
             key = key or _shop_key(name, address)
             geom = rec[layer.geometry.name]
-            if geom.geom_type != "Point":
-                msg = f"shelters must be points, this is a {geom.geom_type}"
-                raise InputDataError(msg, source=path.name, feature=f"{i} ({name})")
             place = places.setdefault(key, {"name": name, "address": address, "lng": geom.x, "lat": geom.y,
                                             "common_ids": [], "designations": [], "hazards": set()})
             if cid:
@@ -623,24 +721,27 @@ def read_rail_stations(
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
-        msg = "no station files given"
-        raise InputDataError(msg)
+        msg = "駅のファイルが指定されていません"
+        raise InputDataError(msg, en="no station files given")
     source = source_name or ", ".join(p.name for p in paths)
     stations: dict[str, dict] = {}
     for path in paths:
         layer = read_vector(path, source_name=path.name)
         if "name" not in layer.columns:
-            msg = "no 'name' property on the stations"
-            raise InputDataError(msg, source=path.name)
+            msg = "駅に駅名（name）の項目がありません"
+            raise InputDataError(msg, en="no 'name' property on the stations", source=path.name)
         for i, (name, line, geom) in enumerate(
             zip(layer["name"], layer.get("railname", pd.Series([""] * len(layer))), layer.geometry), start=1
         ):
             if _blank(name):
-                msg = "the station has no name"
-                raise InputDataError(msg, source=path.name, feature=str(i))
+                msg = "駅名がありません"
+                raise InputDataError(msg, en="the station has no name", source=path.name, feature=str(i))
             if geom.geom_type != "Point":
-                msg = f"stations must be points, this is a {geom.geom_type}"
-                raise InputDataError(msg, source=path.name, feature=f"{i} ({name})")
+                msg = f"駅は点で表してください（この地物は {geom.geom_type} です）"
+                raise InputDataError(
+                    msg, en=f"stations must be points, this is a {geom.geom_type}",
+                    source=path.name, feature=f"{i} ({name})",
+                )
             # Same station name within ~500 m on two lines = one station (e.g. 総社 on 伯備線 and 井原鉄道).
             key = next((k for k, s in stations.items() if s["name"] == name
                         and abs(s["lng"] - geom.x) < 0.005 and abs(s["lat"] - geom.y) < 0.005), None)

@@ -188,14 +188,24 @@ def travel_matrix(engine, points: list[Location], *, speed_kmh: float, circuity:
     from gis import travel_times as tt
 
     if not speed_kmh or speed_kmh <= 0:
-        raise InputDataError(f"速度は正の値（km/h）で指定してください: {speed_kmh!r}")
+        raise InputDataError(
+            f"速度は正の値（km/h）で指定してください: {speed_kmh!r}",
+            en=f"the speed must be a positive km/h: {speed_kmh!r}",
+        )
     if mode not in ("drive", "walk"):
-        raise InputDataError(f"移動手段は drive か walk です: {mode!r}")
+        raise InputDataError(
+            f"移動手段は drive か walk です: {mode!r}",
+            en=f"the travel mode must be drive or walk: {mode!r}",
+        )
     n = len(points)
     if matrix is not None and np.shape(matrix.durations_s) != (n, n):
-        raise InputDataError(f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点・停留所・発着地は {n} 地点です",
-                             source=matrix.source,
-                             hint="拠点を先頭に、停留所、発着地（自宅など）の順に同じ地点で行列を作り直してください")
+        raise InputDataError(
+            f"所要時間行列が {np.shape(matrix.durations_s)} ですが、拠点・停留所・発着地は {n} 地点です",
+            en=f"the travel-time matrix is {np.shape(matrix.durations_s)} but depot, stops and places are {n} points",
+            source=matrix.source,
+            hint="拠点を先頭に、停留所、発着地（自宅など）の順に同じ地点で行列を作り直してください",
+            hint_en="rebuild the matrix with the same points: the depot first, then the stops, then the places (homes ...)",
+        )
     gdf = gpd.GeoDataFrame({"i": range(n)}, geometry=[Point(p.lon, p.lat) for p in points], crs="EPSG:4326")
     straight = getattr(engine, "mode", "straight") != "network"
     factor = float(circuity) if straight else 1.0
@@ -755,9 +765,15 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
     """
     t_start = time.perf_counter()
     if solver not in ("auto", "pyvrp", "vroom"):
-        raise InputDataError(f"solver は auto / pyvrp / vroom のいずれかです: {solver!r}")
+        raise InputDataError(
+            f"solver は auto / pyvrp / vroom のいずれかです: {solver!r}",
+            en=f"solver must be auto, pyvrp or vroom: {solver!r}",
+        )
     if time_limit_s is None or not (time_limit_s > 0):
-        raise InputDataError(f"time_limit_s は正の秒数で指定してください: {time_limit_s!r}")
+        raise InputDataError(
+            f"time_limit_s は正の秒数で指定してください: {time_limit_s!r}",
+            en=f"time_limit_s must be a positive number of seconds: {time_limit_s!r}",
+        )
     check = validate_problem(problem)
     notes = ([problem.note] if problem.note else []) + list(check.notes)
     excluded = {sid for sid, _ in check.unassigned}

@@ -266,36 +266,50 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
     """
     stops, vehicles = problem.stops, problem.vehicles
     if not vehicles:
-        raise InputDataError("車両が0台です（no vehicles）", hint="少なくとも1台の車両（または訪問者）を登録してください")
+        raise InputDataError(
+            "車両が0台です",
+            en="there are no vehicles",
+            hint="少なくとも1台の車両（または訪問者）を登録してください",
+            hint_en="register at least one vehicle (or visitor)",
+        )
     seen: set[str] = set()
     vids = Counter(v.vehicle_id for v in vehicles)
     for vid, k in vids.items():
         if k > 1:
-            raise InputDataError(f"車両IDが重複しています: {vid}", feature=vid)
+            raise InputDataError(f"車両IDが重複しています: {vid}", en=f"duplicate vehicle ID: {vid}", feature=vid)
     for v in vehicles:
         a, b = v.shift
         if b <= a:
             raise InputDataError(
-                f"車両「{v.name or v.vehicle_id}」の勤務時間が終了 {format_hhmm(b)} ≦ 開始 {format_hhmm(a)} です",
-                feature=v.vehicle_id, hint="開始より後の終了時刻を指定してください")
+                f"車両「{v.name or v.vehicle_id}」の勤務時間が終了 {format_hhmm(b)} ≦ 開始 {format_hhmm(a)} です", en=f"vehicle {v.vehicle_id}: the shift ends at {format_hhmm(b)}, not after its start {format_hhmm(a)}",
+                feature=v.vehicle_id, hint="開始より後の終了時刻を指定してください", hint_en="give an end time after the start")
         if v.capacity is not None and v.capacity < 0:
-            raise InputDataError(f"車両「{v.name or v.vehicle_id}」の積載量が負です: {v.capacity}", feature=v.vehicle_id)
+            raise InputDataError(
+                f"車両「{v.name or v.vehicle_id}」の積載量が負です: {v.capacity}",
+                en=f"vehicle {v.vehicle_id}: negative capacity {v.capacity}",
+                feature=v.vehicle_id,
+            )
         for brk in v.breaks:
             ba, bb = brk.window
             if brk.duration_s < 0 or bb - ba < brk.duration_s:
                 raise InputDataError(
-                    f"車両「{v.name or v.vehicle_id}」の休憩（{format_hhmm(ba)}–{format_hhmm(bb)}、{brk.duration_s // 60}分）が時間帯に収まりません",
-                    feature=v.vehicle_id, hint="休憩の時間帯を休憩時間より長くしてください")
+                    f"車両「{v.name or v.vehicle_id}」の休憩（{format_hhmm(ba)}–{format_hhmm(bb)}、{brk.duration_s // 60}分）が時間帯に収まりません", en=f"vehicle {v.vehicle_id}: the break ({format_hhmm(ba)}–{format_hhmm(bb)}, {brk.duration_s // 60} min) does not fit its window",
+                    feature=v.vehicle_id, hint="休憩の時間帯を休憩時間より長くしてください", hint_en="make the break window longer than the break")
         for end_name, place in (("出発地", v.start), ("到着地", v.end)):
             if place is not None and not (isinstance(place, (int, np.integer)) and 0 <= place < len(problem.places)):
                 raise InputDataError(
-                    f"車両「{v.name or v.vehicle_id}」の{end_name} {place!r} が地点一覧（places、{len(problem.places)}か所）にありません",
+                    f"車両「{v.name or v.vehicle_id}」の{end_name} {place!r} が地点一覧（places、{len(problem.places)}か所）にありません", en=f"vehicle {v.vehicle_id}: {({'出発地': 'start', '到着地': 'end'}).get(end_name, end_name)} {place!r} is not in places ({len(problem.places)} places)",
                     feature=v.vehicle_id,
-                    hint="出発地・到着地は places の番号（0から）で指定してください。拠点なら指定しないでください")
+                    hint="出発地・到着地は places の番号（0から）で指定してください。拠点なら指定しないでください", hint_en="give start and end as numbers into places (from 0); leave them out for the depot")
         fc = v.fixed_cost
         if not isinstance(fc, (int, np.integer)) or fc < 0:
-            raise InputDataError(f"車両「{v.name or v.vehicle_id}」の固定費は0以上の整数です: {fc!r}",
-                                 feature=v.vehicle_id, hint="固定費は移動距離と同じ単位（m）の整数で指定してください")
+            raise InputDataError(
+                f"車両「{v.name or v.vehicle_id}」の固定費は0以上の整数です: {fc!r}",
+                en=f"vehicle {v.vehicle_id}: the fixed cost must be a whole number of 0 or more: {fc!r}",
+                feature=v.vehicle_id,
+                hint="固定費は移動距離と同じ単位（m）の整数で指定してください",
+                hint_en="give the fixed cost as a whole number in the unit of distance (m)",
+            )
     shifts = [v.shift for v in vehicles]
     by_vid = {v.vehicle_id: v for v in vehicles}
     for k, s in enumerate(stops, start=1):
@@ -303,60 +317,82 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
         if s.pin is not None:
             pv = by_vid.get(s.pin.vehicle_id)
             if pv is None:
-                raise InputDataError(f"{label}の予約の車両・担当「{s.pin.vehicle_id}」がいません", row=k, feature=s.stop_id,
-                                     hint="この日の車両・CSW の ID を指定するか、固定を外してください")
+                raise InputDataError(
+                    f"{label}の予約の車両・担当「{s.pin.vehicle_id}」がいません",
+                    en=f"stop {s.stop_id}: no vehicle or CSW {s.pin.vehicle_id!r} for the booking",
+                    row=k,
+                    feature=s.stop_id,
+                    hint="この日の車両・CSW の ID を指定するか、固定を外してください",
+                    hint_en="give a vehicle or CSW ID of the day, or unpin it",
+                )
             a, b = s.pin.window
             if s.pin.tolerance_s < 0 or not (a <= pv.shift[1] and b >= pv.shift[0]):
                 raise InputDataError(
                     f"{label}の予約時刻 {format_hhmm(s.pin.start_s)}（±{max(0, s.pin.tolerance_s) // 60}分）が"
-                    f"「{pv.name or pv.vehicle_id}」の勤務時間 {format_hhmm(pv.shift[0])}–{format_hhmm(pv.shift[1])} の外です",
-                    row=k, feature=s.stop_id, hint="予約時刻か勤務時間を見直してください")
+                    f"「{pv.name or pv.vehicle_id}」の勤務時間 {format_hhmm(pv.shift[0])}–{format_hhmm(pv.shift[1])} の外です", en=f"stop {s.stop_id}: the booked time {format_hhmm(s.pin.start_s)} (±{max(0, s.pin.tolerance_s) // 60} min) is outside the shift of {pv.vehicle_id} {format_hhmm(pv.shift[0])}–{format_hhmm(pv.shift[1])}",
+                    row=k, feature=s.stop_id, hint="予約時刻か勤務時間を見直してください", hint_en="review the booked time or the shift")
             if not can_serve(pv, s):
                 raise InputDataError(
                     f"{label}は資格・担当（{'、'.join(sorted(set(s.skills) - set(pv.skills)))}）が必要ですが、"
-                    f"予約の「{pv.name or pv.vehicle_id}」にはありません",
-                    row=k, feature=s.stop_id, hint="資格のある担当に予約を移すか、固定を外してください")
+                    f"予約の「{pv.name or pv.vehicle_id}」にはありません", en=f"stop {s.stop_id} needs skills {', '.join(sorted(set(s.skills) - set(pv.skills)))} that the booked {pv.vehicle_id} lacks",
+                    row=k, feature=s.stop_id, hint="資格のある担当に予約を移すか、固定を外してください", hint_en="move the booking to someone with the skills, or unpin it")
         if s.stop_id in seen:
-            raise InputDataError(f"停留所IDが重複しています: {label}", row=k, feature=s.stop_id,
-                                 hint="同じIDの停留所を1つにまとめてください")
+            raise InputDataError(
+                f"停留所IDが重複しています: {label}",
+                en=f"duplicate stop ID: {s.stop_id}",
+                row=k,
+                feature=s.stop_id,
+                hint="同じIDの停留所を1つにまとめてください",
+                hint_en="merge the stops with the same ID",
+            )
         seen.add(s.stop_id)
         if s.service_s < 0 or s.demand < 0:
-            raise InputDataError(f"{label}の滞在時間または需要が負です", row=k, feature=s.stop_id)
+            raise InputDataError(
+                f"{label}の滞在時間または需要が負です",
+                en=f"stop {s.stop_id}: negative service time or demand",
+                row=k,
+                feature=s.stop_id,
+            )
         if not problem.planar:
             lon, lat = s.location.lon, s.location.lat
             if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
                 raise InputDataError(
-                    f"{label}の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です", row=k, feature=s.stop_id,
-                    hint="経度122〜154・緯度20〜46の範囲か、経度と緯度が入れ替わっていないか確認してください")
+                    f"{label}の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です", en=f"stop {s.stop_id}: coordinates (longitude {lon}, latitude {lat}) outside Japan", row=k, feature=s.stop_id,
+                    hint="経度122〜154・緯度20〜46の範囲か、経度と緯度が入れ替わっていないか確認してください", hint_en="longitude 122–154 and latitude 20–46; check they are not swapped")
         for a, b in s.time_windows:
             if b < a:
                 raise InputDataError(
-                    f"{label}の時間帯が開始 {format_hhmm(a)} より前の {format_hhmm(b)} に終わっています",
-                    row=k, feature=s.stop_id, hint="時間帯の開始と終了を確認してください")
+                    f"{label}の時間帯が開始 {format_hhmm(a)} より前の {format_hhmm(b)} に終わっています", en=f"stop {s.stop_id}: a time window ends at {format_hhmm(b)}, before its start {format_hhmm(a)}",
+                    row=k, feature=s.stop_id, hint="時間帯の開始と終了を確認してください", hint_en="check the start and end of the window")
         if s.pin is None and s.time_windows and not any(a <= se and b >= ss for a, b in s.time_windows for ss, se in shifts):
             wins = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in s.time_windows)
             hours = "、".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in shifts)
             raise InputDataError(
-                f"{label}の時間帯（{wins}）がどの車両の勤務時間（{hours}）とも重なりません",
-                row=k, feature=s.stop_id, hint="時間帯か勤務時間を見直してください")
+                f"{label}の時間帯（{wins}）がどの車両の勤務時間（{hours}）とも重なりません", en=f"stop {s.stop_id}: its time windows ({wins}) overlap no vehicle's shift ({hours})",
+                row=k, feature=s.stop_id, hint="時間帯か勤務時間を見直してください", hint_en="review the windows or the shifts")
     if not problem.planar:
         lon, lat = problem.depot.lon, problem.depot.lat
         if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
-            raise InputDataError(f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
-                                 feature="depot", hint="経度と緯度が入れ替わっていないか確認してください")
+            raise InputDataError(
+                f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
+                en=f"depot {problem.depot.name!r}: coordinates (longitude {lon}, latitude {lat}) outside Japan",
+                feature="depot",
+                hint="経度と緯度が入れ替わっていないか確認してください",
+                hint_en="check longitude and latitude are not swapped",
+            )
         for k, loc in enumerate(problem.places):
             if not (JAPAN_LON[0] <= loc.lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= loc.lat <= JAPAN_LAT[1]):
                 raise InputDataError(
-                    f"発着地「{problem.place_name(k)}」の座標（経度 {loc.lon}, 緯度 {loc.lat}）が日本の範囲外です",
-                    feature=f"place {k}", hint="経度と緯度が入れ替わっていないか確認してください")
+                    f"発着地「{problem.place_name(k)}」の座標（経度 {loc.lon}, 緯度 {loc.lat}）が日本の範囲外です", en=f"place {problem.place_name(k)!r}: coordinates (longitude {loc.lon}, latitude {loc.lat}) outside Japan",
+                    feature=f"place {k}", hint="経度と緯度が入れ替わっていないか確認してください", hint_en="check longitude and latitude are not swapped")
     n = len(stops) + 1 + len(problem.places)
     extra = f"＋発着地{len(problem.places)}" if problem.places else ""
     for what, m in (("durations_s", problem.durations_s), ("distances_m", problem.distances_m)):
         shape = np.shape(m)
         if shape != (n, n):
             raise InputDataError(
-                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}{extra}＝{n}×{n} が必要です）",
-                hint="travel_matrix() で拠点、停留所、発着地（places）の順に作り直してください")
+                f"行列 {what} の形が {shape} です（拠点1＋停留所{len(stops)}{extra}＝{n}×{n} が必要です）", en=f"matrix {what} is {shape} (needs {n}×{n}: depot + {len(stops)} stops{extra})",
+                hint="travel_matrix() で拠点、停留所、発着地（places）の順に作り直してください", hint_en="rebuild it with travel_matrix(): depot, stops, then places")
     notes: list[str] = []
     dup = Counter((s.name, round(s.location.lon, 7), round(s.location.lat, 7)) for s in stops)
     for (name, lon, lat), k in dup.items():
@@ -405,14 +441,27 @@ def replan_problem(problem: RoutingProblem, plan: RoutingPlan, *, cancelled=(), 
     ids = {s.stop_id for s in problem.stops}
     cancelled, pinned = set(cancelled), set(pinned)
     for sid in sorted((cancelled | pinned) - ids):
-        raise InputDataError(f"停留所・訪問 {sid} はこの日の計画にありません", feature=sid)
+        raise InputDataError(
+            f"停留所・訪問 {sid} はこの日の計画にありません",
+            en=f"stop or visit {sid} is not in this day's plan",
+            feature=sid,
+        )
     when = {x.stop_id: (r.vehicle_id, x.start_s) for r in plan.routes for x in r.visits}
     for sid in sorted(pinned):
         if sid not in when:
-            raise InputDataError(f"訪問 {sid} は元の計画で訪問されていないため、時刻を固定できません", feature=sid,
-                                 hint="訪問された予約だけを固定してください")
+            raise InputDataError(
+                f"訪問 {sid} は元の計画で訪問されていないため、時刻を固定できません",
+                en=f"visit {sid} was not made in the original plan, so its time cannot be pinned",
+                feature=sid,
+                hint="訪問された予約だけを固定してください",
+                hint_en="pin only bookings that were visited",
+            )
         if sid in cancelled:
-            raise InputDataError(f"訪問 {sid} が取り消しと固定の両方に指定されています", feature=sid)
+            raise InputDataError(
+                f"訪問 {sid} が取り消しと固定の両方に指定されています",
+                en=f"visit {sid} is both cancelled and pinned",
+                feature=sid,
+            )
     keep = [i for i, s in enumerate(problem.stops) if s.stop_id not in cancelled]
     stops = [replace(problem.stops[i], pin=Pin(when[problem.stops[i].stop_id][0], when[problem.stops[i].stop_id][1],
                                                 int(tolerance_s)))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.access import DistanceEngine, check_threshold
+from gis.access import DistanceEngine, check_threshold, missing_columns_error
 from gis.activity_coverage import nearest_resource, reconcile, tier_sums, uncovered_share, worst_first
 from gis.crs import STORAGE_CRS
 from gis.errors import InputDataError
@@ -44,10 +44,12 @@ def check_thresholds(thresholds_m: Sequence[float]) -> list[float]:
     """Validate walking thresholds (each positive and finite); return them sorted, without repeats."""
     if isinstance(thresholds_m, (int, float)):
         thresholds_m = [thresholds_m]
-    values = [check_threshold(t, what="salon walking threshold") for t in thresholds_m]
+    values = [check_threshold(t, what="サロンまで歩く距離", what_en="salon walking threshold") for t in thresholds_m]
     if not values:
-        msg = "give at least one salon walking threshold in metres"
-        raise InputDataError(msg, hint="e.g. 500 and 1000")
+        msg = "サロンまで歩く距離（メートル）を1つ以上指定してください"
+        raise InputDataError(
+            msg, en="give at least one salon walking threshold in metres", hint="例: 500 と 1000", hint_en="e.g. 500 and 1000"
+        )
     return sorted(dict.fromkeys(values))
 
 
@@ -81,8 +83,7 @@ def salon_coverage(
     thresholds = check_thresholds(thresholds_m)
     for col in ("area_id", "elderly"):
         if col not in demand.columns:
-            msg = f"demand points lack column {col!r}"
-            raise InputDataError(msg, hint="build them with gis.demand.demand_points")
+            raise missing_columns_error(col)
     out = demand.copy()
     notes: list[str] = []
     if salons is None or len(salons) == 0:
@@ -137,11 +138,10 @@ def coverage_by_tier(
         for an area with no elderly. Rows: the focus level by uncovered elderly (descending),
         then the other levels inner → outer, each worst first.
     """
-    threshold = check_threshold(threshold_m, what="salon walking threshold")
+    threshold = check_threshold(threshold_m, what="サロンまで歩く距離", what_en="salon walking threshold")
     for col in ("area_id", "population", "elderly", "salon_distance_m"):
         if col not in points.columns:
-            msg = f"demand points lack column {col!r}"
-            raise InputDataError(msg, hint="run gis.salons.salon_coverage first")
+            raise missing_columns_error(col, made_by="gis.salons.salon_coverage")
     dist = points["salon_distance_m"].to_numpy(dtype=float)
     covered = np.nan_to_num(dist, nan=np.inf) <= threshold
     elderly = points["elderly"].to_numpy(dtype=float)
@@ -191,11 +191,15 @@ def salon_catchments(
     GeoDataFrame
         ``salon_id``, ``name``, ``is_sample``, ``method``, geometry in EPSG:4326.
     """
-    threshold = check_threshold(threshold_m, what="salon walking threshold")
+    threshold = check_threshold(threshold_m, what="サロンまで歩く距離", what_en="salon walking threshold")
     crs = crs or getattr(engine, "crs", None)
     if crs is None:
-        msg = "a projected CRS is needed to draw catchments"
-        raise InputDataError(msg, hint="pass crs=gis.crs.plane_rectangular_crs(city_code)")
+        msg = "圏域を描くには平面直角座標系（メートル単位の座標系）が必要です"
+        raise InputDataError(
+            msg, en="a projected CRS is needed to draw catchments",
+            hint="crs=gis.crs.plane_rectangular_crs(市区町村コード) を指定してください",
+            hint_en="pass crs=gis.crs.plane_rectangular_crs(city_code)",
+        )
     cols = {"salon_id": [], "name": [], "is_sample": [], "method": []}
     if salons is None or len(salons) == 0:
         return gpd.GeoDataFrame(cols, geometry=[], crs=STORAGE_CRS)

@@ -96,24 +96,45 @@ def scenario_from_dict(data: Mapping) -> Scenario:
         by its number (1 = first).
     """
     if not isinstance(data, Mapping):
-        raise InputDataError("シナリオは「名前」「変更」を持つオブジェクト（JSON）で指定してください")
+        raise InputDataError(
+            "シナリオは「名前」「変更」を持つオブジェクト（JSON）で指定してください",
+            en="give a scenario as an object (JSON) with a name and changes",
+        )
     name = str(data.get("name") or "").strip()
     if not name or not _NAME.match(name):
-        raise InputDataError(f"シナリオ名「{name}」は使えません", feature="name",
-                             hint="60文字以内で、/ \\ ? # % を含まない名前にしてください（例: サロン3か所追加）")
+        raise InputDataError(
+            f"シナリオ名「{name}」は使えません",
+            en=f"the scenario name {name!r} cannot be used",
+            feature="name",
+            hint="60文字以内で、/ \\ ? # % を含まない名前にしてください（例: サロン3か所追加）",
+            hint_en="up to 60 characters, without / \\ ? # % (e.g. サロン3か所追加)",
+        )
     raw = data.get("changes") or []
     if not isinstance(raw, (list, tuple)):
-        raise InputDataError("シナリオの changes は変更のリストで指定してください", feature="changes")
+        raise InputDataError(
+            "シナリオの changes は変更のリストで指定してください",
+            en="a scenario's changes must be a list of changes",
+            feature="changes",
+        )
     changes = tuple(_change(c, k + 1) for k, c in enumerate(raw))
     params = dict(data.get("params") or {})
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
-        raise InputDataError(f"シナリオで変えられないパラメータです: {'、'.join(unknown)}", feature="params",
-                             hint=f"変えられるもの: {'、'.join(f'{k}（{v}）' for k, v in PARAMETERS.items())}")
+        raise InputDataError(
+            f"シナリオで変えられないパラメータです: {'、'.join(unknown)}",
+            en=f"parameters a scenario cannot change: {', '.join(unknown)}",
+            feature="params",
+            hint=f"変えられるもの: {'、'.join(f'{k}（{v}）' for k, v in PARAMETERS.items())}",
+            hint_en=f"changeable: {', '.join(PARAMETERS)}",
+        )
     if "elderly_share" in params:
         share = _number(params["elderly_share"], "65歳以上人口の比率")
         if not 0 < share < 1:
-            raise InputDataError(f"65歳以上人口の比率は0より大きく1より小さい値です: {share}", feature="params")
+            raise InputDataError(
+                f"65歳以上人口の比率は0より大きく1より小さい値です: {share}",
+                en=f"the 65+ share must be above 0 and below 1: {share}",
+                feature="params",
+            )
         params["elderly_share"] = share
     return Scenario(name=name, description=str(data.get("description") or ""), changes=changes, params=params,
                     created_by=str(data.get("created_by") or ""), created_at=str(data.get("created_at") or ""))
@@ -139,20 +160,27 @@ def _number(value, what: str) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise InputDataError(f"{what}が数値ではありません: {value!r}") from None
+        raise InputDataError(f"{what}が数値ではありません: {value!r}", en=f"not a number ({what}): {value!r}") from None
     if not math.isfinite(x):
-        raise InputDataError(f"{what}が数値ではありません: {value!r}")
+        raise InputDataError(f"{what}が数値ではありません: {value!r}", en=f"not a number ({what}): {value!r}")
     return x
 
 
 def _change(raw, k: int) -> ResourceChange:
     if not isinstance(raw, Mapping):
-        raise InputDataError(f"変更{k}: 変更はオブジェクト（action, resource_id など）で書いてください")
+        raise InputDataError(
+            f"変更{k}: 変更はオブジェクト（action, resource_id など）で書いてください",
+            en=f"change {k}: write a change as an object (action, resource_id ...)",
+        )
     action = str(raw.get("action") or "").strip().lower()
     action = {v: k2 for k2, v in ACTIONS.items()}.get(action, action)  # 追加 → add …
     if action not in ACTIONS:
-        raise InputDataError(f"変更{k}: 操作「{raw.get('action')}」は使えません",
-                             hint="add（追加）、move（移動）、remove（削除）、change（変更）のどれかです")
+        raise InputDataError(
+            f"変更{k}: 操作「{raw.get('action')}」は使えません",
+            en=f"change {k}: the action {raw.get('action')!r} cannot be used",
+            hint="add（追加）、move（移動）、remove（削除）、change（変更）のどれかです",
+            hint_en="one of add, move, remove, change",
+        )
     rid = raw.get("resource_id")
     rid = str(rid).strip() if rid is not None and str(rid).strip() else None
     kind = raw.get("kind")
@@ -162,32 +190,54 @@ def _change(raw, k: int) -> ResourceChange:
 
         known = resource_kind(kind)
         if known is None:
-            raise InputDataError(f"変更{k}: 種類「{kind}」は地域資源の種類にありません",
-                                 hint="種類: " + "、".join(f"{v}（{key}）" for key, v in list(RESOURCE_KINDS.items())[:12]) + " など")
+            raise InputDataError(
+                f"変更{k}: 種類「{kind}」は地域資源の種類にありません",
+                en=f"change {k}: {kind!r} is not a resource kind",
+                hint="種類: " + "、".join(f"{v}（{key}）" for key, v in list(RESOURCE_KINDS.items())[:12]) + " など",
+                hint_en="kinds: " + ", ".join(list(RESOURCE_KINDS)[:12]) + " ...",
+            )
         kind = known
     name = raw.get("name")
     name = str(name).strip() if name is not None and str(name).strip() else None
     attrs = raw.get("attributes") or {}
     if not isinstance(attrs, Mapping):
-        raise InputDataError(f"変更{k}: attributes は「名前 → 値」のオブジェクトです")
+        raise InputDataError(
+            f"変更{k}: attributes は「名前 → 値」のオブジェクトです",
+            en=f"change {k}: attributes must be an object of name → value",
+        )
     if "capacity" in attrs and attrs["capacity"] is not None:
         cap = _number(attrs["capacity"], f"変更{k}: 定員")
         if cap < 0:
-            raise InputDataError(f"変更{k}: 定員は0以上です: {attrs['capacity']!r}")
+            raise InputDataError(
+                f"変更{k}: 定員は0以上です: {attrs['capacity']!r}",
+                en=f"change {k}: the capacity must be 0 or more: {attrs['capacity']!r}",
+            )
     lon = lat = None
     if action in ("add", "move"):
         if raw.get("lon") is None or raw.get("lat") is None:
-            raise InputDataError(f"変更{k}（{ACTIONS[action]}）: 場所（lon 経度, lat 緯度）がありません")
+            raise InputDataError(
+                f"変更{k}（{ACTIONS[action]}）: 場所（lon 経度, lat 緯度）がありません",
+                en=f"change {k} ({action}): no place (lon, lat)",
+            )
         lon = _number(raw["lon"], f"変更{k}: 経度")
         lat = _number(raw["lat"], f"変更{k}: 緯度")
         _check_japan(lon, lat, k)
     if action == "add":
         if kind is None or name is None:
-            raise InputDataError(f"変更{k}（追加）: 種類（kind）と名前（name）を指定してください")
+            raise InputDataError(
+                f"変更{k}（追加）: 種類（kind）と名前（name）を指定してください",
+                en=f"change {k} (add): give a kind and a name",
+            )
     elif rid is None:
-        raise InputDataError(f"変更{k}（{ACTIONS[action]}）: 対象の地域資源 ID（resource_id）を指定してください")
+        raise InputDataError(
+            f"変更{k}（{ACTIONS[action]}）: 対象の地域資源 ID（resource_id）を指定してください",
+            en=f"change {k} ({action}): give the resource_id of the resource",
+        )
     if action == "change" and kind is None and name is None and not attrs:
-        raise InputDataError(f"変更{k}（変更）: 変える項目（kind, name, attributes）がありません")
+        raise InputDataError(
+            f"変更{k}（変更）: 変える項目（kind, name, attributes）がありません",
+            en=f"change {k} (change): nothing to change (kind, name, attributes)",
+        )
     return ResourceChange(action=action, resource_id=rid, kind=kind, name=name, lon=lon, lat=lat,
                           attributes=dict(attrs))
 
@@ -198,9 +248,16 @@ def _check_japan(lon: float, lat: float, k: int) -> None:
     if bool(looks_japanese([lon], [lat])[0]):
         return
     if bool(looks_swapped([lon], [lat])[0]):
-        raise InputDataError(f"変更{k}: 経度と緯度が逆のようです（経度 {lon}, 緯度 {lat}）",
-                             hint="lon に経度（日本では 122〜154）、lat に緯度（20〜46）を入れてください")
-    raise InputDataError(f"変更{k}: 場所（経度 {lon}, 緯度 {lat}）が日本の範囲外です")
+        raise InputDataError(
+            f"変更{k}: 経度と緯度が逆のようです（経度 {lon}, 緯度 {lat}）",
+            en=f"change {k}: longitude and latitude look swapped (longitude {lon}, latitude {lat})",
+            hint="lon に経度（日本では 122〜154）、lat に緯度（20〜46）を入れてください",
+            hint_en="lon is the longitude (122–154 in Japan), lat the latitude (20–46)",
+        )
+    raise InputDataError(
+        f"変更{k}: 場所（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
+        en=f"change {k}: the place (longitude {lon}, latitude {lat}) is outside Japan",
+    )
 
 
 # --------------------------------------------------------------------------- applying
@@ -228,15 +285,24 @@ def apply_scenario(resources: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoDa
         if c.action != "add" and c.resource_id not in frame.index:
             missing.append(f"変更{k}: {c.resource_id}")
     if missing:
-        raise InputDataError("シナリオの変更が、ワークスペースにない地域資源を指しています: " + "、".join(missing[:10]),
-                             hint="地域資源のページ（または tsunagu の地域資源一覧）にある ID を使ってください。"
-                                  "取り込み直しで ID が変わった場合はシナリオを作り直してください")
+        raise InputDataError(
+            "シナリオの変更が、ワークスペースにない地域資源を指しています: " + "、".join(missing[:10]),
+            en="the scenario's changes name resources the workspace does not have: " + ", ".join(missing[:10]),
+            hint="地域資源のページ（または tsunagu の地域資源一覧）にある ID を使ってください。"
+                                  "取り込み直しで ID が変わった場合はシナリオを作り直してください",
+            hint_en="use the IDs on the resources page (or tsunagu resources); if a re-import changed the IDs, make the scenario again",
+        )
     added = []
     for k, c in enumerate(scenario.changes, start=1):
         if c.action == "add":
             rid = c.resource_id or f"{ADDED_PREFIX}-{k}"
             if rid in frame.index or rid in rows:
-                raise InputDataError(f"変更{k}（追加）: 地域資源 ID {rid} はすでにあります", hint="別の resource_id にしてください")
+                raise InputDataError(
+                    f"変更{k}（追加）: 地域資源 ID {rid} はすでにあります",
+                    en=f"change {k} (add): the resource ID {rid} already exists",
+                    hint="別の resource_id にしてください",
+                    hint_en="use another resource_id",
+                )
             row = {"resource_id": rid, "kind": c.kind, "name": c.name, "address": None,
                    "attributes": dict(c.attributes), "source": f"シナリオ「{scenario.name}」", "is_sample": False,
                    "geometry": Point(c.lon, c.lat)}

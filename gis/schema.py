@@ -65,11 +65,15 @@ def _multipolygon(geom):
     return geom
 
 
+#: What each table holds, in the words of messages.
+_WHAT_JA = {"areas": "地域", "stations": "拠点", "resources": "地域資源"}
+
+
 def _require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        msg = f"{what} lack columns {missing}; expected {columns}"
-        raise InputDataError(msg)
+        msg = f"{_WHAT_JA.get(what, what)}の表に列 {'、'.join(missing)} がありません（必要な列: {'、'.join(columns)}）"
+        raise InputDataError(msg, en=f"{what} lack columns {missing}; expected {columns}")
 
 
 def _check_unique(df: pd.DataFrame, column: str, what: str) -> None:
@@ -77,8 +81,14 @@ def _check_unique(df: pd.DataFrame, column: str, what: str) -> None:
     if len(dup):
         rows = ", ".join(f"{v!r} (rows {', '.join(str(i + 1) for i in sorted(df.index[df[column] == v].map(df.index.get_loc)))})"
                          for v in list(dict.fromkeys(dup))[:10])
-        msg = f"duplicate {column} in {what}: {rows}"
-        raise InputDataError(msg, hint=f"give every {what[:-1] if what.endswith('s') else what} its own {column}")
+        rows_ja = "、".join(f"「{v}」（{'・'.join(str(i + 1) for i in sorted(df.index[df[column] == v].map(df.index.get_loc)))}行目）"
+                            for v in list(dict.fromkeys(dup))[:10])
+        msg = f"{_WHAT_JA.get(what, what)}の {column} が重複しています: {rows_ja}"
+        raise InputDataError(
+            msg, en=f"duplicate {column} in {what}: {rows}",
+            hint=f"{_WHAT_JA.get(what, what)}ごとに別の {column} を付けてください",
+            hint_en=f"give every {what[:-1] if what.endswith('s') else what} its own {column}",
+        )
 
 
 def empty_areas() -> gpd.GeoDataFrame:
@@ -120,13 +130,19 @@ def coerce_areas(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     bad = ~out.geometry.geom_type.isin(["MultiPolygon"]) & out.geometry.notna()
     if bad.any():
         i = int(bad.idxmax())
-        msg = f"area {out.area_id[i]!r} is a {out.geometry.geom_type[i]}, not a polygon"
-        raise InputDataError(msg, feature=out.area_id[i])
+        msg = f"地域「{out.area_id[i]}」の図形が {out.geometry.geom_type[i]} です。地域は面（ポリゴン）で表してください"
+        raise InputDataError(
+            msg, en=f"area {out.area_id[i]!r} is a {out.geometry.geom_type[i]}, not a polygon", feature=out.area_id[i]
+        )
     for level, part in out.groupby("level"):
         dup = part["area_id"][part["area_id"].duplicated()]
         if len(dup):
-            msg = f"duplicate area_id in level {level!r}: {', '.join(map(repr, dup.unique()[:10]))}"
-            raise InputDataError(msg, hint="every area of a level needs its own id")
+            msg = f"層「{level}」の中で area_id が重複しています: {'、'.join(map(str, dup.unique()[:10]))}"
+            raise InputDataError(
+                msg, en=f"duplicate area_id in level {level!r}: {', '.join(map(repr, dup.unique()[:10]))}",
+                hint="同じ層の地域には、それぞれ別の ID を付けてください",
+                hint_en="every area of a level needs its own id",
+            )
     return out[AREA_COLUMNS]
 
 
@@ -145,8 +161,11 @@ def _coerce_points(
     _require_columns(gdf, [id_column, "name", "kind", "geometry"], what)
     unknown = sorted(set(gdf["kind"].astype(str)) - set(kinds))
     if unknown:
-        msg = f"unknown {what[:-1]} kind {unknown[0]!r}; known kinds: {', '.join(kinds)}"
-        raise InputDataError(msg)
+        msg = f"{_WHAT_JA.get(what, what)}の種別「{unknown[0]}」はありません（使える種別: {'、'.join(kinds)}）"
+        raise InputDataError(
+            msg, en=f"unknown {what[:-1]} kind {unknown[0]!r}; known kinds: {', '.join(kinds)}",
+            hint="種別の一覧は tsunagu kinds で確かめられます", hint_en="tsunagu kinds lists the kinds",
+        )
     _check_unique(gdf.reset_index(drop=True), id_column, what)
     if gdf.crs is None:
         gdf = gdf.set_crs(STORAGE_CRS)
@@ -164,8 +183,11 @@ def _coerce_points(
     bad = out.geometry.geom_type != "Point"
     if bad.any():
         i = int(bad.idxmax())
-        msg = f"{what[:-1]} {out[id_column][i]!r} is a {out.geometry.geom_type[i]}, not a point"
-        raise InputDataError(msg, feature=out[id_column][i])
+        msg = f"{_WHAT_JA.get(what, what)}「{out[id_column][i]}」の図形が {out.geometry.geom_type[i]} です。点で表してください"
+        raise InputDataError(
+            msg, en=f"{what[:-1]} {out[id_column][i]!r} is a {out.geometry.geom_type[i]}, not a point",
+            feature=out[id_column][i],
+        )
     return out
 
 

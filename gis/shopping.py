@@ -13,7 +13,7 @@ import pandas as pd
 from shapely.geometry import Point
 
 from gis import kinds as _kinds
-from gis.access import DistanceEngine, check_threshold
+from gis.access import DistanceEngine, check_threshold, missing_columns_error
 from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS, TIER_TABLE_LABELS as _TIER_BASE_LABELS
@@ -111,8 +111,12 @@ def _weekday(value) -> str | None:
         days = parse_days(value)
         if days is not None and len(days) == 1:
             return next(iter(days))
-    msg = f"weekday must be one day of the week (月…日, 'tue', or 0–6 with Monday 0), got {value!r}"
-    raise InputDataError(msg, hint="e.g. weekday='火' for Tuesdays; leave it out to count a stop on any of its days")
+    msg = f"曜日は1つの曜日で指定してください（月〜日、'tue'、または月曜を 0 とする 0〜6）。指定は「{value}」です"
+    raise InputDataError(
+        msg, en=f"weekday must be one day of the week (月…日, 'tue', or 0–6 with Monday 0), got {value!r}",
+        hint="例: 火曜日なら weekday='火'。指定しなければ、停留所はどの運行日でも数えます",
+        hint_en="e.g. weekday='火' for Tuesdays; leave it out to count a stop on any of its days",
+    )
 
 
 def _stop_days(stops: gpd.GeoDataFrame) -> list[frozenset[str] | None]:
@@ -153,27 +157,48 @@ def require_shops(shops: gpd.GeoDataFrame, *, city_name: str, kinds: Iterable[st
     labels = "、".join(RESOURCE_KINDS.get(k, k) for k in kinds)
     msg = (f"{NO_SHOP_DATA}：{city_name} のワークスペースには食料品店（{labels}）が1件もないため、"
            "買い物弱者の割合は出せません（100 % と数えると誤りになります）")
-    raise InputDataError(msg, hint="食料品店の一覧（営業許可の台帳など）を tsunagu import resources で取り込んでから実行してください")
+    raise InputDataError(
+        msg,
+        en=f"no food shops ({', '.join(FOOD_SHOP_KINDS)}) in the workspace of {city_name}: the share of shopping refugees cannot be given (counting it as 100 % would be wrong)",
+        hint="食料品店の一覧（営業許可の台帳など）を tsunagu import resources で取り込んでから実行してください",
+        hint_en="import a list of food shops (e.g. the food permit register) with tsunagu import resources first",
+    )
 
 
 def _check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(str(k) for k in kinds))
     unknown = [k for k in kinds if k not in RESOURCE_KINDS]
     if unknown:
-        msg = f"unknown shop kind {unknown[0]!r}"
-        raise InputDataError(msg, hint=f"food shop kinds: {', '.join(FOOD_SHOP_KINDS)}")
+        msg = f"店の種別「{unknown[0]}」はありません"
+        raise InputDataError(
+            msg, en=f"unknown shop kind {unknown[0]!r}",
+            hint=f"食料品店の種別: {'、'.join(FOOD_SHOP_KINDS)}", hint_en=f"food shop kinds: {', '.join(FOOD_SHOP_KINDS)}",
+        )
     if not kinds:
-        msg = "no shop kinds given"
-        raise InputDataError(msg, hint=f"the MAFF 2020 kinds are {', '.join(FOOD_SHOP_KINDS)}")
+        msg = "店の種別が指定されていません"
+        raise InputDataError(
+            msg, en="no shop kinds given",
+            hint=f"農林水産省（2020年）の種別は {'、'.join(FOOD_SHOP_KINDS)} です",
+            hint_en=f"the MAFF 2020 kinds are {', '.join(FOOD_SHOP_KINDS)}",
+        )
     return kinds
+
+
+#: The layers and points named in messages, in Japanese.
+_WHAT_JA = {"shop": "店", "mobile-sales stop": "移動販売の停留所", "added stop": "追加する停留所",
+            "added shop": "追加する店"}
 
 
 def _with_crs(gdf: gpd.GeoDataFrame | None, what: str) -> gpd.GeoDataFrame:
     if gdf is None:
         return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=STORAGE_CRS)
     if gdf.crs is None:
-        msg = f"the {what} layer has no CRS"
-        raise InputDataError(msg, hint="set one (EPSG:4326 for longitude/latitude, EPSG:6673 for 岡山県 plane coordinates)")
+        msg = f"{_WHAT_JA.get(what, what)}のレイヤーに座標系がありません"
+        raise InputDataError(
+            msg, en=f"the {what} layer has no CRS",
+            hint="座標系を指定してください（経度・緯度なら EPSG:4326、岡山県の平面直角座標なら EPSG:6673）",
+            hint_en="set one (EPSG:4326 for longitude/latitude, EPSG:6673 for 岡山県 plane coordinates)",
+        )
     gdf = gdf.to_crs(STORAGE_CRS).reset_index(drop=True)
     keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
     return gdf[keep].reset_index(drop=True)
@@ -200,20 +225,30 @@ def _car_free(demand: pd.DataFrame, share) -> tuple[np.ndarray, str]:
         values = demand["area_id"].astype(str).map({str(k): v for k, v in share.items()})
         if values.isna().any():
             first = demand.loc[values.isna(), "area_id"].iloc[0]
-            msg = f"no car-free share given for area {first}"
-            raise InputDataError(msg, feature=str(first), hint="give a share for every area, or one share for the city")
+            msg = f"地域 {first} の「車を使えない人の割合」が指定されていません"
+            raise InputDataError(
+                msg, en=f"no car-free share given for area {first}", feature=str(first),
+                hint="すべての地域の割合か、市全体で1つの割合を指定してください",
+                hint_en="give a share for every area, or one share for the city",
+            )
         arr = values.astype(float).to_numpy()
         basis = "地域別の自動車を使えない人の割合"
     else:
         try:
             arr = np.full(len(demand), float(share))
         except (TypeError, ValueError) as exc:
-            msg = f"car-free share must be a number between 0 and 1, got {share!r}"
-            raise InputDataError(msg) from exc
+            msg = f"車を使えない人の割合は 0〜1 の数値にしてください（指定は「{share}」）"
+            raise InputDataError(
+                msg,
+                en=f"car-free share must be a number between 0 and 1, got {share!r}",
+            ) from exc
         basis = f"自動車を使えない人の割合 {float(share):.1%}"
     if len(arr) and (not np.isfinite(arr).all() or (arr < 0).any() or (arr > 1).any()):
-        msg = f"car-free share must be between 0 and 1, got {share!r}"
-        raise InputDataError(msg, hint="e.g. 0.3 when 30 % of people aged 65+ cannot use a car")
+        msg = f"車を使えない人の割合は 0〜1 にしてください（指定は「{share}」）"
+        raise InputDataError(
+            msg, en=f"car-free share must be between 0 and 1, got {share!r}",
+            hint="例: 65歳以上の 30% が車を使えないなら 0.3", hint_en="e.g. 0.3 when 30 % of people aged 65+ cannot use a car",
+        )
     return arr, f"買い物弱者数は65歳以上人口 ×{basis}です"
 
 
@@ -273,21 +308,26 @@ def shopping_access(
         ``engine_mode``, ``engine_description``, ``n_shops``, ``n_stops``, ``weekday``,
         ``labels`` (:data:`ACCESS_LABELS`).
     """
-    threshold = check_threshold(threshold_m, what="shopping threshold_m")
-    walk = check_threshold(stop_walk_m, what="stop_walk_m")
+    threshold = check_threshold(threshold_m, what="買い物の距離のしきい値（threshold_m）", what_en="shopping threshold_m")
+    walk = check_threshold(stop_walk_m, what="移動販売の停留所まで歩く距離（stop_walk_m）", what_en="stop_walk_m")
     day = _weekday(weekday)
     kinds = _check_kinds(shop_kinds)
     if demand.crs is None:
-        msg = "demand points have no CRS"
-        raise InputDataError(msg, hint="build them with gis.demand.demand_points")
+        msg = "人口の点（需要点）に座標系がありません"
+        raise InputDataError(
+            msg, en="demand points have no CRS",
+            hint="先に gis.demand.demand_points を実行して、その結果の点を使ってください",
+            hint_en="build them with gis.demand.demand_points",
+        )
     missing = [c for c in ("area_id", "population") if c not in demand.columns]
     if missing:
-        msg = f"demand points lack columns {missing}"
-        raise InputDataError(msg, hint="build them with gis.demand.demand_points")
+        raise missing_columns_error(missing)
     if "elderly" not in demand.columns:
-        msg = "demand points have no 65+ column ('elderly'): shopping refugees are people aged 65+"
+        msg = "人口の点（需要点）に65歳以上人口の列（elderly）がありません。買い物困難者は65歳以上の人で数えます"
         raise InputDataError(
-            msg, hint="import an e-Stat age table or give an elderly share to demand_points (e.g. 0.41 for 高梁市)"
+            msg, en="demand points have no 65+ column ('elderly'): shopping refugees are people aged 65+",
+            hint="e-Stat の年齢別人口の表を取り込むか、需要点を作るときに65歳以上の割合を指定してください（例: 高梁市なら 0.41）",
+            hint_en="import an e-Stat age table or give an elderly share to demand_points (e.g. 0.41 for 高梁市)",
         )
     notes: list[str] = []
     if demand.attrs.get("age_note"):
@@ -515,8 +555,12 @@ def refugees_by_tier(
         base[f"{key}_straight"] = straight[key]
     if network_points is not None:
         if len(network_points) != len(points):
-            msg = "network and straight-line results are for different demand points"
-            raise InputDataError(msg, hint="run shopping_access twice on the same demand points")
+            msg = "道路網の結果と直線距離の結果で、人口の点（需要点）が違います"
+            raise InputDataError(
+                msg, en="network and straight-line results are for different demand points",
+                hint="同じ需要点で shopping_access を2回実行してください",
+                hint_en="run shopping_access twice on the same demand points",
+            )
         net = _sums(network_points)
         for key in ("refugees", "served", "remaining"):
             base[f"{key}_network"] = net[key].reindex(base.index).fillna(0.0)
@@ -571,20 +615,31 @@ def _points_from(spec, *, kind: str, prefix: str, what: str) -> gpd.GeoDataFrame
         if hasattr(item, "model_dump"):
             item = item.model_dump()
         if not isinstance(item, Mapping):
-            msg = f"{what} {i} must be a mapping with name, lon, lat"
-            raise InputDataError(msg, row=i)
+            msg = f"{_WHAT_JA.get(what, what)} {i} は name・lon・lat を持つ項目にしてください"
+            raise InputDataError(msg, en=f"{what} {i} must be a mapping with name, lon, lat", row=i)
         try:
             lon, lat = float(item["lon"]), float(item["lat"])
         except (KeyError, TypeError, ValueError) as exc:
-            msg = f"{what} {i} needs numeric lon and lat"
-            raise InputDataError(msg, row=i, hint="longitude/latitude in degrees (EPSG:4326)") from exc
+            msg = f"{_WHAT_JA.get(what, what)} {i} の経度（lon）・緯度（lat）が数値ではありません"
+            raise InputDataError(
+                msg, en=f"{what} {i} needs numeric lon and lat", row=i,
+                hint="経度・緯度を度の数値で入れてください（例: 133.62, 34.79）",
+                hint_en="longitude/latitude in degrees (EPSG:4326)",
+            ) from exc
         if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
-            msg = f"{what} {i} at lon {lon}, lat {lat} is outside Japan"
-            raise InputDataError(msg, row=i, hint="check that longitude and latitude are not swapped")
+            msg = f"{_WHAT_JA.get(what, what)} {i} の位置（経度 {lon}、緯度 {lat}）が日本の外です"
+            raise InputDataError(
+                msg, en=f"{what} {i} at lon {lon}, lat {lat} is outside Japan", row=i,
+                hint="経度と緯度が入れ替わっていないか確かめてください",
+                hint_en="check that longitude and latitude are not swapped",
+            )
         k = str(item.get("kind") or kind)
         if k not in RESOURCE_KINDS:
-            msg = f"{what} {i} has unknown kind {k!r}"
-            raise InputDataError(msg, row=i, hint=f"food shop kinds: {', '.join(FOOD_SHOP_KINDS)}")
+            msg = f"{_WHAT_JA.get(what, what)} {i} の種別「{k}」はありません"
+            raise InputDataError(
+                msg, en=f"{what} {i} has unknown kind {k!r}", row=i,
+                hint=f"食料品店の種別: {'、'.join(FOOD_SHOP_KINDS)}", hint_en=f"food shop kinds: {', '.join(FOOD_SHOP_KINDS)}",
+            )
         rows.append({
             "resource_id": str(item.get("id") or item.get("resource_id") or f"{prefix}-{i}"),
             "kind": k,
@@ -682,8 +737,12 @@ def scenario(
     known = set(shops_now["resource_id"].astype(str)) if "resource_id" in shops_now.columns else set()
     unknown = [c for c in close if c not in known]
     if unknown:
-        msg = f"no food shop with id {unknown[0]!r} to close"
-        raise InputDataError(msg, feature=unknown[0], hint="use resource_id values of the shop layer (tsunagu resources)")
+        msg = f"閉じる食料品店の ID「{unknown[0]}」が見つかりません"
+        raise InputDataError(
+            msg, en=f"no food shop with id {unknown[0]!r} to close", feature=unknown[0],
+            hint="店のレイヤーの resource_id を使ってください（tsunagu resources で確かめられます）",
+            hint_en="use resource_id values of the shop layer (tsunagu resources)",
+        )
     new_stops = _points_from(add_stops, kind=MOBILE_STOP_KIND, prefix="new-stop", what="added stop")
     new_shops = _points_from(add_shops, kind="supermarket", prefix="new-shop", what="added shop")
     stops_now = _with_crs(mobile_stops, "mobile-sales stop")

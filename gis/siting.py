@@ -80,7 +80,12 @@ def candidate_sites(
     unknown = [k for k in kinds if k not in RESOURCE_KINDS]
     if unknown:
         msg = f"候補地の種類 {unknown} はありません"
-        raise InputDataError(msg, hint=f"{'、'.join(DEFAULT_CANDIDATE_KINDS)} などの種類を指定してください（一覧は gis.schema.RESOURCE_KINDS）")
+        raise InputDataError(
+            msg,
+            en=f"no candidate kind {unknown}",
+            hint=f"{'、'.join(DEFAULT_CANDIDATE_KINDS)} などの種類を指定してください（一覧は gis.schema.RESOURCE_KINDS）",
+            hint_en=f"give kinds such as {', '.join(DEFAULT_CANDIDATE_KINDS)} (gis.schema.RESOURCE_KINDS lists them)",
+        )
     frames = []
     if resources is not None and len(resources) and kinds:
         part = resources[resources["kind"].isin(list(kinds))]
@@ -96,7 +101,12 @@ def candidate_sites(
     if user_points is not None and len(user_points):
         if user_points.crs is None:
             msg = "候補地の座標に座標系（CRS）がありません"
-            raise InputDataError(msg, hint="経度・緯度（EPSG:4326）で指定してください")
+            raise InputDataError(
+                msg,
+                en="the candidate coordinates have no CRS",
+                hint="経度・緯度（EPSG:4326）で指定してください",
+                hint_en="give longitude/latitude (EPSG:4326)",
+            )
         up = user_points.to_crs(STORAGE_CRS).reset_index(drop=True)
         names = up["name"].astype(str) if "name" in up.columns else pd.Series([f"候補地{i + 1}" for i in range(len(up))])
         frames.append(gpd.GeoDataFrame({
@@ -108,7 +118,12 @@ def candidate_sites(
         }, geometry=up.geometry.values, crs=STORAGE_CRS))
     if not frames:
         msg = f"候補地がありません：ワークスペースに{'・'.join(RESOURCE_KINDS.get(k, k) for k in kinds) or '指定した種類の地域資源'}がなく、候補地の座標も指定されていません"
-        raise InputDataError(msg, hint="公民館・集会所を取り込む（tsunagu import resources）か、候補地の座標を指定してください")
+        raise InputDataError(
+            msg,
+            en=f"no candidates: the workspace has no {', '.join(kinds) or 'resources of the kinds given'} and no candidate coordinates were given",
+            hint="公民館・集会所を取り込む（tsunagu import resources）か、候補地の座標を指定してください",
+            hint_en="import community halls (tsunagu import resources) or give candidate coordinates",
+        )
     cand = pd.concat(frames, ignore_index=True)
     cand = gpd.GeoDataFrame(cand, geometry="geometry", crs=STORAGE_CRS)
     dropped: list[dict] = []
@@ -130,7 +145,12 @@ def candidate_sites(
     if existing is not None and len(existing) and len(cand):
         if crs is None:
             msg = "候補地と既存のサロンを比べるには平面直角座標系が要ります"
-            raise InputDataError(msg, hint="crs=gis.crs.plane_rectangular_crs(city_code) を渡してください")
+            raise InputDataError(
+                msg,
+                en="comparing candidates with existing salons needs a plane-rectangular CRS",
+                hint="crs=gis.crs.plane_rectangular_crs(city_code) を渡してください",
+                hint_en="pass crs=gis.crs.plane_rectangular_crs(city_code)",
+            )
         ex = existing.to_crs(crs).geometry.union_all()
         near = cand.to_crs(crs).geometry.distance(ex) <= same_place_m
         for name in cand.loc[near, "name"]:
@@ -141,7 +161,12 @@ def candidate_sites(
     if len(cand) == 0:
         reasons = "、".join(sorted({d["reason"] for d in dropped})) or "なし"
         msg = f"候補地が残りません（{len(dropped)} か所を除外: {reasons}）"
-        raise InputDataError(msg, hint="市域の中の候補地か、別の種類の候補地を指定してください")
+        raise InputDataError(
+            msg,
+            en=f"no candidates left ({len(dropped)} dropped: {reasons})",
+            hint="市域の中の候補地か、別の種類の候補地を指定してください",
+            hint_en="give candidates inside the city or of another kind",
+        )
     dup = cand["site_id"].duplicated()
     cand = cand[~dup].reset_index(drop=True)[CANDIDATE_COLUMNS]
     cand.attrs["dropped"] = dropped
@@ -153,7 +178,7 @@ def coverage_matrix(
     demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, engine: DistanceEngine, threshold_m: float
 ) -> sparse.csr_matrix:
     """Boolean (demand × candidate) matrix: True where the candidate is within ``threshold_m``."""
-    threshold = check_threshold(threshold_m, what="siting threshold")
+    threshold = check_threshold(threshold_m, what="候補地の距離のしきい値", what_en="siting threshold")
     pairs = engine.within(demand, candidates, max_distance_m=threshold)
     data = np.ones(len(pairs), dtype=bool)
     return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["facility"].to_numpy())),
@@ -198,16 +223,19 @@ def _as_csr(coverage, n: int | None = None) -> sparse.csr_matrix:
     m.eliminate_zeros()
     m.sort_indices()
     if n is not None and m.shape[0] != n:
-        msg = f"coverage has {m.shape[0]} rows but there are {n} demand weights"
-        raise InputDataError(msg)
+        msg = f"到達できるかの表（coverage）は {m.shape[0]} 行ですが、需要点の重みは {n} 個です。数を合わせてください"
+        raise InputDataError(msg, en=f"coverage has {m.shape[0]} rows but there are {n} demand weights")
     return m
 
 
 def _check_weights(demand_weights) -> np.ndarray:
     w = np.asarray(demand_weights, dtype=float).ravel()
     if not np.isfinite(w).all() or (w < 0).any():
-        msg = "demand weights must be finite and not negative"
-        raise InputDataError(msg, hint="weights are uncovered elderly per demand point")
+        msg = "需要点の重みは、マイナスでない有限の数にしてください"
+        raise InputDataError(
+            msg, en="demand weights must be finite and not negative",
+            hint="重みは需要点ごとの、届いていない高齢者の数です", hint_en="weights are uncovered elderly per demand point",
+        )
     return w
 
 
@@ -317,17 +345,35 @@ class SitingResult:
 def _check_k(k, n_candidates: int) -> int:
     if n_candidates == 0:
         msg = "候補地がありません（選べる場所が0か所）"
-        raise InputDataError(msg, hint="公民館・集会所か、候補地の座標を指定してください")
+        raise InputDataError(
+            msg,
+            en="no candidates (0 places to choose from)",
+            hint="公民館・集会所か、候補地の座標を指定してください",
+            hint_en="give community halls or candidate coordinates",
+        )
     try:
         kk = int(k)
     except (TypeError, ValueError) as exc:
-        raise InputDataError(f"k（新しいサロンの数）は整数で指定してください（{k!r} が指定されました）") from exc
+        raise InputDataError(
+            f"k（新しいサロンの数）は整数で指定してください（{k!r} が指定されました）",
+            en=f"k (the number of new salons) must be a whole number (got {k!r})",
+        ) from exc
     if kk != k or kk <= 0:
         msg = f"k（新しいサロンの数）は 1 以上の整数で指定してください（{k!r} が指定されました）"
-        raise InputDataError(msg, hint="例: k=3")
+        raise InputDataError(
+            msg,
+            en=f"k (the number of new salons) must be a whole number of 1 or more (got {k!r})",
+            hint="例: k=3",
+            hint_en="e.g. k=3",
+        )
     if kk > n_candidates:
         msg = f"k={kk} は候補地の数（{n_candidates} か所）より多いです"
-        raise InputDataError(msg, hint=f"k を {n_candidates} 以下にするか、候補地を増やしてください")
+        raise InputDataError(
+            msg,
+            en=f"k={kk} is more than the {n_candidates} candidates",
+            hint=f"k を {n_candidates} 以下にするか、候補地を増やしてください",
+            hint_en=f"make k {n_candidates} or less, or add candidates",
+        )
     return kk
 
 

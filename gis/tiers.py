@@ -30,8 +30,11 @@ class TierLevel:
 
     def __post_init__(self) -> None:
         if not self.key or not self.key.replace("_", "").isalnum() or not self.key.isascii():
-            msg = f"tier key {self.key!r} must be ASCII letters, digits and '_' (e.g. 'kominkan')"
-            raise InputDataError(msg)
+            msg = f"層のキー「{self.key}」には半角の英字・数字・「_」だけを使ってください（例: kominkan）"
+            raise InputDataError(
+                msg,
+                en=f"tier key {self.key!r} must be ASCII letters, digits and '_' (e.g. 'kominkan')",
+            )
         if not self.short:
             object.__setattr__(self, "short", self.label)
 
@@ -52,11 +55,14 @@ class CityProfile:
     def __post_init__(self) -> None:
         keys = [lv.key for lv in self.levels]
         if len(keys) < 2:
-            msg = "a city profile needs at least two tier levels (an inner one and the city)"
-            raise InputDataError(msg)
+            msg = "市のプロファイルには層が2つ以上必要です（内側の層と市全体）"
+            raise InputDataError(
+                msg,
+                en="a city profile needs at least two tier levels (an inner one and the city)",
+            )
         if len(set(keys)) != len(keys):
-            msg = f"tier levels repeat a key: {keys}"
-            raise InputDataError(msg)
+            msg = f"層のキーが重複しています: {'、'.join(keys)}"
+            raise InputDataError(msg, en=f"tier levels repeat a key: {keys}")
 
     @property
     def keys(self) -> list[str]:
@@ -78,8 +84,8 @@ class CityProfile:
         for lv in self.levels:
             if lv.key == key:
                 return lv
-        msg = f"unknown tier level {key!r}; this city uses {', '.join(self.keys)}"
-        raise InputDataError(msg)
+        msg = f"層「{key}」はありません。この市の層は {'、'.join(self.keys)} です"
+        raise InputDataError(msg, en=f"unknown tier level {key!r}; this city uses {', '.join(self.keys)}")
 
     def parent_of(self, key: str) -> TierLevel | None:
         """Return the level directly outside ``key`` (None for the outermost)."""
@@ -106,8 +112,11 @@ class CityProfile:
         try:
             levels = tuple(TierLevel(**lv) for lv in data["levels"])
         except (KeyError, TypeError) as exc:
-            msg = f"a city profile needs [[levels]] entries with key and label ({exc})"
-            raise InputDataError(msg) from exc
+            msg = f"市のプロファイルには key と label を書いた [[levels]] が必要です（{exc}）"
+            raise InputDataError(
+                msg,
+                en=f"a city profile needs [[levels]] entries with key and label ({exc})",
+            ) from exc
         return cls(
             levels=levels,
             name=data.get("name", ""),
@@ -137,14 +146,17 @@ def load_profile(name_or_path: str | Path = "default") -> CityProfile:
         bundled = resources.files("gis") / "profiles" / f"{name_or_path}.toml"
         if not bundled.is_file():
             known = sorted(p.name.removesuffix(".toml") for p in (resources.files("gis") / "profiles").iterdir())
-            msg = f"no city profile {str(name_or_path)!r}; bundled profiles: {', '.join(known)}, or give a .toml file"
-            raise InputDataError(msg)
+            msg = f"市のプロファイル「{name_or_path}」はありません。同梱のプロファイルは {'、'.join(known)} です"
+            raise InputDataError(
+                msg, en=f"no city profile {str(name_or_path)!r}; bundled profiles: {', '.join(known)}",
+                hint="同梱のものを選ぶか、.toml ファイルを指定してください", hint_en="or give a .toml file",
+            )
         text = bundled.read_text(encoding="utf-8")
         source = f"profile {name_or_path}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputDataError(f"not valid TOML: {exc}", source=source) from exc
+        raise InputDataError(f"TOML として読めません（{exc}）", en=f"not valid TOML: {exc}", source=source) from exc
     return CityProfile.from_dict(data)
 
 

@@ -173,8 +173,13 @@ def read_travel_matrix(
     """
     path = Path(path)
     if not path.is_file():
-        raise InputDataError("所要時間行列のファイルがありません", source=str(path),
-                             hint="CSV・Excel（先頭の行と列に地点名）か OSRM の table JSON を指定してください")
+        raise InputDataError(
+            "所要時間行列のファイルがありません",
+            en="no travel-time matrix file",
+            source=str(path),
+            hint="CSV・Excel（先頭の行と列に地点名）か OSRM の table JSON を指定してください",
+            hint_en="give CSV/Excel (place names in the first row and column) or an OSRM table JSON",
+        )
     labels = [str(x) for x in labels]
     if path.suffix.lower() == ".json":
         return _read_osrm(path, labels=labels, locations=locations, tolerance_m=tolerance_m)
@@ -186,13 +191,27 @@ def _read_osrm(path: Path, *, labels: list[str], locations, tolerance_m: float) 
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputDataError(f"所要時間行列の JSON を読めません（{exc}）", source=name,
-                             hint="OSRM の /table が返した JSON をそのまま保存してください") from exc
+        raise InputDataError(
+            f"所要時間行列の JSON を読めません（{exc}）",
+            en=f"cannot read the travel-time JSON ({exc})",
+            source=name,
+            hint="OSRM の /table が返した JSON をそのまま保存してください",
+            hint_en="save the JSON OSRM /table returned as it is",
+        ) from exc
     if not isinstance(doc, dict) or "durations" not in doc:
-        raise InputDataError("所要時間行列の JSON に durations がありません", source=name,
-                             hint="OSRM の /table（annotations=duration,distance）の応答を指定してください")
+        raise InputDataError(
+            "所要時間行列の JSON に durations がありません",
+            en="the travel-time JSON has no durations",
+            source=name,
+            hint="OSRM の /table（annotations=duration,distance）の応答を指定してください",
+            hint_en="give the answer of OSRM /table (annotations=duration,distance)",
+        )
     if str(doc.get("code", "Ok")) != "Ok":
-        raise InputDataError(f"OSRM の応答がエラーです（code: {doc.get('code')}, {doc.get('message', '')}）", source=name)
+        raise InputDataError(
+            f"OSRM の応答がエラーです（code: {doc.get('code')}, {doc.get('message', '')}）",
+            en=f"OSRM answered with an error (code: {doc.get('code')}, {doc.get('message', '')})",
+            source=name,
+        )
     n = len(labels)
     durations = _square(doc["durations"], n, name, "durations")
     distances = _square(doc["distances"], n, name, "distances") if doc.get("distances") is not None else None
@@ -202,7 +221,11 @@ def _read_osrm(path: Path, *, labels: list[str], locations, tolerance_m: float) 
             if not points:
                 continue
             if len(points) != n:
-                raise InputDataError(f"OSRM の {key} が {len(points)} 地点ですが、計画の地点は {n} です", source=name)
+                raise InputDataError(
+                    f"OSRM の {key} が {len(points)} 地点ですが、計画の地点は {n} です",
+                    en=f"OSRM {key} has {len(points)} points but the plan has {n}",
+                    source=name,
+                )
             for i, (p, want) in enumerate(zip(points, locations)):
                 loc = p.get("location") if isinstance(p, dict) else None
                 if not loc or len(loc) != 2:
@@ -210,17 +233,22 @@ def _read_osrm(path: Path, *, labels: list[str], locations, tolerance_m: float) 
                 off = _metres(float(loc[0]), float(loc[1]), float(want[0]), float(want[1]))
                 if off > tolerance_m:
                     raise InputDataError(
-                        f"OSRM の {key} の {i + 1} 番目の地点が「{labels[i]}」から {off:,.0f}m 離れています",
+                        f"OSRM の {key} の {i + 1} 番目の地点が「{labels[i]}」から {off:,.0f}m 離れています", en=f"OSRM {key} point {i + 1} is {off:,.0f} m from {labels[i]!r}",
                         source=name,
-                        hint="拠点を先頭に、停留所の表と同じ順で地点を並べて /table を取り直してください")
+                        hint="拠点を先頭に、停留所の表と同じ順で地点を並べて /table を取り直してください", hint_en="take /table again with the depot first and the points in the order of the stops table")
     return TravelMatrix(durations_s=durations, distances_m=distances, source=name)
 
 
 def _square(rows, n: int, name: str, key: str) -> np.ndarray:
     if not isinstance(rows, list) or len(rows) != n or any(not isinstance(r, list) or len(r) != n for r in rows):
         size = f"{len(rows)} 行" if isinstance(rows, list) else "行列ではありません"
-        raise InputDataError(f"{key} の大きさが違います（{size}）。拠点と停留所の {n}×{n} が必要です", source=name,
-                             hint="拠点を先頭に、停留所の表と同じ地点で行列を作り直してください")
+        raise InputDataError(
+            f"{key} の大きさが違います（{size}）。拠点と停留所の {n}×{n} が必要です",
+            en=f"{key} has the wrong size ({size}); depot and stops need {n}×{n}",
+            source=name,
+            hint="拠点を先頭に、停留所の表と同じ地点で行列を作り直してください",
+            hint_en="rebuild the matrix with the depot first and the same points as the stops table",
+        )
     out = np.full((n, n), np.nan)
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
@@ -229,9 +257,17 @@ def _square(rows, n: int, name: str, key: str) -> np.ndarray:
             try:
                 x = float(value)
             except (TypeError, ValueError):
-                raise InputDataError(f"{key} の {i + 1} 行 {j + 1} 列が数値ではありません: {value!r}", source=name) from None
+                raise InputDataError(
+                    f"{key} の {i + 1} 行 {j + 1} 列が数値ではありません: {value!r}",
+                    en=f"{key} row {i + 1} column {j + 1} is not a number: {value!r}",
+                    source=name,
+                ) from None
             if not math.isfinite(x) or x < 0:
-                raise InputDataError(f"{key} の {i + 1} 行 {j + 1} 列が負か無限大です: {value!r}", source=name)
+                raise InputDataError(
+                    f"{key} の {i + 1} 行 {j + 1} 列が負か無限大です: {value!r}",
+                    en=f"{key} row {i + 1} column {j + 1} is negative or infinite: {value!r}",
+                    source=name,
+                )
             out[i, j] = x
     np.fill_diagonal(out, 0.0)
     return out
@@ -253,18 +289,27 @@ def _read_table_matrix(path: Path, *, labels: list[str]) -> TravelMatrix:
         for k, label in enumerate(names):
             key = "\0depot" if label in depot_names else label
             if key in where:
-                raise InputDataError(f"所要時間行列の{what}に「{label}」が2回あります", source=name)
+                raise InputDataError(
+                    f"所要時間行列の{what}に「{label}」が2回あります",
+                    en=f"{label!r} appears twice in the travel-time matrix's {({'列（先頭の行）': 'columns (first row)', '行（先頭の列）': 'rows (first column)'}).get(what, what)}",
+                    source=name,
+                )
             where[key] = k
         wanted = ["\0depot"] + labels[1:]
         missing = [labels[0] if w == "\0depot" else w for w in wanted if w not in where]
         extra = [names[k] for key, k in where.items() if key not in set(wanted)]
         if missing:
             raise InputDataError(
-                f"所要時間行列の{what}に地点がありません: {'、'.join(missing[:10])}" + (" ほか" if len(missing) > 10 else ""),
-                source=name, hint="先頭の行と列に拠点（「拠点」）とすべての停留所 ID を書いてください")
+                f"所要時間行列の{what}に地点がありません: {'、'.join(missing[:10])}" + (" ほか" if len(missing) > 10 else ""), en=f"the travel-time matrix's {({'列（先頭の行）': 'columns (first row)', '行（先頭の列）': 'rows (first column)'}).get(what, what)} lack points: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""),
+                source=name, hint="先頭の行と列に拠点（「拠点」）とすべての停留所 ID を書いてください", hint_en="write the depot (拠点) and every stop ID in the first row and column")
         if extra:
-            raise InputDataError(f"所要時間行列の{what}に計画にない地点があります: {'、'.join(extra[:10])}", source=name,
-                                 hint="停留所の表にない行・列を消してください")
+            raise InputDataError(
+                f"所要時間行列の{what}に計画にない地点があります: {'、'.join(extra[:10])}",
+                en=f"the travel-time matrix's {({'列（先頭の行）': 'columns (first row)', '行（先頭の列）': 'rows (first column)'}).get(what, what)} hold points not in the plan: {', '.join(extra[:10])}",
+                source=name,
+                hint="停留所の表にない行・列を消してください",
+                hint_en="remove the rows and columns that are not in the stops table",
+            )
         return [where[w] for w in wanted]
 
     ci = _index(cols, "列（先頭の行）")
@@ -279,10 +324,17 @@ def _read_table_matrix(path: Path, *, labels: list[str]) -> TravelMatrix:
             try:
                 x = float(str(cell).replace(",", ""))
             except ValueError:
-                raise InputDataError(f"所要時間行列の「{rows[r]}」行「{cols[c]}」列が数値ではありません: {cell!r}",
-                                     source=name) from None
+                raise InputDataError(
+                    f"所要時間行列の「{rows[r]}」行「{cols[c]}」列が数値ではありません: {cell!r}",
+                    en=f"the travel-time matrix row {rows[r]!r}, column {cols[c]!r} is not a number: {cell!r}",
+                    source=name,
+                ) from None
             if not math.isfinite(x) or x < 0:
-                raise InputDataError(f"所要時間行列の「{rows[r]}」行「{cols[c]}」列が負の値です: {cell!r}", source=name)
+                raise InputDataError(
+                    f"所要時間行列の「{rows[r]}」行「{cols[c]}」列が負の値です: {cell!r}",
+                    en=f"the travel-time matrix row {rows[r]!r}, column {cols[c]!r} is negative: {cell!r}",
+                    source=name,
+                )
             out[a, b] = x * factor
     np.fill_diagonal(out, 0.0)
     return TravelMatrix(durations_s=out, distances_m=None, source=name)

@@ -203,12 +203,17 @@ def _check_days(days: Sequence[str]) -> tuple[str, ...]:
     for d in days:
         d = str(d).strip().rstrip("曜日").rstrip("曜")
         if d not in WEEKDAYS:
-            raise InputDataError(f"曜日「{d}」が分かりません", hint="月・火・水・木・金・土・日 で指定してください")
+            raise InputDataError(
+                f"曜日「{d}」が分かりません",
+                en=f"unknown day {d!r}",
+                hint="月・火・水・木・金・土・日 で指定してください",
+                hint_en="use 月, 火, 水, 木, 金, 土, 日",
+            )
         if d in out:
-            raise InputDataError(f"運行曜日「{d}」が重複しています")
+            raise InputDataError(f"運行曜日「{d}」が重複しています", en=f"service day {d!r} is given twice")
         out.append(d)
     if not out:
-        raise InputDataError("運行曜日がありません", hint="例：月,火,水,木,金")
+        raise InputDataError("運行曜日がありません", en="no service days", hint="例：月,火,水,木,金", hint_en="e.g. 月,火,水,木,金")
     return tuple(sorted(out, key=WEEKDAYS.index))
 
 
@@ -262,53 +267,110 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
     """
     days = _check_days(problem.days)
     if not problem.vehicles:
-        raise InputDataError("車両が0台です（no vehicles）", hint="--vehicles 1 以上を指定してください")
+        raise InputDataError(
+            "車両が0台です",
+            en="there are no vehicles",
+            hint="--vehicles 1 以上を指定してください",
+            hint_en="give --vehicles 1 or more",
+        )
     if problem.min_days_apart < 1:
-        raise InputDataError(f"min_days_apart は1以上です: {problem.min_days_apart}")
+        raise InputDataError(
+            f"min_days_apart は1以上です: {problem.min_days_apart}",
+            en=f"min_days_apart must be 1 or more: {problem.min_days_apart}",
+        )
     whole = _whole_problem(problem)
     check = validate_problem(whole)  # duplicates, windows, coordinates, shifts, matrices
     for sid, reason in check.unassigned:
         s = next(x for x in problem.stops if x.stop_id == sid)
-        raise InputDataError(f"{_label(s)}: {reason}", feature=sid,
-                             hint="積載量を増やすか停留所を見直してください" if "積載" in reason else "停留所の位置を見直してください")
+        raise InputDataError(
+            f"{_label(s)}: {reason}",
+            en=f"stop {s.stop_id}: {reason}",
+            feature=sid,
+            hint="積載量を増やすか停留所を見直してください" if "積載" in reason else "停留所の位置を見直してください",
+            hint_en="raise the capacity or review the stops" if "積載" in reason else "review the stop's position",
+        )
     out = []
     for k, s in enumerate(problem.stops, start=1):
         try:
             v = int(s.visits_per_week)
         except (TypeError, ValueError) as exc:
-            raise InputDataError(f"{_label(s)}の週あたり訪問回数が数ではありません: {s.visits_per_week!r}",
-                                 row=k, feature=s.stop_id) from exc
+            raise InputDataError(
+                f"{_label(s)}の週あたり訪問回数が数ではありません: {s.visits_per_week!r}",
+                en=f"stop {s.stop_id}: visits per week is not a number: {s.visits_per_week!r}",
+                row=k,
+                feature=s.stop_id,
+            ) from exc
         if v != s.visits_per_week or v < 1:
-            raise InputDataError(f"{_label(s)}の週あたり訪問回数は1以上の整数です: {s.visits_per_week!r}",
-                                 row=k, feature=s.stop_id)
+            raise InputDataError(
+                f"{_label(s)}の週あたり訪問回数は1以上の整数です: {s.visits_per_week!r}",
+                en=f"stop {s.stop_id}: visits per week must be a whole number of 1 or more: {s.visits_per_week!r}",
+                row=k,
+                feature=s.stop_id,
+            )
         allowed = days if s.allowed_days is None else tuple(d for d in days if d in _check_days(s.allowed_days))
         if not allowed:
-            raise InputDataError(f"{_label(s)}の訪問できる曜日（{'・'.join(s.allowed_days or ())}）が運行曜日"
-                                 f"（{'・'.join(days)}）と重なりません", row=k, feature=s.stop_id,
-                                 hint="訪問できる曜日か運行曜日を見直してください")
+            raise InputDataError(
+                f"{_label(s)}の訪問できる曜日（{'・'.join(s.allowed_days or ())}）が運行曜日"
+                                 f"（{'・'.join(days)}）と重なりません",
+                en=f"stop {s.stop_id}: its visiting days ({', '.join(s.allowed_days or ())}) do not overlap the service days ({', '.join(days)})",
+                row=k,
+                feature=s.stop_id,
+                hint="訪問できる曜日か運行曜日を見直してください",
+                hint_en="review the visiting days or the service days",
+            )
         if v > len(allowed):
-            raise InputDataError(f"{_label(s)}は週{v}回の訪問が必要ですが、訪問できる運行曜日は"
-                                 f"{len(allowed)}日（{'・'.join(allowed)}）しかありません", row=k, feature=s.stop_id,
-                                 hint="訪問回数を減らすか運行曜日を増やしてください")
+            raise InputDataError(
+                f"{_label(s)}は週{v}回の訪問が必要ですが、訪問できる運行曜日は"
+                                 f"{len(allowed)}日（{'・'.join(allowed)}）しかありません",
+                en=f"stop {s.stop_id} needs {v} visits a week but only {len(allowed)} service days allow it ({', '.join(allowed)})",
+                row=k,
+                feature=s.stop_id,
+                hint="訪問回数を減らすか運行曜日を増やしてください",
+                hint_en="fewer visits or more service days",
+            )
         pats = [p for p in itertools.combinations(allowed, v)
                 if all(_day_gap(a, b) >= problem.min_days_apart for a, b in itertools.combinations(p, 2))]
         if s.slots:
             vids = {x.vehicle_id for x in problem.vehicles}
             for d, pin in s.slots.items():
                 if d not in allowed:
-                    raise InputDataError(f"{_label(s)}の前週の曜日「{d}」が訪問できる運行曜日（{'・'.join(allowed)}）にありません",
-                                         row=k, feature=s.stop_id, hint="この停留所を固定から外す（--free）か運行曜日を見直してください")
+                    raise InputDataError(
+                        f"{_label(s)}の前週の曜日「{d}」が訪問できる運行曜日（{'・'.join(allowed)}）にありません",
+                        en=f"stop {s.stop_id}: last week's day {d!r} is not among its service days ({', '.join(allowed)})",
+                        row=k,
+                        feature=s.stop_id,
+                        hint="この停留所を固定から外す（--free）か運行曜日を見直してください",
+                        hint_en="free this stop (--free) or review the service days",
+                    )
                 if pin.vehicle_id not in vids:
-                    raise InputDataError(f"{_label(s)}の前週の車両「{pin.vehicle_id}」が今週の車両にいません",
-                                         row=k, feature=s.stop_id, hint="この停留所を固定から外す（--free）か車両の台数を見直してください")
+                    raise InputDataError(
+                        f"{_label(s)}の前週の車両「{pin.vehicle_id}」が今週の車両にいません",
+                        en=f"stop {s.stop_id}: last week's vehicle {pin.vehicle_id!r} is not among this week's vehicles",
+                        row=k,
+                        feature=s.stop_id,
+                        hint="この停留所を固定から外す（--free）か車両の台数を見直してください",
+                        hint_en="free this stop (--free) or review the number of vehicles",
+                    )
             pats = [p for p in pats if set(s.slots) <= set(p)]
             if not pats:
-                raise InputDataError(f"{_label(s)}の前週の曜日（{'・'.join(s.slots)}）を週{v}回の訪問に含められません",
-                                     row=k, feature=s.stop_id, hint="この停留所を固定から外してください（--free）")
+                raise InputDataError(
+                    f"{_label(s)}の前週の曜日（{'・'.join(s.slots)}）を週{v}回の訪問に含められません",
+                    en=f"stop {s.stop_id}: last week's days ({', '.join(s.slots)}) cannot be part of {v} visits a week",
+                    row=k,
+                    feature=s.stop_id,
+                    hint="この停留所を固定から外してください（--free）",
+                    hint_en="free this stop (--free)",
+                )
         if not pats:
-            raise InputDataError(f"{_label(s)}の週{v}回の訪問を、{problem.min_days_apart}日以上あけて"
-                                 f"{'・'.join(allowed)}に置けません（連続した曜日しかありません）", row=k, feature=s.stop_id,
-                                 hint="訪問できる曜日を増やすか、週1回にしてください")
+            raise InputDataError(
+                f"{_label(s)}の週{v}回の訪問を、{problem.min_days_apart}日以上あけて"
+                                 f"{'・'.join(allowed)}に置けません（連続した曜日しかありません）",
+                en=f"stop {s.stop_id}: {v} visits a week cannot be {problem.min_days_apart}+ days apart on {', '.join(allowed)} (only consecutive days)",
+                row=k,
+                feature=s.stop_id,
+                hint="訪問できる曜日を増やすか、週1回にしてください",
+                hint_en="allow more days or visit once a week",
+            )
         out.append(pats)
     return out
 
@@ -784,7 +846,10 @@ def plan_week(problem: WeeklyProblem, *, time_limit_s: float = 30.0, seed: int =
     """
     t0 = time.perf_counter()
     if time_limit_s is None or not time_limit_s > 0:
-        raise InputDataError(f"time_limit_s は正の秒数で指定してください: {time_limit_s!r}")
+        raise InputDataError(
+            f"time_limit_s は正の秒数で指定してください: {time_limit_s!r}",
+            en=f"time_limit_s must be a positive number of seconds: {time_limit_s!r}",
+        )
     patterns = day_patterns(problem)
     days = _check_days(problem.days)
     rng = np.random.default_rng(seed)
@@ -978,18 +1043,29 @@ def keep_slots(problem: WeeklyProblem, previous, *, free=(), tolerance_s: int = 
     need = ["曜日", "車両", "種別", "停留所ID", "出発", "滞在（分）"]
     missing = [c for c in need if c not in table.columns]
     if missing:
-        raise InputDataError(f"前週の時刻表に列 {'・'.join(missing)} がありません",
-                             hint="前週の mobile-sales が出力した timetable.csv を指定してください")
+        raise InputDataError(
+            f"前週の時刻表に列 {'・'.join(missing)} がありません",
+            en=f"last week's timetable has no {', '.join(missing)} column",
+            hint="前週の mobile-sales が出力した timetable.csv を指定してください",
+            hint_en="give the timetable.csv last week's mobile-sales wrote",
+        )
     if tolerance_s is None or tolerance_s < 0:
-        raise InputDataError(f"時刻の許容幅は0以上です: {tolerance_s!r}")
+        raise InputDataError(
+            f"時刻の許容幅は0以上です: {tolerance_s!r}",
+            en=f"the time tolerance must be 0 or more: {tolerance_s!r}",
+        )
     vid = {**{v.name: v.vehicle_id for v in problem.vehicles if v.name}, **{v.vehicle_id: v.vehicle_id for v in problem.vehicles}}
     ids = {s.stop_id for s in problem.stops}
     free = {str(x).strip() for x in free if str(x).strip()}
     prev_ids = set(table.loc[table["種別"] == "停留所", "停留所ID"].astype(str))
     unknown = sorted(free - ids - prev_ids)
     if unknown:
-        raise InputDataError(f"固定を外す停留所 {'、'.join(unknown)} が前週にも今週にもありません",
-                             hint="停留所ID（例 S003）を指定してください")
+        raise InputDataError(
+            f"固定を外す停留所 {'、'.join(unknown)} が前週にも今週にもありません",
+            en=f"stops to unpin {', '.join(unknown)} are neither in last week's nor this week's plan",
+            hint="停留所ID（例 S003）を指定してください",
+            hint_en="give stop IDs (e.g. S003)",
+        )
     slots: dict[str, dict[str, Pin]] = {}
     for n, r in enumerate(table.to_dict("records"), start=1):
         if str(r["種別"]) != "停留所":
@@ -1000,12 +1076,23 @@ def keep_slots(problem: WeeklyProblem, previous, *, free=(), tolerance_s: int = 
         day = str(r["曜日"]).strip()
         who = vid.get(str(r["車両"]).strip())
         if who is None:
-            raise InputDataError(f"前週の時刻表 {n}行目の車両「{r['車両']}」が今週の車両にいません", row=n, feature=sid,
-                                 hint="同じ台数で計画するか、この停留所を --free で外してください")
+            raise InputDataError(
+                f"前週の時刻表 {n}行目の車両「{r['車両']}」が今週の車両にいません",
+                en=f"last week's timetable row {n}: vehicle {r['車両']!r} is not among this week's vehicles",
+                row=n,
+                feature=sid,
+                hint="同じ台数で計画するか、この停留所を --free で外してください",
+                hint_en="plan with as many vehicles or free this stop with --free",
+            )
         try:
             start = parse_hhmm(str(r["出発"])) - int(round(float(r["滞在（分）"]) * 60))
         except (TypeError, ValueError, InputDataError) as exc:
-            raise InputDataError(f"前週の時刻表 {n}行目（停留所 {sid}）の出発・滞在が読めません", row=n, feature=sid) from exc
+            raise InputDataError(
+                f"前週の時刻表 {n}行目（停留所 {sid}）の出発・滞在が読めません",
+                en=f"last week's timetable row {n} (stop {sid}): cannot read the departure or the stay",
+                row=n,
+                feature=sid,
+            ) from exc
         slots.setdefault(sid, {})[day] = Pin(who, int(start), int(tolerance_s))
     stops = [replace(s, slots=dict(slots.get(s.stop_id, {}))) for s in problem.stops]
     return replace(problem, stops=stops)
@@ -1067,9 +1154,14 @@ def parse_hhmm(text: str) -> int:
         h, m = t.split(":")
         h, m = int(h), int(m)
     except ValueError as exc:
-        raise InputDataError(f"時刻「{text}」が読めません", hint="9:00 のように 時:分 で指定してください") from exc
+        raise InputDataError(
+            f"時刻「{text}」が読めません",
+            en=f"cannot read the time {text!r}",
+            hint="9:00 のように 時:分 で指定してください",
+            hint_en="write hours:minutes, e.g. 9:00",
+        ) from exc
     if not (0 <= h <= 47 and 0 <= m < 60):
-        raise InputDataError(f"時刻「{text}」が範囲外です")
+        raise InputDataError(f"時刻「{text}」が範囲外です", en=f"the time {text!r} is out of range")
     return h * 3600 + m * 60
 
 

@@ -30,6 +30,7 @@ from folium.template import Template
 from shapely.geometry import mapping
 
 from gis.crs import COORD_DECIMALS, STORAGE_CRS, measuring_crs, round_coordinates
+from gis.errors import InputDataError
 
 #: Display simplification of polygons (metres in the plane CRS): about a pixel at the zoom a whole
 #: city is viewed at (z11–12), well inside a small area; keeps 高梁市 tier map under 0.9 MB.
@@ -72,8 +73,9 @@ def display_polygons(
         Same index and columns, geometry in EPSG:4326.
     """
     if gdf.crs is None:
-        msg = "display polygons need a CRS; set one (EPSG:4326 for longitude/latitude) first"
-        raise ValueError(msg)
+        msg = "表示する図形に座標系（CRS）がありません。先に設定してください（経度・緯度なら EPSG:4326）"
+        en = "display polygons need a CRS; set one (EPSG:4326 for longitude/latitude) first"
+        raise InputDataError(msg, en=en)
     out = gdf.copy()
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     if tolerance_m and len(gdf):

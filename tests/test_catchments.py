@@ -154,11 +154,11 @@ def test_catchment_polygons_and_map():
 
 
 def test_bad_inputs():
-    with pytest.raises(InputDataError, match="given' or 'nearest"):
+    with pytest.raises(InputDataError, match="'given' か 'nearest' にしてください"):
         assign_catchments(_areas(), _stations([["J1"]]), profile=PROFILE, by="closest")
-    with pytest.raises(InputDataError, match="no stations"):
+    with pytest.raises(InputDataError, match="地域を割り当てる拠点がありません"):
         assign_catchments(_areas(), _stations([["J1"]]).iloc[0:0], profile=PROFILE)
-    with pytest.raises(InputDataError, match="distance engine"):
+    with pytest.raises(InputDataError, match="距離の計算方法"):
         assign_catchments(_areas(), _stations([["J1"]]), profile=PROFILE, by="nearest")
-    with pytest.raises(InputDataError, match="no CRS"):
+    with pytest.raises(InputDataError, match="拠点のレイヤーに座標系がありません"):
         assign_catchments(_areas(), _stations([["J1"]]).set_crs(None, allow_override=True), profile=PROFILE)

@@ -62,9 +62,9 @@ def test_per_area_share_and_bad_share():
     areas = _areas([("a", "字A", (0, 0, 100, 100), 100), ("b", "字B", (100, 0, 200, 100), 100)])
     pts = demand_points(areas, crs=CRS, elderly_share={"a": 0.2, "b": 0.6})
     assert pts.groupby("area_id")["elderly"].sum().to_dict() == pytest.approx({"a": 20.0, "b": 60.0})
-    with pytest.raises(InputDataError, match="between 0 and 1"):
+    with pytest.raises(InputDataError, match="65歳以上の割合は 0〜1 にしてください"):
         demand_points(areas, crs=CRS, elderly_share=1.5)
-    with pytest.raises(InputDataError, match="no 65\\+ share given for area b"):
+    with pytest.raises(InputDataError, match="地域 b の65歳以上の割合が指定されていません"):
         demand_points(areas, crs=CRS, elderly_share={"a": 0.2})
     with pytest.raises(InputDataError, match="正の数"):
         demand_points(areas, crs=CRS, elderly_share=0.3, cell_size_m=0)

@@ -86,7 +86,7 @@ def test_strict_nesting_refuses_straddling_areas_and_store_unchanged(demo_worksp
     result = CliRunner().invoke(
         main, ["demo", "--strict-nesting", "--replace", "--workspace", str(ws), "--data-dir", str(data_dir)])
     assert result.exit_code == 2
-    assert "straddle" in result.output and "松山広瀬" in result.output
+    assert "にまたがっています" in result.output and "松山広瀬" in result.output
     assert _snapshot(ws) == before
 
 

@@ -257,7 +257,7 @@ def test_age_table_for_another_city_is_refused(store, tmp_path):
     from api.importing import import_age_table
 
     path = _age_csv(tmp_path, [_age_row("332090010" + "01")], name="other_city.csv")
-    _refused(store, lambda: import_age_table(store, path), "other_city.csv", "no KEY_CODE")
+    _refused(store, lambda: import_age_table(store, path), "other_city.csv", "KEY_CODE がワークスペースの小地域と1つも一致しません")
 
 
 def test_age_table_in_mojibake_is_refused(store, tmp_path):

@@ -110,21 +110,21 @@ def test_no_mojibake_false_alarm(text):
 def test_empty_csv(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
-    with pytest.raises(InputDataError, match=r"empty\.csv: .*0 bytes"):
+    with pytest.raises(InputDataError, match=r"empty\.csv: ファイルが空です（0 バイト）"):
         read_table(path)
 
 
 def test_header_only_csv(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("名称,緯度,経度\n", encoding="utf-8")
-    with pytest.raises(InputDataError, match=r"header\.csv: .*no data rows"):
+    with pytest.raises(InputDataError, match=r"header\.csv: .*データの行がありません"):
         read_table(path)
 
 
 def test_undecodable_csv(tmp_path):
     path = tmp_path / "binary.csv"
     path.write_bytes(b"a,b\n\xff\xfe\x80\x81\xfd\n")
-    with pytest.raises(InputDataError, match=r"binary\.csv: .*neither UTF-8 nor Shift_JIS"):
+    with pytest.raises(InputDataError, match=r"binary\.csv: .*UTF-8 でも Shift_JIS（cp932）でもありません"):
         read_table(path)
 
 
@@ -156,21 +156,21 @@ def test_geojson_without_crs_is_lonlat(tmp_path):
 
 def test_empty_feature_collection(tmp_path):
     path = _write_json(tmp_path / "none.geojson", _feature_collection([]))
-    with pytest.raises(InputDataError, match=r"none\.geojson: .*no features"):
+    with pytest.raises(InputDataError, match=r"none\.geojson: .*地物が1つもありません"):
         read_vector(path)
 
 
 def test_empty_vector_file(tmp_path):
     path = tmp_path / "zero.geojson"
     path.write_bytes(b"")
-    with pytest.raises(InputDataError, match=r"zero\.geojson: .*0 bytes"):
+    with pytest.raises(InputDataError, match=r"zero\.geojson: .*0 バイト"):
         read_vector(path)
 
 
 def test_not_a_geo_file(tmp_path):
     path = tmp_path / "notes.geojson"
     path.write_text("this is not json", encoding="utf-8")
-    with pytest.raises(InputDataError, match=r"notes\.geojson: could not read"):
+    with pytest.raises(InputDataError, match=r"notes\.geojson: 地図のレイヤーとして読めませんでした"):
         read_vector(path)
 
 
@@ -181,7 +181,7 @@ def test_projected_metres_labelled_4326(tmp_path):
         read_vector(path)
     text = str(err.value)
     assert "metres.geojson" in text and "地物 1 (name='p0')" in text
-    assert "projected metres" in text and "EPSG:6673" in text
+    assert "平面直角座標" in text and "EPSG:6673" in text
     # and the suggested fix works: the coordinates are JGD2011 zone V metres near 高梁市
     gdf = read_vector(path, crs="EPSG:6673")
     assert 133 < gdf.geometry.x[0] < 134.5 and 34 < gdf.geometry.y[0] < 35.5
@@ -189,7 +189,7 @@ def test_projected_metres_labelled_4326(tmp_path):
 
 def test_projected_without_crs_asks_for_crs(tmp_path):
     path = _write_json(tmp_path / "nocrs.geojson", _feature_collection([_point(-30000.0, -140000.0, id=7)]))
-    with pytest.raises(InputDataError, match=r"nocrs\.geojson: 地物 1 \(id=7\): .*carries no CRS"):
+    with pytest.raises(InputDataError, match=r"nocrs\.geojson: 地物 1 \(id=7\): レイヤーの座標系の指定がありません"):
         read_vector(path)
 
 
@@ -198,7 +198,7 @@ def test_swapped_geojson(tmp_path):
     path = _write_json(tmp_path / "swapped.geojson", _feature_collection(features))
     with pytest.raises(InputDataError) as err:
         read_vector(path)
-    assert "swapped.geojson" in str(err.value) and "swapped" in err.value.reason
+    assert "swapped.geojson" in str(err.value) and "経度と緯度が入れ替わって" in err.value.reason
     assert err.value.feature == "1 (name='高梁市役所')"
 
 
@@ -251,7 +251,7 @@ def test_zip_without_layer(tmp_path):
     path = tmp_path / "docs.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("readme.txt", "hello")
-    with pytest.raises(InputDataError, match=r"docs\.zip: the zip holds no readable map layer \(found readme\.txt\)"):
+    with pytest.raises(InputDataError, match=r"docs\.zip: zip の中に読める地図のレイヤーがありません（中身: readme\.txt）"):
         read_vector(path)
 
 
@@ -260,10 +260,10 @@ def test_geopackage_layers(tmp_path):
     a = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(133.6, 34.8)], crs="EPSG:4326")
     a.to_file(path, layer="salons")
     a.to_file(path, layer="shops")
-    with pytest.raises(InputDataError, match=r"two\.gpkg: the file holds 2 layers: salons, shops"):
+    with pytest.raises(InputDataError, match=r"two\.gpkg: ファイルに 2 個のレイヤーがあります: salons、shops"):
         read_vector(path)
     assert read_vector(path, layer="shops")["name"].tolist() == ["a"]
-    with pytest.raises(InputDataError, match="no layer 'kominkan'"):
+    with pytest.raises(InputDataError, match="レイヤー「kominkan」はファイルにありません"):
         read_vector(path, layer="kominkan")
 
 
@@ -335,19 +335,19 @@ def test_estat_bad_value_names_row_and_column(tmp_path):
     path = _estat_fixture(tmp_path / "edited.csv")
     text = path.read_bytes().decode("cp932").replace("420,8", "420,abc")
     path.write_bytes(text.encode("cp932"))
-    with pytest.raises(InputDataError, match=r"edited\.csv: 2行目: column T001082002 \(総数０～４歳\) holds 'abc'"):
+    with pytest.raises(InputDataError, match=r"edited\.csv: 2行目: 列 T001082002（総数０～４歳）の値「abc」が数値でも"):
         read_estat_table(path)
 
 
 def test_estat_needs_two_header_rows(tmp_path):
     path = tmp_path / "plain.csv"
     path.write_text("a,b\nx,y\n1,2\n", encoding="utf-8")
-    with pytest.raises(InputDataError, match=r"plain\.csv: no KEY_CODE"):
+    with pytest.raises(InputDataError, match=r"plain\.csv: 1行目の見出しに KEY_CODE の列がありません"):
         read_estat_table(path)
 
 
 def test_estat_age_columns_unknown():
-    with pytest.raises(InputDataError, match="no total"):
+    with pytest.raises(InputDataError, match="「総数」「65歳以上」「75歳以上」のどの列も見つかりません"):
         estat_age_columns({"T1": "世帯数"})
 
 
@@ -369,7 +369,7 @@ def test_real_topojson_layers():
 @pytest.mark.realdata
 def test_real_n03_missing_geometries_named_or_dropped():
     path = require_data_dir() / "okayama" / "ksj_n03_municipalities.topo.json"
-    with pytest.raises(InputDataError, match=r"ksj_n03_municipalities\.topo\.json: 地物 8: the feature has no geometry"):
+    with pytest.raises(InputDataError, match=r"ksj_n03_municipalities\.topo\.json: 地物 8: 地物に位置（図形）がありません"):
         read_vector(path)
     gdf = read_vector(path, repair=True)
     assert len(gdf) + len(gdf.attrs["dropped"]) == 96

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import _fake_analysis as fake
 import pytest
@@ -19,6 +22,8 @@ from api.jobs import wait_for_job
 from api.job_process import default_processes
 from api.settings import Settings
 from api.store.geopackage import GeoPackageStore
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _settings(tmp_path, **overrides) -> Settings:
@@ -64,6 +69,8 @@ def test_a_job_posted_to_the_api_runs_in_a_child_process(tmp_path):
         assert len(children) == 1 and os.getpid() not in children
         assert _pid(record) in children  # claimed and run by the child
         assert fake.RUNS[tag] == 0  # the analysis never ran in this (the API's) process
+        # the child yields the CPU to the API: TSUNAGU_JOB_NICE (10) steps lower than this process
+        assert os.getpriority(os.PRIO_PROCESS, children[0]) == min(19, os.nice(0) + settings.job_nice)
         assert wait_for_job(other, waiting["job_id"], timeout=30)["status"] == "done"  # every workspace of the folder
     _wait_until(lambda: not any(_alive(pid) for pid in children), 15, "the child did not stop with the server")
 
@@ -94,6 +101,13 @@ def test_the_default_runs_cores_minus_one_jobs_at_once(monkeypatch):
     runner = JobRunner.from_settings(Settings(workspace="ws.gpkg"))
     assert runner.mode == "process" and runner.max_workers == default_processes()
     assert default_processes() == max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def test_lower_priority_adds_its_steps_to_the_processs_niceness():
+    code = "import os; from api.worker import lower_priority; before = os.nice(0); print(before, lower_priority(3), lower_priority(0))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    before, after, unchanged = map(int, out.split())
+    assert after == unchanged == min(19, before + 3)
 
 
 def _alive(pid: int) -> bool:

@@ -133,7 +133,7 @@ def test_finished_jobs_are_immutable(store):
                    lambda: store.fail_job(job["job_id"], "late"),
                    lambda: store.update_job_progress(job["job_id"], 0.5, "again"),
                    lambda: store.cancel_job(job["job_id"])):
-        with pytest.raises(JobStateError, match="immutable"):
+        with pytest.raises(JobStateError, match="記録は変えられません"):
             change()
     assert store.job_table(job["job_id"], "t")["x"].tolist() == [1]
     assert store.get_job(job["job_id"])["status"] == "done"
@@ -153,13 +153,13 @@ def test_fail_cancel_and_unknown_jobs(store):
     assert asked["status"] == "running" and asked["cancel_requested"] is True
     ended = store.finish_job(running["job_id"], _result(t=pd.DataFrame({"x": [1]})))
     assert ended["status"] == "cancelled" and ended["tables"] == [] and store.job_table(running["job_id"], "t") is None
-    with pytest.raises(JobStateError, match="immutable"):
+    with pytest.raises(JobStateError, match="記録は変えられません"):
         store.cancel_job(running["job_id"])
 
     unknown = str(uuid.uuid4())
     assert store.get_job(unknown) is None and store.get_job("not-a-uuid") is None
     assert store.job_table(unknown, "t") is None and store.job_map(unknown) is None
-    with pytest.raises(JobStateError, match="no job"):
+    with pytest.raises(JobStateError, match="ジョブ .* はありません"):
         store.fail_job(unknown, "x")
     with pytest.raises(StoreError):
         store.update_job_progress(running["job_id"], float("nan"))
@@ -170,7 +170,7 @@ def test_a_bad_result_writes_nothing(store):
     store.update_job_progress(job["job_id"], 0.5)
     with pytest.raises(StoreError, match="DataFrame"):
         store.finish_job(job["job_id"], _result(good=pd.DataFrame({"x": [1]}), bad=[1, 2]))
-    with pytest.raises(StoreError, match="table name"):
+    with pytest.raises(StoreError, match="結果の表の名前"):
         store.finish_job(job["job_id"], _result(**{"a/b": pd.DataFrame({"x": [1]})}))
     after = store.get_job(job["job_id"])
     assert after["status"] == "running" and after["tables"] == [] and store.job_table(job["job_id"], "good") is None
@@ -491,3 +491,52 @@ def test_api_job_records_the_data_version_and_an_edit_changes_it(client):
     assert second["data_version"] != first["data_version"] and second["data_version"] == data_version(store)
     for job in (first, second):
         _wait(client, job["job_id"])
+
+
+def test_load_analyses_reads_the_settings_once_per_value_of_the_modules_variable(monkeypatch):
+    import api.settings
+    from api import analysis_registry
+
+    built = []
+    real = api.settings.Settings
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(api.settings, "Settings", Counted)
+    monkeypatch.setenv("TSUNAGU_ANALYSIS_MODULES", f"_fake_analysis,tests_unknown_{uuid.uuid4().hex}")
+    for _ in range(5):  # GET /jobs asks on every request
+        assert fake.NAME in analysis_registry.load_analyses()
+    assert len(built) == 1
+    monkeypatch.setenv("TSUNAGU_ANALYSIS_MODULES", "_fake_analysis")  # another value: read again
+    assert fake.NAME in analysis_registry.load_analyses()
+    assert len(built) == 2
+
+
+def test_geopackage_job_reads_do_not_wait_behind_a_write_waiting_for_another_process(tmp_path):
+    import sqlite3
+    import threading
+
+    from api.store.geopackage import jobs_path
+
+    store = GeoPackageStore(tmp_path / "ws.gpkg", lock_timeout=10)
+    first = store.create_job(analysis="salon-gaps", params={}, created_by="u", data_version="v")
+    other = sqlite3.connect(jobs_path(store.path), isolation_level=None)  # a job process saving a result
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        writing = threading.Thread(target=store.create_job,
+                                   kwargs={"analysis": "salon-gaps", "params": {}, "created_by": "u", "data_version": "v"})
+        writing.start()  # this process's write now waits for the other one (holding the store's write lock)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        assert [r["job_id"] for r in store.list_jobs()] == [first["job_id"]]
+        assert store.get_job(first["job_id"])["status"] == "queued"
+        assert time.monotonic() - t0 < 1.0 and writing.is_alive()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    writing.join(10)
+    assert len(store.list_jobs()) == 2
+    store.close()

@@ -92,7 +92,7 @@ def test_revise_bad_input_names_the_stop():
     stops = propose_stops(_case(), engine=StraightLineEngine(crs=CRS), walk_m=300, min_customers=0)
     with pytest.raises(InputDataError, match="S999"):
         revise_stops(stops, delete=["S999"])
-    with pytest.raises(InputDataError, match="S001.*outside Japan"):
+    with pytest.raises(InputDataError, match="S001 の位置.*が日本の外です"):
         revise_stops(stops, move={"S001": (34.79, 133.62)})
     dup = pd.concat([stops, stops.iloc[:1]])
     with pytest.raises(InputDataError, match="S001"):

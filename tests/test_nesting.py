@@ -122,7 +122,7 @@ def test_tier_from_small_area_table_dissolves_small_areas():
 def test_table_with_missing_small_area_is_refused():
     small, _, junior, city = _grid_city()
     table = pd.DataFrame({"small_area_id": small["area_id"][:-1], "area_id": "k1", "name": "北"})
-    with pytest.raises(InputDataError, match="1 small areas are in no 公民館区"):
+    with pytest.raises(InputDataError, match="どの公民館区にも入っていない小地域が 1 あります"):
         build_tiers(small, profile=DEFAULT_PROFILE, city=city, city_code="33999", city_name="テスト市",
                     sources={"kominkan": TierSource(table=table), "junior_high": TierSource(polygons=junior)}, crs=CRS)
 

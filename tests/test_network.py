@@ -173,7 +173,7 @@ def test_within_bad_threshold(walk, bad):
 
 @pytest.mark.parametrize("bad", [0, -1])
 def test_bad_snapping_distance(walk, bad):
-    with pytest.raises(InputDataError, match="snapping"):
+    with pytest.raises(InputDataError, match="道路につなぐ距離の上限"):
         NetworkEngine(walk, max_snap_m=bad)
 
 
@@ -264,7 +264,7 @@ def test_pbf_same_as_osm(tmp_path):
 # --------------------------------------------------------------------------- bad input
 
 def test_no_roads_error_names_file_and_types():
-    with pytest.raises(InputDataError, match="no roads") as err:
+    with pytest.raises(InputDataError, match="徒歩で通れる道路がありません") as err:
         read_road_graph(OSM / "buildings_only.osm", mode="walk", crs=CRS)
     assert err.value.source == "buildings_only.osm"
     assert "footway" in str(err.value) and "residential" in str(err.value)
@@ -275,29 +275,29 @@ def test_footway_only_has_no_roads_for_driving(tmp_path):
     path.write_text(TOWN.read_text().replace('v="residential"', 'v="footway"').replace('v="tertiary"', 'v="steps"')
                     .replace('v="unclassified"', 'v="path"'))
     assert read_road_graph(path, mode="walk", crs=CRS).nodes == 10
-    with pytest.raises(InputDataError, match="no roads for drive mode") as err:
+    with pytest.raises(InputDataError, match="車で通れる道路がありません") as err:
         read_road_graph(path, mode="drive", crs=CRS)
-    assert "footway (" in str(err.value)  # says what it found
+    assert "footway（" in str(err.value)  # says what it found
 
 
 def test_missing_and_unreadable_files(tmp_path):
-    with pytest.raises(InputDataError, match="not found") as err:
+    with pytest.raises(InputDataError, match="道路網のファイルが見つかりません") as err:
         read_road_graph(tmp_path / "nope.osm.pbf", crs=CRS)
     assert "nope.osm.pbf" in str(err.value)
     broken = tmp_path / "broken.osm"
     broken.write_text("<osm><node id='1' lat=")
-    with pytest.raises(InputDataError, match="cannot read") as err:
+    with pytest.raises(InputDataError, match="ファイルを読めません") as err:
         read_road_graph(broken, crs=CRS)
     assert err.value.source == "broken.osm"
     garbage = tmp_path / "garbage.osm.pbf"
     garbage.write_bytes(b"\x00\x01not a pbf" * 10)
-    with pytest.raises(InputDataError, match="cannot read"):
+    with pytest.raises(InputDataError, match="ファイルを読めません"):
         read_road_graph(garbage, crs=CRS)
     other = tmp_path / "roads.shp"
     other.write_text("x")
-    with pytest.raises(InputDataError, match="format"):
+    with pytest.raises(InputDataError, match="ファイル形式「.shp」は読めません"):
         read_road_graph(other, crs=CRS)
-    with pytest.raises(InputDataError, match="mode"):
+    with pytest.raises(InputDataError, match="移動手段（mode）"):
         read_road_graph(TOWN, mode="fly", crs=CRS)
 
 
@@ -306,12 +306,12 @@ def test_graphml_without_coordinates(tmp_path):
     g.add_edge("a", "b", length=10.0)
     path = tmp_path / "nocoords.graphml"
     nx.write_graphml(g, path)
-    with pytest.raises(InputDataError, match="coordinates") as err:
+    with pytest.raises(InputDataError, match="x・y の座標がありません") as err:
         read_road_graph(path, crs=CRS)
     assert err.value.source == "nocoords.graphml"
     bad = tmp_path / "bad.graphml"
     bad.write_text("<graphml><graph")
-    with pytest.raises(InputDataError, match="cannot read"):
+    with pytest.raises(InputDataError, match="ファイルを読めません"):
         read_road_graph(bad, crs=CRS)
 
 

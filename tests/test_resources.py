@@ -199,7 +199,7 @@ def test_food_permits_takahashi():
     assert shops["resource_id"].is_unique
     assert not shops[["name", "address"]].duplicated().any()
     assert all("PDL1.0" in s for s in shops["source"])
-    assert shops.attrs["skipped"]["mobile seller (no shop address)"] > 0
+    assert shops.attrs["skipped"]["移動販売（店舗の住所なし）"] > 0
     yume = shops[shops["name"] == "ゆめタウン高梁"].iloc[0]["attributes"]
     assert "⑪ 百貨店、総合スーパー" in yume["business_types"] and len(yume["business_types"]) >= 2
 

@@ -115,10 +115,10 @@ def test_no_salons_everyone_uncovered_with_note():
 
 @pytest.mark.parametrize("bad", [0, -500, float("nan"), float("inf")])
 def test_threshold_must_be_positive(bad):
-    with pytest.raises(InputDataError, match="positive"):
+    with pytest.raises(InputDataError, match="0 より大きいメートル単位の数値"):
         salon_coverage(_demand(), _salons(), engine=ENGINE, thresholds_m=[500, bad])
     cov = salon_coverage(_demand(), _salons(), engine=ENGINE)
-    with pytest.raises(InputDataError, match="positive"):
+    with pytest.raises(InputDataError, match="0 より大きいメートル単位の数値"):
         coverage_by_tier(cov, _areas(), profile=PROFILE, threshold_m=bad)
 
 
@@ -126,7 +126,7 @@ def test_orphan_area_is_reported_not_silently_lost():
     areas = _areas()
     areas.loc[areas["area_id"] == "n2", "parent_id"] = None
     cov = salon_coverage(_demand(), _salons(), engine=ENGINE)
-    with pytest.raises(InputDataError, match="no parent"):
+    with pytest.raises(InputDataError, match="にも入っていません"):
         coverage_by_tier(cov, areas, profile=PROFILE, threshold_m=500)
 
 

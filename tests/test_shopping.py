@@ -153,7 +153,7 @@ def test_shop_layer_in_another_crs_gives_identical_result():
     assert a["shop_distance_m"].to_numpy() == pytest.approx(b["shop_distance_m"].to_numpy(), abs=1e-6)
     assert a["refugees"].tolist() == b["refugees"].tolist() and a["shop_id"].tolist() == b["shop_id"].tolist()
     no_crs = _shops([(0, 0)]).set_crs(None, allow_override=True)
-    with pytest.raises(InputDataError, match="no CRS"):
+    with pytest.raises(InputDataError, match="店のレイヤーに座標系がありません"):
         shopping_access(d, no_crs, engine=ENGINE)
 
 
@@ -168,13 +168,13 @@ def test_bad_thresholds(bad):
 
 def test_bad_inputs_say_what_to_do():
     d = _demand(OFFSETS, ELDERLY, AREAS)
-    with pytest.raises(InputDataError, match="65\\+"):
+    with pytest.raises(InputDataError, match="65歳以上人口の列"):
         shopping_access(d.drop(columns="elderly"), _shops([(0, 0)]), engine=ENGINE)
-    with pytest.raises(InputDataError, match="between 0 and 1"):
+    with pytest.raises(InputDataError, match="車を使えない人の割合は 0〜1"):
         shopping_access(d, _shops([(0, 0)]), engine=ENGINE, car_free_share=1.5)
-    with pytest.raises(InputDataError, match="unknown shop kind"):
+    with pytest.raises(InputDataError, match="店の種別「bakery」はありません"):
         shopping_access(d, _shops([(0, 0)]), engine=ENGINE, shop_kinds=["bakery"])
-    with pytest.raises(InputDataError, match="weekday"):
+    with pytest.raises(InputDataError, match="曜日は1つの曜日で"):
         shopping_access(d, _shops([(0, 0)]), engine=ENGINE, weekday="someday")
 
 
@@ -245,9 +245,9 @@ def test_scenario_close_shop_creates_refugees_exactly_there():
                     add_shops=[{"name": "新店", "lon": float(d.geometry.x[2]), "lat": float(d.geometry.y[2])}])
     assert res3.changed["point_id"].tolist() == [1, 2]  # the new shop is 492 m from point 1 too
     assert res3.after.loc[2, "refugee"] == False  # noqa: E712
-    with pytest.raises(InputDataError, match="no food shop with id"):
+    with pytest.raises(InputDataError, match="閉じる食料品店の ID「S9」が見つかりません"):
         scenario(d, shops, engine=ENGINE, areas=_areas(), profile=PROFILE, close_shop_ids=["S9"])
-    with pytest.raises(InputDataError, match="outside Japan"):
+    with pytest.raises(InputDataError, match="の位置（経度 34.8、緯度 133.6）が日本の外です"):
         scenario(d, shops, engine=ENGINE, areas=_areas(), profile=PROFILE, add_stops=[{"name": "x", "lon": 34.8, "lat": 133.6}])
 
 

@@ -136,9 +136,9 @@ def test_no_candidates():
 
 
 def test_bad_weights_and_shape():
-    with pytest.raises(InputDataError, match="not negative"):
+    with pytest.raises(InputDataError, match="マイナスでない"):
         mclp([-1.0] * 6, _coverage(), k=1)
-    with pytest.raises(InputDataError, match="rows"):
+    with pytest.raises(InputDataError, match="行ですが、需要点の重みは"):
         mclp(WEIGHTS[:5], _coverage(), k=1)
 
 
@@ -196,5 +196,5 @@ def test_coverage_matrix_by_hand_and_threshold_checked():
     # (0,0)-(0,400)=400 ✓; (300,0)-(0,400)=500 ✓ (on the threshold); (1000,0) is on c1
     assert m.tolist() == [[True, False], [True, False], [False, True]]
     for bad in (0, -5):
-        with pytest.raises(InputDataError, match="positive"):
+        with pytest.raises(InputDataError, match="0 より大きいメートル単位の数値"):
             coverage_matrix(demand, cand, engine=eng, threshold_m=bad)

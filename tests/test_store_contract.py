@@ -419,7 +419,7 @@ def test_postgis_location_hides_password(postgis_url):
     with PostGISStore(plain, workspace="unused", create=False) as store:
         assert secret not in store.location and "***" in store.location
         assert store.location.startswith("postgresql+psycopg://")
-    with pytest.raises(StoreError, match="cannot connect") as err:
+    with pytest.raises(StoreError, match="に接続できません") as err:
         PostGISStore(url.set(port=1).render_as_string(hide_password=False), workspace="x")
     assert secret not in str(err.value)
 
@@ -438,7 +438,7 @@ def test_normalise_url_uses_psycopg3():
 def test_geopackage_missing_file_without_create(tmp_path):
     with pytest.raises(StoreError, match="ワークスペースのファイル .* がありません"):
         GeoPackageStore(tmp_path / "missing.gpkg", create=False)
-    with pytest.raises(StoreError, match="does not exist"):
+    with pytest.raises(StoreError, match="フォルダ .* がありません"):
         GeoPackageStore(tmp_path / "no" / "folder.gpkg")
 
 
@@ -461,7 +461,7 @@ def test_geopackage_second_writer_waits_for_the_first(tmp_store):
     other = GeoPackageStore(tmp_store.location, lock_timeout=0.2)
     with tmp_store.transaction() as w:
         w.log_import({"n": 1})
-        with pytest.raises(StoreError, match="another writer"):
+        with pytest.raises(StoreError, match="ほかの書き込み"):
             with other.transaction():
                 pass
     with other.transaction() as w:
@@ -472,7 +472,7 @@ def test_geopackage_second_writer_waits_for_the_first(tmp_store):
 def test_geopackage_file_that_is_not_a_workspace(tmp_path):
     path = tmp_path / "notes.gpkg"
     path.write_text("これは GeoPackage ではありません", encoding="utf-8")
-    with pytest.raises(StoreError, match="cannot open"):
+    with pytest.raises(StoreError, match="開けません"):
         GeoPackageStore(path)
 
 
@@ -496,7 +496,7 @@ def test_queue_claims_oldest_first_and_only_named_analyses(store):
     assert store.claim_job(worker_id="w3", lease_s=30, analyses=[]) is None
     assert store.claim_job(worker_id="w3", lease_s=30, job_id=other)["job_id"] == other
     assert store.claim_job(worker_id="w4", lease_s=30, job_id=other) is None  # taken already
-    with pytest.raises(StoreError, match="lease"):
+    with pytest.raises(StoreError, match="貸出時間"):
         store.claim_job(worker_id="w4", lease_s=0)
 
 

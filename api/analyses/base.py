@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import geopandas as gpd
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 from api.demand_cache import cache_dir, cached_demand
 from api.store.base import Store
@@ -22,6 +24,41 @@ Progress = Callable[[float, str], None]
 KNOWN_ELDERLY_SHARES = {"33209": (11925 / 29072, "2020年国勢調査 高梁市 65歳以上 11,925人／29,072人")}
 #: Fallback: Japan 2020 census, 65+ 28.6 %.
 NATIONAL_ELDERLY_SHARE = (0.286, "2020年国勢調査 全国 65歳以上 28.6%")
+
+
+def _title(name: str, info: FieldInfo) -> str:
+    """A parameter's Japanese title: its description up to the first bracket or full stop (the name when it has none)."""
+    text = (info.description or "").strip()
+    for mark in ("（", "。"):
+        text = text.split(mark, 1)[0]
+    return text.strip() or name
+
+
+class AnalysisParams(BaseModel):
+    """Base of every analysis's parameters: each field's title is the Japanese head of its description.
+
+    Forms (``/web``), ``tsunagu analyse <name> --help`` and ``GET /analyses`` read the title and
+    the description from the model's JSON schema, so a parameter is described once, in its model
+    (or in the shared types below).
+    """
+
+    model_config = ConfigDict(field_title_generator=_title)
+
+
+#: 65+ share of the population for areas without an age table (0–1; None: the city's 2020 share, else Japan's).
+ElderlyShare = Annotated[float | None, Field(
+    ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき、0〜1。空欄: 2020年国勢調査の市の比率、なければ全国）")]
+#: Size of the mesh cells the small areas' population is spread over (m).
+CellSize = Annotated[float, Field(
+    ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")]
+#: Which road paths distances follow: on foot or by car (straight line when there is no road network).
+WalkOrDrive = Annotated[Literal["walk", "drive"], Field(
+    description="経路の種類（walk: 徒歩、drive: 車。道路網データがなければ直線距離）")]
+
+#: A point's name, longitude and latitude (Japan's extent) as the user gives them (candidate sites, new stops).
+PlaceName = Annotated[str, Field(min_length=1, max_length=200, description="名前（地図と表に出る）")]
+Longitude = Annotated[float, Field(ge=122, le=154, description="経度（世界測地系、例 133.62）")]
+Latitude = Annotated[float, Field(ge=20, le=46, description="緯度（世界測地系、例 34.79）")]
 
 
 @dataclass

@@ -6,9 +6,20 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from api.analyses.base import AnalysisResult, Progress, choose_engine, register, sample_note, workspace_demand
+from api.analyses.base import (
+    AnalysisParams,
+    AnalysisResult,
+    CellSize,
+    ElderlyShare,
+    Progress,
+    WalkOrDrive,
+    choose_engine,
+    register,
+    sample_note,
+    workspace_demand,
+)
 from api.importing import SAMPLE_STATION_AT_CENTRE
 from api.store.base import Store
 from gis.access import StraightLineEngine
@@ -21,16 +32,16 @@ from layers.catchments import catchment_map
 from layers.maps import render_html
 
 
-class CatchmentParams(BaseModel):
+class CatchmentParams(AnalysisParams):
     """Parameters of catchments."""
 
-    by: Literal["given", "nearest"] = Field("given", description="担当地域の決め方：指定（given）／最寄り（nearest）")
-    mode: Literal["walk", "drive"] = Field("drive", description="道路網の経路の種類（拠点へは車が既定）")
+    by: Literal["given", "nearest"] = Field("given", title="担当地域の決め方", description="担当地域の決め方：指定（given）／最寄り（nearest）")
+    mode: WalkOrDrive = "drive"  # to a station, by car
     uncovered: Literal["shopping", "none"] = Field(
-        "shopping", description="未カバーの高齢者として数えるもの：買い物弱者（農水省方式・直線500 m）／なし"
+        "shopping", title="未カバーの高齢者として数えるもの", description="未カバーの高齢者として数えるもの：買い物弱者（農水省方式・直線500 m）／なし"
     )
-    elderly_share: float | None = Field(None, ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき）")
-    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
+    elderly_share: ElderlyShare = None
+    cell_size_m: CellSize = 100.0
 
 
 def _workload_table(w: pd.DataFrame, *, uncovered_label: str | None) -> pd.DataFrame:

@@ -6,15 +6,18 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.analyses.base import (
+    AnalysisParams,
     AnalysisResult,
-    Progress,
+    CellSize,
     choose_engine,
     default_elderly_share,
+    Progress,
     register,
     sample_note,
+    WalkOrDrive,
     workspace_demand,
 )
 from api.store.base import Store
@@ -62,7 +65,7 @@ def _cli_threshold(values: tuple[str, ...]) -> dict:
     return out
 
 
-class ActivityCoverageParams(BaseModel):
+class ActivityCoverageParams(AnalysisParams):
     """Parameters of activity-coverage."""
 
     kinds: list[str] = Field(min_length=1, max_length=20,
@@ -73,8 +76,8 @@ class ActivityCoverageParams(BaseModel):
         None, description="対象者（65歳以上 65+・75歳以上 75+・子ども children・全員 all。既定: 活動の種類ごとの対象者）")
     share: float | None = Field(None, ge=0, le=1, description="人口に対する対象者の比率（ワークスペースに人数がない地域に使う）")
     level: str | None = Field(None, description="最初に並べる層のキー（既定: 内側から2番目の層、例 公民館区）")
-    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
-    mode: Literal["walk", "drive"] = "walk"
+    cell_size_m: CellSize = 100.0
+    mode: WalkOrDrive = "walk"
 
     #: Options ``tsunagu analyse activity-coverage`` adds to ``--param`` (name → click settings, to params).
     cli_options: ClassVar[dict] = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from api.analyses.base import AnalysisResult, Progress, register
+from api.analyses.base import AnalysisParams, AnalysisResult, Progress, register
 from api.store.base import Store
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS
@@ -13,7 +13,7 @@ from gis.schema import RESOURCE_KINDS
 REPORT_TABLE = "取り込み結果"
 
 
-class ImportParams(BaseModel):
+class ImportParams(AnalysisParams):
     """Parameters of import-resources (set by ``POST /resources/import``, which receives the file)."""
 
     upload: str = Field(description="アップロードしたファイル（アップロードフォルダー内の場所。POST /resources/import が設定）")

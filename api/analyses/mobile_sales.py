@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from api.analyses.base import AnalysisResult, Progress, choose_engine, register, workspace_demand
+from api.analyses.base import (
+    AnalysisParams,
+    AnalysisResult,
+    CellSize,
+    Progress,
+    choose_engine,
+    register,
+    workspace_demand,
+)
 from api.store.base import Store
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS
@@ -359,7 +367,7 @@ def result_tables(result: MobileSalesPlan) -> dict[str, pd.DataFrame]:
 # --------------------------------------------------------------------------- the job
 
 
-class MobileSalesParams(BaseModel):
+class MobileSalesParams(AnalysisParams):
     """Parameters of mobile-sales."""
 
     depot: str | None = Field(None, description="拠点（連携先の店）の 経度,緯度（例 133.62,34.79）")
@@ -378,7 +386,7 @@ class MobileSalesParams(BaseModel):
     speed_kmh: float = Field(DEFAULT_SPEED_KMH, gt=0, le=120, description="平均走行速度（km/h）")
     time_limit_s: float = Field(30.0, gt=0, le=600, description="週間計画の計算時間の上限（秒）")
     seed: int = Field(0, ge=0, description="乱数の種（同じ種なら同じ計画）")
-    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
+    cell_size_m: CellSize = 100.0
 
     @field_validator("hours")
     @classmethod

@@ -24,9 +24,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from api.analyses.base import AnalysisResult, Progress, choose_engine, register
+from api.analyses.base import AnalysisParams, AnalysisResult, Progress, choose_engine, register
 from api.store.base import Store
 from gis.errors import InputDataError, TsunaguError
 from gis.outreach import (
@@ -63,7 +63,7 @@ class PrivatePlanError(TsunaguError):
         super().__init__(f"{message} — {hint}" if hint else message)
 
 
-class OutreachParams(BaseModel):
+class OutreachParams(AnalysisParams):
     """Parameters of outreach (no household appears here: the job reads them from the private store)."""
 
     station_id: str = Field(min_length=1, max_length=200, description="拠点ID（GET /stations）")

@@ -8,9 +8,23 @@ from typing import Annotated, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from api.analyses.base import AnalysisResult, Progress, choose_engine, register, sample_note, workspace_demand
+from api.analyses.base import (
+    AnalysisParams,
+    AnalysisResult,
+    CellSize,
+    choose_engine,
+    ElderlyShare,
+    Latitude,
+    Longitude,
+    PlaceName,
+    Progress,
+    register,
+    sample_note,
+    WalkOrDrive,
+    workspace_demand,
+)
 from api.store.base import Store
 from gis.access import check_threshold
 from gis.crs import STORAGE_CRS, plane_rectangular_crs
@@ -31,25 +45,25 @@ from layers.maps import render_html
 from layers.salons import salon_map
 
 
-class SalonGapsParams(BaseModel):
+class SalonGapsParams(AnalysisParams):
     """Parameters of salon-gaps."""
 
     thresholds_m: list[Annotated[float, Field(gt=0, le=20000)]] = Field(
         default_factory=lambda: [500.0, 1000.0], min_length=1, max_length=10, description="徒歩圏の距離（m）")
-    elderly_share: float | None = Field(None, ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき）")
-    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
-    mode: Literal["walk", "drive"] = "walk"
+    elderly_share: ElderlyShare = None
+    cell_size_m: CellSize = 100.0
+    mode: WalkOrDrive = "walk"
 
 
-class CandidatePoint(BaseModel):
+class CandidatePoint(AnalysisParams):
     """A candidate site the user gives (longitude/latitude)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    lon: float = Field(ge=122, le=154)
-    lat: float = Field(ge=20, le=46)
+    name: PlaceName
+    lon: Longitude
+    lat: Latitude
 
 
-class SalonSitesParams(BaseModel):
+class SalonSitesParams(AnalysisParams):
     """Parameters of salon-sites."""
 
     k: int = Field(5, ge=1, le=10000, description="新しく開くサロンの数")
@@ -57,12 +71,14 @@ class SalonSitesParams(BaseModel):
     k_up_to_candidates: bool = Field(False, description="候補地が k か所より少ないときは候補地の数まで減らす"
                                      "（減らしたことは注記に書く。全市区町村の一括実行で使用）")
     threshold_m: float = Field(500.0, gt=0, le=20000, description="徒歩圏の距離（m）")
-    candidate_kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_CANDIDATE_KINDS))
+    candidate_kinds: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CANDIDATE_KINDS),
+        description="候補地にする施設の種類（種別のキーか日本語名、例 kominkan・公民館）")
     candidate_points: list[CandidatePoint] = Field(default_factory=list, max_length=5000, description="利用者指定の候補地")
     time_limit_s: float = Field(60.0, gt=0, le=3600, description="ソルバーの制限時間（秒）")
-    elderly_share: float | None = Field(None, ge=0, le=1)
-    cell_size_m: float = Field(100.0, ge=25, le=1000)
-    mode: Literal["walk", "drive"] = "walk"
+    elderly_share: ElderlyShare = None
+    cell_size_m: CellSize = 100.0
+    mode: WalkOrDrive = "walk"
 
 
 def _rounded_tier_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -165,8 +181,9 @@ def _stat_row(label: str, r) -> dict:
 def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """MCLP (k sites), LSCP, greedy baseline and marginal-gain curve for new salons."""
     if params.k <= 0 or params.k_max <= 0:
-        msg = f"k and k_max must be positive whole numbers, got k={params.k}, k_max={params.k_max}"
-        raise InputDataError(msg, hint="e.g. k=5, k_max=10")
+        msg = f"k と k_max は正の整数にしてください（k={params.k}, k_max={params.k_max}）"
+        en = f"k and k_max must be positive whole numbers, got k={params.k}, k_max={params.k_max}"
+        raise InputDataError(msg, en=en, hint="例: k=5, k_max=10", hint_en="e.g. k=5, k_max=10")
     check_threshold(params.threshold_m, what="salon walking threshold")
     ws = store.workspace()
     profile = ws["profile"]

@@ -6,9 +6,23 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from api.analyses.base import AnalysisResult, Progress, choose_engine, register, sample_note, workspace_demand
+from api.analyses.base import (
+    AnalysisParams,
+    AnalysisResult,
+    CellSize,
+    choose_engine,
+    ElderlyShare,
+    Latitude,
+    Longitude,
+    PlaceName,
+    Progress,
+    register,
+    sample_note,
+    WalkOrDrive,
+    workspace_demand,
+)
 from api.store.base import Store
 from gis.access import StraightLineEngine
 from gis.crs import plane_rectangular_crs
@@ -34,28 +48,28 @@ from layers.shopping import shopping_map
 NO_NETWORK = "道路網なし"
 
 
-class MobileStop(BaseModel):
+class MobileStop(AnalysisParams):
     """A mobile-sales stop to add in a scenario (longitude/latitude, days such as 「毎週火・金」 or ["火", "金"])."""
 
-    name: str = Field(min_length=1, max_length=200)
-    lon: float = Field(ge=122, le=154)
-    lat: float = Field(ge=20, le=46)
-    days: list[str] | str | None = None
+    name: PlaceName
+    lon: Longitude
+    lat: Latitude
+    days: list[str] | str | None = Field(None, description="来る曜日（例 「毎週火・金」 または [\"火\", \"金\"]。空欄は曜日不明）")
 
 
-class ShoppingParams(BaseModel):
+class ShoppingParams(AnalysisParams):
     """Parameters of shopping-refugees."""
 
     threshold_m: float = Field(DEFAULT_THRESHOLD_M, gt=0, le=20000, description="食料品店からの距離の基準（m、農水省は直線500 m）")
     car_free_share: float | None = Field(None, ge=0, le=1, description="65歳以上のうち自動車を使えない人の割合（0〜1）")
     shop_kinds: list[str] = Field(default_factory=lambda: list(FOOD_SHOP_KINDS), description="食料品店とみなす種類")
-    mode: Literal["walk", "drive"] = Field("walk", description="道路網の経路の種類")
+    mode: WalkOrDrive = "walk"
     close_shop_ids: list[str] = Field(default_factory=list, description="シナリオ：閉店する店の resource_id")
     add_stops: list[MobileStop] = Field(default_factory=list, description="シナリオ：追加する移動販売停留所")
     stop_walk_m: float = Field(DEFAULT_STOP_WALK_M, gt=0, le=5000, description="移動販売停留所まで歩ける距離（m）")
     weekday: str | None = Field(None, description="この曜日に来る移動販売だけを数える（例：火）")
-    elderly_share: float | None = Field(None, ge=0, le=1, description="65歳以上人口の比率（年齢別集計がないとき）")
-    cell_size_m: float = Field(100.0, ge=25, le=1000, description="人口を配分するメッシュの大きさ（m）")
+    elderly_share: ElderlyShare = None
+    cell_size_m: CellSize = 100.0
 
 
 _PERCENT = ("share_straight", "share_network", "remaining_share_straight", "remaining_share_network")

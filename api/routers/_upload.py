@@ -48,8 +48,8 @@ class _Sink:
     def open(self, filename: str) -> None:
         suffix = _suffix(filename)
         if self._fh is not None:
-            msg = "the upload holds more than one file; send one file per request"
-            raise InputDataError(msg, source=filename)
+            msg = "送られたデータにファイルが2つ以上あります。1回に1つのファイルを送ってください"
+            raise InputDataError(msg, source=filename, en="the upload holds more than one file; send one file per request")
         self.path, fd = uploads.create_upload_file(self.upload_dir, suffix=suffix)
         self._fh = os.fdopen(fd, "wb")
 
@@ -147,7 +147,7 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
         try:
             size = int(declared)
         except ValueError:
-            raise InputDataError(f"invalid Content-Length {declared!r}") from None
+            raise InputDataError(f"Content-Length {declared!r} が正しくありません", en=f"invalid Content-Length {declared!r}") from None
         if size > limit:
             raise UploadTooLarge(limit, declared=size)
 
@@ -159,7 +159,7 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
     if ctype == b"multipart/form-data":
         boundary = options.get(b"boundary")
         if not boundary:
-            raise InputDataError("multipart upload without a boundary", hint="フォームからファイルを送ってください")
+            raise InputDataError("フォームの区切り（boundary）がない送信です", en="multipart upload without a boundary", hint="フォームからファイルを送ってください")
         multipart = _MultipartFile(boundary, sink)
     else:
         if not filename:
@@ -181,18 +181,21 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
         if multipart is not None:
             multipart.parser.finalize()
             if sink.path is None:
-                msg = "the form has no file in the field 'file'"
-                raise InputDataError(msg, hint="ファイルを file という名前の欄で送ってください")
+                msg = "フォームの file 欄にファイルがありません"
+                en = "the form has no file in the field 'file'"
+                raise InputDataError(msg, en=en, hint="ファイルを file という名前の欄で送ってください")
             if not (multipart.file_complete and multipart.ended):
-                msg = "the multipart form ends before the file does (the upload was cut off or is malformed)"
-                raise InputDataError(msg, source=multipart.filename, hint="フォームからファイルを送り直してください")
+                msg = "ファイルの途中でフォームが終わっています（送信が途切れたか、形式が正しくありません）"
+                en = "the multipart form ends before the file does (the upload was cut off or is malformed)"
+                raise InputDataError(msg, en=en, source=multipart.filename, hint="フォームからファイルを送り直してください")
             filename = multipart.filename
         sink.close()
         await run_in_threadpool(uploads.check_content, sink.path, source=filename, limits=limits)
     except MultipartParseError as exc:
         sink.discard()
-        msg = f"the multipart form could not be read ({exc})"
-        raise InputDataError(msg, hint="フォームからファイルを送り直してください") from None
+        msg = f"フォームを読み取れません（{exc}）"
+        en = f"the multipart form could not be read ({exc})"
+        raise InputDataError(msg, en=en, hint="フォームからファイルを送り直してください") from None
     except BaseException:
         sink.discard()
         raise

@@ -110,12 +110,12 @@ def household_view(row: dict) -> dict:
 
 
 def _not_found(household_id: str) -> NotFound:
-    return NotFound(f"訪問先 {household_id} は見つかりません",
+    return NotFound(f"訪問先 {household_id} は見つかりません", en=f"no household {household_id} you may see",
                     hint="GET /clients で扱える訪問先を確認してください（他の拠点の訪問先は扱えません）")
 
 
 def _refused(exc: PrivateAccessError) -> Forbidden:
-    return Forbidden(str(exc), hint="自分の拠点の訪問先だけを扱えます（管理者はすべて）")
+    return Forbidden(str(exc), en=exc.english, hint="自分の拠点の訪問先だけを扱えます（管理者はすべて）")
 
 
 def _station_of(user, station_id: str | None) -> str:
@@ -123,9 +123,11 @@ def _station_of(user, station_id: str | None) -> str:
     if user.role == "csw":
         if station_id is not None and str(station_id) != str(user.station_id):
             msg = f"拠点 {station_id} の訪問先は、その拠点の CSW と管理者だけが扱えます（所属 {user.station_id}）"
-            raise Forbidden(msg, hint="自分の拠点の訪問先だけを扱えます")
+            en = f"only the CSWs of station {station_id} and administrators may see its households (yours: {user.station_id})"
+            raise Forbidden(msg, en=en, hint="自分の拠点の訪問先だけを扱えます")
         if not user.station_id:
-            raise Forbidden(f"{user.username} に所属拠点が設定されていません", hint="管理者に所属拠点の設定を依頼してください")
+            raise Forbidden(f"{user.username} に所属拠点が設定されていません", en=f"{user.username} has no station",
+                            hint="管理者に所属拠点の設定を依頼してください")
         return str(user.station_id)
     if not station_id:
         raise InputDataError("station_id（拠点ID）を指定してください", feature="station_id", hint="GET /stations の拠点ID")
@@ -207,7 +209,8 @@ def client_counts(level: str, store: StoreDep, clients: ClientsDep, settings: Se
     profile = store.workspace()["profile"]
     if level not in profile.keys:
         known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
-        raise NotFound(f"unknown tier level {level!r}; this city uses {known}",
+        raise NotFound(f"階層 {level!r} はありません。この市の階層: {known}",
+                       en=f"unknown tier level {level!r}; this city uses {known}",
                        hint=f"GET /clients/counts?level={profile.keys[0]} のように既知の階層を指定してください")
     lv = profile.level(level)
     k = int(settings.small_cell_k)
@@ -280,7 +283,7 @@ def add_household(body: HouseholdIn, store: StoreDep, clients: ClientsDep, user:
         clients.import_households(viewer, table, station_id=station, only_new=True)
         row = clients.households(viewer, station_id=station, ids=[table["household_id"].iloc[0]])
     except HouseholdExists as exc:
-        raise Conflict(exc.reason, hint=exc.hint) from None
+        raise Conflict(exc.reason, hint=exc.hint, en=exc.reason_en, hint_en=exc.hint_en) from None
     except PrivateAccessError as exc:
         raise _refused(exc) from None
     view = household_view(row.to_dict("records")[0])

@@ -114,7 +114,7 @@ def _record(store: Store, request: Request, job_id: str) -> dict:
     record = get_runner(request).status(store, job_id)
     if record is None:
         msg = f"このワークスペースにジョブ {job_id} はありません"
-        raise NotFound(msg, hint="GET /jobs でジョブの一覧を確認してください")
+        raise NotFound(msg, en=f"no job {job_id} in this workspace", hint="GET /jobs でジョブの一覧を確認してください")
     return record
 
 
@@ -125,7 +125,9 @@ def _done(store: Store, request: Request, job_id: str) -> dict:
         msg = f"ジョブ {record['job_id']} は{label}のため、結果はまだありません"
         hint = (f"GET /jobs/{record['job_id']} で完了を待ってください" if record["status"] in ("queued", "running")
                 else "解析をやり直してください（POST /jobs）")
-        raise Conflict(msg, hint=hint, status=record["status"], progress=record["progress"], job_error=record["error"])
+        en = f"job {record['job_id']} is {record['status']}: it has no result yet"
+        raise Conflict(msg, en=en, hint=hint, status=record["status"], progress=record["progress"],
+                       job_error=record["error"])
     return record
 
 
@@ -181,8 +183,10 @@ def list_jobs(
 
 
 def _workspace_or_none(store: Store) -> dict | None:
+    from api.layer_cache import cached_workspace
+
     try:
-        return store.workspace()
+        return cached_workspace(store)
     except StoreError:  # no city yet: jobs show their code only
         return None
 
@@ -217,7 +221,8 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
     name, _, ext = filename.rpartition(".")
     if ext not in ("csv", "xlsx") or not name:
         msg = f"表のファイル「{filename}」はありません（<表の名前>.csv か <表の名前>.xlsx、全部の表は all.xlsx）"
-        raise NotFound(msg, hint=f"表: {', '.join(record['tables'])}")
+        raise NotFound(msg, en=f"no table file {filename!r} (<table>.csv, <table>.xlsx or all.xlsx)",
+                       hint=f"表: {', '.join(record['tables'])}")
     if name == "all" and ext == "xlsx":
         tables = job_tables(store, record)
         notes = record["notes"]
@@ -228,7 +233,7 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
         words = None
     else:
         msg = f"ジョブ {record['job_id']} に表「{name}」はありません（ある表: {'、'.join(record['tables']) or '（なし）'}）"
-        raise NotFound(msg)
+        raise NotFound(msg, en=f"job {record['job_id']} has no table {name!r} (tables: {', '.join(record['tables'])})")
     stem = f"{record['analysis']}-{record['job_id'][:8]}-{name}"
     if ext == "csv":
         body, media = csv_bytes(tables[name]), "text/csv; charset=utf-8"
@@ -246,5 +251,5 @@ def job_map(job_id: str, request: Request, store: StoreDep) -> HTMLResponse:
     html = store.job_map(record["job_id"])
     if html is None:
         msg = f"ジョブ {record['job_id']}（{record['analysis']}）は地図を作っていません"
-        raise NotFound(msg)
+        raise NotFound(msg, en=f"job {record['job_id']} ({record['analysis']}) made no map")
     return HTMLResponse(html)

@@ -17,6 +17,7 @@ def nesting_report(store: StoreDep) -> dict:
     store.workspace()
     report = store.nesting_report()
     if report is None:
-        raise NotFound("this workspace has no nesting report yet",
+        raise NotFound("このワークスペースには入れ子の確認結果がまだありません",
+                       en="this workspace has no nesting report yet",
                        hint=f"圏域を取り込むと作成されます（{DEMO_HINT}）")
     return report

@@ -44,13 +44,15 @@ def submit_outreach(request: Request, store, settings, user, params: dict | None
     log); whatever the caller sent for those is replaced.
     """
     if user.role not in CLIENT_ROLES:
-        raise Forbidden(f"{user.username} ({user.role}) may not plan outreach routes",
+        raise Forbidden(f"{user.username}（{user.role_label}）は訪問ルートを計画できません",
+                        en=f"{user.username} ({user.role}) may not plan outreach routes",
                         hint="訪問ルート（訪問先は要配慮個人情報）は CSW と管理者だけが計画できます")
     params = dict(params or {})
     station = params.get("station_id") or (user.station_id if user.role == "csw" else None)
     if user.role == "csw" and str(station) != str(user.station_id):
         msg = f"拠点 {station} の訪問ルートは、その拠点の CSW と管理者だけが計画できます（所属 {user.station_id}）"
-        raise Forbidden(msg, hint="自分の拠点の訪問ルートだけを計画できます")
+        en = f"only the CSWs of station {station} and administrators may plan its visits (yours: {user.station_id})"
+        raise Forbidden(msg, en=en, hint="自分の拠点の訪問ルートだけを計画できます")
     if station:
         _check_station(store, str(station))
     params.update(station_id=station, plan_id=uuid.uuid4().hex, requested_by=user.username)
@@ -82,7 +84,7 @@ def _job(request: Request, store, user, job_id: str) -> dict:
     visible = (record is not None and record["analysis"] == NAME
                and (user.role == "admin" or str(params.get("station_id")) == str(user.station_id)))
     if not visible:
-        raise NotFound(f"訪問ルートの計画 {job_id} は見つかりません",
+        raise NotFound(f"訪問ルートの計画 {job_id} は見つかりません", en=f"no outreach plan {job_id} you may see",
                        hint="GET /outreach/plans で見られる計画を確認してください（他の拠点の計画は見られません）")
     return record
 

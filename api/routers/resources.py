@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
 from api.errors import Conflict, NotFound
-from api.layer_cache import forget, layer_response
+from api.layer_cache import cached_workspace, forget, layer_response
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import UPLOAD_SUFFIXES, receive_upload
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
@@ -62,8 +62,8 @@ class NewResource(BaseModel):
         """The attributes, refusing numbers that are not finite (JSON cannot hold them)."""
         bad = [k for k, v in self.attributes.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
-            msg = f"attribute {bad[0]!r} is not a finite number"
-            raise InputDataError(msg, feature=bad[0], hint="数値は有限の値にしてください")
+            msg = f"属性 {bad[0]!r} が有限の数ではありません"
+            raise InputDataError(msg, en=f"attribute {bad[0]!r} is not a finite number", feature=bad[0], hint="数値は有限の値にしてください")
         return self.attributes
 
 
@@ -91,8 +91,8 @@ def _kinds(values: list[str] | None) -> list[str] | None:
     kinds = [resource_kind(w) or w for w in words]  # a key, the Japanese name or another name of it
     unknown = [w for w, k in zip(words, kinds) if k not in RESOURCE_KINDS]
     if unknown:
-        msg = f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}"
-        raise InputDataError(msg, hint="kind には salon, supermarket などの種別キーを指定してください")
+        msg = f"資源の種別 {unknown[0]!r} はありません。使える種別: {', '.join(RESOURCE_KINDS)}"
+        raise InputDataError(msg, en=f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}", hint="kind には salon, supermarket などの種別キーを指定してください")
     return kinds or None
 
 
@@ -100,7 +100,7 @@ def _kinds(values: list[str] | None) -> list[str] | None:
 def list_resources(store: StoreDep, request: Request, kind: Annotated[list[str] | None, Query()] = None) -> Response:
     """Return resources, optionally of some kinds (``?kind=salon&kind=supermarket`` or ``?kind=salon,supermarket``)."""
     kinds = _kinds(kind)
-    store.workspace()
+    cached_workspace(store)
 
     def build() -> bytes:
         resources = store.resources(kinds=kinds)
@@ -133,8 +133,8 @@ def add_resource(body: NewResource, store: StoreDep, user: CurrentUser) -> GeoJS
     point = _point(body.lon, body.lat)
     resource_id = body.resource_id or f"{kind}-{secrets.token_hex(4)}"
     if (store.resources()["resource_id"] == resource_id).any():
-        msg = f"resource id {resource_id!r} is already used"
-        raise Conflict(msg, hint="別の ID を指定するか、ID を空にしてください（自動で付けます）")
+        msg = f"資源 ID {resource_id!r} はすでに使われています"
+        raise Conflict(msg, en=f"resource id {resource_id!r} is already used", hint="別の ID を指定するか、ID を空にしてください（自動で付けます）")
     frame = coerce_resources(gpd.GeoDataFrame(
         {"resource_id": [resource_id], "kind": [kind], "name": [body.name], "address": [body.address],
          "attributes": [body.finite_attributes()], "source": ["Tsunagu の画面から登録"], "is_sample": [False]},
@@ -171,8 +171,9 @@ def change_resource(resource_id: str, body: ResourceChange, store: StoreDep, use
     if body.lon is not None:
         changes["geometry"] = _point(body.lon, body.lat)
     if not changes:
-        msg = "nothing to change: give name, kind, address, or lon and lat"
-        raise InputDataError(msg, hint="変更する項目（名前・種別・住所・経度と緯度）を指定してください")
+        msg = "変更する項目がありません（名前・種別・住所、または経度と緯度を指定してください）"
+        en = "nothing to change: give name, kind, address, or lon and lat"
+        raise InputDataError(msg, en=en, hint="変更する項目（名前・種別・住所・経度と緯度）を指定してください")
     with store.transaction() as tx:
         if not tx.update_resource(resource_id, changes):
             raise _not_found(resource_id)
@@ -287,7 +288,8 @@ def _feature(frame: gpd.GeoDataFrame) -> dict:
 
 
 def _not_found(resource_id: str) -> NotFound:
-    return NotFound(f"no resource {resource_id!r} in this workspace", hint="GET /resources で一覧を確認してください")
+    return NotFound(f"このワークスペースに資源 {resource_id!r} はありません",
+                    en=f"no resource {resource_id!r} in this workspace", hint="GET /resources で一覧を確認してください")
 
 
 def _edit_record(action: str, resource_id: str, user, **details) -> dict:

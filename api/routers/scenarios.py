@@ -64,7 +64,7 @@ def get_scenario(name: str, store: StoreDep) -> dict:
 
     record = store.get_scenario(name)
     if record is None:
-        raise NotFound(f"シナリオ「{name}」はありません", hint="GET /scenarios で一覧を確認してください")
+        raise NotFound(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}", hint="GET /scenarios で一覧を確認してください")
     try:
         table = scenario_changes_table(store.resources(), scenario_from_dict(record))
         rows = json_rows(table.drop(columns="geometry"))
@@ -77,7 +77,7 @@ def get_scenario(name: str, store: StoreDep) -> dict:
                dependencies=[allow(*EDITORS)])
 def delete_scenario(name: str, store: StoreDep) -> Response:
     if not store.delete_scenario(name):
-        raise NotFound(f"シナリオ「{name}」はありません", hint="GET /scenarios で一覧を確認してください")
+        raise NotFound(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}", hint="GET /scenarios で一覧を確認してください")
     return Response(status_code=204)
 
 

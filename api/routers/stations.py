@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SettingsDep, StoreDep
-from api.layer_cache import forget, layer_response
+from api.layer_cache import cached_workspace, forget, layer_response
 from api.routers._geojson import GeoJSONResponse, feature_collection
 from api.routers._upload import receive_upload
 from api.security import ANY_ROLE, EDITORS, CurrentUser, allow
@@ -23,7 +23,7 @@ router = APIRouter(tags=["stations"])
 @router.get("/stations", summary="拠点（GeoJSON）", response_class=GeoJSONResponse, dependencies=[allow(*ANY_ROLE)])
 def list_stations(store: StoreDep, request: Request) -> Response:
     """Return all stations; ``kind_label`` is the Japanese kind, ``area_ids`` the catchment."""
-    store.workspace()
+    cached_workspace(store)
 
     def build() -> bytes:
         stations = store.stations()
@@ -139,7 +139,7 @@ def change_station(station_id: str, body: StationChanges, store: StoreDep) -> di
 
     store.workspace()
     if str(station_id) not in set(store.stations()["station_id"].astype(str)):
-        raise NotFound(f"拠点 {station_id} はありません", hint="GET /stations で拠点の一覧を確認してください")
+        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください")
     if (body.lon is None) != (body.lat is None):
         from gis.errors import InputDataError
 
@@ -158,6 +158,6 @@ def remove_station(station_id: str, store: StoreDep):
 
     store.workspace()
     if not delete_station(store, station_id):
-        raise NotFound(f"拠点 {station_id} はありません", hint="GET /stations で拠点の一覧を確認してください")
+        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください")
     forget(store)
     return Response(status_code=204)

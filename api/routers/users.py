@@ -40,7 +40,7 @@ def _one(accounts, username: str) -> dict:
     for row in accounts.list_users():
         if row["username"] == username:
             return row
-    raise NotFound(f"no user {username!r}", hint="GET /users で一覧を確認してください")
+    raise NotFound(f"ユーザー {username!r} はいません", en=f"no user {username!r}", hint="GET /users で一覧を確認してください")
 
 
 @router.get("", summary="ユーザーの一覧", dependencies=[allow("admin")])
@@ -71,7 +71,7 @@ def change_user(body: UserChange, accounts: AccountsDep, username: str = Usernam
 def delete_user(user: CurrentUser, accounts: AccountsDep, username: str = Username) -> dict:
     """Remove an account and its sessions (not your own, nor the last administrator)."""
     if username == user.username:
-        raise Forbidden("you cannot delete your own account", hint="別の管理者に削除を依頼してください")
+        raise Forbidden("自分のアカウントは削除できません", en="you cannot delete your own account", hint="別の管理者に削除を依頼してください")
     try:
         accounts.delete_user(username)
     except LookupError as exc:

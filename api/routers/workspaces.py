@@ -30,7 +30,8 @@ def select(body: Choice, response: Response, settings: SettingsDep) -> dict:
     """Remember a workspace for this browser (API clients send ``X-Tsunagu-Workspace`` instead)."""
     names = [w["name"] for w in list_workspaces(settings)]
     if body.name not in names:
-        raise NotFound(f"no workspace {body.name!r}; this server has: {', '.join(names)}",
+        raise NotFound(f"ワークスペース {body.name!r} はありません。このサーバーにあるもの: {'、'.join(names)}",
+                       en=f"no workspace {body.name!r}; this server has: {', '.join(names)}",
                        hint="GET /workspaces で一覧を確認してください")
     response.set_cookie(WORKSPACE_COOKIE, body.name, httponly=True, samesite="strict", path="/",
                         secure=settings.secure_cookies, max_age=365 * 24 * 3600)

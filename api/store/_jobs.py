@@ -88,8 +88,9 @@ def check_job_id(job_id: str) -> str:
     try:
         return str(uuid.UUID(str(job_id)))
     except ValueError as exc:
-        msg = f"job id {job_id!r} is not a UUID"
-        raise StoreError(msg) from exc
+        msg = f"ジョブ ID {job_id!r} は UUID ではありません"
+        en = f"job id {job_id!r} is not a UUID"
+        raise StoreError(msg, en=en) from exc
 
 
 def check_progress(progress: float) -> float:
@@ -97,25 +98,30 @@ def check_progress(progress: float) -> float:
     try:
         value = float(progress)
     except (TypeError, ValueError) as exc:
-        msg = f"job progress must be a number between 0 and 1, got {progress!r}"
-        raise StoreError(msg) from exc
+        msg = f"ジョブの進み具合は 0 から 1 の数にしてください（{progress!r} でした）"
+        en = f"job progress must be a number between 0 and 1, got {progress!r}"
+        raise StoreError(msg, en=en) from exc
     if not np.isfinite(value):
-        msg = f"job progress must be a number between 0 and 1, got {progress!r}"
-        raise StoreError(msg)
+        msg = f"ジョブの進み具合は 0 から 1 の数にしてください（{progress!r} でした）"
+        en = f"job progress must be a number between 0 and 1, got {progress!r}"
+        raise StoreError(msg, en=en)
     return min(1.0, max(0.0, value))
 
 
 def check_transition(job_id: str, status: str | None, new: str) -> None:
     """Raise when ``job_id`` (now ``status``; None = unknown) may not move to ``new`` (no worker named)."""
     if status is None:
-        msg = f"no job {job_id} in this workspace"
-        raise JobStateError(msg)
+        msg = f"このワークスペースにジョブ {job_id} はありません"
+        en = f"no job {job_id} in this workspace"
+        raise JobStateError(msg, en=en)
     if status in FINAL_STATUSES:
-        msg = f"job {job_id} is already {status}; its record is immutable (run the analysis again for a new job)"
-        raise JobStateError(msg)
+        msg = f"ジョブ {job_id} はすでに {status} です。記録は変えられません（新しいジョブとして解析をやり直してください）"
+        en = f"job {job_id} is already {status}; its record is immutable (run the analysis again for a new job)"
+        raise JobStateError(msg, en=en)
     if new == "queued" or (new == "cancelled" and status != "queued"):
-        msg = f"job {job_id} cannot go from {status} to {new}"
-        raise JobStateError(msg)
+        msg = f"ジョブ {job_id} は {status} から {new} に変えられません"
+        en = f"job {job_id} cannot go from {status} to {new}"
+        raise JobStateError(msg, en=en)
 
 
 def check_lease(lease_s) -> float:
@@ -125,21 +131,24 @@ def check_lease(lease_s) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not np.isfinite(value) or value <= 0:
-        msg = f"a job lease must be a positive number of seconds, got {lease_s!r}"
-        raise StoreError(msg)
+        msg = f"ジョブの貸出時間は正の秒数にしてください（{lease_s!r} でした）"
+        en = f"a job lease must be a positive number of seconds, got {lease_s!r}"
+        raise StoreError(msg, en=en)
     return value
 
 
 def check_owner(job_id: str, row: dict | None, worker_id: str, attempt: int) -> None:
     """Raise :class:`JobLeaseLost` unless ``worker_id`` still runs ``attempt`` of the job."""
     if row is None:
-        msg = f"no job {job_id} in this workspace"
-        raise JobStateError(msg)
+        msg = f"このワークスペースにジョブ {job_id} はありません"
+        en = f"no job {job_id} in this workspace"
+        raise JobStateError(msg, en=en)
     if row["status"] != "running" or row["worker_id"] != worker_id or int(row["attempts"]) != int(attempt):
-        msg = (f"job {job_id} is no longer run by worker {worker_id} (attempt {attempt}): it is {row['status']}"
-               + (f", attempt {row['attempts']} of worker {row['worker_id']}" if row["status"] == "running" else "")
-               + "; its lease ran out or it was ended elsewhere")
-        raise JobLeaseLost(msg)
+        msg = (f"ジョブ {job_id}（{attempt} 回目）はもうワーカー {worker_id} のものではありません（今は {row['status']}）。貸出時間が切れたか、ほかで終わりました")
+        en = (f"job {job_id} is no longer run by worker {worker_id} (attempt {attempt}): it is {row['status']}"
+              + (f", attempt {row['attempts']} of worker {row['worker_id']}" if row["status"] == "running" else "")
+              + "; its lease ran out or it was ended elsewhere")
+        raise JobLeaseLost(msg, en=en)
 
 
 # ---------------------------------------------------------------------- plans
@@ -247,16 +256,18 @@ def result_parts(result) -> tuple[list[tuple[str, dict]], str | None, dict, list
     """Split an ``AnalysisResult``-like object into encoded tables, map, summary and notes."""
     tables = getattr(result, "tables", None) or {}
     if not isinstance(tables, dict):
-        msg = f"an analysis result's tables must be a dict of name → DataFrame, got {type(tables).__name__}"
-        raise StoreError(msg)
+        msg = f"解析結果の表は 名前 → DataFrame の dict にしてください（{type(tables).__name__} でした）"
+        en = f"an analysis result's tables must be a dict of name → DataFrame, got {type(tables).__name__}"
+        raise StoreError(msg, en=en)
     encoded = []
     for name, frame in tables.items():
         check_table_name(name)
         encoded.append((str(name), encode_table(frame)))
     map_html = getattr(result, "map_html", None)
     if map_html is not None and not isinstance(map_html, str):
-        msg = f"an analysis result's map_html must be HTML text or None, got {type(map_html).__name__}"
-        raise StoreError(msg)
+        msg = f"解析結果の地図は HTML の文字列か None にしてください（{type(map_html).__name__} でした）"
+        en = f"an analysis result's map_html must be HTML text or None, got {type(map_html).__name__}"
+        raise StoreError(msg, en=en)
     summary = _json.normalise(getattr(result, "summary", None) or {})
     notes = [str(n) for n in (getattr(result, "notes", None) or [])]
     return encoded, map_html, summary, notes
@@ -266,9 +277,10 @@ def check_table_name(name) -> None:
     """Table names become file names (``<name>.csv``) and sheet names: keep them simple."""
     text = str(name)
     if not text or text == "all" or any(c in text for c in '/\\:*?"<>|[]') or len(text) > 100:
-        msg = (f"result table name {text!r} cannot be used: give a non-empty name without / \\ : * ? \" < > | [ ], "
-               "at most 100 characters, other than 'all'")
-        raise StoreError(msg)
+        msg = f"結果の表の名前 {text!r} は使えません。/ \\ : * ? \" < > | [ ] を含まない 100 文字以内の名前（all 以外）にしてください"
+        en = (f"result table name {text!r} cannot be used: give a non-empty name without / \\ : * ? \" < > | [ ], "
+              "at most 100 characters, other than 'all'")
+        raise StoreError(msg, en=en)
 
 
 # ---------------------------------------------------------------------- tables
@@ -281,8 +293,9 @@ def encode_table(frame: pd.DataFrame) -> dict:
     meaningful index becomes ordinary columns.
     """
     if not isinstance(frame, pd.DataFrame):
-        msg = f"an analysis result table must be a DataFrame, got {type(frame).__name__}"
-        raise StoreError(msg)
+        msg = f"解析結果の表は DataFrame にしてください（{type(frame).__name__} でした）"
+        en = f"an analysis result table must be a DataFrame, got {type(frame).__name__}"
+        raise StoreError(msg, en=en)
     df = pd.DataFrame(frame)
     geometry = [c for c in df.columns if str(df[c].dtype) == "geometry"]
     df = df.drop(columns=geometry)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from gis.errors import TsunaguError
 
-class StoreError(Exception):
-    """A store that cannot be opened or written (not a problem with the user's data)."""
+
+class StoreError(TsunaguError):
+    """A store that cannot be opened or written (not a problem with the user's data).
+
+    The message is Japanese; ``en=`` keeps the English for the log (see :class:`gis.errors.TsunaguError`).
+    """
 
 
 class WorkspaceNotInitialised(StoreError):

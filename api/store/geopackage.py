@@ -104,24 +104,28 @@ class GeoPackageStore(Store):
         self._jobs_path = jobs_path(self.path)
         self._jobs_con: sqlite3.Connection | None = None  # one connection, kept open (see _jobs_connection)
         self._jobs_lock = threading.RLock()
+        self._jobs_read_con: sqlite3.Connection | None = None  # reads only (see _job_reader)
+        self._jobs_read_lock = threading.Lock()
         if self.path.exists():
             missing = self._missing_layers()
             if missing and create:
                 with self._locked():
                     self._commit({}, ensure=True)
             elif missing:
-                msg = (f"{self.location} is not a Tsunagu workspace: it lacks the layers {missing}; "
-                       "open it with create=True to add them or choose another file")
-                raise StoreError(msg)
+                msg = f"{self.location} は Tsunagu のワークスペースではありません（レイヤー {missing} がありません）。create=True で開いて加えるか、別のファイルを選んでください"
+                en = (f"{self.location} is not a Tsunagu workspace: it lacks the layers {missing}; "
+                      "open it with create=True to add them or choose another file")
+                raise StoreError(msg, en=en)
         elif create:
             if not self.path.parent.is_dir():
-                msg = f"cannot create {self.location}: folder {self.path.parent} does not exist; create it first"
-                raise StoreError(msg)
+                msg = f"{self.location} を作れません: フォルダ {self.path.parent} がありません。先に作ってください"
+                en = f"cannot create {self.location}: folder {self.path.parent} does not exist; create it first"
+                raise StoreError(msg, en=en)
             with self._locked():
                 self._commit({}, ensure=True)
         else:
             msg = f"ワークスペースのファイル {self.location} がありません。tsunagu demo（または取り込み）で作ってください"
-            raise StoreError(msg)
+            raise StoreError(msg, en=f"no workspace file {self.location}; create it with tsunagu demo (or an import)")
         self._move_old_jobs()
 
     # ------------------------------------------------------------------ reading
@@ -130,8 +134,9 @@ class GeoPackageStore(Store):
         """Return ``{"city_code", "city_name", "profile": CityProfile}`` (see :class:`Store`)."""
         table = self._read_table("workspace")
         if table.empty:
-            msg = f"workspace {self.location} has no city yet: run `tsunagu demo` or an import first"
-            raise WorkspaceNotInitialised(msg)
+            msg = f"ワークスペース {self.location} にはまだ市区町村がありません。先に tsunagu demo か取り込みをしてください"
+            en = f"workspace {self.location} has no city yet: run `tsunagu demo` or an import first"
+            raise WorkspaceNotInitialised(msg, en=en)
         row = table.iloc[-1]
         return {
             "city_code": str(row["city_code"]),
@@ -197,8 +202,9 @@ class GeoPackageStore(Store):
 
         def write(con: sqlite3.Connection) -> None:
             if con.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
-                msg = f"job {job_id} already exists"
-                raise JobStateError(msg)
+                msg = f"ジョブ {job_id} はすでにあります"
+                en = f"job {job_id} already exists"
+                raise JobStateError(msg, en=en)
             con.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                         tuple(row.values()))
 
@@ -362,15 +368,31 @@ class GeoPackageStore(Store):
                     raise
                 con.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                msg = (f"cannot write the jobs of {self.location} in {self._jobs_path} ({exc}); "
-                       "another process may hold it for long: try again")
-                raise StoreError(msg) from exc
+                msg = f"{self.location} のジョブを {self._jobs_path} に書き込めません（{exc}）。ほかのプロセスが長く使っているかもしれません。もう一度試してください"
+                en = (f"cannot write the jobs of {self.location} in {self._jobs_path} ({exc}); "
+                      "another process may hold it for long: try again")
+                raise StoreError(msg, en=en) from exc
 
     @contextlib.contextmanager
     def _job_reader(self) -> Iterator[sqlite3.Connection | None]:
-        """The connection to the jobs database (held for the block), or None when no job was ever written."""
-        with self._jobs_lock:
-            yield self._jobs_connection(create=False)
+        """A connection for reading the jobs database (held for the block), or None when no job was ever written.
+
+        Reads have a connection of their own: in WAL mode a reader never waits for a writer, so
+        a status poll or a job list is not held up behind this process's write while that waits
+        for a job process's (a result being saved).
+        """
+        with self._jobs_read_lock:
+            if self._jobs_read_con is None:
+                with self._jobs_lock:  # made (WAL, tables) by the writing connection first
+                    ready = self._jobs_connection(create=False) is not None
+                if not ready:
+                    yield None
+                    return
+                con = sqlite3.connect(self._jobs_path.resolve().as_uri() + "?mode=rw", uri=True,
+                                      timeout=self.lock_timeout, isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA query_only = ON")
+                self._jobs_read_con = con
+            yield self._jobs_read_con
 
     def _jobs_connection(self, *, create: bool) -> sqlite3.Connection | None:
         """The store's connection to the jobs database (opened once; made with its tables when ``create``).
@@ -390,8 +412,9 @@ class GeoPackageStore(Store):
         except sqlite3.OperationalError as exc:
             if not create:
                 return None
-            msg = f"cannot open the jobs database {self._jobs_path} ({exc}); check the folder's permissions"
-            raise StoreError(msg) from exc
+            msg = f"ジョブのデータベース {self._jobs_path} を開けません（{exc}）。フォルダの権限を確かめてください"
+            en = f"cannot open the jobs database {self._jobs_path} ({exc}); check the folder's permissions"
+            raise StoreError(msg, en=en) from exc
         try:
             if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 con.execute("PRAGMA journal_mode = WAL")
@@ -406,8 +429,11 @@ class GeoPackageStore(Store):
         return con
 
     def close(self) -> None:
-        """Close the connection to the jobs database (opened again when needed)."""
-        with self._jobs_lock:
+        """Close the connections to the jobs database (opened again when needed)."""
+        with self._jobs_read_lock, self._jobs_lock:
+            if self._jobs_read_con is not None:
+                self._jobs_read_con.close()
+                self._jobs_read_con = None
             if self._jobs_con is not None:
                 self._jobs_con.close()
                 self._jobs_con = None
@@ -475,8 +501,9 @@ class GeoPackageStore(Store):
         try:
             present = {str(name) for name, _ in pyogrio.list_layers(self.path)}
         except Exception as exc:  # noqa: BLE001 - any GDAL failure means "not a GeoPackage"
-            msg = f"cannot open {self.location} as a GeoPackage ({exc}); give a .gpkg file Tsunagu created"
-            raise StoreError(msg) from exc
+            msg = f"{self.location} を GeoPackage として開けません（{exc}）。Tsunagu が作った .gpkg ファイルを指定してください"
+            en = f"cannot open {self.location} as a GeoPackage ({exc}); give a .gpkg file Tsunagu created"
+            raise StoreError(msg, en=en) from exc
         return [name for name in [*_LAYERS, *_TABLES] if name not in present]
 
     def _read_layer(self, name: str) -> gpd.GeoDataFrame:
@@ -544,9 +571,10 @@ class GeoPackageStore(Store):
             deadline = time.monotonic() + self.lock_timeout
             while not _try_lock(fh):
                 if time.monotonic() > deadline:
-                    msg = (f"another writer has held {self._lock_path} for over {self.lock_timeout:g} s; "
-                           "wait for its import to finish and try again")
-                    raise StoreError(msg)
+                    msg = f"ほかの書き込みが {self._lock_path} を {self.lock_timeout:g} 秒以上使っています。その取り込みが終わってからもう一度試してください"
+                    en = (f"another writer has held {self._lock_path} for over {self.lock_timeout:g} s; "
+                          "wait for its import to finish and try again")
+                    raise StoreError(msg, en=en)
                 time.sleep(0.05)
             try:
                 yield

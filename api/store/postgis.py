@@ -153,13 +153,15 @@ def normalise_url(url: str | URL) -> URL:
             text = "postgresql+psycopg://" + text[len(prefix):]
     if not text.startswith("postgresql+psycopg://"):
         scheme = text.split("://", 1)[0]
-        msg = f"unsupported database URL scheme {scheme!r}; use postgresql://user@host:5432/dbname"
-        raise StoreError(msg)
+        msg = f"データベース URL の形式 {scheme!r} には対応していません。postgresql://user@host:5432/dbname の形にしてください"
+        en = f"unsupported database URL scheme {scheme!r}; use postgresql://user@host:5432/dbname"
+        raise StoreError(msg, en=en)
     try:
         return make_url(text)
     except sa.exc.ArgumentError as exc:
-        msg = f"cannot read the database URL ({exc}); use postgresql://user:password@host:5432/dbname"
-        raise StoreError(msg) from exc
+        msg = f"データベース URL を読めません（{exc}）。postgresql://user:password@host:5432/dbname の形にしてください"
+        en = f"cannot read the database URL ({exc}); use postgresql://user:password@host:5432/dbname"
+        raise StoreError(msg, en=en) from exc
 
 
 class PostGISStore(Store):
@@ -183,8 +185,9 @@ class PostGISStore(Store):
 
     def __init__(self, url: str | URL, *, workspace: str = "default", create: bool = True) -> None:
         if not isinstance(workspace, str) or not workspace.strip() or len(workspace) > 200:
-            msg = f"workspace name {workspace!r} must be a non-empty string of at most 200 characters"
-            raise StoreError(msg)
+            msg = f"ワークスペース名 {workspace!r} は 1〜200 文字の文字列にしてください"
+            en = f"workspace name {workspace!r} must be a non-empty string of at most 200 characters"
+            raise StoreError(msg, en=en)
         self.url = normalise_url(url)
         self.location = self.url.render_as_string(hide_password=True)
         self.workspace_name = workspace
@@ -197,8 +200,9 @@ class PostGISStore(Store):
                     _check_schema(conn, self.location)
         except sa.exc.OperationalError as exc:
             self._engine.dispose()
-            msg = f"cannot connect to {self.location}: {str(exc.orig).strip()}; check the URL and that PostgreSQL runs"
-            raise StoreError(msg) from exc
+            msg = f"{self.location} に接続できません: {str(exc.orig).strip()}。URL と PostgreSQL が動いているかを確かめてください"
+            en = f"cannot connect to {self.location}: {str(exc.orig).strip()}; check the URL and that PostgreSQL runs"
+            raise StoreError(msg, en=en) from exc
         except BaseException:
             self._engine.dispose()
             raise
@@ -220,9 +224,10 @@ class PostGISStore(Store):
                 .where(_workspaces.c.name == self.workspace_name)
             ).first()
         if row is None or row.profile is None:
-            msg = (f"workspace {self.workspace_name!r} in {self.location} has no city yet: "
-                   "run `tsunagu demo` or an import first")
-            raise WorkspaceNotInitialised(msg)
+            msg = f"{self.location} のワークスペース {self.workspace_name!r} にはまだ市区町村がありません。先に tsunagu demo か取り込みをしてください"
+            en = (f"workspace {self.workspace_name!r} in {self.location} has no city yet: "
+                  "run `tsunagu demo` or an import first")
+            raise WorkspaceNotInitialised(msg, en=en)
         return {"city_code": row.city_code, "city_name": row.city_name, "profile": CityProfile.from_dict(row.profile)}
 
     def areas(self, *, level: str | None = None) -> gpd.GeoDataFrame:
@@ -334,8 +339,9 @@ class PostGISStore(Store):
                         created_by=str(created_by), created_at=sa.func.clock_timestamp(),
                         data_version=str(data_version), notes=[], table_names=[]))
             except sa.exc.IntegrityError as exc:
-                msg = f"job {job_id} already exists"
-                raise JobStateError(msg) from exc
+                msg = f"ジョブ {job_id} はすでにあります"
+                en = f"job {job_id} already exists"
+                raise JobStateError(msg, en=en) from exc
         return self.get_job(job_id)
 
     def claim_job(self, *, worker_id: str, lease_s: float, analyses: Collection[str] | None = None,
@@ -581,8 +587,9 @@ class _PostGISWriter(StoreWriter):
         try:
             conn.execute(sa.insert(table), rows)
         except sa.exc.IntegrityError as exc:  # a race with another writer: report, write nothing
-            msg = f"cannot store {name}: {str(exc.orig).strip()}"
-            raise InputDataError(msg, hint="another import may have written the same ids; try again") from exc
+            msg = f"{name} を保存できません: {str(exc.orig).strip()}"
+            en = f"cannot store {name}: {str(exc.orig).strip()}"
+            raise InputDataError(msg, en=en, hint="ほかの取り込みが同じ ID を書いたかもしれません。もう一度試してください", hint_en="another import may have written the same ids; try again") from exc
 
 
 def _plain(series: pd.Series) -> list:
@@ -654,10 +661,11 @@ def _migrate(conn: Connection) -> None:
                 conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
         except sa.exc.DBAPIError as exc:
             database = conn.engine.url.database
-            msg = (f"PostGIS is not enabled in database {database!r} and could not be enabled "
-                   f"({str(exc.orig).strip()}); install PostGIS and, as a superuser, run "
-                   f"`CREATE EXTENSION postgis;` in {database!r}")
-            raise StoreError(msg) from exc
+            msg = f"データベース {database!r} で PostGIS が有効でなく、有効にもできませんでした（{str(exc.orig).strip()}）。PostGIS を入れ、管理者権限で {database!r} に `CREATE EXTENSION postgis;` を実行してください"
+            en = (f"PostGIS is not enabled in database {database!r} and could not be enabled "
+                  f"({str(exc.orig).strip()}); install PostGIS and, as a superuser, run "
+                  f"`CREATE EXTENSION postgis;` in {database!r}")
+            raise StoreError(msg, en=en) from exc
     command.upgrade(_alembic_config(conn), "head")
 
 
@@ -665,6 +673,8 @@ def _check_schema(conn: Connection, location: str) -> None:
     current, head = _current(conn), _head()
     if current != head:
         found = "no Tsunagu tables" if current is None else f"schema revision {current}"
-        msg = (f"{location} has {found}, this Tsunagu needs revision {head}; "
-               "open the store with create=True to migrate it")
-        raise StoreError(msg)
+        found_ja = "Tsunagu の表がないデータベース" if current is None else f"スキーマの版 {current}"
+        msg = f"{location} は {found_ja} です。この Tsunagu には版 {head} が要ります。create=True で開いて移行してください"
+        en = (f"{location} has {found}, this Tsunagu needs revision {head}; "
+              "open the store with create=True to migrate it")
+        raise StoreError(msg, en=en)

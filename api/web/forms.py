@@ -16,18 +16,6 @@ from dataclasses import dataclass, field
 
 from gis import kinds as kind_vocabulary
 
-#: Japanese labels of parameters whose schema has no (Japanese) description.
-FIELD_LABELS = {
-    "thresholds_m": "徒歩圏の距離（m、複数はカンマ区切り）",
-    "threshold_m": "距離の基準（m）",
-    "elderly_share": "65歳以上人口の比率（年齢別集計がないとき、0〜1）",
-    "cell_size_m": "人口を配分するメッシュの大きさ（m）",
-    "mode": "経路の種類",
-    "k": "新しく開く数",
-    "k_max": "限界効果の曲線を描く最大か所数",
-    "time_limit_s": "ソルバーの制限時間（秒）",
-}
-
 #: Labels of the web forms that win over a parameter's description: descriptions written for the
 #: API name codes (``resource_id``, ``given``) a planner does not know.
 WEB_LABELS = {
@@ -310,7 +298,7 @@ def form_fields(schema: dict, *, defaults: dict | None = None,
     for name, prop in schema.get("properties", {}).items():
         types, nullable, concrete = _types(prop)
         description = (prop.get("description") or "").strip()
-        label = WEB_LABELS.get(name) or description or FIELD_LABELS.get(name) or prop.get("title") or name
+        label = WEB_LABELS.get(name) or description or prop.get("title") or name  # every parameter is described in its model
         has_default = "default" in prop or name in (defaults or {})
         default = (defaults or {}).get(name, prop.get("default"))
         common = {"name": name, "label": label, "required": name in required and not has_default,

@@ -11,18 +11,8 @@ from __future__ import annotations
 
 import re
 
+from api.analysis_registry import analysis_name, planner_order  # noqa: F401 - one order and one set of names
 from gis import kinds as kind_vocabulary
-
-#: Japanese names of the analyses, as a planner knows them, in the order a planner meets them.
-ANALYSIS_NAMES = {
-    "salon-gaps": "サロンの空白地域",
-    "salon-sites": "新しいサロンの候補地",
-    "shopping-refugees": "買い物弱者",
-    "catchments": "圏域（キャッチメント）",
-    "mobile-sales": "移動販売の計画",
-    "outreach": "訪問ルート",
-    "import-resources": "地域資源の取り込み",
-}
 
 #: Summary keys shown as figures when an analysis gives none: key → (label, unit, kind).
 #: kind: ``people`` (rounded, 人), ``count``, ``share`` (0–1 → %), ``m``, ``text``.
@@ -56,17 +46,6 @@ SUMMARY_FIGURES = {
     "total_refugees": ("買い物弱者（合計）", "人", "people"),
     "walk_m": ("停留所まで歩ける距離", "m", "m"),
 }
-
-
-def analysis_name(name: str, label: str | None = None) -> str:
-    """The Japanese name of an analysis (its registered label when the web has no shorter one)."""
-    return ANALYSIS_NAMES.get(name) or label or name
-
-
-def planner_order(names) -> list[str]:
-    """``names`` in a planner's order (:data:`ANALYSIS_NAMES`), others after them as given."""
-    known = list(ANALYSIS_NAMES)
-    return sorted(names, key=lambda n: (known.index(n) if n in known else len(known), n))
 
 
 def _num(value) -> float | None:
