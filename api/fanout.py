@@ -11,13 +11,23 @@ Every municipality ends as a row of the combined table and of the run table: its
 site for new salons, say); or 失敗 with the error — never the end of the run. Parameters an
 analysis can fit to a city (:data:`FIT_TO_CITY`, e.g. k larger than a town's candidate sites) are
 fitted, with a note. The largest municipalities are started first.
+
+Fixed costs are kept off the critical path: the cluster starts (each worker importing the task's
+modules in :func:`dask_setup`) while the main process lists the municipalities and parses the
+prefecture-wide open data once; the workers take that parse from a file in the output folder
+(:data:`PARSED_FILE`, removed at the end) instead of each parsing it again; the cluster shuts down
+while the combined table is written. :attr:`FanoutResult.timeline` and ``tasks`` say where the
+time went.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +68,15 @@ class FanoutResult:
         Wall time of the whole fan-out (cluster start included).
     notes
         Notes of the analysis (deduplicated across municipalities).
+    timeline
+        Seconds from the start of the fan-out to each step in the main process: ``listed``
+        (municipalities read), ``parsed`` (shared open data parsed and written), ``cluster`` (workers
+        ready, started alongside), ``submitting`` (both done), ``first_start`` / ``last_end`` (of any
+        task), ``results`` (last outcome received), ``written`` (combined table), ``closed``; and
+        ``main_cpu``, the CPU seconds this process used (scheduler, client, progress) while the tasks ran.
+    tasks
+        One row per municipality: ``code``, ``worker`` (process id), ``start`` / ``end`` (seconds
+        from the start of the fan-out) and the task's own spans ``workspace``, ``job``, ``outputs``.
     """
 
     table: pd.DataFrame
@@ -65,27 +84,75 @@ class FanoutResult:
     paths: dict[str, Path]
     wall_seconds: float
     notes: list[str] = field(default_factory=list)
+    timeline: dict[str, float] = field(default_factory=dict)
+    tasks: pd.DataFrame | None = None
 
 
-def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_dir: str, created_by: str) -> dict:
+#: The shared open-data files parsed by the main process, in the output folder while the run lasts.
+PARSED_FILE = ".parsed-opendata.pickle"
+_taken: set[str] = set()
+
+
+def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook
+    """Preload hook of the fan-out's workers: import what every task needs while the cluster starts."""
+    import api.importing
+    import api.store.geopackage
+    import openpyxl  # noqa: F401 - each city's Excel output
+    from api.jobs import load_analyses
+
+    load_analyses()
+    del api
+
+
+def _connect(*, workers: int, scheduler: str | None):
+    """A client on the scheduler given, else on a new LocalCluster of ``workers`` preloaded processes; and when it was ready."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None, time.perf_counter()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR, preload=[__name__])
+    return Client(cluster), cluster, time.perf_counter()
+
+
+def _disconnect(client, cluster) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_dir: str, created_by: str,
+              parsed: str | None = None) -> dict:
     """One municipality: build its workspace, run the job, write outputs; never raises.
 
+    ``parsed``: the main process's parsed open-data files (:data:`PARSED_FILE`), taken into this
+    worker's cache by its first task.
+
     Returns a dict with ``code``, ``name``, ``status``, ``job_id``, ``error``, ``seconds``,
-    ``table`` (the main result table, or None), ``notes`` and ``folder``.
+    ``table`` (the main result table, or None), ``notes`` and ``folder``; and for the run's time
+    spans ``worker`` (process id), ``started_at`` / ``ended_at`` (epoch seconds) and ``spans``.
     """
     from api.importing import build_city_workspace
     from api.jobs import run_job
     from api.store.geopackage import GeoPackageStore
+    from gis import opendata
 
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
+    if parsed and parsed not in _taken and Path(parsed).exists():  # not there: a worker without the shared folder
+        opendata.import_parsed(Path(parsed))
+        _taken.add(parsed)
     out: dict = {"code": code, "name": name, "status": "failed", "job_id": None, "error": None,
-                 "table": None, "notes": [], "folder": None}
+                 "table": None, "notes": [], "folder": None, "worker": os.getpid(), "started_at": started_at,
+                 "spans": {}}
+    spans = out["spans"]
     root = Path(out_dir)
     try:
         (root / "workspaces").mkdir(parents=True, exist_ok=True)
         with GeoPackageStore(root / "workspaces" / f"{code}.gpkg") as store:
             build_city_workspace(store, data_dir=Path(data_dir), city_code=code)
+            spans["workspace"] = time.perf_counter() - started
             job_id = run_job(store, spec, params, data_dir=Path(data_dir), created_by=created_by)
+            spans["job"] = time.perf_counter() - started - spans["workspace"]
             record = store.get_job(job_id)
             status = record["status"]
             if status == "failed" and record["error"] and not str(record["error"]).startswith("内部エラー"):
@@ -101,6 +168,8 @@ def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_di
         log.warning("municipality %s failed: %s", code, exc)
         out["error"] = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
     out["seconds"] = round(time.perf_counter() - started, 2)
+    out["ended_at"] = time.time()
+    spans["outputs"] = time.perf_counter() - started - spans.get("workspace", 0) - spans.get("job", 0)
     return out
 
 
@@ -143,12 +212,19 @@ def run_all_municipalities(
     -------
     FanoutResult
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    from api.importing import list_municipalities
+    from api.importing import city_source_files, list_municipalities
+    from gis import opendata
     from gis.errors import InputDataError
 
     started = time.perf_counter()
+    epoch = time.time()
+    timeline: dict[str, float] = {}
+
+    def mark(step: str) -> None:
+        timeline[step] = round(time.perf_counter() - started, 3)
+
     spec = get_spec(analysis)
     params = dict(params or {})
     for key, value in FIT_TO_CITY.items():
@@ -159,37 +235,48 @@ def run_all_municipalities(
     if int(workers) < 1:
         msg = f"並列数（workers）は1以上にしてください（指定: {workers}）"
         raise InputDataError(msg, feature="workers", en=f"workers must be at least 1, got {workers}")
-    table = list_municipalities(Path(data_dir))
-    names = dict(zip(table["code"].astype(str), table["name"].fillna("").astype(str), strict=True))
-    if codes:
-        unknown = [c for c in codes if str(c) not in names]
-        if unknown:
-            msg = f"市区町村 {unknown} は {data_dir} にありません。あるもの: {', '.join(names)}"
-            raise InputDataError(msg, feature="codes", en=f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}")
-        names = {str(c): names[str(c)] for c in codes}
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    user = created_by or who()
+    # the cluster starts (worker processes spawn and import the task's modules, see dask_setup)
+    # while this process lists the municipalities and parses the shared open-data files once
+    with ThreadPoolExecutor(1, thread_name_prefix="tsunagu-cluster") as pool:
+        starting = pool.submit(_connect, workers=int(workers), scheduler=scheduler)
+        try:
+            table = list_municipalities(Path(data_dir))
+            mark("listed")
+            names = dict(zip(table["code"].astype(str), table["name"].fillna("").astype(str), strict=True))
+            if codes:
+                unknown = [c for c in codes if str(c) not in names]
+                if unknown:
+                    msg = f"市区町村 {unknown} は {data_dir} にありません。あるもの: {', '.join(names)}"
+                    raise InputDataError(msg, feature="codes",
+                                         en=f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}")
+                names = {str(c): names[str(c)] for c in codes}
+            opendata.preparse(city_source_files(Path(data_dir), list(names)))
+            parsed = out_dir / PARSED_FILE
+            opendata.export_parsed(parsed)
+            mark("parsed")
+        except BaseException:
+            client, cluster, _ = starting.result()
+            _disconnect(client, cluster)
+            raise
+        client, cluster, ready = starting.result()
+    timeline["cluster"] = round(ready - started, 3)
+    mark("submitting")
+    cpu_before = time.process_time()
     asked = list(names)
     # largest first: the longest tasks start at once, so no worker is left with a big city at the end
     population = dict(zip(table["code"].astype(str), pd.to_numeric(table.get("population", 0), errors="coerce"),
                           strict=True))
     names = dict(sorted(names.items(), key=lambda kv: -(population.get(kv[0]) or 0)))
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    user = created_by or who()
-
-    if scheduler:
-        cluster = None
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
     outcomes: list[dict] = []
     bar = None
     try:
         futures = {
             client.submit(city_task, code, name, spec, plain, data_dir=str(Path(data_dir).resolve()),
-                          out_dir=str(out_dir), created_by=user, key=f"tsunagu-{spec.name}-{code}-{time.time_ns()}",
-                          pure=False): code
+                          out_dir=str(out_dir), created_by=user, parsed=str(parsed),
+                          key=f"tsunagu-{spec.name}-{code}-{time.time_ns()}", pure=False): code
             for code, name in names.items()
         }
         if progress is True:
@@ -210,12 +297,15 @@ def run_all_municipalities(
                 bar.update(1)
             elif callable(progress):
                 progress(outcome)
+        mark("results")
+        timeline["main_cpu"] = round(time.process_time() - cpu_before, 3)
     finally:
         if bar is not None:
             bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        # the workers shut down while this process writes the combined table
+        closing = threading.Thread(target=_disconnect, args=(client, cluster), name="tsunagu-cluster-close")
+        closing.start()
+    parsed.unlink(missing_ok=True)
     order = {code: i for i, code in enumerate(asked)}
     outcomes.sort(key=lambda o: order[o["code"]])  # the table in the order asked for (the data folder's)
     combined = combine(outcomes)
@@ -236,8 +326,19 @@ def run_all_municipalities(
     csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
     csv_path.write_bytes(csv_bytes(combined))
     xlsx_path.write_bytes(xlsx_bytes({"結合表": combined, "実行状況": runs}, notes=notes))
+    mark("written")
+    closing.join()
+    mark("closed")
+    tasks = pd.DataFrame([{
+        "code": o["code"], "worker": o.get("worker"),
+        "start": round(o["started_at"] - epoch, 3) if o.get("started_at") else None,
+        "end": round(o["ended_at"] - epoch, 3) if o.get("ended_at") else None,
+        **{k: round(v, 3) for k, v in (o.get("spans") or {}).items()},
+    } for o in outcomes])
+    if len(tasks) and tasks["start"].notna().any():
+        timeline["first_start"], timeline["last_end"] = float(tasks["start"].min()), float(tasks["end"].max())
     return FanoutResult(table=combined, runs=runs, paths={"csv": csv_path, "xlsx": xlsx_path, "folder": out_dir},
-                        wall_seconds=time.perf_counter() - started, notes=notes)
+                        wall_seconds=time.perf_counter() - started, notes=notes, timeline=timeline, tasks=tasks)
 
 
 def combine(outcomes: list[dict]) -> pd.DataFrame:

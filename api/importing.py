@@ -94,6 +94,21 @@ def list_municipalities(data_dir: Path) -> pd.DataFrame:
     return census.drop(columns="name").merge(names, on="code", how="left")
 
 
+#: The open-data files :func:`build_city_workspace` reads for every city (prefecture-wide layers).
+CITY_SOURCE_KEYS = ("municipalities", "small_areas", "elementary_districts", "junior_high_districts")
+
+
+def city_source_files(data_dir: Path, codes: list[str]) -> list[Path]:
+    """The files of :data:`CITY_SOURCE_KEYS` that building these cities reads (each once; missing ones left out)."""
+    from api.datafiles import locate
+
+    found: dict[Path, None] = {}
+    for code in codes:
+        for key in CITY_SOURCE_KEYS:
+            found.update(dict.fromkeys(locate(data_dir, key, city_code=code)[:1]))
+    return list(found)
+
+
 def city_name_of(data_dir: Path, city_code: str) -> str:
     """The municipality's name in the data folder's N03 boundaries; an unknown code lists the codes present."""
     return str(opendata.municipality(_path(data_dir, "municipalities", city_code=city_code), city_code)["name"].iloc[0])
@@ -155,11 +170,17 @@ def sample_salons(resources: gpd.GeoDataFrame, *, share: float = 0.5, seed: int 
     return coerce_resources(salons)
 
 
+#: The address of a sample station placed at its district's population centre (the district has no 公民館).
+SAMPLE_STATION_AT_CENTRE = "（公民館・集会所のデータがないため、担当地域の人口重心に置いた仮の位置）"
+
+
 def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, profile: CityProfile, crs: str) -> gpd.GeoDataFrame:
     """Sample 地域包括支援センター, one per level-below-city area, at its most central 公民館 (SAMPLE DATA).
 
     No open data lists 社協 stations; these points only show how stations and catchments look.
-    Each station's catchment is the innermost areas of its district.
+    Each station's catchment is the innermost areas of its district. A district without any
+    公民館 (早島町, 里庄町) gets its station at its population-weighted centre, and the station's
+    address says so (:data:`SAMPLE_STATION_AT_CENTRE`).
     """
     district_level = profile.levels[-2].key
     districts = areas[areas["level"] == district_level]
@@ -189,7 +210,7 @@ def sample_stations(areas: gpd.GeoDataFrame, resources: gpd.GeoDataFrame, *, pro
             j = cand.distance(centre).idxmin()
             point, address = cand.geometry[j], f"{cand.loc[j, 'name']}（{cand.loc[j, 'address']}）"
         else:
-            point, address = centre, ""
+            point, address = centre, SAMPLE_STATION_AT_CENTRE
         rows.append({
             "station_id": f"sample-station-{i:02d}",
             "name": f"{d.name.removesuffix('学校').removesuffix('中')}地域包括支援センター（サンプル）",

@@ -1,38 +1,83 @@
 """Benchmark: `--all-municipalities` on every municipality in the data folder with 1 and 2 Dask workers.
 
 Runs the same fan-out (workspace build + analysis job per municipality, combined table) on a
-LocalCluster with 1 worker and with 2 workers in one run, and prints the wall times side by side
-with their ratio. Absolute times depend on the machine; the ratio is the figure to compare.
+LocalCluster with 1 worker and with 2 workers, alternating, ``--repeat`` times, and prints the
+wall times side by side with their ratio. Absolute times depend on the machine; the ratio is the
+figure to compare.
 
-    python3 benchmarks/fanout.py [--analysis catchments] [--workers 1 2] [--only 33209,33445]
+    python3 benchmarks/fanout.py [--analysis catchments] [--workers 1 2] [--repeat 3] [--only 33209,33445]
 
 Municipalities start largest first; each ends with its result, or 「結果なし（理由あり）」 and the
 reason (e.g. no candidate site for salon-sites), or 失敗; the per-city table is printed for each
-worker count.
+worker count (first round), and for every run where the wall time went: the main process's steps
+(municipalities listed, shared open data parsed, cluster ready, first task started, last task ended, results in,
+combined table written, cluster closed) and each worker's busy time; after each run, how many of the CPUs two spinning processes
+got (2.00 on a quiet 2-core machine: a ratio measured at ~1 says the machine was shared). Each run starts with the
+open data unparsed, as a fresh ``tsunagu analyse --all-municipalities`` process does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: Cheapest first (measured on 高梁市); the first one registered is used unless --analysis is given.
 PREFERENCE = ("catchments", "salon-gaps", "shopping-refugees", "salon-sites")
+ENDED = ("完了", "結果なし（理由あり）")
+
+
+def _spin(_: int) -> float:
+    started = time.perf_counter()
+    x = 0
+    for i in range(3_000_000):
+        x += i * i
+    return time.perf_counter() - started
+
+
+def _cores_free() -> float:
+    """How many CPUs two busy processes got just now: 2.0 on a quiet 2-core machine, ~1 when others run."""
+    from multiprocessing import get_context
+
+    with get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [0, 1])  # both processes started
+        alone = pool.apply(_spin, (0,))
+        both = time.perf_counter()
+        pool.map(_spin, [0, 1])
+        parallel = time.perf_counter() - both
+    return 2 * alone / parallel
+
+
+def _spans(result) -> str:
+    t = result.timeline
+    steps = ("listed", "parsed", "cluster", "submitting", "first_start", "last_end", "results", "closed", "written")
+    line = "  ".join(f"{k} {t[k]:.2f}" for k in steps if k in t)
+    busy = result.tasks.assign(busy=result.tasks["end"] - result.tasks["start"]).groupby("worker")["busy"].sum()
+    ends = result.tasks.groupby("worker")["end"].max()
+    workers = ", ".join(f"{b:.1f}" for b in sorted(busy, reverse=True)) + f" (last ends {ends.max() - ends.min():.2f} s apart)"
+    parts = {k: result.tasks[k].sum() for k in ("workspace", "job", "outputs") if k in result.tasks}
+    inside = " + ".join(f"{k} {v:.1f}" for k, v in parts.items())
+    main_cpu = t.get("main_cpu", float("nan"))
+    return (f"  spans (s from start): {line}\n  busy per worker: {workers} s; tasks: {inside} s; "
+            f"main process CPU while tasks ran: {main_cpu:.2f} s")
 
 
 def main() -> None:
     from api.fanout import run_all_municipalities
     from api.importing import find_data_dir, list_municipalities
     from api.jobs import load_analyses
+    from gis import opendata
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--analysis", default=None, help="registered analysis (default: cheapest registered)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (each round runs every worker count once)")
     parser.add_argument("--only", default=None, help="municipality codes, comma-separated (default: all)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
@@ -44,32 +89,44 @@ def main() -> None:
     data = find_data_dir(args.data_dir)
     codes = args.only.split(",") if args.only else list(list_municipalities(data)["code"].astype(str))
     print(f"analysis {name} ({registry[name].label}) on {len(codes)} municipalities: {', '.join(codes)}")
-    print(f"machine: {os.cpu_count()} CPUs")
+    print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="tsunagu-fanout-") as tmp:
-        for n in args.workers:
-            result = run_all_municipalities(name, {}, data_dir=data, out_dir=Path(tmp) / f"w{n}", workers=n,
-                                            codes=codes, progress=True)
-            done = int((result.runs["状態"] == "完了").sum())
-            task_sum = float(result.runs["所要時間（秒）"].fillna(0).sum())
-            rows.append((n, result.wall_seconds, task_sum, done, len(result.runs)))
-            ended = int(result.runs["状態"].isin(["完了", "結果なし（理由あり）"]).sum())
-            rows[-1] = rows[-1] + (ended,)
-            print(f"\nworkers={n}: every municipality's result or reason")
-            for r in result.runs.itertuples(index=False):
-                reason = str(r[6])[:70]
-                print(f"  {r[0]} {r[1]:<10} {r[2]:<12} {r[5] if r[5] is not None else '-':>7} s  {reason}")
-            for x in result.notes:
-                if "新しいサロンの数を" in x or "データが足りず" in x or "失敗" in x:
-                    print(f"  注記: {x}")
+        for round_ in range(1, args.repeat + 1):
+            for n in args.workers:
+                opendata.clear_parsed()  # each run parses the open data as a fresh `tsunagu analyse` would
+                result = run_all_municipalities(name, {}, data_dir=data, out_dir=Path(tmp) / f"r{round_}w{n}",
+                                                workers=n, codes=codes, progress=round_ == 1)
+                runs = result.runs
+                rows.append({"round": round_, "workers": n, "wall": result.wall_seconds,
+                             "tasks": float(runs["所要時間（秒）"].fillna(0).sum()),
+                             "done": int((runs["状態"] == "完了").sum()), "ended": int(runs["状態"].isin(ENDED).sum()),
+                             "total": len(runs), "load": os.getloadavg()[0], "cores": _cores_free()})
+                if round_ == 1:
+                    print(f"\nworkers={n}: every municipality's result or reason")
+                    for r in runs.itertuples(index=False):
+                        reason = str(r[6])[:70]
+                        print(f"  {r[0]} {r[1]:<10} {r[2]:<12} {r[5] if r[5] is not None else '-':>7} s  {reason}")
+                    for x in result.notes:
+                        if "新しいサロンの数を" in x or "データが足りず" in x or "失敗" in x or x.startswith("店舗データなし"):
+                            print(f"  注記: {x[:160]}")
+                print(f"round {round_}, workers={n}: wall {result.wall_seconds:.2f} s")
+                print(_spans(result))
 
-    base = rows[0][1]
     print()
-    print(f"{'workers':>7} {'wall s':>8} {'sum of task s':>14} {'done':>6} {'result or reason':>17} "
-          f"{'wall vs ' + str(rows[0][0]) + ' worker':>18}")
-    for n, wall, task_sum, done, total, ended in rows:
-        print(f"{n:>7} {wall:>8.1f} {task_sum:>14.1f} {done:>3}/{total:<2} {ended:>13}/{total:<3} {base / wall:>17.2f}x")
+    print(f"{'round':>5} {'workers':>7} {'wall s':>8} {'sum of task s':>14} {'done':>6} {'result or reason':>17} "
+          f"{'wall vs ' + str(args.workers[0]) + ' worker':>18} {'load 1 min':>10} {'CPUs free':>9}")
+    for r in rows:
+        base = next(b["wall"] for b in rows if b["round"] == r["round"] and b["workers"] == args.workers[0])
+        print(f"{r['round']:>5} {r['workers']:>7} {r['wall']:>8.2f} {r['tasks']:>14.1f} {r['done']:>3}/{r['total']:<2} "
+              f"{r['ended']:>13}/{r['total']:<3} {base / r['wall']:>17.2f}x {r['load']:>10.2f} {r['cores']:>9.2f}")
+    for n in args.workers[1:]:
+        ratios = [next(b["wall"] for b in rows if b["round"] == r["round"] and b["workers"] == args.workers[0]) / r["wall"]
+                  for r in rows if r["workers"] == n]
+        walls = {w: statistics.median(r["wall"] for r in rows if r["workers"] == w) for w in (args.workers[0], n)}
+        print(f"{n} workers vs {args.workers[0]}: per-round ratios {', '.join(f'{x:.2f}' for x in ratios)}; "
+              f"median wall {walls[args.workers[0]]:.2f} s vs {walls[n]:.2f} s = {walls[args.workers[0]] / walls[n]:.2f}x")
 
 
 if __name__ == "__main__":

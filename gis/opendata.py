@@ -42,6 +42,52 @@ def _read(path: str | Path) -> gpd.GeoDataFrame:
     return out
 
 
+def preparse(paths: list[Path]) -> None:
+    """Parse these open-data files into this process's cache now (each once), ahead of the readers.
+
+    A file that cannot be parsed is left out: its reader raises the error, with its message, when
+    a caller reads it.
+    """
+    for path in paths:
+        path = Path(path)
+        try:
+            st = path.stat()
+            _parsed.get_or_build((str(path.resolve()), st.st_mtime_ns, st.st_size), lambda p=path: _parse(p))
+        except Exception:  # noqa: BLE001, S112 - said by the reader later, where it belongs
+            continue
+
+
+def export_parsed(path: Path) -> int:
+    """Write the open-data files parsed so far in this process to ``path`` (a pickle); returns how many.
+
+    For the worker processes of one fan-out (:func:`import_parsed`): the prefecture-wide files
+    are parsed once by the main process instead of once more by every worker. Only for a file
+    this run wrote itself (a pickle runs code when loaded).
+    """
+    import pickle
+
+    entries = [(key, _parsed.get(key)) for key in _parsed.keys()]
+    entries = [(k, v) for k, v in entries if v is not None]
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
+    return len(entries)
+
+
+def import_parsed(path: Path) -> int:
+    """Take the parsed files :func:`export_parsed` wrote into this process's cache; returns how many.
+
+    Each entry's key holds its file's path, modification time and size, so a file changed since
+    is not matched and is parsed again when read.
+    """
+    import pickle
+
+    entries = pickle.loads(Path(path).read_bytes())  # noqa: S301 - written by this run's main process
+    for key, value in entries:
+        _parsed.get_or_build(key, lambda v=value: v)
+    return len(entries)
+
+
 def clear_parsed() -> None:
     """Forget the open-data files parsed so far in this process (the next read parses them again)."""
     _parsed.clear()

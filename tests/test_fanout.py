@@ -108,3 +108,46 @@ def test_a_town_without_shop_data_says_so_instead_of_100_percent(tmp_path):
     assert shares and town[shares].isna().all().all()  # a stated reason, no share at all
     kasaoka = result.table[result.table["市区町村コード"].astype(str) == "33205"]
     assert kasaoka[shares].notna().any().any()
+
+
+def test_catchments_do_not_need_food_shops(tmp_path):
+    """早島町 has no food-permit file and no 公民館: its catchment is still drawn, only the shopping column is blank."""
+    data = require_data_dir()
+    result = run_all_municipalities("catchments", {}, data_dir=data, out_dir=tmp_path, workers=1,
+                                    codes=["33423", "33205"], progress=False)
+    runs = result.runs.set_index("市区町村コード")
+    assert runs.loc["33423", "状態"] == "完了", runs.loc["33423", "エラー"]
+    assert runs.loc["33205", "状態"] == "完了", runs.loc["33205", "エラー"]
+    column = "未カバーの高齢者（買い物弱者・直線500 m）"
+    town = result.table[result.table["市区町村コード"] == "33423"]
+    assert len(town) >= 1 and town["人口"].astype(float).sum() > 10_000  # 早島町: about 12,000 people
+    assert town[column].isna().all()  # no shop: blank, never 100 % of the elderly
+    kasaoka = result.table[result.table["市区町村コード"] == "33205"]
+    assert kasaoka[column].astype(float).sum() > 0  # 笠岡市 has shops: counted
+    assert any(n.startswith("店舗データなし：都窪郡早島町") and "空欄" in n for n in result.notes), result.notes
+    assert any("人口重心に仮に置いています" in n for n in result.notes), result.notes  # the fallback is said
+    assert list((tmp_path / "cities" / "33423-都窪郡早島町").glob("*.html"))  # its catchment map
+    # the run's time spans: every city ran once on a worker; the shared parse is gone with the run
+    assert sorted(result.tasks["code"]) == ["33205", "33423"]
+    assert (result.tasks["end"] > result.tasks["start"]).all() and result.tasks["worker"].notna().all()
+    t = result.timeline
+    assert t["listed"] <= t["parsed"] <= t["submitting"] and t["cluster"] <= t["submitting"] <= t["first_start"]
+    assert t["first_start"] <= t["last_end"] <= t["results"]
+    assert t["results"] <= t["written"] <= t["closed"] <= result.wall_seconds
+    assert not (tmp_path / ".parsed-opendata.pickle").exists()
+
+
+def test_every_city_ends_with_its_result_or_its_reason(tmp_path):
+    """The per-city table: one row per city asked, each 完了 or 結果なし with the reason (salon-sites: 里庄町 has no 公民館)."""
+    data = require_data_dir()
+    result = run_all_municipalities("salon-sites", {}, data_dir=data, out_dir=tmp_path, workers=2,
+                                    codes=["33445", "33216", "33209"], progress=False)
+    runs = result.runs
+    assert runs["市区町村コード"].tolist() == ["33445", "33216", "33209"]
+    assert set(runs["状態"]) <= {"完了", "結果なし（理由あり）"}, runs[["状態", "エラー"]]
+    reasons = runs[runs["状態"] != "完了"]
+    assert reasons["エラー"].str.len().gt(0).all()
+    assert runs.set_index("市区町村コード").loc["33445", "状態"] == "結果なし（理由あり）"
+    assert (runs[runs["状態"] == "完了"]["行数"] > 0).all()
+    assert set(result.table["市区町村コード"]) == {"33445", "33216", "33209"}  # every city in the combined table too
+    assert result.tasks["worker"].nunique() <= 2

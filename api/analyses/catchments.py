@@ -20,10 +20,12 @@ from api.analyses.base import (
     sample_note,
     workspace_demand,
 )
+from api.importing import SAMPLE_STATION_AT_CENTRE
 from api.store.base import Store
 from gis.access import StraightLineEngine
 from gis.catchments import WORKLOAD_LABELS, assign_catchments, catchment_polygons, station_workload
 from gis.crs import plane_rectangular_crs
+from gis.errors import InputDataError
 from gis.schema import STATION_KINDS
 from gis.shopping import food_shops, require_shops, shopping_access
 from layers.catchments import catchment_map
@@ -78,14 +80,24 @@ def run_catchments(store: Store, params: CatchmentParams, *, progress: Progress,
     if params.uncovered == "shopping":
         progress(0.5, "買い物弱者（食料品店まで直線500 m 以上）を数えています")
         shops = food_shops(store.resources())
-        require_shops(shops, city_name=ws["city_name"])
-        uncovered = shopping_access(demand, shops, engine=StraightLineEngine(crs=crs))
         uncovered_label = "未カバーの高齢者（買い物弱者・直線500 m）"
-        extra_notes.append("未カバーの高齢者は、最寄りの食料品店まで直線500 m 以上の65歳以上（農水省の距離基準。自動車の利用は考慮なし）で数えています")
+        try:
+            require_shops(shops, city_name=ws["city_name"])
+        except InputDataError as exc:
+            # the catchments do not need shops: only this one column does, so it stays blank and says why
+            extra_notes.append(f"{exc.reason}。担当圏域には店舗は要らないので圏域と負担は出し、"
+                               f"「{uncovered_label}」だけを空欄にしています（{exc.hint}）")
+        else:
+            uncovered = shopping_access(demand, shops, engine=StraightLineEngine(crs=crs))
+            extra_notes.append("未カバーの高齢者は、最寄りの食料品店まで直線500 m 以上の65歳以上（農水省の距離基準。自動車の利用は考慮なし）で数えています")
     progress(0.6, "拠点ごとの負担（人口・高齢者・面積・最遠距離）を集計中")
     workload = station_workload(assignment, stations, areas=areas, engine=engine, uncovered=uncovered,
                                 uncovered_column="refugees", municipality_code=ws["city_code"])
     polygons = catchment_polygons(assignment, stations)
+    at_centre = stations["address"].eq(SAMPLE_STATION_AT_CENTRE) if "address" in stations.columns else pd.Series(False)
+    if at_centre.any():
+        extra_notes.insert(0, f"サンプル拠点 {int(at_centre.sum())} か所は、公民館・集会所のデータがないため"
+                              "担当地域の人口重心に仮に置いています（最遠距離はその位置からの値です）")
     notes = [*engine_notes, *age_notes, *sample_note(stations), *assignment.attrs["notes"], *extra_notes,
              *workload.attrs["notes"]]
     per_area = pd.DataFrame({
