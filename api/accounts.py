@@ -143,7 +143,9 @@ def check_username(username: str) -> str:
     if not isinstance(username, str) or not _USERNAME.match(username):
         msg = f"ユーザー名「{username}」は使えません"
         raise InputDataError(msg, feature="username",
-                             hint="ユーザー名は半角英数字と . _ @ - で 1〜64 文字にしてください")
+                             hint="ユーザー名は半角英数字と . _ @ - で 1〜64 文字にしてください",
+                             en=f"user name {username!r} cannot be used",
+                             hint_en="use 1 to 64 ASCII letters, digits and . _ @ -")
     return username
 
 
@@ -152,7 +154,9 @@ def check_password(password: str) -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH or len(password) > 1024:
         msg = f"パスワードは {MIN_PASSWORD_LENGTH} 文字以上 1024 文字以下にしてください"
         raise InputDataError(msg, feature="password",
-                             hint=f"パスワードは {MIN_PASSWORD_LENGTH} 文字以上にしてください")
+                             hint=f"パスワードは {MIN_PASSWORD_LENGTH} 文字以上にしてください",
+                             en=f"a password has {MIN_PASSWORD_LENGTH} to 1024 characters",
+                             hint_en=f"use a password of at least {MIN_PASSWORD_LENGTH} characters")
     return password
 
 
@@ -160,11 +164,15 @@ def check_role(role: str, station_id: str | None) -> tuple[str, str | None]:
     """Validate a role (and that a CSW has a station); returns ``(role, station_id)``."""
     if role not in ROLES:
         msg = f"役割「{role}」はありません（使える役割: {'、'.join(ROLES)}）"
-        raise InputDataError(msg, feature="role", hint="役割は " + "・".join(f"{k}（{v}）" for k, v in ROLES.items()))
+        raise InputDataError(msg, feature="role", hint="役割は " + "・".join(f"{k}（{v}）" for k, v in ROLES.items()),
+                             en=f"no role {role!r} (roles: {', '.join(ROLES)})",
+                             hint_en="roles: " + ", ".join(ROLES))
     station_id = (station_id or "").strip() or None
     if role == "csw" and station_id is None:
         msg = "CSW のアカウントには、訪問先を受け持つ拠点（station_id）が要ります"
-        raise InputDataError(msg, feature="station_id", hint="CSW には所属する拠点の ID を指定してください")
+        raise InputDataError(msg, feature="station_id", hint="CSW には所属する拠点の ID を指定してください",
+                             en="a CSW account needs the station (station_id) whose households it serves",
+                             hint_en="give a CSW the id of their station")
     return role, station_id
 
 
@@ -244,7 +252,9 @@ class AccountStore:
         with self._engine.begin() as conn:
             if conn.execute(sa.select(self._users.c.username).where(self._users.c.username == username)).first():
                 msg = f"ユーザー「{username}」はすでにあります"
-                raise InputDataError(msg, feature="username", hint="別のユーザー名にしてください")
+                raise InputDataError(msg, feature="username", hint="別のユーザー名にしてください",
+                                     en=f"user {username!r} already exists",
+                                     hint_en="choose another user name")
             conn.execute(self._users.insert().values(
                 username=username, display_name=display_name, role=role, station_id=station_id,
                 password_hash=_hasher.hash(password), failed_logins=0, disabled=False, created_at=_now()))
@@ -305,7 +315,9 @@ class AccountStore:
             demoting = row.role == "admin" and (new_role != "admin" or values.get("disabled"))
             if demoting and self._active_admins(conn) <= 1:
                 msg = f"{username} は最後の管理者のため、役割を変えられません"
-                raise InputDataError(msg, feature="role", hint="先に別の管理者を作成してください")
+                raise InputDataError(msg, feature="role", hint="先に別の管理者を作成してください",
+                                     en=f"{username} is the last admin, so their role cannot change",
+                                     hint_en="create another admin first")
             conn.execute(self._users.update().where(self._users.c.username == row.username).values(**values))
             if password is not None or new_role != row.role or values.get("disabled"):
                 conn.execute(self._sessions.delete().where(self._sessions.c.username == row.username))
@@ -320,7 +332,9 @@ class AccountStore:
                 raise LookupError(msg)
             if row.role == "admin" and not row.disabled and self._active_admins(conn) <= 1:
                 msg = f"{username} は最後の管理者のため、削除できません"
-                raise InputDataError(msg, feature="username", hint="先に別の管理者を作成してください")
+                raise InputDataError(msg, feature="username", hint="先に別の管理者を作成してください",
+                                     en=f"{username} is the last admin and cannot be deleted",
+                                     hint_en="create another admin first")
             conn.execute(self._sessions.delete().where(self._sessions.c.username == row.username))
             conn.execute(self._users.delete().where(self._users.c.username == row.username))
 

@@ -79,4 +79,6 @@ def check_acting_user(name: str, *, workspace: str | None) -> str:
 
     known = "、".join(names) or "（なし）"
     msg = f"アカウント「{name}」はありません（あるアカウント: {known}）"
-    raise InputDataError(msg, hint="--as にはアカウント名を指定してください（一覧: tsunagu users list）")
+    raise InputDataError(msg, hint="--as にはアカウント名を指定してください（一覧: tsunagu users list）",
+                         en=f"no account {name!r} (accounts: {known})",
+                         hint_en="give --as an account name (list: tsunagu users list)")

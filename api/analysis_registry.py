@@ -102,7 +102,9 @@ def get_spec(name):
     if name not in registry:
         known = "、".join(f"「{n}」（{registry[n].label}）" for n in sorted(registry)) or "（なし）"
         msg = f"解析「{name}」はありません（あるもの: {known}）"
-        raise InputDataError(msg, feature="analysis", hint="解析の名前は GET /analyses（コマンドでは tsunagu analyse --help）の一覧から選んでください")
+        raise InputDataError(msg, feature="analysis", hint="解析の名前は GET /analyses（コマンドでは tsunagu analyse --help）の一覧から選んでください",
+                             en=f"no analysis {name!r} (analyses: {known})",
+                             hint_en="choose an analysis from GET /analyses (on the command line: tsunagu analyse --help)")
     return registry[name]
 
 
@@ -112,21 +114,25 @@ def validate_params(spec, params: dict | None) -> BaseModel:
         params = {}
     if not isinstance(params, dict):
         msg = f"params は「名前 → 値」のオブジェクトで指定してください（{type(params).__name__} が渡されました）"
-        raise InputDataError(msg, feature="params")
+        raise InputDataError(msg, feature="params",
+                             en=f"give params as an object of name -> value ({type(params).__name__} given)")
     try:
         return spec.params.model_validate(params)
     except ValidationError as exc:
         from api.validation_ja import message
 
-        problems = []
+        problems, problems_en = [], []
         first = None
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ())) or "params"
             first = first or field
             problems.append(f"「{field}」は{message(err)}（指定値 {err.get('input')!r}）")
+            problems_en.append(f"{field!r}: {err.get('msg')} (given {err.get('input')!r})")
         msg = f"{spec.label}のパラメータが正しくありません: " + "。".join(problems)
         hint = f"パラメータの一覧は tsunagu analyse {spec.name} --help（API では GET /analyses）で確かめられます"
-        raise InputDataError(msg, feature=first, hint=hint) from None
+        raise InputDataError(msg, feature=first, hint=hint,
+                             en=f"invalid parameters for {spec.name}: " + "; ".join(problems_en),
+                             hint_en=f"the parameters are listed by tsunagu analyse {spec.name} --help (in the API: GET /analyses)") from None
 
 
 def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:
@@ -140,14 +146,17 @@ def parse_param_pairs(spec, pairs: list[str] | tuple[str, ...]) -> dict:
     for pair in pairs:
         if "=" not in pair:
             msg = f"パラメータ {pair!r} が「名前=値」の形ではありません"
-            raise InputDataError(msg, feature=pair, hint="例: --param threshold_m=500")
+            raise InputDataError(msg, feature=pair, hint="例: --param threshold_m=500",
+                                 en=f"parameter {pair!r} is not of the form name=value",
+                                 hint_en="e.g. --param threshold_m=500")
         key, value = (part.strip() for part in pair.split("=", 1))
         key = key.replace("-", "_")
         if key not in properties:
             known = "、".join(f"「{k}」" + (f"（{p['description']}）" if p.get("description") else "")
                              for k, p in properties.items()) or "（なし）"
             msg = f"{spec.label}にパラメータ「{key}」はありません（使えるもの: {known}）"
-            raise InputDataError(msg, feature=key)
+            raise InputDataError(msg, feature=key,
+                                 en=f"{spec.name} has no parameter {key!r} (parameters: {known})")
         types = _schema_types(properties[key])
         if types == {"string"}:
             out[key] = value

@@ -11,6 +11,7 @@ import click
 from api.cli_common import data_dir_or_none as _data_dir_or_none
 from api.cli_common import expected_errors as _errors
 from api.cli_common import fail as _fail
+from api.cli_common import in_language as _in_language
 from api.cli_common import open_workspace as _open
 from api.cli_common import set_language as _set_language
 from api.cli_common import settings as _settings
@@ -132,6 +133,20 @@ def _write_tier_map(store, out: Path) -> None:
     out.write_text(tier_map_html(store), encoding="utf-8")
 
 
+def left_out_lines(left_out: list[dict]) -> list[str]:
+    """Lines saying how many rows of each official file were left out, and why (counts only, no names)."""
+    lines = []
+    for entry in left_out:
+        total = sum(entry["skipped"].values())
+        if not total:
+            lines.append(f"  {entry['file']}（{entry['title']}）: 除いた行はありません")
+            continue
+        reasons = "、".join(f"{reason} {n:,}件" for reason, n in
+                           sorted(entry["skipped"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"  {entry['file']}（{entry['title']}）: {total:,}件を除きました（{reasons}）")
+    return lines
+
+
 def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
     report = summary["report"]
     click.echo("")
@@ -159,6 +174,8 @@ def _print_summary(summary: dict, workspace: str, map_path: Path) -> None:
     kinds = sorted(summary["resources"].items(), key=lambda kv: -kv[1])
     click.echo(f"  地域資源: {'、'.join(f'{RESOURCE_KINDS.get(k, k)} {v}' for k, v in kinds)}")
     click.echo(f"  拠点（サンプル）: {summary['stations']}")
+    for line in left_out_lines(summary.get("left_out", [])):
+        click.echo(line)
     for text in summary.get("missing", []):
         click.secho(f"  任意のファイルなし: {text}", fg="yellow")
     click.echo(f"ワークスペース: {workspace}")
@@ -238,7 +255,8 @@ def nesting(workspace, as_json) -> None:
     except _errors() as exc:
         _fail(exc)
     if report is None:
-        _fail(TsunaguError("入れ子レポートがありません: 先に tsunagu demo を実行してください"))
+        _fail(TsunaguError("入れ子レポートがありません: 先に tsunagu demo を実行してください",
+                           en="no nesting report: run tsunagu demo first"))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -521,7 +539,7 @@ def _analysis_command(spec) -> click.Command:
                 params.update(to_params(options[name.replace("-", "_")]))
             if scenario:
                 if all_municipalities:
-                    raise click.UsageError("--scenario と --all-municipalities は同時に使えません")
+                    raise click.UsageError(_in_language("--scenario と --all-municipalities は同時に使えません", en="--scenario and --all-municipalities cannot be used together"))
                 params["scenario"] = scenario
             if all_municipalities:
                 _analyse_all(spec, params, data_dir=data_dir, out_dir=out_dir, workspace=workspace,
@@ -564,7 +582,8 @@ def _analyse_one(spec, params: dict, *, data_dir, out_dir, workspace, as_json: b
         record = store.get_job(job_id)
         if record["status"] != "done":
             bar.close()
-            _fail(TsunaguError(f"{spec.label}（ジョブ {job_id[:8]}）は失敗しました: {record['error']}"))
+            _fail(TsunaguError(f"{spec.label}（ジョブ {job_id[:8]}）は失敗しました: {record['error']}",
+                               en=f"{spec.name} (job {job_id[:8]}) failed: {record['error']}"))
         out = Path(out_dir) if out_dir else _jobs_root(settings.workspace) / f"{spec.name}-{job_id[:8]}"
         written = write_job_outputs(store, record, out)
         workspace_row = store.workspace()

@@ -44,6 +44,16 @@ def fail(exc: Exception) -> None:
     sys.exit(2)
 
 
+def in_language(japanese: str, *, en: str) -> str:
+    """The text of a click error in the user's language: Japanese, or ``en`` with ``--lang en`` / ``TSUNAGU_LANG=en``.
+
+    click's own usage errors take a finished string; this picks it the way :class:`gis.errors.TsunaguError` does.
+    """
+    from gis.errors import wants_english
+
+    return en if wants_english() else japanese
+
+
 def set_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """``--lang``: set ``TSUNAGU_LANG`` for this process (``en`` also gives click back its English)."""
     import os

@@ -63,13 +63,14 @@ def mobile_sales(workspace, data_dir, depot, depot_resource, vehicles, capacity,
                  free_text) -> None:
     """移動販売：買い物弱者から停留所を提案し、週間ルート・時刻表（HTML/CSV/Excel/GPX）・地図を作ります。"""
     from api.cli_common import data_dir_or_none as _data_dir_or_none
+    from api.cli_common import in_language as _in_language
     from api.cli_common import open_workspace as _open
     from api.cli_common import settings as _settings
     from api.store.errors import StoreError
 
     settings = _settings(workspace=workspace)
     if free_text and not keep_slots_file:
-        raise click.UsageError("--free は --keep-slots と一緒に使います")
+        raise click.UsageError(_in_language("--free は --keep-slots と一緒に使います", en="--free goes with --keep-slots"))
     free = [t.strip() for t in (free_text or "").replace("、", ",").split(",") if t.strip()]
     try:
         with _open(settings.workspace, create=False) as store:
@@ -146,7 +147,9 @@ def _read_timetable(path: Path):
         return pd.read_csv(path, dtype=str, encoding="utf-8-sig")
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputDataError(f"前週の時刻表 {path.name} を読めません（{exc}）", source=str(path),
-                             hint="前週の mobile-sales が出力した timetable.csv を指定してください") from exc
+                             hint="前週の mobile-sales が出力した timetable.csv を指定してください",
+                             en=f"cannot read last week's timetable {path.name} ({exc})",
+                             hint_en="give the timetable.csv that last week's mobile-sales wrote") from exc
 
 
 def _print_summary(res: dict) -> None:

@@ -25,6 +25,7 @@ from api.analyses.outreach import (  # shared with the outreach job
     route_sheet,
     sample_households,
 )
+from api.cli_common import in_language as _in_language
 from gis.errors import InputDataError
 from gis.outreach import (
     MODE_LABELS,
@@ -188,9 +189,9 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
     try:
         day = dt.date.fromisoformat(date_text) if date_text else dt.date.today()
     except ValueError:
-        raise click.BadParameter(f"{date_text!r} は YYYY-MM-DD ではありません", param_hint="--date") from None
+        raise click.BadParameter(_in_language(f"{date_text!r} は YYYY-MM-DD ではありません", en=f"{date_text!r} is not YYYY-MM-DD"), param_hint="--date") from None
     if visits_file and sample_visits:
-        raise click.UsageError("--visits と --sample-visits は同時に使えません")
+        raise click.UsageError(_in_language("--visits と --sample-visits は同時に使えません", en="--visits and --sample-visits cannot be used together"))
     cancelled = {t.strip() for t in (cancel_text or "").replace("、", ",").split(",") if t.strip()}
     pinned = _pin_options(pin_texts)
     viewer = Viewer(user=user or os.environ.get("USER") or "cli", role=role,
@@ -205,7 +206,9 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
             if match.empty:
                 known = "、".join(stations["station_id"].astype(str).tolist()) or "（なし）"
                 msg = f"拠点 {station_id} がワークスペースにありません（登録済み: {known}）"
-                raise InputDataError(msg, hint="tsunagu の拠点一覧（GET /stations）の拠点IDを指定してください")
+                raise InputDataError(msg, hint="tsunagu の拠点一覧（GET /stations）の拠点IDを指定してください",
+                                     en=f"no station {station_id} in the workspace (registered: {known})",
+                                     hint_en="give a station id from tsunagu's station list (GET /stations)")
             station = match.to_crs("EPSG:4326").iloc[0]
             clients.check_access(viewer, str(station_id))
             ids = None
@@ -223,7 +226,9 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
             households = clients.households(viewer, station_id=str(station_id), ids=ids)
             if households.empty:
                 msg = f"拠点 {station_id} の訪問先が登録されていません"
-                raise InputDataError(msg, hint="--visits で訪問先の表を取り込むか、デモでは --sample-visits 12 を付けてください")
+                raise InputDataError(msg, hint="--visits で訪問先の表を取り込むか、デモでは --sample-visits 12 を付けてください",
+                                     en=f"station {station_id} has no households registered",
+                                     hint_en="import a visit list with --visits, or for the demo add --sample-visits 12")
             sample = sample or bool(households["is_sample"].any())
             engine, _engine_notes = choose_engine(ws["city_code"], data_dir=settings.data_dir,
                                                   mode="walk" if mode == "walk" else "drive")
@@ -231,7 +236,9 @@ def outreach(station_id, workspace, visits_file, n_csws, hours, break_text, mode
             unknown = sorted(cancelled - {v.visit_id for v in visits})
             if unknown:
                 msg = f"取り消す訪問 {'、'.join(unknown)} が訪問先にありません"
-                raise InputDataError(msg, hint="--cancel には訪問先のラベル（例 H-001）を指定してください")
+                raise InputDataError(msg, hint="--cancel には訪問先のラベル（例 H-001）を指定してください",
+                                     en=f"visits to cancel not among the households: {', '.join(unknown)}",
+                                     hint_en="give --cancel the household labels (e.g. H-001)")
             visits = [v for v in visits if v.visit_id not in cancelled]
             matrix = None
             if travel_matrix_file:
@@ -259,28 +266,29 @@ def _csw_options(csws, start_texts, end_texts, skill_texts):
 
     by_id = {c.csw_id: c for c in csws}
 
-    def split(text: str, hint: str, example: str) -> tuple[str, str]:
+    def split(text: str, hint: str, example: str, example_en: str) -> tuple[str, str]:
         who, _, rest = str(text).partition("=")
         who = who.strip()
         if not who or not rest.strip():
-            raise click.BadParameter(f"「{text}」は {example} の形ではありません", param_hint=hint)
+            raise click.BadParameter(_in_language(f"「{text}」は {example} の形ではありません", en=f"{text!r} is not of the form {example_en}"), param_hint=hint)
         if who not in by_id:
-            raise click.BadParameter(f"CSW「{who}」がいません（この日の CSW: {'、'.join(by_id)}）", param_hint=hint)
+            raise click.BadParameter(_in_language(f"CSW「{who}」がいません（この日の CSW: {'、'.join(by_id)}）", en=f"no CSW {who!r} (this day's CSWs: {', '.join(by_id)})"), param_hint=hint)
         return who, rest.strip()
 
     for hint, key, texts in (("--csw-start", "start", start_texts), ("--csw-end", "end", end_texts)):
         for text in texts or ():
-            who, rest = split(text, hint, "CSW=経度,緯度（例 csw-1=133.66,34.79）")
+            who, rest = split(text, hint, "CSW=経度,緯度（例 csw-1=133.66,34.79）",
+                              "CSW=longitude,latitude (e.g. csw-1=133.66,34.79)")
             try:
                 lon, lat = (float(x) for x in rest.replace("、", ",").split(","))
             except ValueError:
-                raise click.BadParameter(f"「{text}」の経度,緯度が読めません（例 csw-1=133.66,34.79）",
+                raise click.BadParameter(_in_language(f"「{text}」の経度,緯度が読めません（例 csw-1=133.66,34.79）", en=f"cannot read the longitude,latitude in {text!r} (e.g. csw-1=133.66,34.79)"),
                                          param_hint=hint) from None
             by_id[who] = replace(by_id[who], **{key: (lon, lat)})
     for text in skill_texts or ():
         from api.private import parse_skills
 
-        who, rest = split(text, "--csw-skills", "CSW=資格,資格（例 csw-2=看護師）")
+        who, rest = split(text, "--csw-skills", "CSW=資格,資格（例 csw-2=看護師）", "CSW=skill,skill (e.g. csw-2=看護師)")
         by_id[who] = replace(by_id[who], skills=frozenset(by_id[who].skills) | set(parse_skills(rest)))
     return [by_id[c.csw_id] for c in csws]
 
@@ -292,12 +300,12 @@ def _pin_options(texts) -> dict[str, tuple[str, int]]:
         label, _, rest = str(text).partition("=")
         csw, _, at = rest.partition("@")
         if not (label.strip() and csw.strip() and at.strip()):
-            raise click.BadParameter(f"「{text}」は ラベル=CSW@時刻（例 H-003=csw-1@10:30）の形ではありません",
+            raise click.BadParameter(_in_language(f"「{text}」は ラベル=CSW@時刻（例 H-003=csw-1@10:30）の形ではありません", en=f"{text!r} is not of the form label=CSW@time (e.g. H-003=csw-1@10:30)"),
                                      param_hint="--pin")
         try:
             out[label.strip()] = (csw.strip(), parse_hhmm(at.strip()))
         except (InputDataError, ValueError) as exc:
-            raise click.BadParameter(f"「{text}」の時刻が読めません（{exc}）", param_hint="--pin") from None
+            raise click.BadParameter(_in_language(f"「{text}」の時刻が読めません（{exc}）", en=f"cannot read the time in {text!r} ({exc})"), param_hint="--pin") from None
     return out
 
 

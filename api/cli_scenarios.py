@@ -9,6 +9,7 @@ import click
 
 from api.cli_common import expected_errors as _errors
 from api.cli_common import fail as _fail
+from api.cli_common import in_language as _in_language
 from api.cli_common import open_workspace as _open
 from api.cli_common import settings as _settings
 
@@ -29,7 +30,7 @@ def _lonlat(text: str, option: str) -> tuple[float, float]:
     try:
         lon, lat = (float(x) for x in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"「{text}」は 経度,緯度 の形ではありません（例 133.61,34.79）", param_hint=option) from None
+        raise click.BadParameter(_in_language(f"「{text}」は 経度,緯度 の形ではありません（例 133.61,34.79）", en=f"{text!r} is not of the form longitude,latitude (e.g. 133.61,34.79)"), param_hint=option) from None
     return lon, lat
 
 
@@ -56,16 +57,16 @@ def create(name, json_file, adds, moves, removes, pairs, description, replace, w
         try:
             loaded = json.loads(Path(json_file).read_text(encoding="utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise click.BadParameter(f"JSON を読めません（{exc}）", param_hint="--file") from None
+            raise click.BadParameter(_in_language(f"JSON を読めません（{exc}）", en=f"cannot read the JSON ({exc})"), param_hint="--file") from None
         if not isinstance(loaded, dict):
-            raise click.BadParameter("JSON は {\"changes\": [...]} の形にしてください", param_hint="--file")
+            raise click.BadParameter(_in_language("JSON は {\"changes\": [...]} の形にしてください", en='give the JSON in the form {"changes": [...]}'), param_hint="--file")
         data["changes"] += list(loaded.get("changes") or [])
         data["params"].update(loaded.get("params") or {})
         data["description"] = description or str(loaded.get("description") or "")
     for text in adds:
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 4:
-            raise click.BadParameter(f"「{text}」は 種類,名前,経度,緯度 の形ではありません", param_hint="--add")
+            raise click.BadParameter(_in_language(f"「{text}」は 種類,名前,経度,緯度 の形ではありません", en=f"{text!r} is not of the form kind,name,longitude,latitude"), param_hint="--add")
         lon, lat = _lonlat(",".join(parts[2:]), "--add")
         data["changes"].append({"action": "add", "kind": parts[0], "name": parts[1], "lon": lon, "lat": lat})
     for text in moves:
@@ -77,7 +78,7 @@ def create(name, json_file, adds, moves, removes, pairs, description, replace, w
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise click.BadParameter(f"「{pair}」は KEY=VALUE の形ではありません", param_hint="--param")
+            raise click.BadParameter(_in_language(f"「{pair}」は KEY=VALUE の形ではありません", en=f"{pair!r} is not of the form KEY=VALUE"), param_hint="--param")
         try:
             data["params"][key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -151,7 +152,9 @@ def delete(name, workspace) -> None:
     except _errors() as exc:
         _fail(exc)
     if not gone:
-        _fail(click.ClickException(f"シナリオ「{name}」はありません"))
+        from gis.errors import TsunaguError
+
+        _fail(TsunaguError(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}"))
     click.secho(f"シナリオ「{name}」を削除しました", fg="green")
 
 

@@ -32,21 +32,29 @@ def compare_jobs(store: Store, job_a: str, job_b: str) -> dict:
     from gis.scenarios import scenario_changes_table
 
     hint = "tsunagu jobs（GET /jobs）でジョブIDを確かめてください"
+    hint_en = "check the job id with tsunagu jobs (GET /jobs)"
     records = []
     for jid in (job_a, job_b):
         try:
             rec = find_job(store, str(jid))
         except StoreError as exc:
-            raise InputDataError(str(exc), hint=hint) from None
+            raise InputDataError(str(exc), hint=hint,
+                                 en=exc.english,
+                                 hint_en=hint_en) from None
         if rec is None:
-            raise InputDataError(f"ジョブ {jid} はありません", hint=hint)
+            raise InputDataError(f"ジョブ {jid} はありません", hint=hint,
+                                 en=f"no job {jid}",
+                                 hint_en=hint_en)
         if rec["status"] != "done":
-            raise InputDataError(f"ジョブ {jid} はまだ完了していません（状態: {rec['status']}）")
+            raise InputDataError(f"ジョブ {jid} はまだ完了していません（状態: {rec['status']}）",
+                                 en=f"job {jid} has not finished yet (status: {rec['status']})")
         records.append(rec)
     a, b = records
     if a["analysis"] != b["analysis"]:
         raise InputDataError(f"違う分析の結果は比べられません（{a['analysis']} と {b['analysis']}）",
-                             hint="同じ分析を基準とシナリオで実行したジョブを比べてください")
+                             hint="同じ分析を基準とシナリオで実行したジョブを比べてください",
+                             en=f"results of different analyses cannot be compared ({a['analysis']} and {b['analysis']})",
+                             hint_en="compare jobs of the same analysis run on the base and on a scenario")
     compared = compare_results(job_tables(store, a), job_tables(store, b))
     changes = {}
     for name, table in compared.items():

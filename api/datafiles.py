@@ -57,6 +57,16 @@ def locate(data_dir: Path, key: str, *, city_code: str | None = None, city_name:
     return []
 
 
+def is_official(data_dir: Path, key: str, path: Path, *, city_code: str | None = None,
+                city_name: str | None = None) -> bool:
+    """True when ``path`` (found by :func:`locate`) is an official download, not the bundled conversion."""
+    entry = _manifest.manifest()[key]
+    if "path" not in entry:
+        return True
+    bundled = {p.resolve() for p in Path(data_dir).glob(_fill(entry["path"], code=city_code, name=city_name))}
+    return Path(path).resolve() not in bundled
+
+
 def city_files(data_dir: Path, *, city_code: str, city_name: str | None = None) -> list[FileStatus]:
     """What the data folder holds for a city, one :class:`FileStatus` per dataset of :data:`CITY_FILES`."""
     out = []
@@ -101,13 +111,23 @@ def describe(data_dir: Path, statuses: list[FileStatus], *, city_code: str | Non
     return "\n".join(lines)
 
 
-def missing_message(data_dir: Path, key: str, *, city_code: str | None = None) -> str:
-    """The Japanese message for one missing dataset: the file expected, its edition and where to get it."""
+def missing_message(data_dir: Path, key: str, *, city_code: str | None = None, english: bool = False) -> str:
+    """The Japanese message for one missing dataset: the file expected, its edition and where to get it.
+
+    ``english=True``: the same in English (for the log and ``--lang en``; the dataset's title stays as published).
+    """
     entry = _manifest.manifest()[key]
     expected = []
     if "path" in entry:
         expected.append(str(Path(data_dir) / _fill(entry["path"], code=city_code, name=None)))
-    expected += [f"{Path(data_dir)}/{_fill(p, code=city_code, name=None)}（公式のファイルのまま）" for p in entry.get("official", [])[:1]]
+    as_published = " (the official file as downloaded)" if english else "（公式のファイルのまま）"
+    expected += [f"{Path(data_dir)}/{_fill(p, code=city_code, name=None)}{as_published}" for p in entry.get("official", [])[:1]]
+    if english:
+        text = (f"no file for {entry['title']}. Put there: {' or '.join(expected)}. "
+                f"Edition: {_fill(entry.get('edition', ''), code=city_code, name=None)}. Download: {entry.get('download', '')}")
+        if entry.get("official_form"):
+            text += f". In its official form: {_fill(entry['official_form'], code=city_code, name=None)}"
+        return text + ". tsunagu data --city <code> lists the files a city needs"
     text = (f"{entry['title']}のファイルがありません。置くファイル: {' または '.join(expected)}。"
             f"版: {_fill(entry.get('edition', ''), code=city_code, name=None)}。入手先: {entry.get('download', '')}")
     if entry.get("official_form"):

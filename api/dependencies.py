@@ -42,7 +42,9 @@ def _named_store(request: Request, name: str) -> Store:
     names = [w["name"] for w in list_workspaces(state.settings)]
     if name not in names:
         msg = f"ワークスペース「{name}」はありません（このサーバーにあるもの: {'、'.join(names)}）"
-        raise NotFound(msg, hint="GET /workspaces で一覧を確認し、ワークスペースを選び直してください")
+        raise NotFound(msg, hint="GET /workspaces で一覧を確認し、ワークスペースを選び直してください",
+                       en=f"no workspace {name!r} (this server has: {', '.join(names)})",
+                       hint_en="see the list with GET /workspaces and choose the workspace again")
     with _open_lock:
         store = stores.get(name)
         if store is None:

@@ -70,11 +70,15 @@ def find_data_dir(explicit: str | Path | None = None) -> Path:
     if existing:
         head = (f"データフォルダ {existing[0]} はありますが、国勢調査 小地域のファイルがありません"
                 "（{code} は市区町村コード5桁、{pref} は都道府県コード2桁）。次のファイルを置いてください")
+        head_en = (f"the data folder {existing[0]} exists but holds no census small-area file "
+                   "({code} is the 5-digit municipality code, {pref} the 2-digit prefecture code); put these files there")
     else:
         head = (f"データフォルダが見つかりません（探した場所: {', '.join(str(c) for c in candidates)}）。"
                 "TSUNAGU_DATA_DIR か --data-dir でフォルダを指定し、次のファイルを置いてください")
+        head_en = (f"no data folder found (looked in: {', '.join(str(c) for c in candidates)}); "
+                   "name the folder with TSUNAGU_DATA_DIR or --data-dir and put these files there")
     msg = f"{head}（tsunagu data --city <コード> で市町村ごとの一覧）:\n{pages}"
-    raise DataNotFoundError(msg)
+    raise DataNotFoundError(msg, en=f"{head_en} (tsunagu data --city <code> lists them per municipality):\n{pages}")
 
 
 def _path(data_dir: Path, key: str, *, city_code: str | None = None) -> Path:
@@ -83,7 +87,8 @@ def _path(data_dir: Path, key: str, *, city_code: str | None = None) -> Path:
 
     found = locate(data_dir, key, city_code=city_code)
     if not found:
-        raise DataNotFoundError(missing_message(data_dir, key, city_code=city_code))
+        raise DataNotFoundError(missing_message(data_dir, key, city_code=city_code),
+                                en=missing_message(data_dir, key, city_code=city_code, english=True))
     return found[0]
 
 
@@ -115,18 +120,28 @@ def city_name_of(data_dir: Path, city_code: str) -> str:
 
 
 def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Real resource points of a city from the data folder: food shops, 公民館・集会所, schools, stations."""
-    from api.datafiles import locate
+    """Real resource points of a city from the data folder: food shops, 公民館・集会所, schools, stations.
+
+    ``attrs["left_out"]`` lists, for each official download read (MHLW food permits, GSI shelters),
+    the rows its reader left out: ``{"title", "file", "skipped": {reason: count}}`` (counts only).
+    """
+    from api.datafiles import is_official, locate
     from gis import resources as res
 
     frames = []
+    left_out = []
     # Each dataset as the bundled conversion or as officially downloaded (data/sources.toml).
-    permits = locate(data_dir, "food_permits", city_code=city_code, city_name=city_name)
-    if permits:
-        frames.append(res.read_food_permits(permits, city_code=city_code, city_name=city_name))
-    shelter_files = locate(data_dir, "shelters", city_code=city_code, city_name=city_name)
-    if shelter_files:
-        frames.append(res.read_shelters(shelter_files, city_code=city_code, city_name=city_name))
+    for key, read in (("food_permits", res.read_food_permits), ("shelters", res.read_shelters)):
+        files = locate(data_dir, key, city_code=city_code, city_name=city_name)
+        if not files:
+            continue
+        frame = read(files, city_code=city_code, city_name=city_name)
+        frames.append(frame)
+        by_file = frame.attrs.get("skipped_by_file", {})
+        for f in files:
+            if f.name in by_file and is_official(data_dir, key, f, city_code=city_code, city_name=city_name):
+                left_out.append({"title": _manifest.manifest()[key]["title"], "file": f.name,
+                                 "skipped": {r: int(n) for r, n in by_file[f.name].items() if n}})
     for rail in locate(data_dir, "rail_stations", city_code=city_code, city_name=city_name):
         frames.append(res.read_rail_stations(rail))
     if not frames:
@@ -135,7 +150,9 @@ def city_resources(data_dir: Path, *, city_code: str, city_name: str, boundary: 
     allres = gpd.GeoDataFrame(allres, geometry="geometry", crs=STORAGE_CRS)
     inside = allres[allres.within(boundary.union_all().buffer(0.002))]
     inside = inside.drop_duplicates("resource_id")
-    return coerce_resources(inside.reset_index(drop=True))
+    out = coerce_resources(inside.reset_index(drop=True))
+    out.attrs["left_out"] = left_out
+    return out
 
 
 def sample_salons(resources: gpd.GeoDataFrame, *, share: float = 0.5, seed: int = 33209) -> gpd.GeoDataFrame:
@@ -291,6 +308,7 @@ def build_city_workspace(
     build.report["small_area_import"] = small.attrs.get("import", {})
     say("地域資源（食料品店・公民館・集会所・駅）とサンプルのサロンを用意中")
     resources = city_resources(data_dir, city_code=code, city_name=name, boundary=boundary)
+    left_out = resources.attrs.get("left_out", [])
     stations = sample_stations(build.areas, resources, profile=profile, crs=crs)
     resources = coerce_resources(pd.concat([resources, sample_salons(resources)], ignore_index=True))
     from api.datafiles import locate, missing_message
@@ -309,6 +327,7 @@ def build_city_workspace(
         "areas": {k: int(v) for k, v in counts.items()},
         "resources": int(len(resources)),
         "stations": int(len(stations)),
+        "left_out": left_out,
         "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "by": _who(),
     }
@@ -329,6 +348,7 @@ def build_city_workspace(
         "resources": resources["kind"].value_counts().to_dict(),
         "stations": int(len(stations)),
         "report": build.report,
+        "left_out": left_out,
         "missing": [missing_message(data_dir, k, city_code=code) for k in ("food_permits", "shelters")
                     if not locate(data_dir, k, city_code=code, city_name=name)],
     }
@@ -427,8 +447,13 @@ class ResourceCheck:
         table.attrs["labels"] = {}
         return table
 
-    def message(self, *, limit: int = 20) -> str:
-        """A Japanese summary: rows read, rows imported or every problem (at most ``limit`` listed)."""
+    def message(self, *, limit: int = 20, english: bool = False) -> str:
+        """A Japanese summary: rows read, rows imported or every problem (at most ``limit`` listed).
+
+        ``english=True``: the same in English for the log and ``--lang en`` (each problem's reason as found).
+        """
+        if english:
+            return self._message_en(limit=limit)
         if self.ok:
             how = "置き換えて" if self.replace else ""
             text = f"{self.rows_read:,} 行を読み、{len(self.points):,} 件を{how}取り込みました"
@@ -448,6 +473,25 @@ class ResourceCheck:
                  for p in self.problems[:limit]]
         if len(self.problems) > limit:
             lines.append(f"・ほか {len(self.problems) - limit:,} 件")
+        return "\n".join([head, *lines])
+
+    def _message_en(self, *, limit: int) -> str:
+        if self.ok:
+            text = f"read {self.rows_read:,} rows, {'replaced with' if self.replace else 'imported'} {len(self.points):,}"
+            if self.located:
+                text += f"; placed from their addresses ({self.located['method']})"
+            if self.left_out:
+                rows = ", ".join(str(p.row) for p in self.left_out[:limit])
+                more = f" and {len(self.left_out) - limit:,} more" if len(self.left_out) > limit else ""
+                text += f"; {len(self.left_out):,} rows whose address matched nothing (rows {rows}{more}) left out"
+            return text
+        bad_rows = {p.row for p in self.problems if p.row is not None}
+        head = (f"import stopped (nothing written): {self.rows_read:,} rows read, "
+                f"{len(self.problems):,} problems" + (f" in {len(bad_rows):,} rows" if bad_rows else ""))
+        lines = [f"- row {p.row}: {p.reason}" if p.row is not None else f"- whole file: {p.reason}"
+                 for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"- {len(self.problems) - limit:,} more")
         return "\n".join([head, *lines])
 
 
@@ -502,11 +546,13 @@ def check_resource_file(
                     table, rows_map, unmatched, located = _locate(store, table, name)
                     if unmatched and not skip_unmatched:
                         exc = InputDataError(f"{len(unmatched)} 行の住所が市内のどの町丁・字とも合いません", source=name,
-                                             row=unmatched[0].row)
+                                             row=unmatched[0].row,
+                                             en=f"the addresses of {len(unmatched)} rows match no 町丁・字 (census small area) of the city")
                         return ResourceCheck(name, located["rows"], None, unmatched, exc, replace, located=located)
                     left_out = unmatched
                     if table.empty:
-                        exc = InputDataError("位置を求められた住所がありません", source=name)
+                        exc = InputDataError("位置を求められた住所がありません", source=name,
+                                             en="no address could be placed")
                         return ResourceCheck(name, located["rows"], None, unmatched, exc, replace, located=located)
                     points = resources_from_table(table, source_name=name, kind=kind)
             except InputDataError as exc:
@@ -522,7 +568,8 @@ def check_resource_file(
         return ResourceCheck(name, 0, None, [RowProblem(None, exc.reason)], exc, replace)
     rows_read = located["rows"] if located else len(points)
     if points.empty:
-        exc = InputDataError("ファイルに地域資源の行がありません", source=name)
+        exc = InputDataError("ファイルに地域資源の行がありません", source=name,
+                             en="the file has no resource rows")
         return ResourceCheck(name, 0, None, [RowProblem(None, "資源の行がありません")], exc, replace)
     problems, exc = _nul_characters(points, name)
     if not problems:
@@ -618,7 +665,8 @@ def import_resource_file(
                                 skip_unmatched=skip_unmatched)
     if not check.ok:
         if check.located:  # a list of addresses: the whole Japanese list of unplaced rows and candidates
-            raise InputDataError(check.message(), source=check.source, row=check.problems[0].row)
+            raise InputDataError(check.message(), source=check.source, row=check.problems[0].row,
+                                 en=check.message(english=True))
         raise check.error
     return write_checked_resources(store, check)
 
@@ -672,7 +720,9 @@ def _clashes(store: Store, points: gpd.GeoDataFrame, name: str, *, replace: bool
     where = "種別の違う既存の資源が使っています" if replace else "すでにワークスペースにあります"
     msg = f"ID「{clash['resource_id'].iloc[0]}」は{where}（{rows} 行目）"
     exc = InputDataError(msg, source=name, row=int(clash.index[0]) + 1,
-                         hint="別の ID を付けるか、置き換え（--replace）で同じ種別の資源を置き換えてください")
+                         hint="別の ID を付けるか、置き換え（--replace）で同じ種別の資源を置き換えてください",
+                         en=f"id {clash['resource_id'].iloc[0]!r} is {'used by an existing resource of another kind' if replace else 'already in the workspace'} (rows {rows})",
+                         hint_en="give another id, or replace (--replace) the resources of the same kind")
     return problems, exc
 
 
@@ -688,7 +738,9 @@ def _nul_characters(points: gpd.GeoDataFrame, name: str) -> tuple[list[RowProble
     rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
     problems = [RowProblem(r, "NUL 文字（制御文字）が含まれています。壊れたファイルでないか確かめてください") for r in rows]
     msg = f"{'、'.join(map(str, rows[:10]))} 行目に NUL 文字（制御文字）が含まれています"
-    return problems, InputDataError(msg, source=name, row=rows[0], hint="表を「CSV UTF-8」で保存し直してください")
+    return problems, InputDataError(msg, source=name, row=rows[0], hint="表を「CSV UTF-8」で保存し直してください",
+                                    en=f"rows {', '.join(map(str, rows[:10]))} hold a NUL (control) character",
+                                    hint_en="save the table again as CSV UTF-8")
 
 
 def _blank(value) -> bool:

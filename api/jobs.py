@@ -394,12 +394,14 @@ def find_job(store: Store, ref: str) -> dict | None:
         return record
     if len(text) < JOB_PREFIX_MIN:
         msg = f"ジョブIDは先頭の {JOB_PREFIX_MIN} 文字以上を書いてください（「{ref}」では短すぎます）"
-        raise StoreError(msg)
+        raise StoreError(msg,
+                         en=f"write at least the first {JOB_PREFIX_MIN} characters of the job id ({ref!r} is too short)")
     matches = [r for r in store.list_jobs(limit=100_000) if r["job_id"].startswith(text)]
     if len(matches) > 1:
         shown = "、".join(r["job_id"][:12] for r in matches[:5])
         msg = f"「{ref}」で始まるジョブが {len(matches)} 件あります（{shown}）: もう少し長く書いてください"
-        raise StoreError(msg)
+        raise StoreError(msg,
+                         en=f"{len(matches)} jobs start with {ref!r} ({', '.join(r['job_id'][:12] for r in matches[:5])}): write a little more")
     return matches[0] if matches else None
 
 

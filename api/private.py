@@ -165,7 +165,10 @@ class Viewer:
     role: str
     station_id: str | None = None
 
-    def describe(self) -> str:
+    def describe(self, *, english: bool = False) -> str:
+        """The viewer as named in a message: user and role (the role's code in English)."""
+        if english:
+            return f"{self.user} ({self.role})"
         return f"{self.user}（{ROLES.get(self.role, self.role)}）"
 
 
@@ -188,14 +191,18 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
     """
     if df is None or len(df) == 0:
         msg = "訪問先が1件もありません"
-        raise InputDataError(msg, source=source, hint="id・氏名・住所・緯度・経度・訪問時間(分)・希望時間帯・優先度 の列で1行1世帯")
+        raise InputDataError(msg, source=source, hint="id・氏名・住所・緯度・経度・訪問時間(分)・希望時間帯・優先度 の列で1行1世帯",
+                             en="the visit list has no households",
+                             hint_en="one household a row, with the columns id, 氏名, 住所, 緯度, 経度, 訪問時間(分), 希望時間帯, 優先度")
     df = df.rename(columns={c: FILE_COLUMNS.get(str(c).strip(), FILE_COLUMNS.get(str(c).strip().lower(), str(c)))
                             for c in df.columns})
     missing = [c for c in ("household_id", "lat", "lon") if c not in df.columns]
     if missing:
         names = {"household_id": "id", "lat": "緯度", "lon": "経度"}
         msg = f"訪問先の表に {', '.join(names[c] for c in missing)} の列がありません"
-        raise InputDataError(msg, source=source, hint="列: id, 氏名, 住所, 緯度, 経度, 訪問時間(分), 希望時間帯, 優先度")
+        raise InputDataError(msg, source=source, hint="列: id, 氏名, 住所, 緯度, 経度, 訪問時間(分), 希望時間帯, 優先度",
+                             en=f"the visit list has no column {', '.join(names[c] for c in missing)}",
+                             hint_en="columns: id, 氏名, 住所, 緯度, 経度, 訪問時間(分), 希望時間帯, 優先度")
     rows = []
     seen: dict[str, int] = {}
     for n, (_, row) in enumerate(df.iterrows(), start=1):
@@ -203,13 +210,17 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
         hid = row.get("household_id")
         if hid is None or (isinstance(hid, float) and math.isnan(hid)) or not str(hid).strip():
             msg = f"{n}行目の訪問先に id がありません"
-            raise InputDataError(msg, source=source, row=n, hint="世帯ごとに一意の id（例 H-003）を付けてください")
+            raise InputDataError(msg, source=source, row=n, hint="世帯ごとに一意の id（例 H-003）を付けてください",
+                                 en=f"the household in row {n} has no id",
+                                 hint_en="give each household its own id (e.g. H-003)")
         hid = str(hid).strip()
         if isinstance(row.get("household_id"), float) and float(row["household_id"]).is_integer():
             hid = str(int(row["household_id"]))
         if hid in seen:
             msg = f"訪問先 {label} が重複しています（{seen[hid]}行目と{n}行目）"
-            raise InputDataError(msg, source=source, row=n, hint="同じ世帯は1行にまとめ、別の世帯には別の id を付けてください")
+            raise InputDataError(msg, source=source, row=n, hint="同じ世帯は1行にまとめ、別の世帯には別の id を付けてください",
+                                 en=f"household {label} appears twice (rows {seen[hid]} and {n})",
+                                 hint_en="put one household on one row and give different households different ids")
         seen[hid] = n
         try:
             lat, lon = float(row.get("lat")), float(row.get("lon"))
@@ -217,10 +228,14 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
             lat = lon = float("nan")
         if not (np.isfinite(lat) and np.isfinite(lon)):
             msg = f"訪問先 {label} の緯度・経度がありません、または数値ではありません"
-            raise InputDataError(msg, source=source, row=n, hint="世界測地系の10進数の緯度・経度を入れてください")
+            raise InputDataError(msg, source=source, row=n, hint="世界測地系の10進数の緯度・経度を入れてください",
+                                 en=f"household {label} has no latitude/longitude, or they are not numbers",
+                                 hint_en="enter WGS84/JGD2011 latitude and longitude in decimal degrees")
         if not (JAPAN_LAT[0] <= lat <= JAPAN_LAT[1] and JAPAN_LON[0] <= lon <= JAPAN_LON[1]):
             msg = f"訪問先 {label} の座標が日本の範囲外です"
-            raise InputDataError(msg, source=source, row=n, hint="緯度と経度が入れ替わっていないか、10進数の度か確かめてください")
+            raise InputDataError(msg, source=source, row=n, hint="緯度と経度が入れ替わっていないか、10進数の度か確かめてください",
+                                 en=f"the coordinates of household {label} are outside Japan",
+                                 hint_en="check that latitude and longitude are not swapped and are decimal degrees")
         vm = row.get("visit_min", DEFAULT_VISIT_MIN)
         try:
             vm = DEFAULT_VISIT_MIN if vm is None or (isinstance(vm, float) and math.isnan(vm)) or str(vm).strip() == "" else float(vm)
@@ -228,19 +243,26 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
             vm = float("nan")
         if not np.isfinite(vm) or vm <= 0:
             msg = f"訪問先 {label} の訪問時間(分)が正の数ではありません"
-            raise InputDataError(msg, source=source, row=n, hint="例 45")
+            raise InputDataError(msg, source=source, row=n, hint="例 45",
+                                 en=f"the visit time (minutes) of household {label} is not a positive number",
+                                 hint_en="e.g. 45")
         try:
             windows = parse_windows(row.get("windows"))
         except ValueError as exc:
             msg = f"訪問先 {label} の希望時間帯: {exc}"
-            raise InputDataError(msg, source=source, row=n) from exc
+            raise InputDataError(msg, source=source, row=n,
+                                 en=f"preferred time window of household {label}: {getattr(exc, 'english', exc)}") from exc
         for a, b in windows:
             if b <= a:
                 msg = f"訪問先 {label} の希望時間帯 {format_windows([(a, b)])} は終わりが始まりより前です"
-                raise InputDataError(msg, source=source, row=n, hint="例 10:00-11:00")
+                raise InputDataError(msg, source=source, row=n, hint="例 10:00-11:00",
+                                     en=f"the preferred time window {format_windows([(a, b)])} of household {label} ends before it starts",
+                                     hint_en="e.g. 10:00-11:00")
             if b - a < int(round(vm)) * 60:
                 msg = f"訪問先 {label} の希望時間帯 {format_windows([(a, b)])} が訪問時間 {int(round(vm))}分より短いです"
-                raise InputDataError(msg, source=source, row=n, hint="時間帯を広げるか訪問時間を短くしてください")
+                raise InputDataError(msg, source=source, row=n, hint="時間帯を広げるか訪問時間を短くしてください",
+                                     en=f"the preferred time window {format_windows([(a, b)])} of household {label} is shorter than its visit time of {round(vm)} minutes",
+                                     hint_en="widen the window or shorten the visit")
         pr = row.get("priority", DEFAULT_PRIORITY)
         if pr is None or (isinstance(pr, float) and math.isnan(pr)) or str(pr).strip() == "":
             pr = DEFAULT_PRIORITY
@@ -255,7 +277,8 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
                     pr = float("nan")
                 if pr not in (1, 2, 3):
                     msg = f"訪問先 {label} の優先度は 1（高）・2（中）・3（低）のいずれかにしてください"
-                    raise InputDataError(msg, source=source, row=n)
+                    raise InputDataError(msg, source=source, row=n,
+                                         en=f"the priority of household {label} must be 1 (high), 2 (medium) or 3 (low)")
         text = {}
         for key in ("name", "address", "notes"):
             v = row.get(key)
@@ -305,7 +328,9 @@ def read_households(path: str | os.PathLike, *, station_id: str, source: str | N
     shown = source or p.name
     if not p.is_file():
         msg = f"訪問先のファイル {p} が見つかりません"
-        raise InputDataError(msg, hint="CSV または Excel（.xlsx）のファイルを指定してください")
+        raise InputDataError(msg, hint="CSV または Excel（.xlsx）のファイルを指定してください",
+                             en=f"no visit-list file {p}",
+                             hint_en="give a CSV or Excel (.xlsx) file")
     suffix = p.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
@@ -320,15 +345,20 @@ def read_households(path: str | os.PathLike, *, station_id: str, source: str | N
                     continue
             if df is None:
                 msg = "文字コードが UTF-8 でも Shift_JIS でもありません"
-                raise InputDataError(msg, source=shown)
+                raise InputDataError(msg, source=shown,
+                                     en="the text encoding is neither UTF-8 nor Shift_JIS")
         else:
             msg = f"訪問先のファイル形式 {suffix or '（拡張子なし）'} は読めません"
-            raise InputDataError(msg, source=shown, hint="CSV または Excel（.xlsx）にしてください")
+            raise InputDataError(msg, source=shown, hint="CSV または Excel（.xlsx）にしてください",
+                                 en=f"cannot read a visit list of file type {suffix or '(no extension)'}",
+                                 hint_en="use CSV or Excel (.xlsx)")
     except InputDataError:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken file is the user's data problem, said in words
         msg = f"訪問先のファイルを読めません（{type(exc).__name__}）"
-        raise InputDataError(msg, source=shown, hint="CSV（UTF-8 または Shift_JIS）か Excel で保存し直してください") from None
+        raise InputDataError(msg, source=shown, hint="CSV（UTF-8 または Shift_JIS）か Excel で保存し直してください",
+                             en=f"cannot read the visit-list file ({type(exc).__name__})",
+                             hint_en="save it again as CSV (UTF-8 or Shift_JIS) or Excel") from None
     df = df.dropna(how="all")
     return normalise_households(df, station_id=station_id, source=shown)
 
@@ -440,10 +470,13 @@ class ClientStore:
             if not self.path.exists():
                 if not create:
                     msg = f"訪問先の非公開ストア {self.path} がありません"
-                    raise InputDataError(msg, hint="訪問先を取り込むと作成されます")
+                    raise InputDataError(msg, hint="訪問先を取り込むと作成されます",
+                                         en=f"no private store of client households at {self.path}",
+                                         hint_en="it is created when households are imported")
                 if not self.path.parent.is_dir():
                     msg = f"フォルダ {self.path.parent} がありません"
-                    raise InputDataError(msg)
+                    raise InputDataError(msg,
+                                         en=f"no folder {self.path.parent}")
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
                 os.close(fd)
             os.chmod(self.path, 0o600)  # owner only, also when an older copy was wider
@@ -494,7 +527,8 @@ class ClientStore:
         """The station the viewer may see (None = all for an admin); raises for anything else."""
         if not isinstance(viewer, Viewer):
             msg = "訪問先を読むには閲覧者（役割と拠点）の指定が必要です"
-            raise PrivateAccessError(msg)
+            raise PrivateAccessError(msg,
+                                     en="reading client households needs a viewer (role and station)")
         if viewer.role == "admin":
             return station_id
         if viewer.role in ("csw", "job") and viewer.station_id:
@@ -502,12 +536,15 @@ class ClientStore:
                 return str(viewer.station_id)
             msg = (f"拠点 {station_id} の訪問先は、その拠点の CSW と管理者だけが扱えます"
                    f"（{viewer.describe()}、所属 {viewer.station_id}）")
-            raise PrivateAccessError(msg)
+            raise PrivateAccessError(msg,
+                                     en=f"the households of station {station_id} are for that station's CSWs and admins only ({viewer.describe(english=True)}, station {viewer.station_id})")
         if viewer.role in ("csw", "job"):
             msg = f"{viewer.describe()} に所属拠点が設定されていないため、訪問先を扱えません"
-            raise PrivateAccessError(msg)
+            raise PrivateAccessError(msg,
+                                     en=f"{viewer.describe(english=True)} has no station, so may not handle client households")
         msg = f"役割 {viewer.role!r} では訪問先（要配慮個人情報）を扱えません（CSW と管理者のみ）"
-        raise PrivateAccessError(msg)
+        raise PrivateAccessError(msg,
+                                 en=f"role {viewer.role!r} may not handle client households (sensitive personal data; CSWs and admins only)")
 
     @contextlib.contextmanager
     def _guard(self, viewer: Viewer, station_id: str | None, action: str) -> Iterator[str | None]:
@@ -581,7 +618,8 @@ class ClientStore:
         if not isinstance(viewer, Viewer) or viewer.role != "admin":
             self._record(viewer, "denied", None, [], detail="access_log")
             msg = "アクセス記録は管理者だけが閲覧できます"
-            raise PrivateAccessError(msg)
+            raise PrivateAccessError(msg,
+                                     en="only admins may read the access log")
         lg = self._log
         q = sa.select(lg).where(lg.c.workspace == self.workspace).order_by(lg.c.id.desc()).limit(int(limit))
         with self._engine.connect() as conn:
@@ -606,7 +644,8 @@ class ClientStore:
             station = allowed if allowed is not None else station_id
             if station is None:
                 msg = "取り込む訪問先の拠点（station_id）を指定してください"
-                raise InputDataError(msg)
+                raise InputDataError(msg,
+                                     en="give the station (station_id) of the households to import")
             df = households if list(households.columns) == HOUSEHOLD_COLUMNS else normalise_households(households, station_id=station)
             df = df.assign(station_id=str(station))
             h = self._households
@@ -620,11 +659,15 @@ class ClientStore:
                     if only_new:
                         label = df.loc[df["household_id"] == hid, "label"].iloc[0]
                         msg = f"訪問先 {label} の id は登録済みです"
-                        raise HouseholdExists(msg, hint="別の id を付けてください（変更は取り込み POST /clients/import で）")
+                        raise HouseholdExists(msg, hint="別の id を付けてください（変更は取り込み POST /clients/import で）",
+                                              en=f"household {label} is already registered",
+                                              hint_en="give another id (change households with the import, POST /clients/import)")
                     if st != str(station):
                         label = df.loc[df["household_id"] == hid, "label"].iloc[0]
                         msg = f"訪問先 {label} の id は別の拠点で登録済みです"
-                        raise InputDataError(msg, hint="別の id を付けるか、管理者に拠点の変更を依頼してください")
+                        raise InputDataError(msg, hint="別の id を付けるか、管理者に拠点の変更を依頼してください",
+                                             en=f"household {label} is already registered at another station",
+                                             hint_en="give another id, or ask an admin to move the household to your station")
                 now = _now()
                 for rec in df.to_dict("records"):
                     values = {**{k: _plain(rec[k]) for k in HOUSEHOLD_COLUMNS}, "workspace": self.workspace,

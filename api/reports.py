@@ -32,7 +32,9 @@ def check_format(fmt: str) -> str:
     value = str(fmt or "").strip().lower()
     if value not in FORMATS:
         msg = f"出力形式 {fmt!r} には対応していません（pdf・html・xlsx のいずれか）"
-        raise InputDataError(msg, feature="format", hint="format=pdf のように指定してください")
+        raise InputDataError(msg, feature="format", hint="format=pdf のように指定してください",
+                             en=f"output format {fmt!r} is not supported (one of pdf, html, xlsx)",
+                             hint_en="give it like format=pdf")
     return value
 
 
@@ -139,7 +141,9 @@ def build_reports(
     if level != CATCHMENT_LEVEL and level not in profile.keys:
         known = "、".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         msg = f"階層 {level!r} はこの市区町村の圏域にありません（あるもの: {known}、拠点の担当圏域は {CATCHMENT_LEVEL}）"
-        raise InputDataError(msg, feature="level", hint=f"--level {profile.keys[1]} のように指定してください")
+        raise InputDataError(msg, feature="level", hint=f"--level {profile.keys[1]} のように指定してください",
+                             en=f"level {level!r} is not a level of this municipality (levels: {', '.join(profile.keys)}; stations' served areas are {CATCHMENT_LEVEL})",
+                             hint_en=f"give it like --level {profile.keys[1]}")
     stations = None
     if level == CATCHMENT_LEVEL:
         stations = store.stations()
@@ -149,14 +153,19 @@ def build_reports(
             known = "、".join(store.stations()["station_id"].astype(str)) or "（なし）"
             msg = (f"拠点 {area_id} はワークスペースにありません（登録済み: {known}）" if area_id is not None
                    else "ワークスペースに拠点がありません")
-            raise InputDataError(msg, feature="station_id", hint="GET /stations の拠点IDを指定してください")
+            raise InputDataError(msg, feature="station_id", hint="GET /stations の拠点IDを指定してください",
+                                 en=(f"no station {area_id} in the workspace (registered: {known})" if area_id is not None
+                                     else "the workspace has no stations"),
+                                 hint_en="give a station id from GET /stations")
     elif area_id is not None:  # before the slow steps: an unknown area is known at once
         mine = store.areas(level=level)
         if str(area_id) not in set(mine["area_id"].astype(str)):
             listing = "、".join(f"{a}（{n}）" for a, n in list(zip(mine["area_id"], mine["name"]))[:20])
             listing += "…" if len(mine) > 20 else ""
             msg = f"{profile.level(level).label}に地域ID {area_id!r} はありません（あるもの: {listing}）"
-            raise InputDataError(msg, feature=str(area_id), hint=f"tsunagu report --level {level} で階層のすべての地域を出力できます")
+            raise InputDataError(msg, feature=str(area_id), hint=f"tsunagu report --level {level} で階層のすべての地域を出力できます",
+                                 en=f"no area id {area_id!r} at level {level} (ids: {listing})",
+                                 hint_en=f"tsunagu report --level {level} writes every area of the level")
     salon_tables, salon_notes, shopping, shop_notes, facts, missing = _job_figures(store, data_dir=data_dir, say=say)
     say(0.85, "地域資源と訪問先の世帯数を集計中")
     households = _households(store, viewer=viewer, clients=clients, k=k) if viewer is not None else None

@@ -45,7 +45,8 @@ class ScenarioView:
         return out.copy()
 
     def transaction(self):
-        raise StoreError(f"シナリオ「{self.scenario.name}」の上ではデータを書き換えられません（基本データは変わりません）")
+        raise StoreError(f"シナリオ「{self.scenario.name}」の上ではデータを書き換えられません（基本データは変わりません）",
+                         en=f"data cannot be changed on scenario {self.scenario.name!r} (the base data stays as it is)")
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)
@@ -70,7 +71,9 @@ def scenario_record(store: Store, name: str) -> dict:
     if found is None:
         names = "、".join(s["name"] for s in store.scenarios()) or "（なし）"
         raise InputDataError(f"シナリオ「{name}」はありません（保存済み: {names}）", feature=PARAM,
-                             hint="tsunagu scenario list で名前を確かめるか、tsunagu scenario create で作ってください")
+                             hint="tsunagu scenario list で名前を確かめるか、tsunagu scenario create で作ってください",
+                             en=f"no scenario {name!r} (saved: {', '.join(s['name'] for s in store.scenarios()) or 'none'})",
+                             hint_en="check the name with tsunagu scenario list, or make one with tsunagu scenario create")
     return found
 
 

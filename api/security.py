@@ -70,7 +70,9 @@ class RoleRule:
             if user.role not in self.roles:
                 allowed = "・".join(ROLES[r] for r in self.roles)
                 msg = f"{user.username}（{user.role_label}）には {request.method} {request.url.path} の権限がありません"
-                raise Forbidden(msg, hint=f"この操作は {allowed} のみ行えます")
+                raise Forbidden(msg, hint=f"この操作は {allowed} のみ行えます",
+                                en=f"{user.username} ({user.role}) may not {request.method} {request.url.path}",
+                                hint_en=f"only {', '.join(self.roles)} may do this")
         request.state.user = user
         return user
 
@@ -94,7 +96,9 @@ def deny_undeclared(request: Request) -> None:
     route = request.scope.get("route")
     if route is None or route_rule(route) is None:
         msg = f"{request.method} {request.url.path} にはアクセスの決まりがないため閉じています"
-        raise Forbidden(msg, hint="管理者に連絡してください")
+        raise Forbidden(msg, hint="管理者に連絡してください",
+                        en=f"{request.method} {request.url.path} has no access rule, so it is closed",
+                        hint_en="contact an admin")
 
 
 # ---------------------------------------------------------------------- accounts
@@ -156,7 +160,9 @@ def _caller(request: Request, *, required: bool) -> User | None:
         return None
     if how == "cookie" and request.method not in _SAFE_METHODS and not _same_site(request):
         msg = f"ほかのサイトからの {request.method} は受け付けません"
-        raise Forbidden(msg, hint="このサイトの画面から操作してください")
+        raise Forbidden(msg, hint="このサイトの画面から操作してください",
+                        en=f"{request.method} from another site is not accepted",
+                        hint_en="use this site's own pages")
     return user
 
 

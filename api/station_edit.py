@@ -29,7 +29,9 @@ def _kind(value) -> str:
     kind = station_kind(value)
     if kind is None:
         known = "、".join(f"{label}（{key}）" for key, label in STATION_KINDS.items())
-        raise InputDataError(f"拠点の種別「{value}」は分かりません", feature="kind", hint=f"種別: {known}")
+        raise InputDataError(f"拠点の種別「{value}」は分かりません", feature="kind", hint=f"種別: {known}",
+                             en=f"unknown station kind {value!r}",
+                             hint_en=f"kinds: {', '.join(STATION_KINDS)}")
     return kind
 
 
@@ -37,14 +39,19 @@ def _point(lon, lat) -> Point:
     try:
         x, y = float(lon), float(lat)
     except (TypeError, ValueError):
-        raise InputDataError(f"経度・緯度が数値ではありません（{lon!r}, {lat!r}）", feature="lon") from None
+        raise InputDataError(f"経度・緯度が数値ではありません（{lon!r}, {lat!r}）", feature="lon",
+                             en=f"longitude and latitude are not numbers ({lon!r}, {lat!r})") from None
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise InputDataError("経度・緯度が数値ではありません", feature="lon")
+        raise InputDataError("経度・緯度が数値ではありません", feature="lon",
+                             en="longitude and latitude are not numbers")
     if not bool(looks_japanese([x], [y])[0]):
         if bool(looks_swapped([x], [y])[0]):
             raise InputDataError(f"経度と緯度が逆のようです（経度 {x}, 緯度 {y}）", feature="lon",
-                                 hint="経度（日本では 122〜154）と緯度（20〜46）を入れ替えてください")
-        raise InputDataError(f"場所（経度 {x}, 緯度 {y}）が日本の範囲外です", feature="lon")
+                                 hint="経度（日本では 122〜154）と緯度（20〜46）を入れ替えてください",
+                                 en=f"longitude and latitude look swapped (lon {x}, lat {y})",
+                                 hint_en="swap longitude (122-154 in Japan) and latitude (20-46)")
+        raise InputDataError(f"場所（経度 {x}, 緯度 {y}）が日本の範囲外です", feature="lon",
+                             en=f"the place (lon {x}, lat {y}) is outside Japan")
     return Point(x, y)
 
 
@@ -58,7 +65,9 @@ def _area_ids(store: Store, values) -> list[str]:
     missing = [v for v in ids if v not in known]
     if missing:
         raise InputDataError(f"担当地域にワークスペースにない地域IDがあります: {'、'.join(missing[:10])}", feature="area_ids",
-                             hint="地域ID は地図の地域をクリックすると表示されます")
+                             hint="地域ID は地図の地域をクリックすると表示されます",
+                             en=f"the served areas include ids not in the workspace: {', '.join(missing[:10])}",
+                             hint_en="click an area on the map to see its id")
     return list(dict.fromkeys(ids))
 
 
@@ -73,15 +82,19 @@ def add_station(store: Store, *, name: str, kind, lon, lat, address: str = "", a
     """Add one station; returns its row (``station_id`` made from the name's order when not given)."""
     name = str(name or "").strip()
     if not name:
-        raise InputDataError("拠点の名前を入れてください", feature="name")
+        raise InputDataError("拠点の名前を入れてください", feature="name",
+                             en="give the station a name")
     current = store.stations().to_crs(STORAGE_CRS)
     ids = set(current["station_id"].astype(str))
     if station_id:
         station_id = str(station_id).strip()
         if not _ID.match(station_id):
-            raise InputDataError(f"拠点ID「{station_id}」は使えません（/ \\ ? # % と制御文字は使えません）", feature="station_id")
+            raise InputDataError(f"拠点ID「{station_id}」は使えません（/ \\ ? # % と制御文字は使えません）", feature="station_id",
+                                 en=f"station id {station_id!r} cannot be used (no / \\ ? # % or control characters)")
         if station_id in ids:
-            raise InputDataError(f"拠点ID {station_id} はすでにあります", feature="station_id", hint="別の ID にしてください")
+            raise InputDataError(f"拠点ID {station_id} はすでにあります", feature="station_id", hint="別の ID にしてください",
+                                 en=f"station id {station_id} already exists",
+                                 hint_en="choose another id")
     else:
         k = len(current) + 1
         while f"station-{k:02d}" in ids:
@@ -100,12 +113,14 @@ def update_station(store: Store, station_id: str, changes: dict) -> dict:
     current = store.stations().to_crs(STORAGE_CRS).reset_index(drop=True)
     hit = current.index[current["station_id"].astype(str) == str(station_id)]
     if not len(hit):
-        raise InputDataError(f"拠点 {station_id} はありません", feature="station_id")
+        raise InputDataError(f"拠点 {station_id} はありません", feature="station_id",
+                             en=f"no station {station_id}")
     i = hit[0]
     if "name" in changes and changes["name"] is not None:
         name = str(changes["name"]).strip()
         if not name:
-            raise InputDataError("拠点の名前を空にはできません", feature="name")
+            raise InputDataError("拠点の名前を空にはできません", feature="name",
+                                 en="a station's name cannot be empty")
         current.at[i, "name"] = name
     if changes.get("kind") is not None:
         current.at[i, "kind"] = _kind(changes["kind"])

@@ -143,7 +143,8 @@ def check_station_file(store: Store, path: str | Path, *, kind: str | None = Non
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     if problems:
         first = problems[0]
-        exc = InputDataError(first.reason, source=name, row=first.row)
+        exc = InputDataError(first.reason, source=name, row=first.row,
+                             en=f"{len(problems):,} problems in the stations file; the first: {first.reason}")
         return ResourceCheck(name, rows_read, None, problems, exc, True)
     try:
         points = resources_from_table(rest, source_name=name, kind="other")
@@ -179,7 +180,8 @@ def import_station_file(store: Store, path: str | Path, *, kind: str | None = No
     """
     check = check_station_file(store, path, kind=kind, source_name=source_name, limits=limits)
     if not check.ok:
-        raise InputDataError(check.message(), source=check.source, row=check.problems[0].row)
+        raise InputDataError(check.message(), source=check.source, row=check.problems[0].row,
+                             en=check.message(english=True))
     stations = check.points
     before = store.stations()
     kinds = {k: int(v) for k, v in stations["kind"].value_counts().items()}
@@ -251,13 +253,17 @@ def import_station_areas(store: Store, path: str | Path, *, source_name: str | N
     with uploads.readable(path, source=name, limits=limits) as readable:
         if readable.suffix.lower() not in _TABLE_SUFFIXES:
             msg = "担当地域の割り当ては CSV か Excel の表で指定してください"
-            raise InputDataError(msg, source=name, hint="列: 拠点（ID か名称）、担当地域（地域ID か地域名）")
+            raise InputDataError(msg, source=name, hint="列: 拠点（ID か名称）、担当地域（地域ID か地域名）",
+                                 en="give the areas' assignment as a CSV or Excel table",
+                                 hint_en="columns: 拠点 (station id or name), 担当地域 (area ids or names)")
         table = read_table(readable, source_name=name).reset_index(drop=True)
     st_col, area_col = _column(table, STATION_COLUMN_NAMES), _column(table, AREA_COLUMN_NAMES + ("地域", "地域id", "area_id"))
     missing = [label for label, col in (("拠点", st_col), ("担当地域", area_col)) if col is None]
     if missing:
         msg = f"列「{'」「'.join(missing)}」がありません（列: {'、'.join(map(str, table.columns))}）"
-        raise InputDataError(msg, source=name, hint="列: 拠点（ID か名称）、担当地域（地域ID か地域名）")
+        raise InputDataError(msg, source=name, hint="列: 拠点（ID か名称）、担当地域（地域ID か地域名）",
+                             en=f"no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, table.columns))})",
+                             hint_en="columns: 拠点 (station id or name), 担当地域 (area ids or names)")
     stations = store.stations()
     sids = stations["station_id"].astype(str).tolist()
     by_name: dict[str, list[str]] = {}
@@ -292,10 +298,12 @@ def import_station_areas(store: Store, path: str | Path, *, source_name: str | N
                     assigned[sid].append(aid)
     check = ResourceCheck(name, len(table), None, problems, None, True)
     if problems:
-        raise InputDataError(check.message(), source=name, row=problems[0].row)
+        raise InputDataError(check.message(), source=name, row=problems[0].row,
+                             en=check.message(english=True))
     if not assigned:
         msg = "割り当ての行がありません"
-        raise InputDataError(msg, source=name)
+        raise InputDataError(msg, source=name,
+                             en="no assignment rows")
     out = stations.copy()
     out["area_ids"] = [assigned.get(sid, list(ids)) for sid, ids in zip(sids, out["area_ids"])]
     with store.transaction() as tx:

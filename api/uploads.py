@@ -253,35 +253,49 @@ def check_content(path: str | Path, *, source: str, suffix: str | None = None,
     suffix = (suffix or path.suffix).lower()
     if suffix not in EXPECTED_KINDS:
         msg = f"拡張子 {suffix or '（なし）'} のファイルは取り込めません（対応: {', '.join(UPLOAD_SUFFIXES)}）"
-        raise InputDataError(msg, source=source, hint="CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください")
+        raise InputDataError(msg, source=source, hint="CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください",
+                             en=f"files ending in {suffix or '(none)'} cannot be imported (supported: {', '.join(UPLOAD_SUFFIXES)})",
+                             hint_en="send CSV, Excel, GeoJSON, zip (Shapefile) or GeoPackage")
     kind = sniff(path)
     if kind == "empty":
         msg = "ファイルが空です（0 バイト）"
-        raise InputDataError(msg, source=source, hint="書き出しに失敗しているかもしれません。もう一度書き出して送ってください")
+        raise InputDataError(msg, source=source, hint="書き出しに失敗しているかもしれません。もう一度書き出して送ってください",
+                             en="the file is empty (0 bytes)",
+                             hint_en="the export may have failed; export it again and send it")
     if kind not in EXPECTED_KINDS[suffix]:
         expected = "・".join(KIND_LABELS[k] for k in sorted(EXPECTED_KINDS[suffix]))
         msg = f"ファイル名は {suffix} ですが、中身は{KIND_LABELS.get(kind, kind)}です（{suffix} なら{expected}のはずです）"
-        raise InputDataError(msg, source=source, hint=_mismatch_hint(kind))
+        hint, hint_en = _mismatch_hint(kind)
+        raise InputDataError(msg, source=source, hint=hint,
+                             en=f"the file is named {suffix} but holds {kind} content (a {suffix} file should hold {' or '.join(sorted(EXPECTED_KINDS[suffix]))})",
+                             hint_en=hint_en)
     if kind == "ole":
         msg = "古い形式の Excel（.xls）は読めません"
-        raise InputDataError(msg, source=source, hint="Excel で「.xlsx」か「CSV UTF-8」として保存し直して送ってください")
+        raise InputDataError(msg, source=source, hint="Excel で「.xlsx」か「CSV UTF-8」として保存し直して送ってください",
+                             en="old-format Excel (.xls) cannot be read",
+                             hint_en="save it from Excel as .xlsx or as CSV UTF-8 and send it again")
     if kind in ("zip", "xlsx"):
         check_zip(path, source=source, limits=limits, extracting=kind == "zip")
     return kind
 
 
-def _mismatch_hint(kind: str) -> str:
+def _mismatch_hint(kind: str) -> tuple[str, str]:
+    """What to do about a file whose content is ``kind``: ``(Japanese, English)``."""
     if kind == "xlsx":
-        return "Excel ブックは拡張子 .xlsx のまま送ってください"
+        return "Excel ブックは拡張子 .xlsx のまま送ってください", "send an Excel workbook with its .xlsx extension"
     if kind == "utf16":
-        return "Excel で「CSV UTF-8（コンマ区切り）」として保存し直して送ってください"
+        return ("Excel で「CSV UTF-8（コンマ区切り）」として保存し直して送ってください",
+                "save it again from Excel as 'CSV UTF-8 (Comma delimited)' and send that")
     if kind == "html":
-        return "ウェブページや HTML 形式で書き出した表は読めません。CSV か .xlsx で保存して送ってください"
+        return ("ウェブページや HTML 形式で書き出した表は読めません。CSV か .xlsx で保存して送ってください",
+                "a web page or a table exported as HTML cannot be read; save it as CSV or .xlsx and send that")
     if kind == "shp":
-        return "Shapefile は .shp・.shx・.dbf・.prj をまとめて zip にして送ってください"
+        return ("Shapefile は .shp・.shx・.dbf・.prj をまとめて zip にして送ってください",
+                "zip a Shapefile's .shp, .shx, .dbf and .prj together and send the zip")
     if kind == "text":
-        return "CSV は拡張子 .csv で送ってください"
-    return "正しいファイルを選んだか確かめ、CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください"
+        return "CSV は拡張子 .csv で送ってください", "send a CSV with the extension .csv"
+    return ("正しいファイルを選んだか確かめ、CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください",
+            "check that you chose the right file, and send CSV, Excel, GeoJSON, zip (Shapefile) or GeoPackage")
 
 
 # ---------------------------------------------------------------------- zips
@@ -296,16 +310,17 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return name
 
 
-def _unsafe_reason(name: str) -> str | None:
+def _unsafe_reason(name: str) -> tuple[str, str] | None:
+    """Why a member name could escape the folder it is unpacked to: ``(Japanese, English)``, or None."""
     if "\x00" in name:
-        return "名前に NUL 文字があります"
+        return "名前に NUL 文字があります", "the name holds a NUL character"
     norm = name.replace("\\", "/")
     if norm.startswith("/"):
-        return "絶対パスです"
+        return "絶対パスです", "it is an absolute path"
     if _DRIVE.match(norm):
-        return "ドライブ名（C: など）で始まっています"
+        return "ドライブ名（C: など）で始まっています", "it starts with a drive letter (such as C:)"
     if any(part == ".." for part in norm.split("/")):
-        return "「..」でフォルダーの外を指しています"
+        return "「..」でフォルダーの外を指しています", "'..' points outside the folder"
     return None
 
 
@@ -339,10 +354,14 @@ def check_zip(path: str | Path, *, source: str, limits: UploadLimits | None = No
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         msg = f"zip として読めません（壊れているか、zip ではありません: {exc}）"
-        raise InputDataError(msg, source=source, hint="もう一度 zip に圧縮して送ってください") from exc
+        raise InputDataError(msg, source=source, hint="もう一度 zip に圧縮して送ってください",
+                             en=f"cannot read the file as a zip (damaged, or not a zip: {exc})",
+                             hint_en="zip it again and send it") from exc
     if len(infos) > limits.max_entries:
         msg = f"zip の中のファイルが多すぎます（{len(infos):,} 個、上限 {limits.max_entries:,} 個）"
-        raise InputDataError(msg, source=source, hint="取り込む層のファイルだけを zip にしてください")
+        raise InputDataError(msg, source=source, hint="取り込む層のファイルだけを zip にしてください",
+                             en=f"too many files in the zip ({len(infos):,}; the limit is {limits.max_entries:,})",
+                             hint_en="zip only the files of the layer to import")
     declared = 0
     packed = 0
     seen: set[str] = set()
@@ -351,40 +370,60 @@ def check_zip(path: str | Path, *, source: str, limits: UploadLimits | None = No
         name = _member_name(info)
         if info.flag_bits & 0x1:
             msg = f"パスワード付きの zip は読めません（{name}）"
-            raise InputDataError(msg, source=source, feature=name, hint="パスワードなしで圧縮し直してください")
+            raise InputDataError(msg, source=source, feature=name, hint="パスワードなしで圧縮し直してください",
+                                 en=f"password-protected zips cannot be read ({name})",
+                                 hint_en="zip it again without a password")
         if info.compress_type not in _COMPRESSIONS:
             msg = f"対応していない圧縮方式です（{name}、方式 {info.compress_type}）"
-            raise InputDataError(msg, source=source, feature=name, hint="標準の zip（Deflate）で圧縮し直してください")
+            raise InputDataError(msg, source=source, feature=name, hint="標準の zip（Deflate）で圧縮し直してください",
+                                 en=f"unsupported compression method ({name}, method {info.compress_type})",
+                                 hint_en="zip it again with standard zip (Deflate)")
         if extracting:
             for candidate in {info.orig_filename, info.filename, name}:  # orig_filename keeps what follows a NUL
                 reason = _unsafe_reason(candidate)
                 if reason:
+                    reason, reason_en = reason
                     msg = f"zip の中のファイル名 {candidate!r} は展開先の外を指すため取り込めません（{reason}）"
                     raise InputDataError(msg, source=source, feature=candidate,
-                                         hint="フォルダーの中身だけを普通に zip に圧縮し直してください")
+                                         hint="フォルダーの中身だけを普通に zip に圧縮し直してください",
+                                         en=f"the file name {candidate!r} in the zip points outside the folder it is unpacked to ({reason_en})",
+                                         hint_en="zip only the contents of the folder, the ordinary way")
             if _is_symlink(info):
                 msg = f"zip の中の {name!r} はシンボリックリンクです。リンクは取り込めません"
-                raise InputDataError(msg, source=source, feature=name, hint="実際のファイルを zip に入れてください")
+                raise InputDataError(msg, source=source, feature=name, hint="実際のファイルを zip に入れてください",
+                                     en=f"{name!r} in the zip is a symbolic link; links cannot be imported",
+                                     hint_en="put the real file in the zip")
             key = name.replace("\\", "/").strip("/").lower()
             if key in seen and not info.is_dir():
                 msg = f"zip の中に同じ名前のファイルが2つあります（{name}）"
-                raise InputDataError(msg, source=source, feature=name, hint="zip を作り直してください")
+                raise InputDataError(msg, source=source, feature=name, hint="zip を作り直してください",
+                                     en=f"the zip holds two files with the same name ({name})",
+                                     hint_en="make the zip again")
             seen.add(key)
         declared += info.file_size
         packed += info.compress_size
         if declared > limits.max_unpacked_bytes:
             msg = (f"zip を展開すると {_mb(declared)} を超えます（上限 {_mb(limits.max_unpacked_bytes)}）。"
                    "zip 爆弾の可能性があるため取り込みません")
-            raise InputDataError(msg, source=source, feature=name, hint="必要な層だけを zip にしてください")
+            raise InputDataError(msg, source=source, feature=name, hint="必要な層だけを zip にしてください",
+                                 en=(f"the zip would unpack to more than {_mb(declared)} (the limit is {_mb(limits.max_unpacked_bytes)}); "
+                                     "not imported: it may be a zip bomb"),
+                                 hint_en="zip only the layers you need")
         if info.file_size >= limits.ratio_min_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             ratio = info.file_size / max(info.compress_size, 1)
             msg = (f"zip の中の {name!r} の圧縮率が異常です（{_mb(info.file_size)} が {info.compress_size:,} バイトに、"
                    f"{ratio:,.0f} 対 1、上限 {limits.max_ratio:,.0f} 対 1）。zip 爆弾の可能性があるため取り込みません")
-            raise InputDataError(msg, source=source, feature=name, hint="元のファイルを確かめ、普通に zip に圧縮し直してください")
+            raise InputDataError(msg, source=source, feature=name, hint="元のファイルを確かめ、普通に zip に圧縮し直してください",
+                                 en=(f"the compression ratio of {name!r} in the zip is abnormal ({_mb(info.file_size)} in {info.compress_size:,} bytes, "
+                                     f"{ratio:,.0f} to 1; the limit is {limits.max_ratio:,.0f} to 1); not imported: it may be a zip bomb"),
+                                 hint_en="check the original files and zip them again the ordinary way")
     if packed > archive:
         msg = (f"zip の目録が示す圧縮データ（{packed:,} バイト）がファイルの大きさ（{archive:,} バイト）を超えています。"
                "重なり合うファイルを持つ zip 爆弾の可能性があるため取り込みません")
-        raise InputDataError(msg, source=source, hint="zip を作り直してください")
+        raise InputDataError(msg, source=source, hint="zip を作り直してください",
+                             en=(f"the zip's directory declares more compressed data ({packed:,} bytes) than the file holds ({archive:,} bytes); "
+                                 "not imported: it may be a zip bomb with overlapping members"),
+                             hint_en="make the zip again")
     return infos
 
 
@@ -416,7 +455,8 @@ def extract_zip(path: str | Path, dest: str | Path, *, source: str, limits: Uplo
                 target = dest.joinpath(*rel.parts)
                 if os.path.commonpath([dest, target.resolve()]) != str(dest):  # belt and braces
                     msg = f"zip の中のファイル名 {info.filename!r} は展開先の外を指すため取り込めません"
-                    raise InputDataError(msg, source=source, feature=info.filename)
+                    raise InputDataError(msg, source=source, feature=info.filename,
+                                         en=f"the file name {info.filename!r} in the zip points outside the folder it is unpacked to")
                 _make_dirs(dest, target.parent)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 count = 0
@@ -431,21 +471,29 @@ def extract_zip(path: str | Path, dest: str | Path, *, source: str, limits: Uplo
                         if count > info.file_size:
                             msg = (f"zip の中の {rel.as_posix()!r} が目録の大きさ（{info.file_size:,} バイト）より"
                                    "大きく展開されました。壊れているか細工された zip です")
-                            raise InputDataError(msg, source=source, feature=rel.as_posix())
+                            raise InputDataError(msg, source=source, feature=rel.as_posix(),
+                                                 en=(f"{rel.as_posix()!r} in the zip unpacked to more than its declared size ({info.file_size:,} bytes); "
+                                                     "the zip is damaged or tampered with"))
                         if total > limits.max_unpacked_bytes:
                             msg = (f"zip を展開すると {_mb(limits.max_unpacked_bytes)} を超えました。"
                                    "zip 爆弾の可能性があるため取り込みません")
-                            raise InputDataError(msg, source=source, feature=rel.as_posix())
+                            raise InputDataError(msg, source=source, feature=rel.as_posix(),
+                                                 en=(f"the zip unpacked to more than {_mb(limits.max_unpacked_bytes)}; "
+                                                     "not imported: it may be a zip bomb"))
                         out.write(data)
     except InputDataError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError, ValueError,
             zlib.error) as exc:
         msg = f"zip を展開できません（壊れているか細工されています: {exc}）"
-        raise InputDataError(msg, source=source, hint="もう一度 zip に圧縮して送ってください") from exc
+        raise InputDataError(msg, source=source, hint="もう一度 zip に圧縮して送ってください",
+                             en=f"cannot unpack the zip (damaged or tampered with: {exc})",
+                             hint_en="zip it again and send it") from exc
     except FileExistsError as exc:
         msg = f"zip の中に同じ名前のファイルが2つあります（{Path(exc.filename).name}）"
-        raise InputDataError(msg, source=source, hint="zip を作り直してください") from exc
+        raise InputDataError(msg, source=source, hint="zip を作り直してください",
+                             en=f"the zip holds two files with the same name ({Path(exc.filename).name})",
+                             hint_en="make the zip again") from exc
     return written
 
 
@@ -466,7 +514,9 @@ def pick_layer(files: list[Path], *, source: str) -> Path:
         found = sorted(f for f in usable if f.suffix.lower() == suffix)
         if len(found) > 1 and suffix == ".shp":
             msg = f"zip に Shapefile が {len(found)} 個あります（{', '.join(f.name for f in found)}）"
-            raise InputDataError(msg, source=source, hint="1つの zip には1つの層だけを入れてください")
+            raise InputDataError(msg, source=source, hint="1つの zip には1つの層だけを入れてください",
+                                 en=f"the zip holds {len(found)} Shapefiles ({', '.join(f.name for f in found)})",
+                                 hint_en="put one layer in each zip")
         if found:
             return found[0]
     tables = sorted(f for f in usable if f.suffix.lower() in _TABLE_SUFFIXES)
@@ -474,7 +524,9 @@ def pick_layer(files: list[Path], *, source: str) -> Path:
         return tables[0]
     listing = ", ".join(f.name for f in usable[:10]) or "なし"
     msg = f"zip の中に読める地図の層がありません（中身: {listing}）"
-    raise InputDataError(msg, source=source, hint="Shapefile なら .shp・.shx・.dbf・.prj をまとめて zip にしてください")
+    raise InputDataError(msg, source=source, hint="Shapefile なら .shp・.shx・.dbf・.prj をまとめて zip にしてください",
+                         en=f"the zip holds no map layer that can be read (contents: {listing})",
+                         hint_en="for a Shapefile, zip the .shp, .shx, .dbf and .prj together")
 
 
 @contextlib.contextmanager
@@ -580,21 +632,21 @@ def check_upload_path(value: str | Path) -> Path:
     It must name a file directly inside a ``tsunagu-upload-*`` folder of a trusted upload
     folder, with no ``..`` and neither the folder nor the file a symbolic link (the upload
     folder itself may sit behind one, like macOS's ``/tmp``); anything else (``/etc/passwd``,
-    ``../``, a link planted in an upload folder) is a ``ValueError``.
+    ``../``, a link planted in an upload folder) is an :class:`InputDataError` (a ``ValueError``).
     """
     text = str(value)
     if not text or "\x00" in text or not os.path.isabs(text) or ".." in Path(text).parts:
         msg = "アップロードしたファイルの場所が正しくありません（アップロードフォルダー内の絶対パスが必要です）"
-        raise ValueError(msg)
+        raise InputDataError(msg, en="the uploaded file's location is not valid (an absolute path inside the upload folder is needed)")
     path = Path(text)
     folder = path.parent
     if not folder.name.startswith(UPLOAD_PREFIX) or os.path.islink(folder) or os.path.islink(path):
         msg = "アップロードしたファイルの場所が正しくありません（取り込みはアップロードしたファイルだけを読みます）"
-        raise ValueError(msg)
+        raise InputDataError(msg, en="the uploaded file's location is not valid (an import reads only uploaded files)")
     root = os.path.realpath(folder.parent)
     if root not in trusted_upload_dirs():
         msg = "アップロードしたファイルがアップロードフォルダーの外にあります。取り込みはアップロードしたファイルだけを読みます"
-        raise ValueError(msg)
+        raise InputDataError(msg, en="the uploaded file is outside the upload folder; an import reads only uploaded files")
     return Path(root) / folder.name / path.name
 
 

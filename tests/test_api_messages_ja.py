@@ -1,7 +1,10 @@
 """One Japanese voice (issue 13): what api/ and layers/ tell a user is Japanese, the English is kept for the log.
 
-(a) an AST walk of api/ and layers/ that fails on a user-facing message with no Japanese in it;
-(b) real requests through the FastAPI TestClient for 404, 401, 403, 409, 413 and 422: the body is Japanese;
+(a) an AST walk of api/ and layers/ that fails on a user-facing message with no Japanese in it, and one of
+api/ that fails on a Tsunagu error built without its English (``en=``, ``hint_en=`` beside a hint) or a
+click usage error with Japanese text not given through ``in_language(..., en=...)``;
+(b) real requests through the FastAPI TestClient for 404, 401, 403, 409, 413 and 422: the body is Japanese,
+and with ``TSUNAGU_LANG=en`` English (uploads, private data, stations on the real 高梁市 workspace);
 (c) ``tsunagu --lang en`` gives the English of an error.
 """
 
@@ -132,6 +135,93 @@ def test_no_english_user_messages_in_api_and_layers():
                     continue
                 problems.append(f"{rel}:{line}: {callee}({text!r})")
     assert not problems, "English messages a user would see (write Japanese, keep the English in en=):\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- the English beside the Japanese
+
+#: Errors that write their own English (the limit in bytes is all a caller gives).
+ENGLISH_BUILT_IN = {"UploadTooLarge"}
+#: click's errors whose text a user reads; they take one finished string, chosen by ``in_language``.
+CLICK_ERRORS = {"UsageError", "BadParameter", "ClickException", "BadArgumentUsage", "BadOptionUsage"}
+
+
+def _class_bases(roots: list[Path]) -> dict[str, set[str]]:
+    bases: dict[str, set[str]] = {}
+    for root in roots:
+        for path in root.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    bases.setdefault(node.name, set()).update(filter(None, (_name(b) for b in node.bases)))
+    return bases
+
+
+def tsunagu_errors(*extra: Path) -> set[str]:
+    """Names of the classes derived from ``TsunaguError`` in api/, gis/ (and ``extra`` folders)."""
+    bases = _class_bases([ROOT / "api", ROOT / "gis", *extra])
+
+    def derived(name: str, seen: frozenset = frozenset()) -> bool:
+        return name == "TsunaguError" or any(derived(b, seen | {name}) for b in bases.get(name, ()) if b not in seen)
+
+    return {name for name in bases if derived(name)} | {"TsunaguError"}
+
+
+def errors_without_english(root: Path = ROOT / "api") -> list[str]:
+    """``file:line: call`` for each Tsunagu error built under ``root`` with a message but no ``en=`` (or a
+    hint but no ``hint_en=``), and each click error whose Japanese text does not go through ``in_language``."""
+    errors = tsunagu_errors(root) - ENGLISH_BUILT_IN
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(call, ast.Call):
+                continue
+            name, given = _name(call.func), {k.arg for k in call.keywords}
+            if name in errors and (call.args or "message" in given):
+                bad = "en" not in given or ("hint" in given and "hint_en" not in given)
+            elif name in CLICK_ERRORS and call.args:
+                first = call.args[0]
+                wrapped = (isinstance(first, ast.Call) and _name(first.func) in ("in_language", "_in_language")
+                           and "en" in {k.arg for k in first.keywords})
+                bad = not wrapped and any(JAPANESE.search(s) for s in _strings_in(first))
+            else:
+                continue
+            if bad:
+                found.append(f"{path.relative_to(root.parent).as_posix()}:{call.lineno}: {ast.unparse(call)[:140]}")
+    return found
+
+
+def _strings_in(node: ast.AST) -> list[str]:
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def test_every_api_error_keeps_its_english():
+    """``--lang en`` / ``TSUNAGU_LANG=en`` and the server log need the English beside each Japanese message."""
+    found = errors_without_english()
+    assert not found, "Tsunagu errors without en= / hint_en= (or click errors without in_language):\n" + "\n".join(found)
+
+
+def test_english_check_catches_a_planted_violation(tmp_path):
+    """The check fails on a missing ``en=``, a hint without ``hint_en=``, a subclass defined elsewhere and a bare click error."""
+    planted = tmp_path / "api"
+    planted.mkdir()
+    (planted / "m.py").write_text(
+        "class StationGone(NotFound):\n    pass\n"
+        "def f(x):\n"
+        "    raise InputDataError(f'値 {x} が正しくありません')\n"                                   # 4: no en
+        "def g(x):\n"
+        "    raise NotFound('見つかりません', en='not found', hint='一覧を見てください')\n"          # 6: no hint_en
+        "def h(x):\n"
+        "    raise StationGone('拠点はありません')\n"                                                # 8: subclass, no en
+        "def i(x):\n"
+        "    raise click.BadParameter(f'「{x}」は読めません', param_hint='--pin')\n"                # 10: bare click
+        "def ok(x):\n"
+        "    raise InputDataError('値が正しくありません', en='bad value', hint='直す', hint_en='fix')\n"
+        "    raise click.UsageError(in_language('同時に使えません', en='cannot be used together'))\n"
+        "    raise UploadTooLarge(1024)\n"
+        "    raise click.BadParameter(str(x))\n",
+        encoding="utf-8",
+    )
+    lines = [int(f.split(":")[1]) for f in errors_without_english(planted)]
+    assert lines == [4, 6, 8, 10]
 
 
 # --------------------------------------------------------------------------- real requests

@@ -44,7 +44,9 @@ def _resolve_kind(value: str) -> str:
     kind = resource_kind(value)
     if kind is None:
         msg = f"種別「{value}」が分かりません（種別の一覧は tsunagu kinds）"
-        raise InputDataError(msg, feature="kinds", hint="キー（kodomo_shokudo）か日本語名（子ども食堂）で指定してください")
+        raise InputDataError(msg, feature="kinds", hint="キー（kodomo_shokudo）か日本語名（子ども食堂）で指定してください",
+                             en=f"unknown resource kind {value!r} (the kinds are listed by tsunagu kinds)",
+                             hint_en="give the key (kodomo_shokudo) or the Japanese name (子ども食堂)")
     return kind
 
 
@@ -57,7 +59,9 @@ def _cli_threshold(values: tuple[str, ...]) -> dict:
             number = float(metres)
         except ValueError:
             msg = f"--threshold {value!r} が読めません"
-            raise InputDataError(msg, feature="threshold", hint="例: --threshold 800 または --threshold kodomo_shokudo=1500") from None
+            raise InputDataError(msg, feature="threshold", hint="例: --threshold 800 または --threshold kodomo_shokudo=1500",
+                                 en=f"cannot read --threshold {value!r}",
+                                 hint_en="e.g. --threshold 800 or --threshold kodomo_shokudo=1500") from None
         if sep:
             out.setdefault("kind_thresholds_m", {})[key.strip()] = number
         else:
@@ -97,7 +101,9 @@ def _thresholds(params: ActivityCoverageParams) -> dict[str, float]:
     if extra:
         labels = resource_labels()
         msg = f"徒歩圏を指定した種別 {'、'.join(labels[k] for k in extra)} が対象の種別（kinds）にありません"
-        raise InputDataError(msg, feature="kind_thresholds_m", hint="kinds に加えるか、指定を外してください")
+        raise InputDataError(msg, feature="kind_thresholds_m", hint="kinds に加えるか、指定を外してください",
+                             en=f"kinds with a walking distance of their own are not among the kinds covered: {', '.join(extra)}",
+                             hint_en="add them to kinds or leave out their distances")
     return check_kind_thresholds({k: per_kind.get(k, params.threshold_m) for k in kinds})
 
 
@@ -127,14 +133,17 @@ def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progr
     labels = resource_labels()
     if target is None:
         msg = (f"{'、'.join(labels[k] for k in thresholds)} の対象者が決まりません。対象者を指定してください")
-        raise InputDataError(msg, feature="target", hint="例: --target children（65+・75+・children・all）")
+        raise InputDataError(msg, feature="target", hint="例: --target children（65+・75+・children・all）",
+                             en=f"no target group for {', '.join(thresholds)}; give the target group",
+                             hint_en="e.g. --target children (65+, 75+, children, all)")
     group = target_group(target)
     ws = store.workspace()
     profile = ws["profile"]
     if params.level is not None and params.level not in profile.keys:
         known = "、".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         msg = f"層 {params.level!r} はこのワークスペースにありません（あるもの: {known}）"
-        raise InputDataError(msg, feature="level")
+        raise InputDataError(msg, feature="level",
+                             en=f"no level {params.level!r} in this workspace (levels: {known})")
     focus = params.level or profile.keys[min(1, len(profile.keys) - 1)]
     small = store.areas(level=profile.base.key)
     progress(0.05, "対象者の人数を確認中")

@@ -66,18 +66,24 @@ def run_import(store: Store, params: ImportParams, *, progress: Progress, data_d
     try:  # again here: a worker process trusts only its own upload folder
         path = uploads.check_upload_path(params.upload)
     except ValueError as exc:
-        raise InputDataError(str(exc), source=params.source_name, hint="もう一度アップロードしてください") from None
+        raise InputDataError(str(exc), source=params.source_name, hint="もう一度アップロードしてください",
+                             en=getattr(exc, "english", str(exc)),
+                             hint_en="upload it again") from None
     keep = False
     try:
         if not path.is_file():
             msg = "アップロードしたファイルが見つかりません（取り込みが取り消されたか、時間がたって削除されました）"
-            raise InputDataError(msg, source=params.source_name, hint="もう一度アップロードしてください")
+            raise InputDataError(msg, source=params.source_name, hint="もう一度アップロードしてください",
+                                 en="the uploaded file is gone (the import was cancelled, or it was deleted after a while)",
+                                 hint_en="upload it again")
         progress(0.1, "ファイルを検査中")
         check = check_resource_file(store, path, kind=params.kind, source_name=params.source_name or path.name,
                                     replace=params.replace, limits=uploads.UploadLimits.from_settings(Settings()),
                                     skip_unmatched=params.skip_unmatched)
         if not check.ok:  # the job fails with the whole report as its error; nothing was written
-            raise InputDataError(check.message(), source=check.source, hint="表を直してから、もう一度取り込んでください")
+            raise InputDataError(check.message(), source=check.source, hint="表を直してから、もう一度取り込んでください",
+                                 en=check.message(english=True),
+                                 hint_en="correct the table, then import it again")
         progress(0.6, f"{len(check.points):,} 件を書き込み中")
         result = write_checked_resources(store, check)
     except BaseException as exc:

@@ -43,16 +43,20 @@ STEPS = ("買い物弱者を計算中（人口メッシュ・食料品店）…"
 # --------------------------------------------------------------------------- reading options
 
 
-def parse_lonlat(text: str, what: str) -> tuple[float, float]:
+def parse_lonlat(text: str, what: str, *, what_en: str = "the depot") -> tuple[float, float]:
     """``"133.62,34.79"`` → (lon, lat), checked to lie in Japan."""
     try:
         lon, lat = (float(v) for v in str(text).replace("，", ",").split(","))
     except ValueError as exc:
-        raise InputDataError(f"{what}「{text}」が読めません", hint="経度,緯度 の順に指定してください（例 133.62,34.79）") from exc
+        raise InputDataError(f"{what}「{text}」が読めません", hint="経度,緯度 の順に指定してください（例 133.62,34.79）",
+                             en=f"cannot read {what_en} {text!r}",
+                             hint_en="give longitude,latitude (e.g. 133.62,34.79)") from exc
     from gis.crs import JAPAN_LAT, JAPAN_LON
 
     if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
-        raise InputDataError(f"{what}（経度 {lon}, 緯度 {lat}）が日本の範囲外です", hint="経度,緯度 の順か確認してください")
+        raise InputDataError(f"{what}（経度 {lon}, 緯度 {lat}）が日本の範囲外です", hint="経度,緯度 の順か確認してください",
+                             en=f"{what_en} (lon {lon}, lat {lat}) is outside Japan",
+                             hint_en="check the order is longitude,latitude")
     return lon, lat
 
 
@@ -62,7 +66,9 @@ def parse_hours(text: str) -> tuple[int, int]:
 
     m = re.fullmatch(r"\s*([0-9:：]+)\s*[-–〜~]\s*([0-9:：]+)\s*", str(text))
     if not m:
-        raise InputDataError(f"勤務時間「{text}」が読めません", hint="9:00-16:00 のように指定してください")
+        raise InputDataError(f"勤務時間「{text}」が読めません", hint="9:00-16:00 のように指定してください",
+                             en=f"cannot read the working hours {text!r}",
+                             hint_en="give them like 9:00-16:00")
     return parse_hhmm(m.group(1)), parse_hhmm(m.group(2))
 
 
@@ -77,7 +83,9 @@ def parse_lunch(text: str | None):
     try:
         dur = int(minutes) * 60 if minutes else b - a
     except ValueError as exc:
-        raise InputDataError(f"昼休憩「{text}」の分数が読めません", hint="12:00-13:00/45 のように指定してください") from exc
+        raise InputDataError(f"昼休憩「{text}」の分数が読めません", hint="12:00-13:00/45 のように指定してください",
+                             en=f"cannot read the minutes of the lunch break {text!r}",
+                             hint_en="give it like 12:00-13:00/45") from exc
     return Break((a, b), dur)
 
 
@@ -93,7 +101,9 @@ def default_depot(resources) -> tuple[dict, str]:
     shops = resources[resources["kind"].isin(["department_store", "supermarket"])]
     if shops.empty:
         raise InputDataError("拠点にできるスーパー・総合スーパーがワークスペースにありません",
-                             hint="拠点を 経度,緯度（--depot / depot）か地域資源の ID（--depot-resource / depot_resource）で指定してください")
+                             hint="拠点を 経度,緯度（--depot / depot）か地域資源の ID（--depot-resource / depot_resource）で指定してください",
+                             en="the workspace has no supermarket or general merchandise store to start from",
+                             hint_en="give the depot as longitude,latitude (--depot / depot) or a resource id (--depot-resource / depot_resource)")
 
     def size(row):
         attrs = row["attributes"] if isinstance(row["attributes"], dict) else {}
@@ -123,7 +133,9 @@ def stop_wishes(existing) -> dict:
         parsed = parse_days(days) if isinstance(days, str) and days.strip() else None
         allowed = tuple(sorted(parsed)) if parsed else None
         if isinstance(days, str) and days.strip() and not parsed:
-            raise InputDataError(f"停留所 {sid} の運行曜日 {days!r} を読めません", hint="例: 火,金 / 毎週水曜")
+            raise InputDataError(f"停留所 {sid} の運行曜日 {days!r} を読めません", hint="例: 火,金 / 毎週水曜",
+                                 en=f"cannot read the service days {days!r} of stop {sid}",
+                                 hint_en="e.g. 火,金 / 毎週水曜 (Tuesday, Friday / every Wednesday)")
         windows = []
         span = r.get("時間帯")
         if isinstance(span, str) and span.strip():
@@ -131,7 +143,9 @@ def stop_wishes(existing) -> dict:
                 try:
                     a, b = (parse_hhmm(x.strip()) for x in part.replace("〜", "-").replace("～", "-").split("-"))
                 except (ValueError, InputDataError) as exc:
-                    raise InputDataError(f"停留所 {sid} の時間帯 {part!r} を読めません", hint="例: 9:00-12:00") from exc
+                    raise InputDataError(f"停留所 {sid} の時間帯 {part!r} を読めません", hint="例: 9:00-12:00",
+                                         en=f"cannot read the time window {part!r} of stop {sid}",
+                                         hint_en="e.g. 9:00-12:00") from exc
                 windows.append((a, b))
         per_week = r.get("週回数")
         per_week = None if per_week is None or pd.isna(per_week) else int(per_week)
@@ -230,9 +244,12 @@ def plan_mobile_sales(
 
     say = progress or (lambda fraction, message: None)
     if vehicles is None or vehicles < 1:
-        raise InputDataError(f"車両の台数は1以上です: {vehicles}", hint="車両の台数（--vehicles / vehicles）に 1 以上を指定してください")
+        raise InputDataError(f"車両の台数は1以上です: {vehicles}", hint="車両の台数（--vehicles / vehicles）に 1 以上を指定してください",
+                             en=f"the number of vehicles must be at least 1: {vehicles}",
+                             hint_en="give at least 1 vehicle (--vehicles / vehicles)")
     if capacity is not None and capacity <= 0:
-        raise InputDataError(f"積載量は正の数です: {capacity}")
+        raise InputDataError(f"積載量は正の数です: {capacity}",
+                             en=f"the capacity must be a positive number: {capacity}")
     day_list = parse_day_list(days)
     shift = parse_hours(hours)
     brk = parse_lunch(lunch)
@@ -262,7 +279,9 @@ def plan_mobile_sales(
     notes += stops.attrs["notes"]
     if stops.empty:
         raise InputDataError("停留所がひとつもありません（買い物弱者が少ないか、見込み客数の下限が高すぎます）",
-                             hint="見込み客数の下限（--min-customers / min_customers）を下げてください")
+                             hint="見込み客数の下限（--min-customers / min_customers）を下げてください",
+                             en="no stops at all (few shopping refugees, or the minimum of expected customers is too high)",
+                             hint_en="lower the minimum of expected customers (--min-customers / min_customers)")
 
     say(0.35, STEPS[2])
     depot_sample = False
@@ -273,7 +292,8 @@ def plan_mobile_sales(
     elif depot_resource:
         hit = resources[resources["resource_id"].astype(str) == str(depot_resource)]
         if hit.empty:
-            raise InputDataError(f"地域資源 {depot_resource} がワークスペースにありません", feature=str(depot_resource))
+            raise InputDataError(f"地域資源 {depot_resource} がワークスペースにありません", feature=str(depot_resource),
+                                 en=f"no resource {depot_resource} in the workspace")
         row = hit.iloc[0]
         depot_loc = Location(float(row.geometry.x), float(row.geometry.y), str(row["name"]))
         depot_desc = f"{row['name']}（{row['resource_id']}）"

@@ -50,6 +50,8 @@ PRIVATE_NOTE = ("訪問ルート（訪問先・時刻・地図）は非公開で
 #: The public error of a job whose planning failed on the households' data.
 PUBLIC_FAILURE = "訪問先のデータに問題があるため、訪問ルートを計画できませんでした"
 PUBLIC_FAILURE_HINT = "詳細は非公開の記録にあります：拠点の CSW か管理者が GET /outreach/plans/{ジョブID} で確認してください"
+PUBLIC_FAILURE_EN = "the outreach route could not be planned because of a problem in the households' data"
+PUBLIC_FAILURE_HINT_EN = "the details are in the private record: a CSW of the station or an admin can read them at GET /outreach/plans/{job id}"
 #: Columns of a CSW's route sheet (private).
 SHEET_COLUMNS = ["順番", "到着", "開始", "終了", "訪問先", "氏名", "住所", "希望時間帯", "優先度", "移動（分）", "待ち（分）", "メモ"]
 CSW_COLOURS = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b7950b")
@@ -58,9 +60,17 @@ CSW_COLOURS = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#16a085",
 class PrivatePlanError(TsunaguError):
     """Planning failed; the detail naming households is in the private store, this message names none."""
 
-    def __init__(self, message: str = PUBLIC_FAILURE, *, hint: str | None = PUBLIC_FAILURE_HINT) -> None:
+    def __init__(self, message: str = PUBLIC_FAILURE, *, hint: str | None = PUBLIC_FAILURE_HINT,
+                 en: str | None = None, hint_en: str | None = None) -> None:
+        if message == PUBLIC_FAILURE and en is None:
+            en = PUBLIC_FAILURE_EN
+        if hint == PUBLIC_FAILURE_HINT and hint_en is None:
+            hint_en = PUBLIC_FAILURE_HINT_EN
         self.hint = hint
-        super().__init__(f"{message} — {hint}" if hint else message)
+        english = en or message
+        if hint_en or hint:
+            english = f"{english} — {hint_en or hint}"
+        super().__init__(f"{message} — {hint}" if hint else message, en=english)
 
 
 class OutreachParams(AnalysisParams):
@@ -109,7 +119,9 @@ def with_skills(csws: list, skills: dict[str, list[str]] | None) -> list:
     for who, words in (skills or {}).items():
         if who not in by_id:
             msg = f"資格を付ける CSW「{who}」がいません（この日の CSW: {'、'.join(by_id)}）"
-            raise InputDataError(msg, feature="csw_skills", hint="CSW の ID は csw-1, csw-2 … です")
+            raise InputDataError(msg, feature="csw_skills", hint="CSW の ID は csw-1, csw-2 … です",
+                                 en=f"no CSW {who!r} to give skills to (this day's CSWs: {', '.join(by_id)})",
+                                 hint_en="CSW ids are csw-1, csw-2, ...")
         by_id[who] = replace(by_id[who], skills=frozenset(by_id[who].skills) | {str(w).strip() for w in words if str(w).strip()})
     return [by_id[c.csw_id] for c in csws]
 
@@ -138,7 +150,8 @@ def sample_households(store: Store, station_id: str, n: int, *, seed: int = 0, c
 
     if n is None or int(n) < 1:
         msg = "サンプルの訪問先の件数には1以上を指定してください"
-        raise InputDataError(msg)
+        raise InputDataError(msg,
+                             en="give at least 1 as the number of sample households")
     ws = store.workspace()
     stations = store.stations()
     assigned = assign_catchments(store.areas(), stations, profile=ws["profile"], by="given")
@@ -156,7 +169,9 @@ def sample_households(store: Store, station_id: str, n: int, *, seed: int = 0, c
     weights = points["elderly"].astype(float).fillna(0).to_numpy()
     if len(points) == 0 or weights.sum() <= 0:
         msg = f"拠点 {station_id} の担当圏域に人口のある地点がないため、サンプルの訪問先を作れません"
-        raise InputDataError(msg, hint="担当圏域（area_ids）のある拠点を指定してください")
+        raise InputDataError(msg, hint="担当圏域（area_ids）のある拠点を指定してください",
+                             en=f"the area of station {station_id} has no populated points, so no sample households can be made",
+                             hint_en="give a station with served areas (area_ids)")
     rng = np.random.default_rng(seed)
     k = min(int(n), int((weights > 0).sum()))
     pick = rng.choice(len(points), size=k, replace=False, p=weights / weights.sum())
@@ -399,7 +414,9 @@ def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, da
     if match.empty:
         known = "、".join(stations["station_id"].astype(str).tolist()) or "（なし）"
         msg = f"拠点 {station_id} がワークスペースにありません（登録済み: {known}）"
-        raise InputDataError(msg, hint="拠点一覧（GET /stations）の拠点IDを指定してください")
+        raise InputDataError(msg, hint="拠点一覧（GET /stations）の拠点IDを指定してください",
+                             en=f"no station {station_id} in the workspace (registered: {known})",
+                             hint_en="give a station id from the station list (GET /stations)")
     station = match.to_crs("EPSG:4326").iloc[0]
     brk_window, brk_s = parse_break(params.break_time)
     csws = make_csws(params.csws, hours=parse_span(params.hours), break_window=brk_window, break_s=brk_s, mode=params.mode)
@@ -414,7 +431,9 @@ def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, da
         households = clients.households(viewer, station_id=station_id)
         if households.empty:
             msg = f"拠点 {station_id} の訪問先が登録されていません"
-            raise InputDataError(msg, hint="訪問先を登録してください（POST /clients または POST /clients/import）")
+            raise InputDataError(msg, hint="訪問先を登録してください（POST /clients または POST /clients/import）",
+                                 en=f"station {station_id} has no households registered",
+                                 hint_en="register households (POST /clients or POST /clients/import)")
         sample = bool(households["is_sample"].any())
         progress(0.2, "移動時間を準備中")
         engine, _ = choose_engine(ws["city_code"], data_dir=Path(data_dir) if data_dir else None,

@@ -197,7 +197,9 @@ def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progres
     if params.k > len(cand):
         if not params.k_up_to_candidates:
             msg = f"k={params.k} は候補地の数（{len(cand)} か所）より多いです"
-            raise InputDataError(msg, hint=f"k を {len(cand)} 以下にするか、候補地の種類・座標を増やしてください（k_up_to_candidates=true で自動的に減らせます）")
+            raise InputDataError(msg, hint=f"k を {len(cand)} 以下にするか、候補地の種類・座標を増やしてください（k_up_to_candidates=true で自動的に減らせます）",
+                                 en=f"k={params.k} is more than the number of candidate sites ({len(cand)})",
+                                 hint_en=f"make k at most {len(cand)} or add candidate kinds or points (k_up_to_candidates=true lowers k by itself)")
         fitted.append(f"候補地が {len(cand)} か所しかないため、新しいサロンの数を k={params.k} から {len(cand)} に減らしました")
         params = params.model_copy(update={"k": len(cand)})
     ws, demand, engine, salons, cov, notes = _common(store, params, data_dir, progress, [params.threshold_m])

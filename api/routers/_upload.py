@@ -33,7 +33,9 @@ def _suffix(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         msg = f"拡張子 {suffix or '（なし）'} のファイルは取り込めません（対応: {', '.join(UPLOAD_SUFFIXES)}）"
-        raise InputDataError(msg, source=filename, hint="CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください")
+        raise InputDataError(msg, source=filename, hint="CSV・Excel・GeoJSON・zip（Shapefile）・GeoPackage で送ってください",
+                             en=f"files ending in {suffix or '(none)'} cannot be imported (supported: {', '.join(UPLOAD_SUFFIXES)})",
+                             hint_en="send CSV, Excel, GeoJSON, zip (Shapefile) or GeoPackage")
     return suffix
 
 
@@ -159,12 +161,14 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
     if ctype == b"multipart/form-data":
         boundary = options.get(b"boundary")
         if not boundary:
-            raise InputDataError("フォームの区切り（boundary）がない送信です", en="multipart upload without a boundary", hint="フォームからファイルを送ってください")
+            raise InputDataError("フォームの区切り（boundary）がない送信です", en="multipart upload without a boundary", hint="フォームからファイルを送ってください",
+                                 hint_en="send the file from a form")
         multipart = _MultipartFile(boundary, sink)
     else:
         if not filename:
-            msg = "a raw upload needs its file name: add ?filename=資源.csv (or send multipart/form-data)"
-            raise InputDataError(msg)
+            msg = "ファイルだけを送るときはファイル名が要ります: ?filename=資源.csv を付けてください（またはフォームで送ってください）"
+            raise InputDataError(msg,
+                                 en="a raw upload needs its file name: add ?filename=資源.csv (or send multipart/form-data)")
         filename = _clean_name(filename)
         sink.open(filename)
 
@@ -183,11 +187,13 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
             if sink.path is None:
                 msg = "フォームの file 欄にファイルがありません"
                 en = "the form has no file in the field 'file'"
-                raise InputDataError(msg, en=en, hint="ファイルを file という名前の欄で送ってください")
+                raise InputDataError(msg, en=en, hint="ファイルを file という名前の欄で送ってください",
+                                     hint_en="send the file in the field named file")
             if not (multipart.file_complete and multipart.ended):
                 msg = "ファイルの途中でフォームが終わっています（送信が途切れたか、形式が正しくありません）"
                 en = "the multipart form ends before the file does (the upload was cut off or is malformed)"
-                raise InputDataError(msg, en=en, source=multipart.filename, hint="フォームからファイルを送り直してください")
+                raise InputDataError(msg, en=en, source=multipart.filename, hint="フォームからファイルを送り直してください",
+                                     hint_en="send the file from the form again")
             filename = multipart.filename
         sink.close()
         await run_in_threadpool(uploads.check_content, sink.path, source=filename, limits=limits)
@@ -195,7 +201,8 @@ async def receive_upload(request: Request, *, limit: int, upload_dir: Path, file
         sink.discard()
         msg = f"フォームを読み取れません（{exc}）"
         en = f"the multipart form could not be read ({exc})"
-        raise InputDataError(msg, en=en, hint="フォームからファイルを送り直してください") from None
+        raise InputDataError(msg, en=en, hint="フォームからファイルを送り直してください",
+                             hint_en="send the file from the form again") from None
     except BaseException:
         sink.discard()
         raise

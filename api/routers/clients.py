@@ -111,11 +111,13 @@ def household_view(row: dict) -> dict:
 
 def _not_found(household_id: str) -> NotFound:
     return NotFound(f"訪問先 {household_id} は見つかりません", en=f"no household {household_id} you may see",
-                    hint="GET /clients で扱える訪問先を確認してください（他の拠点の訪問先は扱えません）")
+                    hint="GET /clients で扱える訪問先を確認してください（他の拠点の訪問先は扱えません）",
+                    hint_en="check the households you may handle with GET /clients (other stations' households are not shown)")
 
 
 def _refused(exc: PrivateAccessError) -> Forbidden:
-    return Forbidden(str(exc), en=exc.english, hint="自分の拠点の訪問先だけを扱えます（管理者はすべて）")
+    return Forbidden(str(exc), en=exc.english, hint="自分の拠点の訪問先だけを扱えます（管理者はすべて）",
+                     hint_en="you may handle your own station's households only (admins: all)")
 
 
 def _station_of(user, station_id: str | None) -> str:
@@ -124,13 +126,17 @@ def _station_of(user, station_id: str | None) -> str:
         if station_id is not None and str(station_id) != str(user.station_id):
             msg = f"拠点 {station_id} の訪問先は、その拠点の CSW と管理者だけが扱えます（所属 {user.station_id}）"
             en = f"only the CSWs of station {station_id} and administrators may see its households (yours: {user.station_id})"
-            raise Forbidden(msg, en=en, hint="自分の拠点の訪問先だけを扱えます")
+            raise Forbidden(msg, en=en, hint="自分の拠点の訪問先だけを扱えます",
+                            hint_en="you may handle your own station's households only")
         if not user.station_id:
             raise Forbidden(f"{user.username} に所属拠点が設定されていません", en=f"{user.username} has no station",
-                            hint="管理者に所属拠点の設定を依頼してください")
+                            hint="管理者に所属拠点の設定を依頼してください",
+                            hint_en="ask an admin to set your station")
         return str(user.station_id)
     if not station_id:
-        raise InputDataError("station_id（拠点ID）を指定してください", feature="station_id", hint="GET /stations の拠点ID")
+        raise InputDataError("station_id（拠点ID）を指定してください", feature="station_id", hint="GET /stations の拠点ID",
+                             en="give station_id (the station's id)",
+                             hint_en="a station id from GET /stations")
     return str(station_id)
 
 
@@ -139,7 +145,9 @@ def _check_station(store, station_id: str) -> None:
     if str(station_id) not in set(stations["station_id"].astype(str)):
         known = "、".join(stations["station_id"].astype(str)) or "（なし）"
         raise NotFound(f"拠点 {station_id} はワークスペースにありません（登録済み: {known}）",
-                       hint="GET /stations の拠点IDを指定してください")
+                       hint="GET /stations の拠点IDを指定してください",
+                       en=f"no station {station_id} in the workspace (registered: {known})",
+                       hint_en="give a station id from GET /stations")
 
 
 # --------------------------------------------------------------------------- aggregates (any role)
@@ -211,7 +219,8 @@ def client_counts(level: str, store: StoreDep, clients: ClientsDep, settings: Se
         known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         raise NotFound(f"階層 {level!r} はありません。この市の階層: {known}",
                        en=f"unknown tier level {level!r}; this city uses {known}",
-                       hint=f"GET /clients/counts?level={profile.keys[0]} のように既知の階層を指定してください")
+                       hint=f"GET /clients/counts?level={profile.keys[0]} のように既知の階層を指定してください",
+                       hint_en=f"give a known level, e.g. GET /clients/counts?level={profile.keys[0]}")
     lv = profile.level(level)
     k = int(settings.small_cell_k)
     result = suppressed_counts(store, clients, Viewer(user.username, user.role, user.station_id), k=k)

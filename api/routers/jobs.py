@@ -114,7 +114,8 @@ def _record(store: Store, request: Request, job_id: str) -> dict:
     record = get_runner(request).status(store, job_id)
     if record is None:
         msg = f"このワークスペースにジョブ {job_id} はありません"
-        raise NotFound(msg, en=f"no job {job_id} in this workspace", hint="GET /jobs でジョブの一覧を確認してください")
+        raise NotFound(msg, en=f"no job {job_id} in this workspace", hint="GET /jobs でジョブの一覧を確認してください",
+                       hint_en="see the jobs with GET /jobs")
     return record
 
 
@@ -127,7 +128,9 @@ def _done(store: Store, request: Request, job_id: str) -> dict:
                 else "解析をやり直してください（POST /jobs）")
         en = f"job {record['job_id']} is {record['status']}: it has no result yet"
         raise Conflict(msg, en=en, hint=hint, status=record["status"], progress=record["progress"],
-                       job_error=record["error"])
+                       job_error=record["error"],
+                       hint_en=(f"wait for it to finish: GET /jobs/{record['job_id']}" if record["status"] in ("queued", "running")
+                                else "run the analysis again (POST /jobs)"))
     return record
 
 
@@ -210,7 +213,9 @@ def cancel_job(job_id: str, request: Request, store: StoreDep) -> JSONResponse:
         current = store.get_job(record["job_id"]) or record
         label = STATUS_LABELS.get(current["status"], current["status"])
         raise Conflict(str(exc), hint=f"このジョブは既に「{label}」です。取り消せるのは待機中か実行中のジョブだけです",
-                       status=current["status"]) from exc
+                       status=current["status"],
+                       en=exc.english,
+                       hint_en=f"this job is already {current['status']}; only queued or running jobs can be cancelled") from exc
     return JSONResponse(_view(after, _workspace_or_none(store)), status_code=202 if after["status"] == "running" else 200)
 
 
@@ -222,7 +227,8 @@ def download_table(job_id: str, filename: str, request: Request, store: StoreDep
     if ext not in ("csv", "xlsx") or not name:
         msg = f"表のファイル「{filename}」はありません（<表の名前>.csv か <表の名前>.xlsx、全部の表は all.xlsx）"
         raise NotFound(msg, en=f"no table file {filename!r} (<table>.csv, <table>.xlsx or all.xlsx)",
-                       hint=f"表: {', '.join(record['tables'])}")
+                       hint=f"表: {', '.join(record['tables'])}",
+                       hint_en=f"tables: {', '.join(record['tables'])}")
     if name == "all" and ext == "xlsx":
         tables = job_tables(store, record)
         notes = record["notes"]

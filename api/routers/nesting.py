@@ -19,5 +19,6 @@ def nesting_report(store: StoreDep) -> dict:
     if report is None:
         raise NotFound("このワークスペースには入れ子の確認結果がまだありません",
                        en="this workspace has no nesting report yet",
-                       hint=f"圏域を取り込むと作成されます（{DEMO_HINT}）")
+                       hint=f"圏域を取り込むと作成されます（{DEMO_HINT}）",
+                       hint_en="it is made when areas are imported (run tsunagu demo)")
     return report

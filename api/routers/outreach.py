@@ -46,13 +46,15 @@ def submit_outreach(request: Request, store, settings, user, params: dict | None
     if user.role not in CLIENT_ROLES:
         raise Forbidden(f"{user.username}（{user.role_label}）は訪問ルートを計画できません",
                         en=f"{user.username} ({user.role}) may not plan outreach routes",
-                        hint="訪問ルート（訪問先は要配慮個人情報）は CSW と管理者だけが計画できます")
+                        hint="訪問ルート（訪問先は要配慮個人情報）は CSW と管理者だけが計画できます",
+                        hint_en="only CSWs and admins may plan outreach routes (households are sensitive personal data)")
     params = dict(params or {})
     station = params.get("station_id") or (user.station_id if user.role == "csw" else None)
     if user.role == "csw" and str(station) != str(user.station_id):
         msg = f"拠点 {station} の訪問ルートは、その拠点の CSW と管理者だけが計画できます（所属 {user.station_id}）"
         en = f"only the CSWs of station {station} and administrators may plan its visits (yours: {user.station_id})"
-        raise Forbidden(msg, en=en, hint="自分の拠点の訪問ルートだけを計画できます")
+        raise Forbidden(msg, en=en, hint="自分の拠点の訪問ルートだけを計画できます",
+                        hint_en="you may plan your own station's routes only")
     if station:
         _check_station(store, str(station))
     params.update(station_id=station, plan_id=uuid.uuid4().hex, requested_by=user.username)
@@ -85,7 +87,8 @@ def _job(request: Request, store, user, job_id: str) -> dict:
                and (user.role == "admin" or str(params.get("station_id")) == str(user.station_id)))
     if not visible:
         raise NotFound(f"訪問ルートの計画 {job_id} は見つかりません", en=f"no outreach plan {job_id} you may see",
-                       hint="GET /outreach/plans で見られる計画を確認してください（他の拠点の計画は見られません）")
+                       hint="GET /outreach/plans で見られる計画を確認してください（他の拠点の計画は見られません）",
+                       hint_en="see the plans you may read with GET /outreach/plans (other stations' plans are not shown)")
     return record
 
 
@@ -99,7 +102,9 @@ def _stored_plan(request: Request, store, clients, user, job_id: str) -> tuple[d
     if record["status"] in ("queued", "running"):
         raise Conflict(f"訪問ルートの計画 {record['job_id']} はまだ{STATUS_LABELS[record['status']]}です",
                        hint=f"GET /jobs/{record['job_id']} で完了を待ってください",
-                       status=record["status"], progress=record["progress"])
+                       status=record["status"], progress=record["progress"],
+                       en=f"outreach plan {record['job_id']} is still {record['status']}",
+                       hint_en=f"wait for it to finish: GET /jobs/{record['job_id']}")
     plan_id = (record.get("params") or {}).get("plan_id") or (record.get("summary") or {}).get("plan_id")
     try:
         plan = clients.outreach_plan(viewer_of(user), plan_id) if plan_id else None
@@ -109,7 +114,9 @@ def _stored_plan(request: Request, store, clients, user, job_id: str) -> tuple[d
         detail = plan["error"] if plan is not None else None
         if record["status"] == "done" and plan is None:
             raise NotFound(f"訪問ルートの計画 {record['job_id']} の非公開の記録がありません",
-                           hint="計画をやり直してください（POST /outreach/plans）")
+                           hint="計画をやり直してください（POST /outreach/plans）",
+                           en=f"outreach plan {record['job_id']} has no private record",
+                           hint_en="plan again (POST /outreach/plans)")
         label = STATUS_LABELS.get(record["status"], record["status"])
         body = {"error": "conflict", "title": "訪問ルートを計画できませんでした",
                 "message": f"訪問ルートの計画 {record['job_id']} は{label}しました",

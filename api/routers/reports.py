@@ -32,7 +32,9 @@ def _respond(request: Request, store, settings, user, *, level: str, area_id: st
     if level not in profile.keys and level != CATCHMENT_LEVEL:
         known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         raise NotFound(f"階層 {level!r} はありません（この市区町村の階層: {known}、拠点の担当圏域は {CATCHMENT_LEVEL}）",
-                       hint=f"GET /reports/{profile.keys[1]} のように既知の階層を指定してください")
+                       hint=f"GET /reports/{profile.keys[1]} のように既知の階層を指定してください",
+                       en=f"no level {level!r} (levels of this municipality: {', '.join(profile.keys)}; stations' served areas are {CATCHMENT_LEVEL})",
+                       hint_en=f"give a known level, e.g. GET /reports/{profile.keys[1]}")
     data_dir = None
     if settings.data_dir:
         from pathlib import Path
@@ -44,7 +46,9 @@ def _respond(request: Request, store, settings, user, *, level: str, area_id: st
                                 k=int(settings.small_cell_k), scenario=scenario or None)
     except InputDataError as exc:
         if area_id is not None and exc.feature in (area_id, "station_id"):
-            raise NotFound(str(exc), hint=f"GET /reports/{level} で階層のすべての地域を取得できます") from None
+            raise NotFound(str(exc), hint=f"GET /reports/{level} で階層のすべての地域を取得できます",
+                           en=exc.english,
+                           hint_en=f"GET /reports/{level} gives every area of the level") from None
         raise
     body = render(reports, fmt)
     media, ext = FORMATS[fmt]

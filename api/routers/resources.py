@@ -63,7 +63,8 @@ class NewResource(BaseModel):
         bad = [k for k, v in self.attributes.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             msg = f"属性 {bad[0]!r} が有限の数ではありません"
-            raise InputDataError(msg, en=f"attribute {bad[0]!r} is not a finite number", feature=bad[0], hint="数値は有限の値にしてください")
+            raise InputDataError(msg, en=f"attribute {bad[0]!r} is not a finite number", feature=bad[0], hint="数値は有限の値にしてください",
+                                 hint_en="give finite numbers")
         return self.attributes
 
 
@@ -92,7 +93,8 @@ def _kinds(values: list[str] | None) -> list[str] | None:
     unknown = [w for w, k in zip(words, kinds) if k not in RESOURCE_KINDS]
     if unknown:
         msg = f"資源の種別 {unknown[0]!r} はありません。使える種別: {', '.join(RESOURCE_KINDS)}"
-        raise InputDataError(msg, en=f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}", hint="kind には salon, supermarket などの種別キーを指定してください")
+        raise InputDataError(msg, en=f"unknown resource kind {unknown[0]!r}; known kinds: {', '.join(RESOURCE_KINDS)}", hint="kind には salon, supermarket などの種別キーを指定してください",
+                             hint_en="give kind a kind key such as salon or supermarket")
     return kinds or None
 
 
@@ -134,7 +136,8 @@ def add_resource(body: NewResource, store: StoreDep, user: CurrentUser) -> GeoJS
     resource_id = body.resource_id or f"{kind}-{secrets.token_hex(4)}"
     if (store.resources()["resource_id"] == resource_id).any():
         msg = f"資源 ID {resource_id!r} はすでに使われています"
-        raise Conflict(msg, en=f"resource id {resource_id!r} is already used", hint="別の ID を指定するか、ID を空にしてください（自動で付けます）")
+        raise Conflict(msg, en=f"resource id {resource_id!r} is already used", hint="別の ID を指定するか、ID を空にしてください（自動で付けます）",
+                       hint_en="give another id, or leave it empty (one is given automatically)")
     frame = coerce_resources(gpd.GeoDataFrame(
         {"resource_id": [resource_id], "kind": [kind], "name": [body.name], "address": [body.address],
          "attributes": [body.finite_attributes()], "source": ["Tsunagu の画面から登録"], "is_sample": [False]},
@@ -166,14 +169,17 @@ def change_resource(resource_id: str, body: ResourceChange, store: StoreDep, use
     if body.kind is not None:
         changes["kind"] = _kind(body.kind)
     if (body.lon is None) != (body.lat is None):
-        msg = "moving a resource needs both lon (経度) and lat (緯度)"
-        raise InputDataError(msg, hint="経度と緯度を両方指定してください")
+        msg = "資源を動かすには経度（lon）と緯度（lat）の両方が要ります"
+        raise InputDataError(msg, hint="経度と緯度を両方指定してください",
+                             en="moving a resource needs both lon (longitude) and lat (latitude)",
+                             hint_en="give both longitude and latitude")
     if body.lon is not None:
         changes["geometry"] = _point(body.lon, body.lat)
     if not changes:
         msg = "変更する項目がありません（名前・種別・住所、または経度と緯度を指定してください）"
         en = "nothing to change: give name, kind, address, or lon and lat"
-        raise InputDataError(msg, en=en, hint="変更する項目（名前・種別・住所・経度と緯度）を指定してください")
+        raise InputDataError(msg, en=en, hint="変更する項目（名前・種別・住所・経度と緯度）を指定してください",
+                             hint_en="give what to change (name, kind, address, or longitude and latitude)")
     with store.transaction() as tx:
         if not tx.update_resource(resource_id, changes):
             raise _not_found(resource_id)
@@ -254,21 +260,29 @@ def _kind(value: str) -> str:
     if key is None:
         known = "、".join(f"{k}（{v}）" for k, v in RESOURCE_KINDS.items())
         msg = f"種別「{value}」はありません"
-        raise InputDataError(msg, feature="kind", hint=f"使える種別: {known}")
+        raise InputDataError(msg, feature="kind", hint=f"使える種別: {known}",
+                             en=f"no resource kind {value!r}",
+                             hint_en=f"kinds: {', '.join(RESOURCE_KINDS)}")
     return key
 
 
 def _point(lon: float, lat: float) -> Point:
     if not (math.isfinite(lon) and math.isfinite(lat)):
         msg = f"位置（経度={lon}、緯度={lat}）が有限の数値の組ではありません"
-        raise InputDataError(msg, feature="lon/lat", hint="経度・緯度を十進の度で指定してください（例: 133.62、34.79）")
+        raise InputDataError(msg, feature="lon/lat", hint="経度・緯度を十進の度で指定してください（例: 133.62、34.79）",
+                             en=f"the position (lon={lon}, lat={lat}) is not a pair of finite numbers",
+                             hint_en="give longitude and latitude in decimal degrees (e.g. 133.62, 34.79)")
     if bool(looks_swapped([lon], [lat])[0]):
         msg = f"緯度と経度が入れ替わっているようです（経度={lon}、緯度={lat}）"
         raise InputDataError(msg, feature="lon/lat",
-                             hint="緯度と経度が逆のようです。経度（lon）は 122〜154、緯度（lat）は 20〜46 くらいです")
+                             hint="緯度と経度が逆のようです。経度（lon）は 122〜154、緯度（lat）は 20〜46 くらいです",
+                             en=f"latitude and longitude look swapped (lon={lon}, lat={lat})",
+                             hint_en="in Japan longitude (lon) is about 122-154 and latitude (lat) about 20-46")
     if not bool(looks_japanese([lon], [lat])[0]):
         msg = f"位置（経度={lon}、緯度={lat}）が日本の外です"
-        raise InputDataError(msg, feature="lon/lat", hint="日本国内の位置を十進の度で指定してください（例: 経度 133.62、緯度 34.79）")
+        raise InputDataError(msg, feature="lon/lat", hint="日本国内の位置を十進の度で指定してください（例: 経度 133.62、緯度 34.79）",
+                             en=f"the position (lon={lon}, lat={lat}) is outside Japan",
+                             hint_en="give a position in Japan in decimal degrees (e.g. lon 133.62, lat 34.79)")
     return Point(float(lon), float(lat))
 
 
@@ -289,7 +303,8 @@ def _feature(frame: gpd.GeoDataFrame) -> dict:
 
 def _not_found(resource_id: str) -> NotFound:
     return NotFound(f"このワークスペースに資源 {resource_id!r} はありません",
-                    en=f"no resource {resource_id!r} in this workspace", hint="GET /resources で一覧を確認してください")
+                    en=f"no resource {resource_id!r} in this workspace", hint="GET /resources で一覧を確認してください",
+                    hint_en="see the list with GET /resources")
 
 
 def _edit_record(action: str, resource_id: str, user, **details) -> dict:

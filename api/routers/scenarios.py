@@ -50,7 +50,9 @@ def create_scenario(body: NewScenario, store: StoreDep, user: CurrentUser) -> JS
         record = new_scenario(store, data, created_by=user.username, replace=replace)
     except StoreError as exc:
         if "すでにあります" in str(exc):
-            raise Conflict(str(exc), hint="別の名前にするか replace: true を指定してください") from None
+            raise Conflict(str(exc), hint="別の名前にするか replace: true を指定してください",
+                           en=exc.english,
+                           hint_en="choose another name or give replace: true") from None
         raise
     return JSONResponse(record, status_code=201, headers={"Location": f"/scenarios/{quote(record['name'])}"})
 
@@ -64,7 +66,8 @@ def get_scenario(name: str, store: StoreDep) -> dict:
 
     record = store.get_scenario(name)
     if record is None:
-        raise NotFound(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}", hint="GET /scenarios で一覧を確認してください")
+        raise NotFound(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}", hint="GET /scenarios で一覧を確認してください",
+                       hint_en="see the list with GET /scenarios")
     try:
         table = scenario_changes_table(store.resources(), scenario_from_dict(record))
         rows = json_rows(table.drop(columns="geometry"))
@@ -77,7 +80,8 @@ def get_scenario(name: str, store: StoreDep) -> dict:
                dependencies=[allow(*EDITORS)])
 def delete_scenario(name: str, store: StoreDep) -> Response:
     if not store.delete_scenario(name):
-        raise NotFound(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}", hint="GET /scenarios で一覧を確認してください")
+        raise NotFound(f"シナリオ「{name}」はありません", en=f"no scenario {name!r}", hint="GET /scenarios で一覧を確認してください",
+                       hint_en="see the list with GET /scenarios")
     return Response(status_code=204)
 
 
@@ -107,10 +111,14 @@ def _comparison_html(store, result: dict, table: str | None) -> str:
 
     changes = result["changes"]
     if not changes:
-        raise Conflict("この二つの結果には地図にできる指標がありません", hint="format=json か xlsx で差の表を見てください")
+        raise Conflict("この二つの結果には地図にできる指標がありません", hint="format=json か xlsx で差の表を見てください",
+                       en="these two results have no figure that can be mapped",
+                       hint_en="see the table of differences with format=json or xlsx")
     name = table or next(iter(changes))
     if name not in changes:
-        raise NotFound(f"表「{name}」はこの比較にありません", hint="表: " + "、".join(changes))
+        raise NotFound(f"表「{name}」はこの比較にありません", hint="表: " + "、".join(changes),
+                       en=f"no table {name!r} in this comparison",
+                       hint_en="tables: " + ", ".join(changes))
     a, b = result["base"], result["other"]
     title = (f"{store.workspace()['city_name']} 比較: {job_scenario_name(b) or '基本データ'} − "
              f"{job_scenario_name(a) or '基本データ'}（{name}）")

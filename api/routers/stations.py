@@ -139,11 +139,13 @@ def change_station(station_id: str, body: StationChanges, store: StoreDep) -> di
 
     store.workspace()
     if str(station_id) not in set(store.stations()["station_id"].astype(str)):
-        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください")
+        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください",
+                       hint_en="see the stations with GET /stations")
     if (body.lon is None) != (body.lat is None):
         from gis.errors import InputDataError
 
-        raise InputDataError("移動するときは経度と緯度の両方を指定してください", feature="lon")
+        raise InputDataError("移動するときは経度と緯度の両方を指定してください", feature="lon",
+                             en="moving a station needs both longitude and latitude")
     row = update_station(store, station_id, body.model_dump(exclude_unset=True))
     forget(store)
     return row
@@ -158,6 +160,7 @@ def remove_station(station_id: str, store: StoreDep):
 
     store.workspace()
     if not delete_station(store, station_id):
-        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください")
+        raise NotFound(f"拠点 {station_id} はありません", en=f"no station {station_id}", hint="GET /stations で拠点の一覧を確認してください",
+                       hint_en="see the stations with GET /stations")
     forget(store)
     return Response(status_code=204)

@@ -57,7 +57,8 @@ def tier_areas(level: str, store: StoreDep, request: Request) -> Response:
         known = ", ".join(f"{lv.key}（{lv.label}）" for lv in profile.levels)
         raise NotFound(f"階層 {level!r} はありません。この市の階層: {known}",
                        en=f"unknown tier level {level!r}; this city uses {known}",
-                       hint=f"GET /tiers/{profile.keys[0]} のように既知の階層を指定してください")
+                       hint=f"GET /tiers/{profile.keys[0]} のように既知の階層を指定してください",
+                       hint_en=f"give a known level, e.g. GET /tiers/{profile.keys[0]}")
     lv = profile.level(level)
 
     def build() -> bytes:

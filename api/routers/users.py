@@ -40,7 +40,8 @@ def _one(accounts, username: str) -> dict:
     for row in accounts.list_users():
         if row["username"] == username:
             return row
-    raise NotFound(f"ユーザー {username!r} はいません", en=f"no user {username!r}", hint="GET /users で一覧を確認してください")
+    raise NotFound(f"ユーザー {username!r} はいません", en=f"no user {username!r}", hint="GET /users で一覧を確認してください",
+                   hint_en="see the list with GET /users")
 
 
 @router.get("", summary="ユーザーの一覧", dependencies=[allow("admin")])
@@ -63,7 +64,8 @@ def change_user(body: UserChange, accounts: AccountsDep, username: str = Usernam
     try:
         accounts.update_user(username, **body.model_dump(exclude_unset=True))
     except LookupError as exc:
-        raise NotFound(str(exc), hint="GET /users で一覧を確認してください") from None
+        raise NotFound(f"ユーザー {username!r} はいません", en=str(exc), hint="GET /users で一覧を確認してください",
+                       hint_en="see the list with GET /users") from None
     return _one(accounts, username)
 
 
@@ -71,9 +73,11 @@ def change_user(body: UserChange, accounts: AccountsDep, username: str = Usernam
 def delete_user(user: CurrentUser, accounts: AccountsDep, username: str = Username) -> dict:
     """Remove an account and its sessions (not your own, nor the last administrator)."""
     if username == user.username:
-        raise Forbidden("自分のアカウントは削除できません", en="you cannot delete your own account", hint="別の管理者に削除を依頼してください")
+        raise Forbidden("自分のアカウントは削除できません", en="you cannot delete your own account", hint="別の管理者に削除を依頼してください",
+                        hint_en="ask another admin to delete it")
     try:
         accounts.delete_user(username)
     except LookupError as exc:
-        raise NotFound(str(exc), hint="GET /users で一覧を確認してください") from None
+        raise NotFound(f"ユーザー {username!r} はいません", en=str(exc), hint="GET /users で一覧を確認してください",
+                       hint_en="see the list with GET /users") from None
     return {"deleted": username}

@@ -32,7 +32,8 @@ def select(body: Choice, response: Response, settings: SettingsDep) -> dict:
     if body.name not in names:
         raise NotFound(f"ワークスペース {body.name!r} はありません。このサーバーにあるもの: {'、'.join(names)}",
                        en=f"no workspace {body.name!r}; this server has: {', '.join(names)}",
-                       hint="GET /workspaces で一覧を確認してください")
+                       hint="GET /workspaces で一覧を確認してください",
+                       hint_en="see the list with GET /workspaces")
     response.set_cookie(WORKSPACE_COOKIE, body.name, httponly=True, samesite="strict", path="/",
                         secure=settings.secure_cookies, max_age=365 * 24 * 3600)
     return {"current": body.name}

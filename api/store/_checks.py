@@ -13,7 +13,8 @@ from gis.tiers import CityProfile
 def check_workspace(city_code: str, city_name: str, profile: CityProfile) -> None:
     if not str(city_code or "").strip():
         msg = "the workspace needs a municipality code (e.g. '33209' for 高梁市)"
-        raise InputDataError(msg)
+        raise InputDataError(msg,
+                             en="the workspace needs a municipality code (e.g. '33209' for Takahashi)")
     if not isinstance(profile, CityProfile):
         msg = f"プロファイルは CityProfile（gis.tiers.load_profile）にしてください（{type(profile).__name__} でした）"
         en = f"profile must be a CityProfile (gis.tiers.load_profile), not {type(profile).__name__}"

@@ -108,7 +108,8 @@ class Store(abc.ABC):
 
     def scenarios(self) -> list[dict]:
         """Every saved scenario, by name."""
-        raise StoreError(f"{type(self).__name__} はシナリオを保存できません")
+        raise StoreError(f"{type(self).__name__} はシナリオを保存できません",
+                         en=f"{type(self).__name__} cannot store scenarios")
 
     def get_scenario(self, name: str) -> dict | None:
         """The scenario ``name``, or None."""
@@ -116,11 +117,13 @@ class Store(abc.ABC):
 
     def save_scenario(self, record: dict, *, replace: bool = False) -> dict:
         """Save a scenario record; an existing name is an error unless ``replace``."""
-        raise StoreError(f"{type(self).__name__} はシナリオを保存できません")
+        raise StoreError(f"{type(self).__name__} はシナリオを保存できません",
+                         en=f"{type(self).__name__} cannot store scenarios")
 
     def delete_scenario(self, name: str) -> bool:
         """Delete the scenario ``name``; False when there was none."""
-        raise StoreError(f"{type(self).__name__} はシナリオを保存できません")
+        raise StoreError(f"{type(self).__name__} はシナリオを保存できません",
+                         en=f"{type(self).__name__} cannot store scenarios")
 
     # ------------------------------------------------------------------ analysis jobs
     #

@@ -338,7 +338,8 @@ class GeoPackageStore(Store):
         def write(con: sqlite3.Connection) -> None:
             found = con.execute("SELECT 1 FROM scenarios WHERE name = ?", (name,)).fetchone()
             if found and not replace:
-                raise StoreError(f"シナリオ「{name}」はすでにあります（置き換えるときは replace を指定してください）")
+                raise StoreError(f"シナリオ「{name}」はすでにあります（置き換えるときは replace を指定してください）",
+                                 en=f"scenario {name!r} already exists (give replace to replace it)")
             con.execute("INSERT OR REPLACE INTO scenarios (name, record, updated_at) VALUES (?, ?, ?)",
                         (name, _json.dumps(record), record["updated_at"]))
 

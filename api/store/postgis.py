@@ -282,13 +282,15 @@ class PostGISStore(Store):
                     _scenarios_t.c.workspace == self.workspace_name, _scenarios_t.c.name == name)
                     .with_for_update()).first()
                 if found and not replace:
-                    raise StoreError(f"シナリオ「{name}」はすでにあります（置き換えるときは replace を指定してください）")
+                    raise StoreError(f"シナリオ「{name}」はすでにあります（置き換えるときは replace を指定してください）",
+                                     en=f"scenario {name!r} already exists (give replace to replace it)")
                 stmt = pg_insert(_scenarios_t).values(**values)
                 conn.execute(stmt.on_conflict_do_update(index_elements=["workspace", "name"],
                                                         set_={"record": stmt.excluded.record,
                                                               "updated_at": stmt.excluded.updated_at}))
         except sa.exc.IntegrityError as exc:
-            raise StoreError("ワークスペースがまだありません。先に取り込み（tsunagu demo など）をしてください") from exc
+            raise StoreError("ワークスペースがまだありません。先に取り込み（tsunagu demo など）をしてください",
+                             en="there is no workspace yet: import first (tsunagu demo or another import)") from exc
         return record
 
     def delete_scenario(self, name: str) -> bool:

@@ -62,7 +62,8 @@ async def add_stations(request: Request, user: CurrentUser):
 
     def action():
         if not points:
-            raise InputDataError("地図をクリックして、追加する拠点の場所を選んでください")
+            raise InputDataError("地図をクリックして、追加する拠点の場所を選んでください",
+                                 en="click the map to choose where the new station goes")
         for name, lon, lat in points:
             add_station(store, name=str(name), kind=kind, lon=lon, lat=lat, by=user.username)
 
