@@ -492,18 +492,29 @@ def read_food_permits(
     geopandas.GeoDataFrame
         Resources; ``attributes`` keep ``business_types``, ``license_nos``, ``name_kana``,
         ``phone``; ``source`` carries the PDL attribution. ``attrs["skipped"]`` counts dropped
-        records by reason.
+        records by reason; ``attrs["skipped_by_file"]`` the same for each official table file
+        (file name → reason → count; the bundled JSON is not listed).
     """
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     source = source_name or ", ".join(p.name for p in paths)
     records: list = []
+    origins: list[str | None] = []  # the official file each record came from (None: the bundled JSON)
     skipped = {_NOT_FOOD: 0, _MOBILE: 0, _NO_XY: 0}
+    by_file: dict[str, dict[str, int]] = {}
+
+    def drop(reason: str, origin: str | None, n: int = 1) -> None:
+        skipped[reason] = skipped.get(reason, 0) + n
+        if origin is not None:
+            by_file[origin][reason] = by_file[origin].get(reason, 0) + n
+
     for one in paths:
         if is_table_file(one):
             table = opendata.read_food_permit_table(one, city_code=city_code, city_name=city_name)
             records += table.to_dict("records")
+            origins += [one.name] * len(table)
+            by_file[one.name] = {}
             for reason, n in table.attrs.get("skipped", {}).items():
-                skipped[reason] = skipped.get(reason, 0) + n
+                drop(reason, one.name, n)
             continue
         data = _load_json(one, one.name)
         listed = data.get("data") if isinstance(data, dict) else None
@@ -518,6 +529,7 @@ def read_food_permits(
             msg = "ファイルに営業許可が1件もありません"
             raise InputDataError(msg, en="the file lists no permits", source=one.name)
         records += listed
+        origins += [None] * len(listed)
     if not records and city_name:
         msg = f"{city_name}の営業施設がこの食品営業許可のファイルにありません"
         raise InputDataError(msg, en=f"no premises of {city_name} in the food-permit files", source=source,
@@ -532,17 +544,18 @@ def read_food_permits(
         address = str(rec.get("address") or "").strip()
         category = _category(rec.get("business_type") or "")
         if category not in FOOD_PERMIT_KINDS and category not in _RETAIL_ONLY_BY_NAME:
-            skipped[_NOT_FOOD] += 1
+            drop(_NOT_FOOD, origins[i - 1])
             continue
         if _MOBILE_ADDRESS.search(address):
-            skipped[_MOBILE] += 1
+            drop(_MOBILE, origins[i - 1])
             continue
         if _blank(rec.get("lat")) or _blank(rec.get("lng")):
-            skipped[_NO_XY] += 1
+            drop(_NO_XY, origins[i - 1])
             continue
         key = _shop_key(name, address)
         shop = shops.setdefault(key, {"name": name, "address": address, "lat": rec["lat"], "lng": rec["lng"],
-                                      "row": i, "categories": set(), "business_types": [], "license_nos": [],
+                                      "row": i, "origin": origins[i - 1], "categories": set(),
+                                      "business_types": [], "license_nos": [],
                                       "name_kana": rec.get("name_kana") or "", "phone": rec.get("phone") or ""})
         shop["categories"].add(category)
         if rec.get("business_type") not in shop["business_types"]:
@@ -553,7 +566,7 @@ def read_food_permits(
     for key, shop in shops.items():
         kind = _food_kind(shop["name"], shop["categories"])
         if kind is None:
-            skipped[_NOT_FOOD] += len(shop["business_types"])
+            drop(_NOT_FOOD, shop["origin"], len(shop["business_types"]))
             continue
         attributes = {"business_types": shop["business_types"], "license_nos": shop["license_nos"],
                       "name_kana": shop["name_kana"], "phone": shop["phone"], "permit_row": shop["row"]}
@@ -566,7 +579,9 @@ def read_food_permits(
             msg, en="no food shops among the permits (only restaurants, factories, vending machines ...)",
             source=source,
         )
-    return _from_rows(rows, source=source, attribution=PDL_FOOD_ATTRIBUTION, skipped=skipped)
+    out = _from_rows(rows, source=source, attribution=PDL_FOOD_ATTRIBUTION, skipped=skipped)
+    out.attrs["skipped_by_file"] = by_file
+    return out
 
 
 def _from_rows(rows: list[dict], *, source: str, attribution: str, skipped: dict | None = None) -> gpd.GeoDataFrame:
@@ -658,6 +673,8 @@ def read_shelters(
     -------
     geopandas.GeoDataFrame
         Resources; ``attributes`` keep ``common_ids``, ``designations`` and the hazard flags.
+        ``attrs["skipped"]`` counts the rows left out by reason (no usable position, other
+        municipality), ``attrs["skipped_by_file"]`` the same per file (file name → reason → count).
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
@@ -671,6 +688,11 @@ def read_shelters(
     places: dict[str, dict] = {}
     by_id: dict[str, str] = {}
     layers = [opendata.read_gsi_shelters(p, city_code=city_code, city_name=city_name) for p in paths]
+    by_file = {p.name: dict(layer.attrs.get("skipped", {})) for p, layer in zip(paths, layers)}
+    skipped: dict[str, int] = {}
+    for counts in by_file.values():
+        for reason, n in counts.items():
+            skipped[reason] = skipped.get(reason, 0) + n
     # Emergency sites first, whatever the file names: a place on both lists takes its name from there.
     layers.sort(key=lambda layer: layer.attrs["designation"] != opendata.SHELTER_EMERGENCY)
     for layer in layers:
@@ -700,7 +722,9 @@ def read_shelters(
                      "address": place["address"], "lat": place["lat"], "lng": place["lng"],
                      "attributes": {"common_ids": place["common_ids"], "designations": place["designations"],
                                     "hazards": sorted(place["hazards"])}})
-    return _from_rows(rows, source=source, attribution=GSI_SHELTER_ATTRIBUTION)
+    out = _from_rows(rows, source=source, attribution=GSI_SHELTER_ATTRIBUTION, skipped=skipped)
+    out.attrs["skipped_by_file"] = by_file
+    return out
 
 
 def read_rail_stations(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -160,3 +161,43 @@ def test_demo_without_the_optional_point_files_says_which_and_where(official_fol
     assert len(notes) == 2
     assert "食品営業許可" in notes[0] and "33000_food_business_all.csv" in notes[0]
     assert "33209_2.csv" in notes[1] and "hinanmap.gsi.go.jp" in notes[1]
+
+
+def test_demo_says_how_many_rows_of_each_official_file_it_left_out(official_folder, data_dir, tmp_path):
+    """The MHLW file holds 新見市's premises and 3 closed 高梁市 shops; the GSI emergency list gets a 新見市 place
+    and a row without a position: the demo says, per file and reason, how many rows it left out, naming none."""
+    import json
+
+    from _official_forms import GSI_EMERGENCY_HEADER, gsi_rows, write_csv
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for z in official_folder.glob("*.zip"):
+        (folder / z.name).symlink_to(z)
+    write_mhlw_csv(data_dir, folder)  # 高梁市 and 新見市, 3 closed copies
+    write_gsi_csvs(data_dir, folder)
+    emergency = next((Path(data_dir) / "okayama" / "shelters").glob("emergency_33209?.json"))
+    rows = gsi_rows(emergency)
+    first = rows[0]
+    rows.append({**first, "共通ID": first["共通ID"].replace("E33209", "E33210", 1), "施設・場所名": "隣の市の広場"})
+    rows.append({**first, "共通ID": first["共通ID"][:-3] + "999", "施設・場所名": "位置のない広場", "緯度": "", "経度": ""})
+    write_csv(folder / "33209_2.csv", GSI_EMERGENCY_HEADER, rows, encoding="cp932")
+    niimi = len(json.loads((Path(data_dir) / "okayama" / "food_permits" / "新見市.json").read_text(encoding="utf-8"))["data"])
+
+    result = CliRunner().invoke(main, ["demo", "--city", "33209", "--data-dir", str(folder),
+                                       "--workspace", str(tmp_path / "w.gpkg")])
+    assert result.exit_code == 0, result.output
+    lines = {line.split("（")[0].strip(): line for line in result.output.splitlines()
+             if line.strip().startswith(("33000_food_business_all.csv", "33209_1.csv", "33209_2.csv"))}
+    assert set(lines) == {"33000_food_business_all.csv", "33209_1.csv", "33209_2.csv"}, result.output
+    food = lines["33000_food_business_all.csv"]
+    assert "食品営業許可" in food and "廃業 3件" in food and f"ほかの市区町村 {niimi:,}件" in food, food
+    counts = [int(n.replace(",", "")) for n in re.findall(r" ([\d,]+)件", food.split("除きました")[1])]
+    assert f"{sum(counts):,}件を除きました" in food
+    assert "ほかの市区町村 1件" in lines["33209_2.csv"] and "位置がない・日本の外 1件" in lines["33209_2.csv"]
+    assert "2件を除きました" in lines["33209_2.csv"]
+    assert "除いた行はありません" in lines["33209_1.csv"]
+    # counts and reasons only: no premises, place or operator named
+    said = "\n".join(lines.values())
+    assert "旧店舗" not in said and "隣の市の広場" not in said and "位置のない広場" not in said
+    assert not re.search(r"株式会社|有限会社|\d{2,4}-\d{2,4}-\d{3,4}", said)
