@@ -17,6 +17,16 @@ from gis.errors import DataNotFoundError, InputDataError, TsunaguError, UnknownM
 log = logging.getLogger("tsunagu.api")
 
 DEMO_HINT = "tsunagu demo を実行してください"
+DEMO_HINT_EN = "run tsunagu demo"
+#: The English of each response's ``title`` (by its ``error`` code), for ``TSUNAGU_LANG=en``.
+TITLES_EN = {
+    "input_data": "Problem with the input data", "unknown_municipality": "Municipality not found",
+    "data_not_found": "Data not found", "not_found": "Not found", "conflict": "Not available yet",
+    "unauthorized": "Login required", "forbidden": "Not allowed", "locked": "Account locked",
+    "disabled": "Account disabled", "login_failed": "Login failed",
+    "workspace_not_initialised": "No workspace yet", "store_unavailable": "Cannot open the workspace",
+    "upload_too_large": "File too large", "invalid_request": "Invalid request", "internal": "Internal error",
+}
 
 
 class ApiError(TsunaguError):
@@ -107,19 +117,30 @@ def _mb(n: int) -> str:
     return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
 
 
+def _lang(japanese: str, english: str) -> str:
+    return english if wants_english() else japanese
+
+
+def _hint(exc: InputDataError) -> str | None:
+    """An input-data error's hint in the user's language."""
+    return (exc.hint_en or exc.hint) if wants_english() else exc.hint
+
+
 def _body(error: str, title: str, message: str, hint: str | None = None, **extra) -> dict:
+    if wants_english():
+        title = TITLES_EN.get(error, title)
     return {"error": error, "title": title, "message": message, "hint": hint, **extra}
 
 
 async def _input_data(request: Request, exc: InputDataError) -> JSONResponse:
     message, _ = _say(exc)
-    return JSONResponse(_body("input_data", "入力データに問題があります", message, exc.hint,
+    return JSONResponse(_body("input_data", "入力データに問題があります", message, _hint(exc),
                               detail=exc.as_dict()), status_code=422)
 
 
 async def _unknown_municipality(request: Request, exc: UnknownMunicipalityError) -> JSONResponse:
     message, _ = _say(exc)
-    return JSONResponse(_body("unknown_municipality", "市区町村が見つかりません", message, exc.hint,
+    return JSONResponse(_body("unknown_municipality", "市区町村が見つかりません", message, _hint(exc),
                               detail=exc.as_dict()), status_code=404)
 
 
@@ -165,25 +186,29 @@ async def _auth_failed(request: Request, exc: AuthError) -> JSONResponse:
     if exc.reason == "locked":
         minutes = max(1, round((exc.retry_after or 60) / 60))
         return JSONResponse(_body("locked", "アカウントがロックされています", message,
-                                  f"ログインの失敗が続いたため、約 {minutes} 分後まで ログインできません"),
+                                  _lang(f"ログインの失敗が続いたため、約 {minutes} 分後まで ログインできません",
+                                        f"too many failed logins: try again in about {minutes} minutes")),
                             status_code=423, headers={"Retry-After": str(exc.retry_after or 60)})
     if exc.reason == "disabled":
-        return JSONResponse(_body("disabled", "アカウントが無効です", message, "管理者に連絡してください"),
+        return JSONResponse(_body("disabled", "アカウントが無効です", message,
+                                  _lang("管理者に連絡してください", "contact an admin")),
                             status_code=403)
     return JSONResponse(_body("login_failed", "ログインできません", message,
-                              "ユーザー名とパスワードを確かめてください"), status_code=401,
+                              _lang("ユーザー名とパスワードを確かめてください", "check the user name and password")),
+                        status_code=401,
                         headers={"WWW-Authenticate": 'Bearer realm="tsunagu"'})
 
 
 async def _not_initialised(request: Request, exc: WorkspaceNotInitialised) -> JSONResponse:
     message, _ = _say(exc)
-    return JSONResponse(_body("workspace_not_initialised", "ワークスペースが未作成です", message, DEMO_HINT),
+    return JSONResponse(_body("workspace_not_initialised", "ワークスペースが未作成です", message,
+                              _lang(DEMO_HINT, DEMO_HINT_EN)),
                         status_code=409)
 
 
 async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
     log.warning("store unavailable: %s", exc.english)
-    return JSONResponse(_body("store_unavailable", "ワークスペースを開けません", str(exc), DEMO_HINT),
+    return JSONResponse(_body("store_unavailable", "ワークスペースを開けません", str(exc), _lang(DEMO_HINT, DEMO_HINT_EN)),
                         status_code=503)
 
 
@@ -223,19 +248,33 @@ HTTP_WORDS = {
     406: ("not_acceptable", "この形式では返せません", "このアドレス（{path}）はその形式で返せません"),
     415: ("unsupported_media_type", "この形式は受け付けません", "送られたデータの形式を受け付けません"),
 }
+#: The same in English (``TSUNAGU_LANG=en``).
+HTTP_WORDS_EN = {
+    404: ("not_found", "Not found", "no page or API at this address ({path})"),
+    405: ("method_not_allowed", "Method not allowed", "this address ({path}) does not accept {method}"),
+    406: ("not_acceptable", "Not acceptable", "this address ({path}) cannot answer in that format"),
+    415: ("unsupported_media_type", "Unsupported media type", "the data sent is in a format not accepted"),
+}
 #: What to do next, per status.
 HTTP_HINTS = {404: "アドレスを確かめてください（API の一覧は /docs、画面は /web/）",
               405: "API の一覧（/docs）で使える操作を確かめてください"}
+HTTP_HINTS_EN = {404: "check the address (the API is listed at /docs, the pages are at /web/)",
+                 405: "check the operations allowed in the API list (/docs)"}
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException):
     """Starlette's own errors (``{"detail": "Not Found"}``) in Japanese, with the machine ``error`` code."""
     from html import escape
 
-    code, title, text = HTTP_WORDS.get(exc.status_code, ("http_error", "リクエストを処理できません",
-                                                          "リクエストを処理できませんでした（状態 {status}）"))
+    if wants_english():
+        code, title, text = HTTP_WORDS_EN.get(exc.status_code, ("http_error", "Cannot handle the request",
+                                                                "the request could not be handled (status {status})"))
+        hint = HTTP_HINTS_EN.get(exc.status_code)
+    else:
+        code, title, text = HTTP_WORDS.get(exc.status_code, ("http_error", "リクエストを処理できません",
+                                                              "リクエストを処理できませんでした（状態 {status}）"))
+        hint = HTTP_HINTS.get(exc.status_code)
     message = text.format(path=request.url.path, method=request.method, status=exc.status_code)
-    hint = HTTP_HINTS.get(exc.status_code)
     headers = getattr(exc, "headers", None)
     if request.url.path.startswith("/web") and request.method in ("GET", "HEAD"):
         page = ("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
@@ -251,8 +290,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException):
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(_body("internal", "内部エラーが発生しました",
-                              "予期しないエラーが起きました（詳しくはサーバーのログにあります）",
-                              "もう一度試し、続くときは管理者に連絡してください"), status_code=500)
+                              _lang("予期しないエラーが起きました（詳しくはサーバーのログにあります）",
+                                    "an unexpected error happened (the details are in the server log)"),
+                              _lang("もう一度試し、続くときは管理者に連絡してください",
+                                    "try again, and contact an admin if it keeps happening")), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -319,6 +319,94 @@ def test_handlers_log_the_english(client, caplog):
     assert "unknown tier level 'prefecture'" in caplog.text
 
 
+# --------------------------------------------------------------------------- TSUNAGU_LANG=en on the real 高梁市
+
+@pytest.fixture(scope="module")
+def _takahashi(tmp_path_factory, data_dir):
+    """高梁市 built from the real open data (sample stations sample-station-01 …)."""
+    from api.importing import build_city_workspace
+    from api.store.connect import open_store
+
+    path = tmp_path_factory.mktemp("takahashi") / "ws.gpkg"
+    with open_store(str(path)) as store:
+        build_city_workspace(store, data_dir=data_dir)
+    return path
+
+
+@pytest.fixture()
+def english(tmp_path, _takahashi, monkeypatch):
+    """A TestClient on a copy of 高梁市, with messages in English (``TSUNAGU_LANG=en``)."""
+    settings = Settings(workspace=str(tmp_path / "ws.gpkg"), upload_dir=tmp_path / "uploads", max_upload_bytes=1024)
+    shutil.copyfile(_takahashi, settings.workspace)
+    monkeypatch.setenv("TSUNAGU_LANG", "en")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _assert_english(response, status: int) -> dict:
+    """The message and hint are English sentences (no kana: Japanese place names in kanji may be quoted)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    for key in ("message", "hint"):
+        if body.get(key):
+            assert not re.search(r"[\u3040-\u30ff]", body[key]), (key, body)
+            assert re.search(r"[A-Za-z]{3,}", body[key]), (key, body)
+    return body
+
+
+def test_english_upload_too_large_and_empty(english):
+    login(english, "planner")
+    body = _assert_english(english.post("/resources/import?kind=salon&filename=big.csv", content=b"x" * 5000,
+                                        headers={"Content-Type": "text/csv"}), 413)
+    assert body["message"].startswith("upload too large") and "1,024 bytes" in body["message"]
+    assert body["hint"] == "send a file of at most 0.0 MB"
+    body = _assert_english(english.post("/resources/import?kind=salon&filename=empty.csv", content=b"",
+                                        headers={"Content-Type": "text/csv"}), 422)
+    assert "the file is empty (0 bytes)" in body["message"] and "export it again" in body["message"]
+    body = _assert_english(english.post("/resources/import?kind=salon&filename=notes.docx", content=b"PK\x03\x04",
+                                        headers={"Content-Type": "application/octet-stream"}), 422)
+    assert "files ending in .docx cannot be imported" in body["message"]
+
+
+def test_english_private_data_refused_to_a_wrong_role(english):
+    login(english, "planner")
+    body = _assert_english(english.get("/clients"), 403)
+    assert "test-planner (planner) may not GET /clients" in body["message"] and "only admin, csw may do this" in body["hint"]
+    login(english, "csw", station_id="sample-station-01")
+    body = _assert_english(english.get("/clients?station_id=sample-station-02"), 403)
+    assert ("the households of station sample-station-02 are for that station's CSWs and admins only "
+            "(test-csw-sample-station-01 (csw), station sample-station-01)") in body["message"]
+    assert body["hint"] == "you may handle your own station's households only (admins: all)"
+
+
+def test_english_private_store_refuses_a_planner(english, monkeypatch):
+    """The private store's own refusal (behind the route's) is English too, and Japanese without TSUNAGU_LANG."""
+    from api.private import ClientStore, PrivateAccessError, Viewer
+
+    with ClientStore(english.app.state.settings.workspace) as clients:
+        with pytest.raises(PrivateAccessError) as en:
+            clients.households(Viewer("someone", "planner", None))
+        assert str(en.value) == ("role 'planner' may not handle client households "
+                                 "(sensitive personal data; CSWs and admins only)")
+        monkeypatch.delenv("TSUNAGU_LANG")
+        with pytest.raises(PrivateAccessError) as ja:
+            clients.households(Viewer("someone", "planner", None))
+    assert "要配慮個人情報" in str(ja.value) and ja.value.english == str(en.value)
+
+
+def test_english_station_edit_errors(english):
+    login(english, "planner")
+    swapped = english.patch("/stations/sample-station-01", json={"lon": 34.79, "lat": 133.61})
+    body = _assert_english(swapped, 422)
+    assert "longitude and latitude look swapped (lon 34.79, lat 133.61)" in body["message"]
+    assert "swap longitude (122-154 in Japan) and latitude (20-46)" in body["message"]
+    body = _assert_english(english.post("/stations", json={"name": "新しい拠点", "kind": "宇宙基地",
+                                                           "lon": 133.61, "lat": 34.79}), 422)
+    assert "unknown station kind '宇宙基地'" in body["message"]
+    body = _assert_english(english.patch("/stations/sample-station-01", json={"lon": 133.61}), 422)
+    assert "moving a station needs both longitude and latitude" in body["message"]
+
+
 # --------------------------------------------------------------------------- --lang en
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -335,6 +423,13 @@ def test_lang_en_gives_english_errors(tmp_path):
     assert "Error: no workspace file" in english.stderr and not JAPANESE.search(english.stderr), english.stderr
     usage = _cli("--lang", "en", "nosuch")
     assert "No such command" in usage.stderr
+    # click's usage errors raised by tsunagu itself follow --lang too
+    bad = ["scenario", "create", "x", "--add", "salon,新サロン,133.61", "--workspace", missing]
+    japanese, english = _cli(*bad), _cli("--lang", "en", *bad)
+    assert japanese.returncode == english.returncode == 2
+    assert "は 種類,名前,経度,緯度 の形ではありません" in japanese.stderr
+    assert "is not of the form kind,name,longitude,latitude" in english.stderr, english.stderr
+    assert not re.search(r"[\u3040-\u309f]", english.stderr), english.stderr
 
 
 def test_lang_en_is_in_the_help_and_help_stays_light():
