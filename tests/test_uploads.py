@@ -839,7 +839,7 @@ def test_adding_an_id_already_used_is_409(gclient, gpkg_store):
 
 @pytest.mark.parametrize(("body", "needle"), [
     ({"lon": 34.8, "lat": 133.6}, "入れ替わっている"),
-    ({"lon": 133.6}, "both"),
+    ({"lon": 133.6}, "両方"),
     ({}, "変更する項目がありません"),
     ({"kind": "karaoke"}, "karaoke"),
     ({"name": ""}, "name"),
