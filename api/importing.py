@@ -452,46 +452,36 @@ class ResourceCheck:
 
         ``english=True``: the same in English for the log and ``--lang en`` (each problem's reason as found).
         """
-        if english:
-            return self._message_en(limit=limit)
-        if self.ok:
-            how = "置き換えて" if self.replace else ""
-            text = f"{self.rows_read:,} 行を読み、{len(self.points):,} 件を{how}取り込みました"
-            if self.located:
-                text += f"。住所から位置を求めました（{self.located['method']}）"
-                if self.located.get("approximate"):
-                    text += f"：{self.located['approximate']:,} 件は{self.located['note']}"
-            if self.left_out:
-                rows = "、".join(str(p.row) for p in self.left_out[:limit])
-                more = f" ほか {len(self.left_out) - limit:,} 行" if len(self.left_out) > limit else ""
-                text += f"。住所が照合できなかった {len(self.left_out):,} 行（{rows}{more} 行目）は取り込んでいません"
-            return text
-        bad_rows = {p.row for p in self.problems if p.row is not None}
-        head = (f"取り込みを中止しました（何も書き込んでいません）。読んだ行: {self.rows_read:,}、"
-                f"問題: {len(self.problems):,} 件" + (f"（{len(bad_rows):,} 行）" if bad_rows else ""))
-        lines = [f"・{p.row}行目: {p.reason}" if p.row is not None else f"・ファイル全体: {p.reason}"
-                 for p in self.problems[:limit]]
-        if len(self.problems) > limit:
-            lines.append(f"・ほか {len(self.problems) - limit:,} 件")
-        return "\n".join([head, *lines])
+        def say(ja: str, en: str) -> str:
+            return en if english else ja
 
-    def _message_en(self, *, limit: int) -> str:
         if self.ok:
-            text = f"read {self.rows_read:,} rows, {'replaced with' if self.replace else 'imported'} {len(self.points):,}"
+            n = len(self.points)
+            text = say(f"{self.rows_read:,} 行を読み、{n:,} 件を{'置き換えて' if self.replace else ''}取り込みました",
+                       f"read {self.rows_read:,} rows, {'replaced with' if self.replace else 'imported'} {n:,}")
             if self.located:
-                text += f"; placed from their addresses ({self.located['method']})"
+                method = self.located["method"]
+                text += say(f"。住所から位置を求めました（{method}）", f"; placed from their addresses ({method})")
+                if self.located.get("approximate"):
+                    k = self.located["approximate"]
+                    text += say(f"：{k:,} 件は{self.located['note']}",
+                                f": {k:,} at the representative point of their 町丁・字 (approximate)")
             if self.left_out:
-                rows = ", ".join(str(p.row) for p in self.left_out[:limit])
-                more = f" and {len(self.left_out) - limit:,} more" if len(self.left_out) > limit else ""
-                text += f"; {len(self.left_out):,} rows whose address matched nothing (rows {rows}{more}) left out"
+                rows = say("、", ", ").join(str(p.row) for p in self.left_out[:limit])
+                extra = len(self.left_out) - limit
+                more = say(f" ほか {extra:,} 行", f" and {extra:,} more") if extra > 0 else ""
+                text += say(f"。住所が照合できなかった {len(self.left_out):,} 行（{rows}{more} 行目）は取り込んでいません",
+                            f"; {len(self.left_out):,} rows whose address matched nothing (rows {rows}{more}) left out")
             return text
         bad_rows = {p.row for p in self.problems if p.row is not None}
-        head = (f"import stopped (nothing written): {self.rows_read:,} rows read, "
-                f"{len(self.problems):,} problems" + (f" in {len(bad_rows):,} rows" if bad_rows else ""))
-        lines = [f"- row {p.row}: {p.reason}" if p.row is not None else f"- whole file: {p.reason}"
-                 for p in self.problems[:limit]]
+        head = say(f"取り込みを中止しました（何も書き込んでいません）。読んだ行: {self.rows_read:,}、"
+                   f"問題: {len(self.problems):,} 件" + (f"（{len(bad_rows):,} 行）" if bad_rows else ""),
+                   f"import stopped (nothing written): {self.rows_read:,} rows read, "
+                   f"{len(self.problems):,} problems" + (f" in {len(bad_rows):,} rows" if bad_rows else ""))
+        lines = [say(f"・{p.row}行目: {p.reason}", f"- row {p.row}: {p.reason}") if p.row is not None
+                 else say(f"・ファイル全体: {p.reason}", f"- whole file: {p.reason}") for p in self.problems[:limit]]
         if len(self.problems) > limit:
-            lines.append(f"- {len(self.problems) - limit:,} more")
+            lines.append(say(f"・ほか {len(self.problems) - limit:,} 件", f"- {len(self.problems) - limit:,} more"))
         return "\n".join([head, *lines])
 
 
