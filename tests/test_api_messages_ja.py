@@ -407,6 +407,23 @@ def test_english_station_edit_errors(english):
     assert "moving a station needs both longitude and latitude" in body["message"]
 
 
+def test_import_report_has_its_english(_takahashi, tmp_path):
+    """A refused resource file on 高梁市: the report's English (log, --lang en) says the same rows and counts."""
+    from api.importing import check_resource_file
+    from api.store.geopackage import GeoPackageStore
+
+    path = tmp_path / "サロン.csv"
+    path.write_text("名称,種別,緯度,経度\n宇治の集い,サロン,34.79,133.62\n落合の集い,サロン,133.62,34.80\n"
+                    "成羽の集い,カラオケ,34.78,133.55\n", encoding="utf-8")
+    with GeoPackageStore(_takahashi) as store:
+        check = check_resource_file(store, path)
+    assert not check.ok
+    ja, en = check.message(), check.message(english=True)
+    assert ja.startswith("取り込みを中止しました（何も書き込んでいません）。読んだ行: 3、問題: 2 件（2 行）")
+    assert en.startswith("import stopped (nothing written): 3 rows read, 2 problems in 2 rows")
+    assert [line[:8] for line in en.splitlines()[1:]] == ["- row 2:", "- row 3:"]
+
+
 # --------------------------------------------------------------------------- --lang en
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
