@@ -237,8 +237,10 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     log.info("invalid request %s %s: %s", request.method, request.url.path,
              "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in errors))
     problems = validation_ja.problems(errors, finite=_finite)
-    return JSONResponse(_body("invalid_request", "リクエストの形式が正しくありません", validation_ja.summary(problems),
-                              "送信した項目と値を確かめてください", detail=problems), status_code=422)
+    message = validation_ja.summary_en(errors) if wants_english() else validation_ja.summary(problems)
+    return JSONResponse(_body("invalid_request", "リクエストの形式が正しくありません", message,
+                              _lang("送信した項目と値を確かめてください", "check the fields and values sent"),
+                              detail=problems), status_code=422)
 
 
 #: HTTP statuses Starlette raises itself (unknown URL, wrong method…) → (code, title, message).

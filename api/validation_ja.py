@@ -102,6 +102,17 @@ def problems(errors: Iterable[dict], *, finite=lambda v: v) -> list[dict]:
     return out
 
 
+def summary_en(errors: Iterable[dict]) -> str:
+    """pydantic's own English for the first problem (``TSUNAGU_LANG=en``): ``'params.threshold_m': Input should be …``."""
+    errors = list(errors)
+    if not errors:
+        return "the request is not in the expected form"
+    first = errors[0]
+    field = where(first.get("loc", ()))
+    head = f"{field!r}: {first.get('msg')}" if field else str(first.get("msg"))
+    return head + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+
+
 def summary(items: list[dict]) -> str:
     """「項目「params.threshold_m」: 0 より大きい値を入力してください（ほか 1 件）」 for the first problem."""
     if not items:

@@ -407,6 +407,15 @@ def test_english_station_edit_errors(english):
     assert "moving a station needs both longitude and latitude" in body["message"]
 
 
+def test_english_invalid_request(english):
+    login(english, "planner")
+    body = _assert_english(english.post("/stations", json={"name": "新しい拠点", "kind": "社協地域ステーション",
+                                                           "lon": "east", "lat": 34.79}), 422)
+    assert body["error"] == "invalid_request" and body["title"] == "Invalid request"
+    assert body["message"].startswith("'lon': Input should be a valid number")
+    assert body["hint"] == "check the fields and values sent"
+
+
 def test_import_report_has_its_english(_takahashi, tmp_path):
     """A refused resource file on 高梁市: the report's English (log, --lang en) says the same rows and counts."""
     from api.importing import check_resource_file
