@@ -1,7 +1,8 @@
 """Benchmark: Tsunagu's VRPTW solver against plain PyVRP at equal compute on Solomon / Homberger instances.
 
 Run: ``python3 benchmarks/vrptw.py [PATH ...] [--homberger] [--time-limit 10] [--repeat 3]
-[--instances C101,R201] [--extra pyvrp1,vroom] [--json out.json]``.
+[--instances C101,R201] [--extra pyvrp1,vroom] [--json out.json] [--results runs.jsonl]
+[--held-out SEED]``.
 Without PATH, solves the Solomon instances in ../shared/data/benchmarks/vrptw/solomon (with
 ``--homberger`` the 200-customer set). Any file in the Solomon text format works (vehicle number and
 capacity; per customer x, y, demand, ready, due, service; customer 0 is the depot).
@@ -28,6 +29,17 @@ The per-class summary gives, for tsunagu and base, the feasible count, the mean 
 instances per repetition, the mean of those and their spread (min–max); and per instance tsunagu's
 wins / ties / losses against base on the gap averaged over the repetitions (a tie is within 0.01
 points; a feasible plan beats an infeasible one).
+
+Held-out instances (``--held-out SEED``): every instance with its customers moved by up to ±2
+units in x and y (uniform, seeded by SEED and the instance name; demands, windows and the fleet
+unchanged), so a design can be checked on inputs nobody tuned on. Their best-known costs are
+unknown: gaps are then to the best feasible plan any solver found for that instance in the
+results, and an instance neither solver serves with the fleet is left out of the gaps.
+
+A long acceptance run can be split (``--results runs.jsonl``): every repetition is appended as
+one JSON line (with the machine's load average), a repetition already in the file for the same
+instance, time limit, workers and held-out seed is not run again, and the summary covers every
+matching line in the file. Run it again, in one session or the next, until nothing is left.
 """
 
 from __future__ import annotations
@@ -158,6 +170,26 @@ def plain_vroom(prob: RoutingProblem, inst: Instance, fleet: int):
     return plan_from_sequences(prob, seqs, "vroom", rt)
 
 
+def held_out(inst: Instance, seed: int) -> Instance:
+    """The instance with its customers moved by up to ±2 units (seeded by ``seed`` and its name)."""
+    import zlib
+
+    rng = np.random.default_rng([seed, zlib.crc32(inst.name.upper().encode())])
+    xy = inst.xy.copy()
+    xy[1:] += rng.uniform(-2.0, 2.0, size=xy[1:].shape)
+    return Instance(f"{inst.name}~h{seed}", inst.vehicles, inst.capacity, xy, inst.demand, inst.ready,
+                    inst.due, inst.service)
+
+
+def _load() -> float:
+    try:
+        import os
+
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return math.nan
+
+
 def summarise(plan: RoutingPlan, prob: RoutingProblem, real: np.ndarray, bks: float | None, runtime: float) -> dict:
     violations = check_plan(prob, plan)
     feasible = not plan.unassigned and not violations
@@ -168,7 +200,7 @@ def summarise(plan: RoutingPlan, prob: RoutingProblem, real: np.ndarray, bks: fl
 
 
 def klass(name: str) -> str:
-    m = re.match(r"(rc|r|c)(\d)", name, re.I)
+    m = re.match(r"(rc|r|c)(\d)", name.split("~")[0], re.I)
     return (m.group(1).upper() + m.group(2)) if m else "other"
 
 
@@ -192,6 +224,20 @@ def equal_compute_baseline(prob: RoutingProblem, inst: Instance, fleet: int, t: 
 
 
 TIE = 0.01  # gap points within which two results are a tie
+
+
+def _regap(results: list[dict]) -> None:
+    """Gaps of instances without a best-known cost: to the best feasible plan found in the results."""
+    for row in results:
+        if row["bks"]:
+            continue
+        found = [rep[s_]["distance"] for rep in row["reps"] for s_ in rep
+                 if isinstance(rep[s_], dict) and rep[s_].get("feasible")]
+        found += [x["distance"] for rep in row["reps"] for x in rep.get("base_seeds", []) if x["feasible"]]
+        ref = min(found) if found else None
+        for rep in row["reps"]:
+            for x in [rep[s_] for s_ in rep if isinstance(rep[s_], dict)] + rep.get("base_seeds", []):
+                x["gap"] = (x["distance"] / ref - 1) * 100 if ref and x["feasible"] else math.nan
 
 
 def compare(a: dict, b: dict) -> int:
@@ -221,6 +267,10 @@ def main(argv=None) -> int:
     ap.add_argument("--extra", default="", help="also run: pyvrp1 (plain PyVRP, one thread), vroom (plain pyvroom)")
     ap.add_argument("--bks", type=Path, default=DATA / "BKS.json")
     ap.add_argument("--json", type=Path, help="write per-instance results here")
+    ap.add_argument("--results", type=Path,
+                    help="append every repetition to this JSON-lines file and skip those already in it")
+    ap.add_argument("--held-out", type=int, default=None, metavar="SEED",
+                    help="solve held-out variants: customers moved by up to ±2 units, seeded")
     args = ap.parse_args(argv)
     import warnings
 
@@ -254,15 +304,30 @@ def main(argv=None) -> int:
     sub = f"{'ok':>2} {'veh':>3} {'dist':>9} {'gap%':>6} {'time':>5}"
     print(f"{'':10} {'':>3} {'':>9} {'':>2} | {sub} | {sub} {'gap%':^{len(seed_head)}} |"
           + "".join(f" {'ok':>2} {'gap%':>6} {'time':>5} |" for _ in extra))
+    done: dict[tuple[str, int], dict] = {}
+    setting = {"time_limit": t, "workers": nw, "held_out": args.held_out}
+    if args.results and args.results.exists():
+        for ln in args.results.read_text().splitlines():
+            if ln.strip():
+                rec = json.loads(ln)
+                if all(rec.get(k) == v for k, v in setting.items()):
+                    done[(rec["instance"], rec["r"])] = rec
     for path in paths:
         inst = read_solomon(path)
         b = bks_all.get(inst.name) or bks_all.get(inst.name.upper()) or bks_all.get(inst.name.lower()) or {}
         fleet = int(b.get("solved_with_vehicles", inst.vehicles))
         bks = b.get("best_known_cost")
+        if args.held_out is not None:
+            inst, bks = held_out(inst, args.held_out), None
         prob, real = to_problem(inst, fleet)
         row = {"instance": inst.name, "class": klass(inst.name), "fleet": fleet, "bks": bks, "reps": []}
         for r in reps:
-            rep = {"r": r}
+            if (inst.name, r) in done:
+                rep = done[(inst.name, r)]
+                row["reps"].append(rep)
+                print(f"{inst.name:10} {fleet:>3} {'':>9} {r:>2} | (in {args.results.name}, load {rep.get('load')})")
+                continue
+            rep = {"r": r, "load_before": _load()}
             t0 = time.perf_counter()
             plan = solve(prob, solver="pyvrp", time_limit_s=t, seed=r, workers=nw, no_improvement=None)
             rep["tsunagu"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
@@ -284,6 +349,11 @@ def main(argv=None) -> int:
                 plan = plain_vroom(prob, inst, fleet)
                 rep["vroom"] = summarise(plan, prob, real, bks, time.perf_counter() - t0)
             row["reps"].append(rep)
+            rep["load"] = _load()
+            if args.results:
+                with args.results.open("a") as fh:
+                    fh.write(json.dumps(dict(setting, instance=inst.name, cls=row["class"], fleet=fleet, bks=bks,
+                                             **rep), default=float) + "\n")
             cells = []
             for s_ in ("tsunagu", "base"):
                 x = rep[s_]
@@ -292,11 +362,17 @@ def main(argv=None) -> int:
             seed_cells = " ".join(_fmt(x["gap"]) for x in per_seed)
             ex = "".join(f" {'✓' if rep[e]['feasible'] else '✗':>2} {_fmt(rep[e]['gap'])} {rep[e]['time']:>5.1f} |"
                          for e in extra)
-            verdict = {1: "win", 0: "tie", -1: "loss"}[compare(rep["tsunagu"], rep["base"])]
+            a, b_ = rep["tsunagu"], rep["base"]
+            if not bks:  # held out: compare the two plans to the better of them
+                ref = min([x["distance"] for x in (a, b_) if x["feasible"]], default=None)
+                a, b_ = ({**x, "gap": (x["distance"] / ref - 1) * 100 if ref and x["feasible"] else math.nan}
+                         for x in (a, b_))
+            verdict = {1: "win", 0: "tie", -1: "loss"}[compare(a, b_)]
             print(f"{inst.name:10} {fleet:>3} {bks if bks else float('nan'):>9.2f} {r:>2} | {cells[0]} | {cells[1]} "
                   f"{seed_cells} |{ex} {verdict}", flush=True)
         results.append(row)
     print()
+    _regap(results)
     solvers = ["tsunagu", "base"] + extra
     groups = [c for c in CLASSES if any(r["class"] == c for r in results)] + \
         sorted({r["class"] for r in results} - set(CLASSES))
