@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from _paths import require_data_dir
 
-from api.fanout import combine, run_all_municipalities
+from api.fanout import combine, expected_work, run_all_municipalities
+from api.importing import list_municipalities
+from gis import opendata
 from gis.errors import InputDataError
 
 pytestmark = pytest.mark.realdata
@@ -113,8 +115,11 @@ def test_a_town_without_shop_data_says_so_instead_of_100_percent(tmp_path):
 def test_catchments_do_not_need_food_shops(tmp_path):
     """早島町 has no food-permit file and no 公民館: its catchment is still drawn, only the shopping column is blank."""
     data = require_data_dir()
+    opendata.clear_parsed()  # as a new process: the shared files are parsed and their copies written
     result = run_all_municipalities("catchments", {}, data_dir=data, out_dir=tmp_path, workers=1,
-                                    codes=["33423", "33205"], progress=False)
+                                    codes=["33423", "33205"], progress=False, cache_dir=tmp_path / "cache")
+    assert result.opendata == {"kept": 0, "copy": 0, "parsed": 4}  # N03, small areas, A27, A32
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 4
     runs = result.runs.set_index("市区町村コード")
     assert runs.loc["33423", "状態"] == "完了", runs.loc["33423", "エラー"]
     assert runs.loc["33205", "状態"] == "完了", runs.loc["33205", "エラー"]
@@ -151,3 +156,14 @@ def test_every_city_ends_with_its_result_or_its_reason(tmp_path):
     assert (runs[runs["状態"] == "完了"]["行数"] > 0).all()
     assert set(result.table["市区町村コード"]) == {"33445", "33216", "33209"}  # every city in the combined table too
     assert result.tasks["worker"].nunique() <= 2
+
+
+def test_the_longest_cities_start_first_by_land_and_small_areas_not_people():
+    """新見市 (793 km², a fourteenth of 倉敷市's people) takes as long as the big cities: it starts with them."""
+    table = list_municipalities(require_data_dir())
+    work = expected_work(table)
+    names = dict(zip(table["code"], table["name"], strict=True))
+    order = [names[c] for c in sorted(work, key=lambda c: -work[c])]
+    assert set(order[:3]) == {"倉敷市", "高梁市", "新見市"}, order
+    assert set(order[-2:]) == {"都窪郡早島町", "浅口郡里庄町"}, order
+    assert sum(work.values()) == pytest.approx(2.0)
