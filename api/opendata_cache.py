@@ -76,10 +76,12 @@ def warm(sources: list[Path], *, folder: Path | None) -> dict[str, int]:
     counts = {"kept": 0, "copy": 0, "parsed": 0}
     for source in sources:
         source = Path(source)
+        copy = copy_path(folder, source) if folder is not None else None
         if opendata.is_parsed(source):
             counts["kept"] += 1
+            if copy is not None and not copy.exists():
+                _write(copy, source)  # parsed by this process before (listing it, say): the next one reads it
             continue
-        copy = copy_path(folder, source) if folder is not None else None
         if copy is not None and copy.exists():
             try:
                 if opendata.import_parsed(copy):

@@ -47,6 +47,9 @@ def test_parsed_copies_on_disk_are_read_until_the_data_file_changes(tmp_path):
     copies = list(cache.glob("*.pickle"))
     assert len(copies) == 1 and copies[0].name.startswith("n03.topo.json-")
     assert opendata_cache.warm([source], folder=cache) == {"kept": 1, "copy": 0, "parsed": 0}
+    other = tmp_path / "other-cache"  # kept in memory, no copy there yet: written for the next process
+    assert opendata_cache.warm([source], folder=other) == {"kept": 1, "copy": 0, "parsed": 0}
+    assert [p.name for p in other.glob("*.pickle")] == [p.name for p in copies]
     opendata.clear_parsed()  # as a new process
     assert opendata_cache.warm([source], folder=cache) == {"kept": 0, "copy": 1, "parsed": 0}
     assert opendata.municipality(source, "33445")["name"].iloc[0] == "浅口郡里庄町"
