@@ -10,7 +10,8 @@ Every municipality ends as a row of the combined table and of the run table: its
 「結果なし（理由あり）」 with the reason when its data cannot answer the analysis (no candidate
 site for new salons, say); or 失敗 with the error — never the end of the run. Parameters an
 analysis can fit to a city (:data:`FIT_TO_CITY`, e.g. k larger than a town's candidate sites) are
-fitted, with a note. The largest municipalities are started first.
+fitted, with a note. The longest municipalities are started first: by their seconds in the last
+run of the analysis, else by land area and small areas (:func:`expected_work`).
 
 Fixed costs are kept short, the same for any number of workers: the prefecture-wide open data
 comes from its parsed copies on disk when they are of the files as they are now
@@ -243,6 +244,8 @@ def run_all_municipalities(
     cache_dir
         Folder of the parsed copies of the prefecture-wide open data (:mod:`api.opendata_cache`):
         read when they are of the files as they are now, written when not; None parses every run.
+        The seconds each city took (:data:`SECONDS_FILE`) are kept there too, and the next run of
+        the analysis starts the longest first by them.
 
     Returns
     -------
@@ -302,8 +305,10 @@ def run_all_municipalities(
     mark("submitting")
     cpu_before = time.process_time()
     asked = list(names)
-    # the longest tasks first, so that no worker is left with a big city at the end
-    work = expected_work(table)
+    # the longest tasks first, so that no worker is left with a big city at the end: as long as
+    # they took last time (kept beside the parsed copies), else as expected from land and small areas
+    last = _last_seconds(cache_dir, spec.name)
+    work = last if set(names) <= set(last) else expected_work(table)
     names = dict(sorted(names.items(), key=lambda kv: -work.get(kv[0], 0.0)))
     outcomes: list[dict] = []
     bar = None
@@ -358,6 +363,7 @@ def run_all_municipalities(
     failed = [o for o in outcomes if o["status"] not in ("done", NO_RESULT)]
     if failed:
         notes.append(f"{len(failed)} 市区町村で失敗しました: " + "、".join(f"{o['name']}（{o['code']}）" for o in failed))
+    _keep_seconds(cache_dir, spec.name, {o["code"]: o["seconds"] for o in outcomes if o.get("seconds")})
     stem = out_dir / f"{spec.name}-all"
     csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
     csv_path.write_bytes(csv_bytes(combined))
@@ -376,6 +382,45 @@ def run_all_municipalities(
     return FanoutResult(table=combined, runs=runs, paths={"csv": csv_path, "xlsx": xlsx_path, "folder": out_dir},
                         wall_seconds=time.perf_counter() - started, notes=notes, timeline=timeline, tasks=tasks,
                         opendata=warmed)
+
+
+#: Seconds each municipality's task took in the last run of each analysis, in the cache folder.
+SECONDS_FILE = "fanout-seconds.json"
+
+
+def _last_seconds(cache_dir: Path | None, analysis: str) -> dict[str, float]:
+    """Seconds per municipality code of the last run of ``analysis`` (empty when none is kept or the file is unreadable)."""
+    import json
+
+    if cache_dir is None:
+        return {}
+    try:
+        kept = json.loads((Path(cache_dir) / SECONDS_FILE).read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in kept.get(analysis, {}).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _keep_seconds(cache_dir: Path | None, analysis: str, seconds: dict[str, float]) -> None:
+    """Remember this run's seconds per municipality for the next run's order (beside the ones of other cities)."""
+    import json
+
+    if cache_dir is None or not seconds:
+        return
+    path = Path(cache_dir) / SECONDS_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        kept = kept if isinstance(kept, dict) else {}
+    except (OSError, ValueError):
+        kept = {}
+    kept[analysis] = {**kept.get(analysis, {}), **seconds}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(kept, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # the next run orders by land and small areas instead
+        log.warning("fan-out seconds not kept in %s: %s", path, exc)
 
 
 def expected_work(table: pd.DataFrame) -> dict[str, float]:
