@@ -16,10 +16,10 @@ run of the analysis, else by land area and small areas (:func:`expected_work`).
 Fixed costs are kept short, the same for any number of workers: the prefecture-wide open data
 comes from its parsed copies on disk when they are of the files as they are now
 (:mod:`api.opendata_cache`, else it is parsed once and the copies written); then the LocalCluster's
-workers are forked from this process, so they start with its imports and its parsed open data
-(no new interpreter importing GeoPandas and the analyses, about a second per worker, and no
-hand-over). Workers of a cluster given by its scheduler address take the parse from a file in the
-output folder (:data:`PARSED_FILE`, removed at the end). The cluster shuts down while the combined
+workers are forked from this process (on Linux, :data:`START_METHOD`), so they start with its
+imports and its parsed open data (no new interpreter importing GeoPandas and the analyses, about a
+second per worker, and no hand-over). Workers of a cluster given by its scheduler address, or
+spawned, take the parse from a file in the output folder (:data:`PARSED_FILE`, removed at the end). The cluster shuts down while the combined
 table is written. :attr:`FanoutResult.timeline` and ``tasks`` say where the time went.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -126,6 +127,12 @@ CLUSTER_CONFIG = {
 }
 
 
+#: How the LocalCluster's worker processes start: forked on Linux; spawned elsewhere (Windows has no
+#: fork, and macOS's system libraries are not safe to fork), where they take the parse from the
+#: output folder (:data:`PARSED_FILE`) as a remote cluster's workers do.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 def _connect(*, workers: int, scheduler: str | None):
     """A client on the scheduler given, else on a new LocalCluster of ``workers`` forked, preloaded processes."""
     import dask
@@ -140,7 +147,7 @@ def _connect(*, workers: int, scheduler: str | None):
     # tasks import is imported here, once (0.1 s), not in every worker (0.3 s more to start two,
     # measured under load); the preload hook then finds it done (a restarted worker is spawned).
     dask_setup(None)
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork", **CLUSTER_CONFIG}):
+    with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD, **CLUSTER_CONFIG}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR, preload=[__name__])
     return Client(cluster), cluster
@@ -296,7 +303,7 @@ def run_all_municipalities(
     for kind, n in opendata_cache.warm([f for f in shared if f not in listing], folder=cache_dir).items():
         warmed[kind] += n
     parsed = None
-    if scheduler:  # workers elsewhere: they take this process's parse from the output folder
+    if scheduler or START_METHOD != "fork":  # workers that are not forked take this parse from the output folder
         parsed = out_dir / PARSED_FILE
         opendata.export_parsed(parsed, sources=shared)
     mark("parsed")

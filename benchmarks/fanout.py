@@ -7,7 +7,8 @@ figure to compare.
 
     python3 benchmarks/fanout.py [--analysis catchments] [--workers 1 2] [--repeat 3] [--only 33209,33445] [--cold]
 
-Municipalities start longest first (land area and small areas); each ends with its result, or
+Municipalities start longest first (by their seconds in the previous run of the analysis, kept in
+the cache folder; before any run by land area and small areas); each ends with its result, or
 「結果なし（理由あり）」 and the reason (e.g. no candidate site for salon-sites), or 失敗; the per-city
 table is printed for each worker count (first round), and for every run where the wall time went:
 the main process's steps (municipalities listed, shared open data in memory, cluster ready, first
@@ -19,7 +20,8 @@ Each run is a fresh Python process, as a ``tsunagu analyse --all-municipalities`
 and nothing parsed in memory; the wall time is the fan-out's, from its start). The parsed copies of
 the prefecture-wide open data (``api.opendata_cache``) are written once before the rounds, into a
 cache folder of this benchmark, as by any earlier run on the same data; every run reads them.
-``--cold`` deletes them before each run instead, so every run parses the open data.
+``--cold`` deletes the folder before each run instead, so every run parses the open data (and
+orders the cities by land and small areas).
 """
 
 from __future__ import annotations
