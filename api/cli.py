@@ -645,6 +645,7 @@ def _analyse_all(spec, params: dict, *, data_dir, out_dir, workspace, scheduler,
     from api.clock import now_japan
     from api.fanout import run_all_municipalities
     from api.importing import find_data_dir
+    from api.opendata_cache import default_folder
 
     settings = _settings(workspace=workspace)
     folder = find_data_dir(data_dir or settings.data_dir)
@@ -654,7 +655,8 @@ def _analyse_all(spec, params: dict, *, data_dir, out_dir, workspace, scheduler,
     where = f"スケジューラ {scheduler}" if scheduler else f"LocalCluster {workers} ワーカー"
     click.echo(f"{spec.label}: 全市区町村で実行します（{where}）")
     result = run_all_municipalities(spec.name, params, data_dir=folder, out_dir=out, workers=workers,
-                                    scheduler=scheduler, codes=codes)
+                                    scheduler=scheduler, codes=codes,
+                                    cache_dir=settings.opendata_cache or default_folder())
     click.echo("")
     for row in result.runs.itertuples(index=False):
         err = f"  {row[6]}" if row[6] else ""

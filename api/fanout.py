@@ -10,24 +10,27 @@ Every municipality ends as a row of the combined table and of the run table: its
 「結果なし（理由あり）」 with the reason when its data cannot answer the analysis (no candidate
 site for new salons, say); or 失敗 with the error — never the end of the run. Parameters an
 analysis can fit to a city (:data:`FIT_TO_CITY`, e.g. k larger than a town's candidate sites) are
-fitted, with a note. The largest municipalities are started first.
+fitted, with a note. The longest municipalities are started first: by their seconds in the last
+run of the analysis, else by land area and small areas (:func:`expected_work`).
 
-Fixed costs are kept off the critical path: the cluster starts (each worker importing the task's
-modules in :func:`dask_setup`) while the main process lists the municipalities and parses the
-prefecture-wide open data once; the workers take that parse from a file in the output folder
-(:data:`PARSED_FILE`, removed at the end) instead of each parsing it again; the cluster shuts down
-while the combined table is written. :attr:`FanoutResult.timeline` and ``tasks`` say where the
-time went.
+Fixed costs are kept short, the same for any number of workers: the prefecture-wide open data
+comes from its parsed copies on disk when they are of the files as they are now
+(:mod:`api.opendata_cache`, else it is parsed once and the copies written); then the LocalCluster's
+workers are forked from this process (on Linux, :data:`START_METHOD`), so they start with its
+imports and its parsed open data (no new interpreter importing GeoPandas and the analyses, about a
+second per worker, and no hand-over). Workers of a cluster given by its scheduler address, or
+spawned, take the parse from a file in the output folder (:data:`PARSED_FILE`, removed at the end). The cluster shuts down while the combined
+table is written. :attr:`FanoutResult.timeline` and ``tasks`` say where the time went.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,13 +73,17 @@ class FanoutResult:
         Notes of the analysis (deduplicated across municipalities).
     timeline
         Seconds from the start of the fan-out to each step in the main process: ``listed``
-        (municipalities read), ``parsed`` (shared open data parsed and written), ``cluster`` (workers
-        ready, started alongside), ``submitting`` (both done), ``first_start`` / ``last_end`` (of any
-        task), ``results`` (last outcome received), ``written`` (combined table), ``closed``; and
-        ``main_cpu``, the CPU seconds this process used (scheduler, client, progress) while the tasks ran.
+        (municipalities read), ``parsed`` (shared open data in this process), ``cluster`` (workers
+        ready), ``submitting``, ``first_start`` / ``last_end`` (of any task), ``results`` (last
+        outcome received), ``written`` (combined table), ``closed``; and ``main_cpu``, the CPU
+        seconds this process used (scheduler, nannies, client, progress) while the tasks ran.
     tasks
         One row per municipality: ``code``, ``worker`` (process id), ``start`` / ``end`` (seconds
-        from the start of the fan-out) and the task's own spans ``workspace``, ``job``, ``outputs``.
+        from the start of the fan-out), the task's own spans ``workspace``, ``job``, ``outputs`` and
+        ``cpu`` (CPU seconds of its worker process meanwhile, all threads).
+    opendata
+        How many shared open-data files were ``kept`` (parsed in this process already), read from a
+        parsed ``copy`` on disk, or ``parsed`` by this run.
     """
 
     table: pd.DataFrame
@@ -86,15 +93,17 @@ class FanoutResult:
     notes: list[str] = field(default_factory=list)
     timeline: dict[str, float] = field(default_factory=dict)
     tasks: pd.DataFrame | None = None
+    opendata: dict[str, int] = field(default_factory=dict)
 
 
-#: The shared open-data files parsed by the main process, in the output folder while the run lasts.
+#: The shared open-data files parsed by the main process, in the output folder while the run lasts
+#: (for the workers of a cluster given by its scheduler address; a LocalCluster's inherit them).
 PARSED_FILE = ".parsed-opendata.pickle"
 _taken: set[str] = set()
 
 
 def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook
-    """Preload hook of the fan-out's workers: import what every task needs while the cluster starts."""
+    """Import what every task needs: in the main process before the workers fork, and as their preload hook."""
     import api.importing
     import api.store.geopackage
     import openpyxl  # noqa: F401 - each city's Excel output
@@ -104,15 +113,44 @@ def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook
     del api
 
 
+#: Dask settings of the fan-out's LocalCluster: fewer wake-ups of the scheduler, nannies and workers
+#: while the tasks run (with 2 workers on 2 cores, every CPU second of this process is taken from a
+#: task: 0.2 s per run with Dask's defaults, 0.08 s with these). One-thread workers with queued tasks
+#: need no work stealing; there is no dashboard to show the profiler's samples.
+CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing": False,
+    "distributed.scheduler.active-memory-manager.start": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+#: How the LocalCluster's worker processes start: forked on Linux; spawned elsewhere (Windows has no
+#: fork, and macOS's system libraries are not safe to fork), where they take the parse from the
+#: output folder (:data:`PARSED_FILE`) as a remote cluster's workers do.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 def _connect(*, workers: int, scheduler: str | None):
-    """A client on the scheduler given, else on a new LocalCluster of ``workers`` preloaded processes; and when it was ready."""
+    """A client on the scheduler given, else on a new LocalCluster of ``workers`` forked, preloaded processes."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None, time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, preload=[__name__])
-    return Client(cluster), cluster, time.perf_counter()
+        return Client(scheduler), None
+    # Forked, not spawned: a worker starts with this process's imports and parsed open data in
+    # 0.1-0.2 s instead of a fresh interpreter importing GeoPandas, Dask and the analyses (~1 s
+    # per worker, ~0.5 s more to shut down). This thread only waits while they fork, and no other
+    # thread of ours reads files then (the open data is read before, the tasks after). What the
+    # tasks import is imported here, once (0.1 s), not in every worker (0.3 s more to start two,
+    # measured under load); the preload hook then finds it done (a restarted worker is spawned).
+    dask_setup(None)
+    with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD, **CLUSTER_CONFIG}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR, preload=[__name__])
+    return Client(cluster), cluster
 
 
 def _disconnect(client, cluster) -> None:
@@ -126,18 +164,19 @@ def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_di
     """One municipality: build its workspace, run the job, write outputs; never raises.
 
     ``parsed``: the main process's parsed open-data files (:data:`PARSED_FILE`), taken into this
-    worker's cache by its first task.
+    worker's cache by its first task (None: the worker has them already, forked from that process).
 
     Returns a dict with ``code``, ``name``, ``status``, ``job_id``, ``error``, ``seconds``,
     ``table`` (the main result table, or None), ``notes`` and ``folder``; and for the run's time
-    spans ``worker`` (process id), ``started_at`` / ``ended_at`` (epoch seconds) and ``spans``.
+    spans ``worker`` (process id), ``started_at`` / ``ended_at`` (epoch seconds) and ``spans``
+    (``workspace``, ``job``, ``outputs`` and ``cpu``, the CPU seconds of this process meanwhile).
     """
     from api.importing import build_city_workspace
     from api.jobs import run_job
     from api.store.geopackage import GeoPackageStore
     from gis import opendata
 
-    started, started_at = time.perf_counter(), time.time()
+    started, started_at, cpu = time.perf_counter(), time.time(), time.process_time()
     if parsed and parsed not in _taken and Path(parsed).exists():  # not there: a worker without the shared folder
         opendata.import_parsed(Path(parsed))
         _taken.add(parsed)
@@ -170,6 +209,7 @@ def city_task(code: str, name: str, spec, params: dict, *, data_dir: str, out_di
     out["seconds"] = round(time.perf_counter() - started, 2)
     out["ended_at"] = time.time()
     spans["outputs"] = time.perf_counter() - started - spans.get("workspace", 0) - spans.get("job", 0)
+    spans["cpu"] = time.process_time() - cpu
     return out
 
 
@@ -184,6 +224,7 @@ def run_all_municipalities(
     codes: list[str] | None = None,
     created_by: str | None = None,
     progress: bool | Callable[[dict], None] = True,
+    cache_dir: Path | None = None,
 ) -> FanoutResult:
     """Run ``analysis`` for every municipality in ``data_dir`` on Dask and write one combined table.
 
@@ -207,6 +248,11 @@ def run_all_municipalities(
     progress
         True for a progress bar on stderr, False for none, or a callable given each
         municipality's outcome as it completes.
+    cache_dir
+        Folder of the parsed copies of the prefecture-wide open data (:mod:`api.opendata_cache`):
+        read when they are of the files as they are now, written when not; None parses every run.
+        The seconds each city took (:data:`SECONDS_FILE`) are kept there too, and the next run of
+        the analysis starts the longest first by them.
 
     Returns
     -------
@@ -214,7 +260,8 @@ def run_all_municipalities(
     """
     from distributed import as_completed
 
-    from api.importing import city_source_files, list_municipalities
+    from api import opendata_cache
+    from api.importing import city_source_files, list_municipalities, listing_files
     from gis import opendata
     from gis.errors import InputDataError
 
@@ -238,44 +285,44 @@ def run_all_municipalities(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     user = created_by or who()
-    # the cluster starts (worker processes spawn and import the task's modules, see dask_setup)
-    # while this process lists the municipalities and parses the shared open-data files once
-    with ThreadPoolExecutor(1, thread_name_prefix="tsunagu-cluster") as pool:
-        starting = pool.submit(_connect, workers=int(workers), scheduler=scheduler)
-        try:
-            table = list_municipalities(Path(data_dir))
-            mark("listed")
-            names = dict(zip(table["code"].astype(str), table["name"].fillna("").astype(str), strict=True))
-            if codes:
-                unknown = [c for c in codes if str(c) not in names]
-                if unknown:
-                    msg = f"市区町村 {unknown} は {data_dir} にありません。あるもの: {', '.join(names)}"
-                    raise InputDataError(msg, feature="codes",
-                                         en=f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}")
-                names = {str(c): names[str(c)] for c in codes}
-            opendata.preparse(city_source_files(Path(data_dir), list(names)))
-            parsed = out_dir / PARSED_FILE
-            opendata.export_parsed(parsed)
-            mark("parsed")
-        except BaseException:
-            client, cluster, _ = starting.result()
-            _disconnect(client, cluster)
-            raise
-        client, cluster, ready = starting.result()
-    timeline["cluster"] = round(ready - started, 3)
+    # the shared open data into this process first (from its parsed copies when they are current),
+    # then the workers: forked from this process, they have it too
+    listing = listing_files(Path(data_dir))
+    warmed = opendata_cache.warm(listing, folder=cache_dir)
+    table = list_municipalities(Path(data_dir))
+    mark("listed")
+    names = dict(zip(table["code"].astype(str), table["name"].fillna("").astype(str), strict=True))
+    if codes:
+        unknown = [c for c in codes if str(c) not in names]
+        if unknown:
+            msg = f"市区町村 {unknown} は {data_dir} にありません。あるもの: {', '.join(names)}"
+            raise InputDataError(msg, feature="codes",
+                                 en=f"municipalities {unknown} are not in {data_dir}; it holds {', '.join(names)}")
+        names = {str(c): names[str(c)] for c in codes}
+    shared = city_source_files(Path(data_dir), list(names))
+    for kind, n in opendata_cache.warm([f for f in shared if f not in listing], folder=cache_dir).items():
+        warmed[kind] += n
+    parsed = None
+    if scheduler or START_METHOD != "fork":  # workers that are not forked take this parse from the output folder
+        parsed = out_dir / PARSED_FILE
+        opendata.export_parsed(parsed, sources=shared)
+    mark("parsed")
+    client, cluster = _connect(workers=int(workers), scheduler=scheduler)
+    mark("cluster")
     mark("submitting")
     cpu_before = time.process_time()
     asked = list(names)
-    # largest first: the longest tasks start at once, so no worker is left with a big city at the end
-    population = dict(zip(table["code"].astype(str), pd.to_numeric(table.get("population", 0), errors="coerce"),
-                          strict=True))
-    names = dict(sorted(names.items(), key=lambda kv: -(population.get(kv[0]) or 0)))
+    # the longest tasks first, so that no worker is left with a big city at the end: as long as
+    # they took last time (kept beside the parsed copies), else as expected from land and small areas
+    last = _last_seconds(cache_dir, spec.name)
+    work = last if set(names) <= set(last) else expected_work(table)
+    names = dict(sorted(names.items(), key=lambda kv: -work.get(kv[0], 0.0)))
     outcomes: list[dict] = []
     bar = None
     try:
         futures = {
             client.submit(city_task, code, name, spec, plain, data_dir=str(Path(data_dir).resolve()),
-                          out_dir=str(out_dir), created_by=user, parsed=str(parsed),
+                          out_dir=str(out_dir), created_by=user, parsed=str(parsed) if parsed else None,
                           key=f"tsunagu-{spec.name}-{code}-{time.time_ns()}", pure=False): code
             for code, name in names.items()
         }
@@ -305,7 +352,8 @@ def run_all_municipalities(
         # the workers shut down while this process writes the combined table
         closing = threading.Thread(target=_disconnect, args=(client, cluster), name="tsunagu-cluster-close")
         closing.start()
-    parsed.unlink(missing_ok=True)
+    if parsed is not None:
+        parsed.unlink(missing_ok=True)
     order = {code: i for i, code in enumerate(asked)}
     outcomes.sort(key=lambda o: order[o["code"]])  # the table in the order asked for (the data folder's)
     combined = combine(outcomes)
@@ -322,6 +370,7 @@ def run_all_municipalities(
     failed = [o for o in outcomes if o["status"] not in ("done", NO_RESULT)]
     if failed:
         notes.append(f"{len(failed)} 市区町村で失敗しました: " + "、".join(f"{o['name']}（{o['code']}）" for o in failed))
+    _keep_seconds(cache_dir, spec.name, {o["code"]: o["seconds"] for o in outcomes if o.get("seconds")})
     stem = out_dir / f"{spec.name}-all"
     csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
     csv_path.write_bytes(csv_bytes(combined))
@@ -338,7 +387,75 @@ def run_all_municipalities(
     if len(tasks) and tasks["start"].notna().any():
         timeline["first_start"], timeline["last_end"] = float(tasks["start"].min()), float(tasks["end"].max())
     return FanoutResult(table=combined, runs=runs, paths={"csv": csv_path, "xlsx": xlsx_path, "folder": out_dir},
-                        wall_seconds=time.perf_counter() - started, notes=notes, timeline=timeline, tasks=tasks)
+                        wall_seconds=time.perf_counter() - started, notes=notes, timeline=timeline, tasks=tasks,
+                        opendata=warmed)
+
+
+#: Seconds each municipality's task took in the last run of each analysis, in the cache folder.
+SECONDS_FILE = "fanout-seconds.json"
+
+
+def _last_seconds(cache_dir: Path | None, analysis: str) -> dict[str, float]:
+    """Seconds per municipality code of the last run of ``analysis`` (empty when none is kept or the file is unreadable)."""
+    import json
+
+    if cache_dir is None:
+        return {}
+    try:
+        kept = json.loads((Path(cache_dir) / SECONDS_FILE).read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in kept.get(analysis, {}).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _keep_seconds(cache_dir: Path | None, analysis: str, seconds: dict[str, float]) -> None:
+    """Remember this run's seconds per municipality for the next run's order (beside the ones of other cities)."""
+    import json
+
+    if cache_dir is None or not seconds:
+        return
+    path = Path(cache_dir) / SECONDS_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        kept = kept if isinstance(kept, dict) else {}
+    except (OSError, ValueError):
+        kept = {}
+    kept[analysis] = {**kept.get(analysis, {}), **seconds}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(kept, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # the next run orders by land and small areas instead
+        log.warning("fan-out seconds not kept in %s: %s", path, exc)
+
+
+def expected_work(table: pd.DataFrame) -> dict[str, float]:
+    """Each municipality's expected share of the work: its share of the land area plus its share of the small areas.
+
+    A task's time grows with the land (the 100 m demand mesh, the road network) and with the small
+    areas (the tiers, the census joins): 新見市 (793 km², 153 small areas) takes about as long as
+    高梁市 (547 km², 444) and 倉敷市 (355 km², 585, most people) although it has a fourteenth of
+    倉敷市's people, so the population alone started it last but three.
+
+    Parameters
+    ----------
+    table
+        :func:`api.importing.list_municipalities` (``code``, ``area_km2``, ``features``).
+
+    Returns
+    -------
+    dict
+        Code to a number; larger means longer, the numbers add up to 2 (less when a column is missing).
+    """
+    out = dict.fromkeys(table["code"].astype(str), 0.0)
+    for column in ("area_km2", "features"):
+        values = pd.to_numeric(table[column], errors="coerce").fillna(0) if column in table else None
+        if values is None or values.sum() <= 0:
+            continue
+        for code, share in zip(table["code"].astype(str), values / values.sum(), strict=True):
+            out[code] += float(share)
+    return out
 
 
 def combine(outcomes: list[dict]) -> pd.DataFrame:

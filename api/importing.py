@@ -92,10 +92,22 @@ def _path(data_dir: Path, key: str, *, city_code: str | None = None) -> Path:
     return found[0]
 
 
+def listing_files(data_dir: Path) -> list[Path]:
+    """The open-data files :func:`list_municipalities` reads: census small areas and N03 boundaries."""
+    return [_path(data_dir, "small_areas"), _path(data_dir, "municipalities")]
+
+
+#: Equal-area CRS for the municipalities' land areas (areas only, never distances).
+_EQUAL_AREA_CRS = "EPSG:6933"
+
+
 def list_municipalities(data_dir: Path) -> pd.DataFrame:
-    """Municipalities with census small areas in the data folder: code, name, features, population."""
-    census = opendata.census_municipalities(_path(data_dir, "small_areas"))
-    names = opendata.read_municipalities(_path(data_dir, "municipalities"))[["code", "name"]]
+    """Municipalities with census small areas in the data folder: code, name, features, population, area_km2."""
+    small_areas, boundaries = listing_files(data_dir)
+    census = opendata.census_municipalities(small_areas)
+    n03 = opendata.read_municipalities(boundaries)
+    names = pd.DataFrame({"code": n03["code"], "name": n03["name"],
+                          "area_km2": (n03.geometry.to_crs(_EQUAL_AREA_CRS).area / 1e6).round(1).to_numpy()})
     return census.drop(columns="name").merge(names, on="code", how="left")
 
 

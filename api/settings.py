@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     workspace: str = "workspace/tsunagu.gpkg"
     #: Folder of the open data (``../shared/data`` layout); None lets the importer look for it.
     data_dir: Path | None = None
+    #: Folder of the parsed copies of the prefecture-wide open data, read by the next
+    #: ``analyse --all-municipalities`` instead of parsing again (:mod:`api.opendata_cache`);
+    #: None = ``$XDG_CACHE_HOME/tsunagu/opendata`` (``~/.cache/tsunagu/opendata``).
+    opendata_cache: Path | None = None
     #: Largest upload accepted by ``POST /resources/import`` (bytes, whole request body).
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     #: Folder for uploads while they are imported (deleted afterwards); system temp by default.

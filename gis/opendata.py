@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -32,11 +33,10 @@ def _read(path: str | Path) -> gpd.GeoDataFrame:
     worker builds city after city from the same files: they are parsed once.
     """
     path = Path(path)
-    try:
-        st = path.stat()
-    except OSError:
+    key = parsed_key(path)
+    if key is None:
         return _parse(path)  # says what is wrong with the path
-    gdf = _parsed.get_or_build((str(path.resolve()), st.st_mtime_ns, st.st_size), lambda: _parse(path))
+    gdf = _parsed.get_or_build(key, lambda: _parse(path))
     out = gdf.copy()
     out.attrs = copy.deepcopy(gdf.attrs)
     return out
@@ -50,25 +50,45 @@ def preparse(paths: list[Path]) -> None:
     """
     for path in paths:
         path = Path(path)
+        key = parsed_key(path)
+        if key is None:
+            continue
         try:
-            st = path.stat()
-            _parsed.get_or_build((str(path.resolve()), st.st_mtime_ns, st.st_size), lambda p=path: _parse(p))
+            _parsed.get_or_build(key, lambda p=path: _parse(p))
         except Exception:  # noqa: BLE001, S112 - said by the reader later, where it belongs
             continue
 
 
-def export_parsed(path: Path) -> int:
+def parsed_key(path: str | Path) -> tuple[str, int, int] | None:
+    """The key a file is kept parsed under: its resolved path, modification time (ns) and size; None if it is not there."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def is_parsed(path: str | Path) -> bool:
+    """True when this process keeps the file parsed as it is now (same modification time and size)."""
+    key = parsed_key(path)
+    return key is not None and _parsed.get(key) is not None
+
+
+def export_parsed(path: Path, *, sources: list[Path] | None = None) -> int:
     """Write the open-data files parsed so far in this process to ``path`` (a pickle); returns how many.
 
-    For the worker processes of one fan-out (:func:`import_parsed`): the prefecture-wide files
-    are parsed once by the main process instead of once more by every worker. Only for a file
-    this run wrote itself (a pickle runs code when loaded).
+    For a process that would parse the same files again (:func:`import_parsed`): a fan-out's
+    workers on another machine, the next run on the same data. ``sources`` keeps only those
+    files (default: every file parsed). Only for a folder this user alone writes (a pickle runs
+    code when loaded). Written to a temporary file and renamed, so a reader never sees half a file.
     """
     import pickle
 
-    entries = [(key, _parsed.get(key)) for key in _parsed.keys()]
+    wanted = None if sources is None else {parsed_key(s) for s in sources} - {None}
+    entries = [(key, _parsed.get(key)) for key in _parsed.keys() if wanted is None or key in wanted]
     entries = [(k, v) for k, v in entries if v is not None]
-    tmp = Path(path).with_suffix(".tmp")
+    tmp = Path(path).with_name(f"{Path(path).name}.{os.getpid()}.tmp")  # two writers never share one
     tmp.write_bytes(pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
     tmp.replace(path)
     return len(entries)
@@ -77,15 +97,18 @@ def export_parsed(path: Path) -> int:
 def import_parsed(path: Path) -> int:
     """Take the parsed files :func:`export_parsed` wrote into this process's cache; returns how many.
 
-    Each entry's key holds its file's path, modification time and size, so a file changed since
-    is not matched and is parsed again when read.
+    Each entry's key holds its file's path, modification time and size: an entry of a file
+    changed (or gone) since is left out, and that file is parsed again when read.
     """
     import pickle
 
-    entries = pickle.loads(Path(path).read_bytes())  # noqa: S301 - written by this run's main process
+    entries = pickle.loads(Path(path).read_bytes())  # noqa: S301 - written by this user's own process
+    taken = 0
     for key, value in entries:
-        _parsed.get_or_build(key, lambda v=value: v)
-    return len(entries)
+        if parsed_key(key[0]) == tuple(key):
+            _parsed.get_or_build(tuple(key), lambda v=value: v)
+            taken += 1
+    return taken
 
 
 def clear_parsed() -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import _fake_analysis as fake
 import openpyxl
 import pandas as pd
 import pytest
 from _paths import require_data_dir
 
-from api.fanout import combine, run_all_municipalities
+from api.fanout import combine, expected_work, run_all_municipalities
+from api.importing import list_municipalities
+from gis import opendata
 from gis.errors import InputDataError
 
 pytestmark = pytest.mark.realdata
@@ -113,8 +117,14 @@ def test_a_town_without_shop_data_says_so_instead_of_100_percent(tmp_path):
 def test_catchments_do_not_need_food_shops(tmp_path):
     """早島町 has no food-permit file and no 公民館: its catchment is still drawn, only the shopping column is blank."""
     data = require_data_dir()
+    opendata.clear_parsed()  # as a new process: the shared files are parsed and their copies written
     result = run_all_municipalities("catchments", {}, data_dir=data, out_dir=tmp_path, workers=1,
-                                    codes=["33423", "33205"], progress=False)
+                                    codes=["33423", "33205"], progress=False, cache_dir=tmp_path / "cache")
+    assert result.opendata == {"kept": 0, "copy": 0, "parsed": 4}  # N03, small areas, A27, A32
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 4
+    # each city's seconds are kept for the next run's order (the longest first)
+    kept = json.loads((tmp_path / "cache" / "fanout-seconds.json").read_text(encoding="utf-8"))
+    assert set(kept["catchments"]) == {"33423", "33205"} and all(v > 0 for v in kept["catchments"].values())
     runs = result.runs.set_index("市区町村コード")
     assert runs.loc["33423", "状態"] == "完了", runs.loc["33423", "エラー"]
     assert runs.loc["33205", "状態"] == "完了", runs.loc["33205", "エラー"]
@@ -151,3 +161,28 @@ def test_every_city_ends_with_its_result_or_its_reason(tmp_path):
     assert (runs[runs["状態"] == "完了"]["行数"] > 0).all()
     assert set(result.table["市区町村コード"]) == {"33445", "33216", "33209"}  # every city in the combined table too
     assert result.tasks["worker"].nunique() <= 2
+
+
+def test_the_longest_cities_start_first_by_land_and_small_areas_not_people():
+    """新見市 (793 km², a fourteenth of 倉敷市's people) takes as long as the big cities: it starts with them."""
+    table = list_municipalities(require_data_dir())
+    work = expected_work(table)
+    names = dict(zip(table["code"], table["name"], strict=True))
+    order = [names[c] for c in sorted(work, key=lambda c: -work[c])]
+    assert set(order[:3]) == {"倉敷市", "高梁市", "新見市"}, order
+    assert set(order[-2:]) == {"都窪郡早島町", "浅口郡里庄町"}, order
+    assert sum(work.values()) == pytest.approx(2.0)
+
+
+def test_the_next_run_starts_the_cities_that_took_longest_last_time(tmp_path):
+    data = require_data_dir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    # as if 里庄町 had taken longest last time: it is submitted first although it is the smallest
+    (cache / "fanout-seconds.json").write_text(json.dumps({fake.NAME: {"33445": 9.0, "33209": 1.0}}), encoding="utf-8")
+    result = run_all_municipalities(fake.NAME, {"level": "city"}, data_dir=data, out_dir=tmp_path / "out", workers=1,
+                                    codes=["33209", "33445"], progress=False, cache_dir=cache)
+    tasks = result.tasks.set_index("code")
+    assert tasks.loc["33445", "start"] < tasks.loc["33209", "start"]
+    kept = json.loads((cache / "fanout-seconds.json").read_text(encoding="utf-8"))[fake.NAME]
+    assert kept["33445"] < 9.0 and kept["33209"] > 0  # this run's seconds now
