@@ -74,3 +74,13 @@ def small_app(folder, **overrides):
         runner = getattr(app.state, "job_runner", None)
         if runner is not None and hasattr(runner, "shutdown"):
             runner.shutdown()
+
+
+def write_small_workspace(path):
+    """A new GeoPackage at ``path`` filled by :func:`fill_small_workspace` (a module's template)."""
+    from api.store.geopackage import GeoPackageStore
+
+    store = GeoPackageStore(path, create=True)
+    fill_small_workspace(store)
+    store.close()
+    return path

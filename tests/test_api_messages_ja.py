@@ -22,10 +22,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from _auth import login
-from _sample_workspace import fill_small_workspace
+from _sample_workspace import write_small_workspace
 from api.app import create_app
 from api.settings import Settings
-from api.store.geopackage import GeoPackageStore
 
 ROOT = Path(__file__).resolve().parents[1]
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
@@ -228,11 +227,7 @@ def test_english_check_catches_a_planted_violation(tmp_path):
 
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "ws.gpkg"
-    store = GeoPackageStore(path, create=True)
-    fill_small_workspace(store)
-    store.close()
-    return path
+    return write_small_workspace(tmp_path_factory.mktemp("template") / "ws.gpkg")
 
 
 @pytest.fixture()

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point
 
 from _auth import accounts_of, ensure_user, login
-from _sample_workspace import fill_small_workspace
+from _sample_workspace import fill_small_workspace, write_small_workspace
 from api import uploads
 from api.app import create_app
 from api.importing import check_resource_file, import_resource_file
@@ -42,11 +42,7 @@ SQL_NAME = "'); DROP TABLE resources;--"
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory):
     """One filled GeoPackage per module; tests get copies (writing one takes a while)."""
-    path = tmp_path_factory.mktemp("template") / "ws.gpkg"
-    store = GeoPackageStore(path, create=True)
-    fill_small_workspace(store)
-    store.close()
-    return path
+    return write_small_workspace(tmp_path_factory.mktemp("template") / "ws.gpkg")
 
 
 @pytest.fixture()
