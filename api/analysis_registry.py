@@ -10,31 +10,17 @@ import importlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ValidationError
-
+from api.analysis_catalogue import ANALYSIS_MODULES, BUILT_IN, CATALOGUE, PLANNER_NAMES, Analysis  # noqa: F401
 from gis.errors import InputDataError
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 log = logging.getLogger("tsunagu.jobs")
-
-#: Modules that register the analyses; each is optional (imported when present). More can be
-#: named in ``Settings.analysis_modules`` (``TSUNAGU_ANALYSIS_MODULES``).
-ANALYSIS_MODULES = ("api.analyses.salons", "api.analyses.shopping", "api.analyses.catchments",
-                    "api.analyses.mobile_sales", "api.analyses.outreach", "api.analyses.coverage")
-
-#: The analyses in the order a planner meets them, each with the name a planner knows it by
-#: (``tsunagu analyse --help``, the web form list and ``GET /analyses`` all use this order and these names).
-PLANNER_NAMES = {
-    "salon-gaps": "サロンの空白地域",
-    "salon-sites": "新しいサロンの候補地",
-    "shopping-refugees": "買い物弱者",
-    "catchments": "圏域（キャッチメント）",
-    "mobile-sales": "移動販売の計画",
-    "activity-coverage": "活動の徒歩圏カバー率",
-    "outreach": "訪問ルート",
-    "import-resources": "地域資源の取り込み",
-}
 
 
 def analysis_name(name: str, label: str | None = None) -> str:
@@ -48,7 +34,6 @@ def planner_order(names) -> list[str]:
     return sorted(names, key=lambda n: (known.index(n) if n in known else len(known), n))
 
 
-
 #: ``TSUNAGU_ANALYSIS_MODULES`` value → the module names the settings read from it (Settings is
 #: built once per value: building it on every GET /jobs was a third of the server's CPU).
 _modules_by_env: dict[str | None, tuple[str, ...]] = {}
@@ -57,14 +42,31 @@ _imported: set[tuple[str, ...]] = set()
 
 
 def _settings_modules() -> tuple[str, ...]:
-    """``Settings().analysis_module_names()``, read once per value of ``TSUNAGU_ANALYSIS_MODULES``."""
+    """``Settings().analysis_module_names()``, read once per value of ``TSUNAGU_ANALYSIS_MODULES``.
+
+    Without that variable (in any case, as the settings read it) there are none, and the settings
+    are not built: listing the analyses then imports neither pydantic-settings nor an analysis.
+    """
     key = os.environ.get("TSUNAGU_ANALYSIS_MODULES")
+    if key is None and not any(k.upper() == "TSUNAGU_ANALYSIS_MODULES" for k in os.environ):
+        return ()
     names = _modules_by_env.get(key)
     if names is None:
         from api.settings import Settings
 
         names = _modules_by_env[key] = tuple(Settings().analysis_module_names())
     return names
+
+
+def _import(module: str) -> None:
+    """Import an analysis module; one that is missing, or that lacks something it needs, is logged and skipped."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # the module exists but something it needs does not
+            log.warning("analysis module %s cannot be imported: %s", module, exc)
+        elif module not in ANALYSIS_MODULES:
+            log.warning("analysis module %s (TSUNAGU_ANALYSIS_MODULES) not found", module)
 
 
 def load_analyses(extra: Iterable[str] | None = None) -> dict:
@@ -80,24 +82,57 @@ def load_analyses(extra: Iterable[str] | None = None) -> dict:
     if modules in _imported:
         return REGISTRY
     for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # the module exists but something it needs does not
-                log.warning("analysis module %s cannot be imported: %s", module, exc)
-            elif module not in ANALYSIS_MODULES:
-                log.warning("analysis module %s (TSUNAGU_ANALYSIS_MODULES) not found", module)
+        _import(module)
     _imported.add(modules)
     return REGISTRY
+
+
+def load_analysis(name: str):
+    """The registered analysis ``name`` (an AnalysisSpec, None when there is none), importing as little as it can.
+
+    A built-in analysis imports only its own module (and the ``Settings.analysis_modules``, which
+    may register analyses of their own or replace one); any other name loads every module.
+    """
+    analysis = BUILT_IN.get(name)
+    if analysis is None:
+        return load_analyses().get(name)
+    modules = (analysis.module, *_settings_modules())
+    if modules not in _imported:
+        for module in modules:
+            _import(module)
+        _imported.add(modules)
+    from api.analyses.base import REGISTRY
+
+    return REGISTRY.get(name)
+
+
+def listed_analyses() -> dict[str, str]:
+    """Name → Japanese name of every analysis, in a planner's order, importing no built-in analysis.
+
+    The built-in ones come from :data:`CATALOGUE`; the ``Settings.analysis_modules`` are imported
+    (they are the only way to know what they register), and analyses registered in this process
+    already are listed too, by their label (``tsunagu analyse --help``).
+    """
+    names = dict(PLANNER_NAMES)
+    for module in _settings_modules():
+        _import(module)
+    base = sys.modules.get("api.analyses.base")  # not imported: nothing registered yet
+    for name, spec in (base.REGISTRY.items() if base is not None else ()):
+        names.setdefault(name, analysis_name(name, spec.label))
+    return {name: names[name] for name in planner_order(names)}
 
 
 def get_spec(name):
     """The registered analysis ``name``; an unknown name is an :class:`InputDataError` listing the known ones.
 
     An ``AnalysisSpec`` given instead of a name is returned as it is (Dask workers receive specs).
+    Only the module of the analysis asked for is imported (:func:`load_analysis`).
     """
     if not isinstance(name, str) and hasattr(name, "run") and hasattr(name, "params"):
         return name
+    spec = load_analysis(name)
+    if spec is not None:
+        return spec
     registry = load_analyses()
     if name not in registry:
         known = "、".join(f"「{n}」（{registry[n].label}）" for n in sorted(registry)) or "（なし）"
@@ -110,6 +145,8 @@ def get_spec(name):
 
 def validate_params(spec, params: dict | None) -> BaseModel:
     """Validate ``params`` with the analysis's pydantic model; errors name the field (InputDataError → 422)."""
+    from pydantic import ValidationError
+
     if params is None:
         params = {}
     if not isinstance(params, dict):

@@ -482,18 +482,33 @@ def import_station_areas_cmd(path, workspace) -> None:
 
 
 class _AnalysisGroup(click.Group):
-    """``tsunagu analyse <name>``: one subcommand per registered analysis (api.analyses REGISTRY)."""
+    """``tsunagu analyse <name>``: one subcommand per registered analysis (api.analyses REGISTRY).
+
+    ``tsunagu analyse --help`` lists them from :data:`api.analysis_catalogue.CATALOGUE` without
+    importing one (they pull in geopandas, OR-Tools and PyVRP); an analysis's module is imported
+    when it runs or shows its own help (its parameters).
+    """
 
     def list_commands(self, ctx):
-        from api.analysis_registry import load_analyses, planner_order
+        from api.analysis_registry import listed_analyses
 
-        return planner_order(load_analyses())
+        return list(listed_analyses())
 
     def get_command(self, ctx, name):
-        from api.jobs import load_analyses
+        from api.analysis_registry import load_analysis
 
-        spec = load_analyses().get(name)
+        spec = load_analysis(name)
         return None if spec is None else _analysis_command(spec)
+
+    def format_commands(self, ctx, formatter):
+        import click.core
+
+        from api.analysis_registry import listed_analyses
+
+        rows = list(listed_analyses().items())  # (name, Japanese name): the short help each command gives
+        if rows:
+            with formatter.section(click.core._("Commands")):  # click's word, in the language api.cli_ja set
+                formatter.write_dl(rows)
 
 
 def _param_help(spec) -> str:

@@ -7,6 +7,7 @@ a function body counts: it still means the two modules cannot be understood or l
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,20 @@ def test_the_cli_help_imports_no_analysis_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert "HEAVY []" in out
     for command in ("demo", "analyse", "routes", "users", "worker", "serve", "import"):
+        assert f"  {command} " in out
+
+
+def test_the_analyse_help_lists_the_analyses_without_importing_them():
+    # `tsunagu analyse --help` lists the analyses from the catalogue; their modules load when one runs.
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom api.cli import main\n"
+            "r = CliRunner().invoke(main, ['analyse', '--help'])\nassert r.exit_code == 0, r.output\nprint(r.output)\n"
+            "heavy = sorted(m for m in ('geopandas', 'pandas', 'pydantic_settings', 'sqlalchemy', 'pyvrp', 'shapely')"
+            " if m in sys.modules)\nprint('HEAVY', heavy)\n"
+            "print('ANALYSES', sorted(m for m in sys.modules if m.startswith('api.analyses')))\n")
+    env = {k: v for k, v in os.environ.items() if k.upper() != "TSUNAGU_ANALYSIS_MODULES"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env).stdout
+    assert "HEAVY []" in out and "ANALYSES []" in out
+    for command in ("salon-gaps", "shopping-refugees", "outreach", "import-resources"):
         assert f"  {command} " in out
 
 

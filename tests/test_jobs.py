@@ -540,3 +540,19 @@ def test_geopackage_job_reads_do_not_wait_behind_a_write_waiting_for_another_pro
     writing.join(10)
     assert len(store.list_jobs()) == 2
     store.close()
+
+
+def test_the_catalogue_names_the_module_and_label_each_analysis_registers():
+    from api.analysis_registry import CATALOGUE, load_analyses
+
+    registry = load_analyses()
+    for analysis in CATALOGUE:
+        spec = registry[analysis.name]
+        assert (spec.run.__module__, spec.label) == (analysis.module, analysis.label), analysis.name
+
+
+def test_an_analysis_outside_the_catalogue_must_give_its_label():
+    from api.analyses.base import register
+
+    with pytest.raises(TypeError, match="label"):
+        register("tests-not-catalogued", params=fake.CountParams)

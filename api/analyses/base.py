@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
+from api.analysis_catalogue import BUILT_IN
 from api.demand_cache import cache_dir, cached_demand
 from api.store.base import Store
 from gis.access import DistanceEngine, StraightLineEngine
@@ -101,8 +102,20 @@ class AnalysisSpec:
 REGISTRY: dict[str, AnalysisSpec] = {}
 
 
-def register(name: str, label: str, params: type[BaseModel]):
-    """Register ``run(store, params, *, progress, data_dir) -> AnalysisResult`` under ``name``."""
+def register(name: str, label: str | None = None, params: type[BaseModel] | None = None):
+    """Register ``run(store, params, *, progress, data_dir) -> AnalysisResult`` under ``name``.
+
+    A built-in analysis takes its label from :data:`api.analysis_catalogue.CATALOGUE` (give only
+    ``params=``); an analysis of another module gives its own ``label``.
+    """
+    if label is None:
+        if name not in BUILT_IN:
+            msg = f"analysis {name!r} is not in api.analysis_catalogue.CATALOGUE: register it with a label"
+            raise TypeError(msg)
+        label = BUILT_IN[name].label
+    if params is None:
+        msg = f"analysis {name!r}: register it with its parameter model (params=)"
+        raise TypeError(msg)
 
     def deco(func):
         REGISTRY[name] = AnalysisSpec(name=name, label=label, params=params, run=func)

@@ -60,7 +60,7 @@ def _workload_table(w: pd.DataFrame, *, uncovered_label: str | None) -> pd.DataF
     return out
 
 
-@register("catchments", "拠点の担当圏域", CatchmentParams)
+@register("catchments", params=CatchmentParams)
 def run_catchments(store: Store, params: CatchmentParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Assign areas to stations (given or nearest), report each station's workload and draw the catchments."""
     ws = store.workspace()

@@ -121,7 +121,7 @@ def _rounded(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@register("activity-coverage", "活動の徒歩圏カバー率（対象者別）", ActivityCoverageParams)
+@register("activity-coverage", params=ActivityCoverageParams)
 def run_activity_coverage(store: Store, params: ActivityCoverageParams, *, progress: Progress,
                           data_dir=None) -> AnalysisResult:
     """Covered / uncovered people of the target group per tier, for any resource kinds, and the map."""

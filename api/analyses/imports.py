@@ -52,7 +52,7 @@ class ImportParams(AnalysisParams):
         return cleaned.strip() or None
 
 
-@register("import-resources", "地域資源ファイルの取り込み", ImportParams)
+@register("import-resources", params=ImportParams)
 def run_import(store: Store, params: ImportParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Check the uploaded file and import its resources in one transaction; the upload is deleted at the end.
 

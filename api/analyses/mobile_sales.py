@@ -435,7 +435,7 @@ class MobileSalesParams(AnalysisParams):
         return None
 
 
-@register(NAME, "移動販売の停留所と週間ルート", MobileSalesParams)
+@register(NAME, params=MobileSalesParams)
 def run_mobile_sales_job(store: Store, params: MobileSalesParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Stops from the shopping refugees, the weekly plan, its timetable as tables and the route map."""
     result = plan_mobile_sales(

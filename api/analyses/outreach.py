@@ -394,7 +394,7 @@ def _public_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame({"項目": [r[0] for r in rows], "値": [str(r[1]) for r in rows]})
 
 
-@register(NAME, "CSW の訪問ルート（訪問先は非公開）", OutreachParams)
+@register(NAME, params=OutreachParams)
 def run_outreach(store: Store, params: OutreachParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Plan a station's CSW day from its private households; the plan goes to the private store only.
 

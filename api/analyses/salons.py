@@ -126,7 +126,7 @@ def _gap_tables(store: Store, params: SalonGapsParams, progress: Progress, data_
     return raw, notes, (ws, demand, engine, salons, cov, areas)
 
 
-@register("salon-gaps", "サロンの空白地域", SalonGapsParams)
+@register("salon-gaps", params=SalonGapsParams)
 def run_salon_gaps(store: Store, params: SalonGapsParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """Covered / uncovered elderly per tier for each walking threshold, and the map."""
     raw, notes, (ws, demand, engine, salons, cov, areas) = _gap_tables(store, params, progress, data_dir)
@@ -177,7 +177,7 @@ def _stat_row(label: str, r) -> dict:
     }
 
 
-@register("salon-sites", "新しいサロンの候補地", SalonSitesParams)
+@register("salon-sites", params=SalonSitesParams)
 def run_salon_sites(store: Store, params: SalonSitesParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """MCLP (k sites), LSCP, greedy baseline and marginal-gain curve for new salons."""
     if params.k <= 0 or params.k_max <= 0:

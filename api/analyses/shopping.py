@@ -162,7 +162,7 @@ def _tier_figures(store: Store, params: ShoppingParams, progress: Progress, data
             "method": method}
 
 
-@register("shopping-refugees", "買い物弱者（食料品アクセス困難人口）", ShoppingParams)
+@register("shopping-refugees", params=ShoppingParams)
 def run_shopping(store: Store, params: ShoppingParams, *, progress: Progress, data_dir=None) -> AnalysisResult:
     """65+ living ≥ threshold from the nearest food shop, per tier: MAFF straight line next to the road network."""
     base = _tier_figures(store, params, progress, data_dir)
