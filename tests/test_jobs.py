@@ -554,5 +554,5 @@ def test_the_catalogue_names_the_module_and_label_each_analysis_registers():
 def test_an_analysis_outside_the_catalogue_must_give_its_label():
     from api.analyses.base import register
 
-    with pytest.raises(TypeError, match="label"):
+    with pytest.raises(TypeError, match="CATALOGUE"):
         register("tests-not-catalogued", params=fake.CountParams)

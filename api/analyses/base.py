@@ -110,11 +110,11 @@ def register(name: str, label: str | None = None, params: type[BaseModel] | None
     """
     if label is None:
         if name not in BUILT_IN:
-            msg = f"analysis {name!r} is not in api.analysis_catalogue.CATALOGUE: register it with a label"
+            msg = f"解析「{name}」は api.analysis_catalogue.CATALOGUE にありません: register({name!r}, label, params) と名前（label）も渡してください"
             raise TypeError(msg)
         label = BUILT_IN[name].label
     if params is None:
-        msg = f"analysis {name!r}: register it with its parameter model (params=)"
+        msg = f"解析「{name}」のパラメータのモデルを register(..., params=モデル) で渡してください"
         raise TypeError(msg)
 
     def deco(func):
