@@ -1,4 +1,4 @@
-"""Benchmark: how long ``tsunagu --help`` takes, beside a bare Python start (the floor) on the same machine.
+"""Benchmark: how long ``tsunagu --help`` (and ``analyse --help``, ``routes --help``) takes, beside a bare Python start (the floor) on the same machine.
 
 Run: ``python3 benchmarks/startup.py [--repeat 20]``. Each run is a fresh process (the console
 script the README installs, else ``python -m api.cli``); the table gives the median and the spread
