@@ -95,12 +95,7 @@ def read_vector(
     try:
         gdf = pyogrio.read_dataframe(target, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio raises several error classes (DataSourceError, DataLayerError ...)
-        msg = f"地図のレイヤーとして読めませんでした（{_short(exc)}）"
-        raise InputDataError(
-            msg, en=f"could not read the file as a map layer ({_short(exc)})", source=source,
-            hint="GeoJSON・TopoJSON・GeoPackage、または .shp・.shx・.dbf・.prj をまとめた zip（シェープファイル）を指定してください",
-            hint_en="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
-        ) from exc
+        raise _not_a_layer(exc, source) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         msg = "位置（図形）の列がありません。地図のレイヤーではなく表のファイルです"
         raise InputDataError(
@@ -137,6 +132,16 @@ def read_vector(
     return gdf
 
 
+def _not_a_layer(exc: Exception, source: str) -> InputDataError:
+    """The error for a file GDAL cannot open or read as a map layer (listing its layers or reading them)."""
+    msg = f"地図のレイヤーとして読めませんでした（{_short(exc)}）"
+    return InputDataError(
+        msg, en=f"could not read the file as a map layer ({_short(exc)})", source=source,
+        hint="GeoJSON・TopoJSON・GeoPackage、または .shp・.shx・.dbf・.prj をまとめた zip（シェープファイル）を指定してください",
+        hint_en="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
+    )
+
+
 def _check_file(path: Path, source: str) -> None:
     if not path.exists():
         msg = f"ファイルが見つかりません（{path}）"
@@ -169,12 +174,7 @@ def _gdal_target(path: Path, source: str, layer: str | None) -> tuple[str, str |
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(target)]
     except Exception as exc:
-        msg = f"地図のレイヤーとして読めませんでした（{_short(exc)}）"
-        raise InputDataError(
-            msg, en=f"could not read the file as a map layer ({_short(exc)})", source=source,
-            hint="GeoJSON・TopoJSON・GeoPackage、または .shp・.shx・.dbf・.prj をまとめた zip（シェープファイル）を指定してください",
-            hint_en="upload GeoJSON, TopoJSON, a GeoPackage or a zipped Shapefile (.shp with .shx, .dbf and .prj)",
-        ) from exc
+        raise _not_a_layer(exc, source) from exc
     if not layers:
         msg = "ファイルにレイヤーがありません"
         raise InputDataError(msg, en="the file holds no layer", source=source)

@@ -199,11 +199,16 @@ def municipality(path: str | Path, code: str) -> gpd.GeoDataFrame:
     return row.reset_index(drop=True)
 
 
+def _estat_city_codes(gdf: pd.DataFrame) -> pd.Series:
+    """The 5-digit municipality code of each e-Stat small-area feature (prefecture KEN + city CITY)."""
+    return gdf["KEN"].astype(str).str.zfill(2) + gdf["CITY"].astype(str).str.zfill(3)
+
+
 def census_municipalities(path: str | Path) -> pd.DataFrame:
     """List the municipalities an e-Stat small-area file covers: code, features, KEY_CODEs, population."""
     gdf = _read(path)
     _require(gdf, ["KEY_CODE", "KEN", "CITY", "JINKO"], path, "e-Stat 国勢調査 小地域 境界データ")
-    code = gdf["KEN"].astype(str).str.zfill(2) + gdf["CITY"].astype(str).str.zfill(3)
+    code = _estat_city_codes(gdf)
     return (
         pd.DataFrame({"code": code, "KEY_CODE": gdf["KEY_CODE"], "JINKO": gdf["JINKO"], "GST_NAME": gdf.get("GST_NAME")})
         .groupby("code")
@@ -236,7 +241,7 @@ def read_census_small_areas(path: str | Path, *, city_code: str) -> gpd.GeoDataF
     city_code = _five_digit(city_code)
     gdf = _read(path)
     _require(gdf, ["KEY_CODE", "KEN", "CITY", "JINKO", "SETAI", "MOJI"], path, "e-Stat 国勢調査 小地域 境界データ")
-    codes = gdf["KEN"].astype(str).str.zfill(2) + gdf["CITY"].astype(str).str.zfill(3)
+    codes = _estat_city_codes(gdf)
     part = gdf[codes == city_code].copy()
     if part.empty:
         present = sorted(set(codes))
