@@ -234,6 +234,11 @@ def format_hhmm(seconds: int) -> str:
     return f"{s // 3600}:{(s % 3600) // 60:02d}"
 
 
+def stop_label(stop) -> str:
+    """How messages name a stop (a day's or a week's): 停留所「name」（id）, the id alone when it has no name."""
+    return f"停留所「{stop.name or stop.stop_id}」（{stop.stop_id}）"
+
+
 # --------------------------------------------------------------------------------------------
 # validation
 
@@ -313,7 +318,7 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
     shifts = [v.shift for v in vehicles]
     by_vid = {v.vehicle_id: v for v in vehicles}
     for k, s in enumerate(stops, start=1):
-        label = f"停留所「{s.name or s.stop_id}」（{s.stop_id}）"
+        label = stop_label(s)
         if s.pin is not None:
             pv = by_vid.get(s.pin.vehicle_id)
             if pv is None:

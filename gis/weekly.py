@@ -53,6 +53,7 @@ from gis.routing import (
     solve,
     validate_problem,
 )
+from gis.routing_model import stop_label
 
 #: Days of the week, Monday first (as gis.shopping.WEEKDAYS).
 WEEKDAYS = ("月", "火", "水", "木", "金", "土", "日")
@@ -189,10 +190,6 @@ def _driving(prob: RoutingProblem, plan: RoutingPlan) -> int:
 # validation and day patterns
 
 
-def _label(s: WeeklyStop) -> str:
-    return f"停留所「{s.name or s.stop_id}」（{s.stop_id}）"
-
-
 def _day_gap(a: str, b: str) -> int:
     d = abs(WEEKDAYS.index(a) - WEEKDAYS.index(b))
     return min(d, 7 - d)
@@ -283,7 +280,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
     for sid, reason in check.unassigned:
         s = next(x for x in problem.stops if x.stop_id == sid)
         raise InputDataError(
-            f"{_label(s)}: {reason}",
+            f"{stop_label(s)}: {reason}",
             en=f"stop {s.stop_id}: {reason}",
             feature=sid,
             hint="積載量を増やすか停留所を見直してください" if "積載" in reason else "停留所の位置を見直してください",
@@ -295,14 +292,14 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
             v = int(s.visits_per_week)
         except (TypeError, ValueError) as exc:
             raise InputDataError(
-                f"{_label(s)}の週あたり訪問回数が数ではありません: {s.visits_per_week!r}",
+                f"{stop_label(s)}の週あたり訪問回数が数ではありません: {s.visits_per_week!r}",
                 en=f"stop {s.stop_id}: visits per week is not a number: {s.visits_per_week!r}",
                 row=k,
                 feature=s.stop_id,
             ) from exc
         if v != s.visits_per_week or v < 1:
             raise InputDataError(
-                f"{_label(s)}の週あたり訪問回数は1以上の整数です: {s.visits_per_week!r}",
+                f"{stop_label(s)}の週あたり訪問回数は1以上の整数です: {s.visits_per_week!r}",
                 en=f"stop {s.stop_id}: visits per week must be a whole number of 1 or more: {s.visits_per_week!r}",
                 row=k,
                 feature=s.stop_id,
@@ -310,7 +307,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
         allowed = days if s.allowed_days is None else tuple(d for d in days if d in _check_days(s.allowed_days))
         if not allowed:
             raise InputDataError(
-                f"{_label(s)}の訪問できる曜日（{'・'.join(s.allowed_days or ())}）が運行曜日"
+                f"{stop_label(s)}の訪問できる曜日（{'・'.join(s.allowed_days or ())}）が運行曜日"
                                  f"（{'・'.join(days)}）と重なりません",
                 en=f"stop {s.stop_id}: its visiting days ({', '.join(s.allowed_days or ())}) do not overlap the service days ({', '.join(days)})",
                 row=k,
@@ -320,7 +317,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
             )
         if v > len(allowed):
             raise InputDataError(
-                f"{_label(s)}は週{v}回の訪問が必要ですが、訪問できる運行曜日は"
+                f"{stop_label(s)}は週{v}回の訪問が必要ですが、訪問できる運行曜日は"
                                  f"{len(allowed)}日（{'・'.join(allowed)}）しかありません",
                 en=f"stop {s.stop_id} needs {v} visits a week but only {len(allowed)} service days allow it ({', '.join(allowed)})",
                 row=k,
@@ -335,7 +332,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
             for d, pin in s.slots.items():
                 if d not in allowed:
                     raise InputDataError(
-                        f"{_label(s)}の前週の曜日「{d}」が訪問できる運行曜日（{'・'.join(allowed)}）にありません",
+                        f"{stop_label(s)}の前週の曜日「{d}」が訪問できる運行曜日（{'・'.join(allowed)}）にありません",
                         en=f"stop {s.stop_id}: last week's day {d!r} is not among its service days ({', '.join(allowed)})",
                         row=k,
                         feature=s.stop_id,
@@ -344,7 +341,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
                     )
                 if pin.vehicle_id not in vids:
                     raise InputDataError(
-                        f"{_label(s)}の前週の車両「{pin.vehicle_id}」が今週の車両にいません",
+                        f"{stop_label(s)}の前週の車両「{pin.vehicle_id}」が今週の車両にいません",
                         en=f"stop {s.stop_id}: last week's vehicle {pin.vehicle_id!r} is not among this week's vehicles",
                         row=k,
                         feature=s.stop_id,
@@ -354,7 +351,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
             pats = [p for p in pats if set(s.slots) <= set(p)]
             if not pats:
                 raise InputDataError(
-                    f"{_label(s)}の前週の曜日（{'・'.join(s.slots)}）を週{v}回の訪問に含められません",
+                    f"{stop_label(s)}の前週の曜日（{'・'.join(s.slots)}）を週{v}回の訪問に含められません",
                     en=f"stop {s.stop_id}: last week's days ({', '.join(s.slots)}) cannot be part of {v} visits a week",
                     row=k,
                     feature=s.stop_id,
@@ -363,7 +360,7 @@ def day_patterns(problem: WeeklyProblem) -> list[list[tuple[str, ...]]]:
                 )
         if not pats:
             raise InputDataError(
-                f"{_label(s)}の週{v}回の訪問を、{problem.min_days_apart}日以上あけて"
+                f"{stop_label(s)}の週{v}回の訪問を、{problem.min_days_apart}日以上あけて"
                                  f"{'・'.join(allowed)}に置けません（連続した曜日しかありません）",
                 en=f"stop {s.stop_id}: {v} visits a week cannot be {problem.min_days_apart}+ days apart on {', '.join(allowed)} (only consecutive days)",
                 row=k,
@@ -990,7 +987,7 @@ def check_weekly(problem: WeeklyProblem, plan: WeeklyPlan) -> list[str]:
             out.append(f"停留所 {sid} の未割当の理由がありません")
     for s in problem.stops:
         got = visited[s.stop_id]
-        lab = _label(s)
+        lab = stop_label(s)
         allowed = set(days if s.allowed_days is None else s.allowed_days)
         for d in got:
             if d not in allowed:
@@ -1141,8 +1138,8 @@ def value_order_violations(problem: WeeklyProblem, plan: WeeklyPlan) -> list[str
         if not smaller or _states_why_no_swap(why, values[sid]):
             continue
         v_o, o, d = min(smaller)
-        out.append(f"{_label(s)}（見込み客 {values[sid]:.1f}人）の{k}回目の訪問が未割当なのに、見込み客の少ない"
-                   f"{_label(by_id[o])}（{v_o:.1f}人）を{d}曜日に訪問しています。入れ替えを妨げる制約が示されていません"
+        out.append(f"{stop_label(s)}（見込み客 {values[sid]:.1f}人）の{k}回目の訪問が未割当なのに、見込み客の少ない"
+                   f"{stop_label(by_id[o])}（{v_o:.1f}人）を{d}曜日に訪問しています。入れ替えを妨げる制約が示されていません"
                    f"（理由: {why}）")
     return out
 
