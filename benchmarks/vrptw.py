@@ -15,8 +15,9 @@ distance. Each instance is solved ``--repeat`` times (default 3) with different 
 (counted from ``--seed``, default 0) runs, one after the other, each for the same wall time:
 
 * ``tsunagu``: ``gis.routing.solve(workers=2, seed=r)`` — two parallel processes for the whole wall
-  time (PyVRP on the full problem; VROOM then PyVRP warm-started from VROOM's plan, or cold with
-  the next seed); the better plan kept;
+  time: two independent PyVRP searches with Tsunagu's search settings (``gis.routing._search_params``),
+  the second asking VROOM for a plan when it has none serving everyone by 40 % of its time; the
+  better plan kept;
 * ``base`` (the equal-compute baseline, the headline comparison): plain PyVRP, default settings,
   ``Model.solve(stop=MaxRuntime(t))``, seeds 2r and 2r+1 in two parallel processes (as many as
   Tsunagu uses), the better feasible plan kept; each seed's gap is shown;
