@@ -11,8 +11,8 @@ then ``RoutingProblem.places`` (index n+1+k), the vehicles' own start and end pl
 Solvers
 -------
 * PyVRP (iterated local search) for plan quality, with one vehicle type per group of identical
-  vehicles (``num_available`` = the group's size), a smaller granular neighbourhood and larger
-  perturbations than PyVRP's defaults (:func:`_search_params`).
+  vehicles (``num_available`` = the group's size) and PyVRP's default search settings
+  (:func:`_search_params`).
   With every stop required and two workers, two independent PyVRP searches (seeds ``seed`` and
   ``seed + 1``) run on the full problem for the whole time; the second, if it has no plan
   serving everyone by :data:`RESCUE_AT` of its time (a tight fleet), asks VROOM at full
@@ -665,32 +665,22 @@ def _try_warm(built, vroom_routes, problem: RoutingProblem):
         return None
 
 
-# PyVRP's search settings (one source of truth; see _search_params for why and what was measured).
-PYVRP_NUM_NEIGHBOURS = 30  # PyVRP's default: 50 granular neighbours per client
-PYVRP_MAX_PERTURBATIONS = 40  # PyVRP's default: 25 clients perturbed at most per iteration
 # With every stop required, a search with no feasible plan by this share of its time asks
 # VROOM for one (a tight fleet) and goes on from it; see _pyvrp_rescue_worker.
 RESCUE_AT = 0.4
 
 
 def _search_params():
-    """PyVRP's ``SolveParams`` for Tsunagu's searches.
+    """PyVRP's ``SolveParams`` for Tsunagu's searches: PyVRP's defaults (one place to change them).
 
-    PyVRP's defaults except a smaller granular neighbourhood (:data:`PYVRP_NUM_NEIGHBOURS`) and
-    larger perturbations (:data:`PYVRP_MAX_PERTURBATIONS`). At the limits users give (seconds,
-    not minutes) the smaller neighbourhood makes each local search cheaper, so the iterated local
-    search does more iterations, and the larger kicks keep it from settling. Chosen at equal CPU
-    time on 24 generated Solomon-like instances (not the benchmark's): best of 2 seeds 0.056 %
-    from the best found against 0.118 % for PyVRP's defaults; checked on held-out variants of
-    the 48 Solomon instances with their best-known fleets: 0.137 % against 0.159 %, 3 instances
-    without a plan serving everyone against 4 — better overall, not in every class
-    (benchmarks/README.md).
+    Tried and not kept (benchmarks/README.md): 30 granular neighbours and up to 40 perturbations
+    were better at equal CPU time on generated Solomon-like instances and on held-out variants of
+    Solomon, but on the real Solomon R1 instances at 10 s wall time they lost (mean gap 1.21 %
+    and R104 without a plan serving everyone, against 0.61 % and 12/12 with the defaults).
     """
     from pyvrp import SolveParams
-    from pyvrp.search import NeighbourhoodParams, PerturbationParams
 
-    return SolveParams(neighbourhood=NeighbourhoodParams(num_neighbours=PYVRP_NUM_NEIGHBOURS),
-                       perturbation=PerturbationParams(max_perturbations=PYVRP_MAX_PERTURBATIONS))
+    return SolveParams()
 
 
 def _stop_criterion(time_limit_s: float, max_iterations: int | None, no_improvement: int | None):
