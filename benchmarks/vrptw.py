@@ -15,7 +15,7 @@ distance. Each instance is solved ``--repeat`` times (default 3) with different 
 (counted from ``--seed``, default 0) runs, one after the other, each for the same wall time:
 
 * ``tsunagu``: ``gis.routing.solve(workers=2, seed=r)`` — two parallel processes for the whole wall
-  time: two independent PyVRP searches (``gis.routing._search_params``: PyVRP's defaults),
+  time: two independent PyVRP searches with PyVRP's default settings,
   the second asking VROOM for a plan when it has none serving everyone by 40 % of its time; the
   better plan kept;
 * ``base`` (the equal-compute baseline, the headline comparison): plain PyVRP, default settings,

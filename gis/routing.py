@@ -11,8 +11,9 @@ then ``RoutingProblem.places`` (index n+1+k), the vehicles' own start and end pl
 Solvers
 -------
 * PyVRP (iterated local search) for plan quality, with one vehicle type per group of identical
-  vehicles (``num_available`` = the group's size) and PyVRP's default search settings
-  (:func:`_search_params`).
+  vehicles (``num_available`` = the group's size) and PyVRP's default search settings (30
+  neighbours and up to 40 perturbations were tried and lost on Solomon R1 at 10 s: see
+  benchmarks/README.md).
   With every stop required and two workers, two independent PyVRP searches (seeds ``seed`` and
   ``seed + 1``) run on the full problem for the whole time; the second, if it has no plan
   serving everyone by :data:`RESCUE_AT` of its time (a tight fleet), asks VROOM at full
@@ -670,19 +671,6 @@ def _try_warm(built, vroom_routes, problem: RoutingProblem):
 RESCUE_AT = 0.4
 
 
-def _search_params():
-    """PyVRP's ``SolveParams`` for Tsunagu's searches: PyVRP's defaults (one place to change them).
-
-    Tried and not kept (benchmarks/README.md): 30 granular neighbours and up to 40 perturbations
-    were better at equal CPU time on generated Solomon-like instances and on held-out variants of
-    Solomon, but on the real Solomon R1 instances at 10 s wall time they lost (mean gap 1.21 %
-    and R104 without a plan serving everyone, against 0.61 % and 12/12 with the defaults).
-    """
-    from pyvrp import SolveParams
-
-    return SolveParams()
-
-
 def _stop_criterion(time_limit_s: float, max_iterations: int | None, no_improvement: int | None):
     from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
@@ -710,8 +698,11 @@ def _pyvrp_worker(args):
     warnings.filterwarnings("ignore", module="pyvrp")
     data, init, seed, time_limit_s, max_iterations, no_improvement, tag = args
     res = pyvrp.solve(data, _stop_criterion(time_limit_s, max_iterations, no_improvement), seed=seed,
-                      collect_stats=False, initial_solution=init, params=_search_params())
+                      collect_stats=False, initial_solution=init)
     return _result_out(res, tag)
+
+
+_INFEASIBLE_COST = 2**63 - 1  # the cost PyVRP gives a stop criterion while its best plan is infeasible
 
 
 class _NoFeasibleBy:
@@ -722,13 +713,9 @@ class _NoFeasibleBy:
         self.fired = False
 
     def __call__(self, best_cost: float) -> bool:
-        # PyVRP passes the best solution's cost: the largest integer while it is infeasible
         if best_cost >= _INFEASIBLE_COST and time.perf_counter() >= self._at:
             self.fired = True
         return self.fired
-
-
-_INFEASIBLE_COST = 2**63 - 1
 
 
 def _pyvrp_rescue_worker(args):
@@ -751,7 +738,7 @@ def _pyvrp_rescue_worker(args):
     t0 = time.perf_counter()
     check = _NoFeasibleBy(RESCUE_AT * time_limit_s)
     stop = MultipleCriteria([_stop_criterion(time_limit_s, max_iterations, no_improvement), check])
-    res = pyvrp.solve(full[0], stop, seed=seed, collect_stats=False, params=_search_params())
+    res = pyvrp.solve(full[0], stop, seed=seed, collect_stats=False)
     if not check.fired:
         return None, _result_out(res, 1)
     left_s = time_limit_s - (time.perf_counter() - t0)
@@ -761,8 +748,8 @@ def _pyvrp_rescue_worker(args):
     if rest < 0.05:
         return vroom_plan, _result_out(res, 1)
     more = pyvrp.solve(full[0], _stop_criterion(rest, max_iterations, no_improvement), seed=seed + 1,
-                       collect_stats=False, initial_solution=init, params=_search_params())
-    return vroom_plan, _result_out(more if more.best.is_feasible() or not res.best.is_feasible() else res, 1)
+                       collect_stats=False, initial_solution=init)
+    return vroom_plan, _result_out(more, 1)  # res had no plan serving everyone: more is never worse
 
 
 _POOL_CTX = "fork"
@@ -870,8 +857,8 @@ def solve(problem: RoutingProblem, *, solver: str = "auto", time_limit_s: float 
                 vroom_plan, second_out = second.get()
             outs.append(second_out)
             if vroom_plan is None and not any(o[2] for o in outs):
-                # no search found a plan serving everyone and VROOM was not asked (a very
-                # short limit): VROOM's plan is the fallback
+                # no search found a plan serving everyone and VROOM was not asked (the second
+                # search stopped before its rescue was due): VROOM's plan is the fallback
                 vroom_plan = _solve_vroom(problem, active, exploration=3, threads=1, timeout_s=0.5)
             # without a VROOM plan (both searches served everyone) nothing is compared against it
             vroom_routes, vroom_left = vroom_plan if vroom_plan is not None else ([], list(active))
