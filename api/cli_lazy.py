@@ -47,5 +47,7 @@ class LazyGroup(click.Group):
             if command is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
         if rows:
-            with formatter.section("コマンド"):
+            # click's own word, through the gettext that api.cli_ja points at its catalogue
+            # (Japanese) or leaves as click's English (--lang en / TSUNAGU_LANG=en)
+            with formatter.section(click.core._("Commands")):
                 formatter.write_dl(rows)

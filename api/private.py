@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from gis.crs import JAPAN_LAT, JAPAN_LON
+from gis.crs import in_japan
 from gis.errors import InputDataError, TsunaguError
 from gis.outreach import format_hhmm, format_windows, parse_hhmm, parse_windows  # noqa: F401 - re-exported
 
@@ -231,7 +231,7 @@ def normalise_households(df: pd.DataFrame, *, station_id: str, source: str | Non
             raise InputDataError(msg, source=source, row=n, hint="世界測地系の10進数の緯度・経度を入れてください",
                                  en=f"household {label} has no latitude/longitude, or they are not numbers",
                                  hint_en="enter WGS84/JGD2011 latitude and longitude in decimal degrees")
-        if not (JAPAN_LAT[0] <= lat <= JAPAN_LAT[1] and JAPAN_LON[0] <= lon <= JAPAN_LON[1]):
+        if not in_japan(lon, lat):
             msg = f"訪問先 {label} の座標が日本の範囲外です"
             raise InputDataError(msg, source=source, row=n, hint="緯度と経度が入れ替わっていないか、10進数の度か確かめてください",
                                  en=f"the coordinates of household {label} are outside Japan",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
+from typing import TYPE_CHECKING
+
 import numpy as np
-import shapely
 
 from gis.errors import InputDataError
+
+if TYPE_CHECKING:  # geopandas and shapely load on use: gis.routing_model imports this module
+    import geopandas as gpd
 
 #: CRS every layer is stored and served in.
 STORAGE_CRS = "EPSG:4326"
@@ -29,6 +32,17 @@ COORD_DECIMALS = 5
 #: Rough bounding box of Japan (lon/lat) used to catch swapped or projected coordinates.
 JAPAN_LON = (122.0, 154.0)
 JAPAN_LAT = (20.0, 46.0)
+
+
+def in_japan(lon, lat):
+    """Whether (``lon``, ``lat``) lies in Japan's bounding box (:data:`JAPAN_LON`, :data:`JAPAN_LAT`).
+
+    The one check behind every "coordinates outside Japan" error: a bool for two numbers, a
+    boolean array for arrays. NaN (an unreadable coordinate) is never inside.
+    """
+    x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    inside = (x >= JAPAN_LON[0]) & (x <= JAPAN_LON[1]) & (y >= JAPAN_LAT[0]) & (y <= JAPAN_LAT[1])
+    return bool(inside) if inside.ndim == 0 else inside
 
 
 def plane_rectangular_crs(municipality_code: str) -> str:
@@ -95,5 +109,7 @@ def round_coordinates(geometries, *, decimals: int = COORD_DECIMALS) -> np.ndarr
     decimals
         Decimals kept.
     """
+    import shapely
+
     geoms = np.asarray(geometries, dtype=object)
     return shapely.transform(geoms, lambda xy: np.round(xy, decimals))

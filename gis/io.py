@@ -15,7 +15,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
+from gis.crs import STORAGE_CRS, in_japan
 from gis.errors import InputDataError
 
 #: Columns tried, in order, to label a feature in messages (besides its 1-based number).
@@ -308,8 +308,8 @@ def _check_crs(gdf: gpd.GeoDataFrame, source: str, labels: list[str], *, declare
 def _check_swapped(gdf: gpd.GeoDataFrame, source: str, labels: list[str]) -> None:
     x, y = _representative_xy(gdf)
     swapped = looks_swapped(x, y)
-    in_japan = looks_japanese(x, y)
-    if swapped.sum() > len(gdf) / 2 and swapped.sum() > in_japan.sum():
+    inside = looks_japanese(x, y)
+    if swapped.sum() > len(gdf) / 2 and swapped.sum() > inside.sum():
         first = int(np.argmax(swapped))
         msg = (
             f"経度と緯度が入れ替わっているようです: {len(gdf)} 件中 {int(swapped.sum())} 件で、x が日本の緯度の範囲、"
@@ -326,8 +326,7 @@ def _check_swapped(gdf: gpd.GeoDataFrame, source: str, labels: list[str]) -> Non
 
 def looks_japanese(x, y) -> np.ndarray:
     """True where (x, y) = (longitude, latitude) falls in Japan's bounding box."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    return (x >= JAPAN_LON[0]) & (x <= JAPAN_LON[1]) & (y >= JAPAN_LAT[0]) & (y <= JAPAN_LAT[1])
+    return np.asarray(in_japan(x, y))
 
 
 def looks_swapped(x, y) -> np.ndarray:

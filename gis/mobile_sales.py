@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import sparse
 
 from gis.access import DistanceEngine, check_threshold
-from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
+from gis.crs import STORAGE_CRS, in_japan
 from gis.errors import InputDataError
 from gis.siting import lscp
 
@@ -90,7 +90,7 @@ def _check_lonlat(lon, lat, *, stop: str) -> tuple[float, float]:
             msg, en=f"stop {stop}: coordinates must be numbers (longitude, latitude), got {lon!r}, {lat!r}", feature=stop,
             hint="経度・緯度を数値（例: 133.62, 34.79）にしてください", hint_en="give numbers, e.g. 133.62, 34.79",
         ) from exc
-    if not (JAPAN_LON[0] <= x <= JAPAN_LON[1] and JAPAN_LAT[0] <= y <= JAPAN_LAT[1]):
+    if not in_japan(x, y):
         msg = f"停留所 {stop} の位置（{x}, {y}）が日本の外です"
         raise InputDataError(
             msg, en=f"stop {stop}: ({x}, {y}) is outside Japan", feature=stop,

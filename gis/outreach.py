@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gis.crs import JAPAN_LAT, JAPAN_LON
+from gis.crs import in_japan
 from gis.errors import InputDataError, TsunaguError
 
 #: Average travel speeds (km/h) by CSW travel mode, used on straight line × circuity.
@@ -331,7 +331,7 @@ def _check_csws(csws: list[CSW]) -> None:
                 lon, lat = float(place[0]), float(place[1])
             except (TypeError, ValueError, IndexError):
                 lon = lat = float("nan")
-            if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+            if not in_japan(lon, lat):
                 msg = f"{who} の{what}の座標が日本の範囲外か読めません"
                 raise InputDataError(
                     msg,
@@ -400,7 +400,7 @@ def _check_visits(visits: list[OutreachVisit], csws: list[CSW]) -> None:
         if not (np.isfinite(lon) and np.isfinite(lat)):
             msg = f"{who} の緯度・経度がありません"
             raise InputDataError(msg, en=f"visit {v.visit_id} has no latitude/longitude", feature=v.visit_id)
-        if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+        if not in_japan(lon, lat):
             msg = f"{who} の座標が日本の範囲外です"
             raise InputDataError(
                 msg,
@@ -468,7 +468,7 @@ def _station(station) -> tuple[str, str, float, float]:
         lon, lat = float(get("lon")), float(get("lat"))
     sid = str(get("station_id", None) or get("id", None) or "station")
     name = str(get("name", None) or sid)
-    if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+    if not in_japan(lon, lat):
         msg = f"拠点 {sid} の座標が日本の範囲外です"
         raise InputDataError(
             msg,

@@ -87,8 +87,6 @@ from gis.errors import InputDataError
 from gis.routing_check import check_plan
 from gis.routing_model import (
     DAY_END,
-    JAPAN_LAT,
-    JAPAN_LON,
     REASON_CAPACITY,
     REASON_FLEET,
     REASON_OPTIONAL,

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gis.crs import in_japan
 from gis.errors import InputDataError
 
-#: Japan's bounding box used for coordinate checks (longitude, latitude).
-JAPAN_LON = (122.0, 154.0)
-JAPAN_LAT = (20.0, 46.0)
 DAY_END = 48 * 3600  # latest representable time (two days), used when a stop has no window
 
 REASON_CAPACITY = "積載量が足りません（この停留所の需要がどの車両の積載量も超えています）"
@@ -360,7 +358,7 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
             )
         if not problem.planar:
             lon, lat = s.location.lon, s.location.lat
-            if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+            if not in_japan(lon, lat):
                 raise InputDataError(
                     f"{label}の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です", en=f"stop {s.stop_id}: coordinates (longitude {lon}, latitude {lat}) outside Japan", row=k, feature=s.stop_id,
                     hint="経度122〜154・緯度20〜46の範囲か、経度と緯度が入れ替わっていないか確認してください", hint_en="longitude 122–154 and latitude 20–46; check they are not swapped")
@@ -377,7 +375,7 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
                 row=k, feature=s.stop_id, hint="時間帯か勤務時間を見直してください", hint_en="review the windows or the shifts")
     if not problem.planar:
         lon, lat = problem.depot.lon, problem.depot.lat
-        if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+        if not in_japan(lon, lat):
             raise InputDataError(
                 f"拠点「{problem.depot.name}」の座標（経度 {lon}, 緯度 {lat}）が日本の範囲外です",
                 en=f"depot {problem.depot.name!r}: coordinates (longitude {lon}, latitude {lat}) outside Japan",
@@ -386,7 +384,7 @@ def validate_problem(problem: RoutingProblem) -> ProblemCheck:
                 hint_en="check longitude and latitude are not swapped",
             )
         for k, loc in enumerate(problem.places):
-            if not (JAPAN_LON[0] <= loc.lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= loc.lat <= JAPAN_LAT[1]):
+            if not in_japan(loc.lon, loc.lat):
                 raise InputDataError(
                     f"発着地「{problem.place_name(k)}」の座標（経度 {loc.lon}, 緯度 {loc.lat}）が日本の範囲外です", en=f"place {problem.place_name(k)!r}: coordinates (longitude {loc.lon}, latitude {loc.lat}) outside Japan",
                     feature=f"place {k}", hint="経度と緯度が入れ替わっていないか確認してください", hint_en="check longitude and latitude are not swapped")

@@ -14,7 +14,7 @@ from shapely.geometry import Point
 
 from gis import kinds as _kinds
 from gis.access import DistanceEngine, check_threshold, missing_columns_error
-from gis.crs import JAPAN_LAT, JAPAN_LON, STORAGE_CRS
+from gis.crs import STORAGE_CRS, in_japan
 from gis.errors import InputDataError
 from gis.schema import RESOURCE_KINDS, TIER_TABLE_LABELS as _TIER_BASE_LABELS
 from gis.tiers import CityProfile
@@ -626,7 +626,7 @@ def _points_from(spec, *, kind: str, prefix: str, what: str) -> gpd.GeoDataFrame
                 hint="経度・緯度を度の数値で入れてください（例: 133.62, 34.79）",
                 hint_en="longitude/latitude in degrees (EPSG:4326)",
             ) from exc
-        if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+        if not in_japan(lon, lat):
             msg = f"{_WHAT_JA.get(what, what)} {i} の位置（経度 {lon}、緯度 {lat}）が日本の外です"
             raise InputDataError(
                 msg, en=f"{what} {i} at lon {lon}, lat {lat} is outside Japan", row=i,

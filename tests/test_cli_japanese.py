@@ -57,6 +57,14 @@ def test_usage_errors_are_japanese_and_english_on_request():
     assert "Error: No such command 'nosuch'." in english.stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["analyse", "--help"]])
+def test_the_commands_section_follows_the_language(args):
+    """The lazily listed commands' section title is click's word too: コマンド, or Commands in English."""
+    japanese, english = _run(*args), _run(*args, lang="en")
+    assert "コマンド:" in japanese.stdout and "Commands:" not in japanese.stdout
+    assert "Commands:" in english.stdout and "コマンド:" not in english.stdout
+
+
 def test_a_mistyped_option_suggests_the_right_one_in_japanese():
     result = _run("demo", "--cty", "33209")
     assert "オプション '--cty' はありません。" in result.stderr and "'--city'" in result.stderr

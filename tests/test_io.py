@@ -283,6 +283,18 @@ def test_swap_detection_always_fires_on_swapped(lon, lat):
     assert looks_swapped([lat], [lon])[0]
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(lon=st.floats(allow_nan=True, allow_infinity=True), lat=st.floats(allow_nan=True, allow_infinity=True))
+def test_in_japan_is_one_predicate_for_numbers_and_arrays(lon, lat):
+    from gis.crs import JAPAN_LAT, JAPAN_LON, in_japan
+
+    one = in_japan(lon, lat)
+    assert isinstance(one, bool)
+    assert one == (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1])
+    assert in_japan([lon, 133.6], [lat, 34.8]).tolist() == [one, True]
+
+
 # ------------------------------------------------------------------ e-Stat
 
 

@@ -16,7 +16,7 @@ from api.analysis_catalogue import BUILT_IN
 from api.demand_cache import cache_dir, cached_demand
 from api.store.base import Store
 from gis.access import DistanceEngine, StraightLineEngine
-from gis.crs import plane_rectangular_crs
+from gis.crs import JAPAN_LAT, JAPAN_LON, plane_rectangular_crs
 
 #: progress(fraction 0–1, Japanese message)
 Progress = Callable[[float, str], None]
@@ -61,8 +61,8 @@ WalkOrDrive = Annotated[Literal["walk", "drive"],
 
 #: A point's name, longitude and latitude (Japan's extent) as the user gives them (candidate sites, new stops).
 PlaceName = Annotated[str, Field(min_length=1, max_length=200, description="名前（地図と表に出る）")]
-Longitude = Annotated[float, Field(ge=122, le=154, description="経度（世界測地系、例 133.62）")]
-Latitude = Annotated[float, Field(ge=20, le=46, description="緯度（世界測地系、例 34.79）")]
+Longitude = Annotated[float, Field(ge=JAPAN_LON[0], le=JAPAN_LON[1], description="経度（世界測地系、例 133.62）")]
+Latitude = Annotated[float, Field(ge=JAPAN_LAT[0], le=JAPAN_LAT[1], description="緯度（世界測地系、例 34.79）")]
 
 
 @dataclass

@@ -51,9 +51,9 @@ def parse_lonlat(text: str, what: str, *, what_en: str = "the depot") -> tuple[f
         raise InputDataError(f"{what}「{text}」が読めません", hint="経度,緯度 の順に指定してください（例 133.62,34.79）",
                              en=f"cannot read {what_en} {text!r}",
                              hint_en="give longitude,latitude (e.g. 133.62,34.79)") from exc
-    from gis.crs import JAPAN_LAT, JAPAN_LON
+    from gis.crs import in_japan
 
-    if not (JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]):
+    if not in_japan(lon, lat):
         raise InputDataError(f"{what}（経度 {lon}, 緯度 {lat}）が日本の範囲外です", hint="経度,緯度 の順か確認してください",
                              en=f"{what_en} (lon {lon}, lat {lat}) is outside Japan",
                              hint_en="check the order is longitude,latitude")
