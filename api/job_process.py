@@ -13,6 +13,12 @@ runs it (:meth:`api.store.base.Store.reap_expired_jobs`). Shutting the server do
 children: a running job is given back to the queue at its next progress report, and a child
 that does not stop within the timeout is killed (its job comes back by its lease). A child
 whose server has gone (killed with ``kill -9``) stops by itself.
+
+The server talks to each child over a pipe of its own (``wake``: a job was queued; ``stop``),
+never through ``multiprocessing.Event``: an Event's lock and sleeper counts live in shared
+memory, so a child killed while it held the lock or slept in ``wait`` left the server blocked
+for good at its next ``set`` (seen as a hung test after ``kill -9`` of a child). A dead child's
+pipe only refuses the message, and a child reads the end of its pipe as "the server is gone".
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ log = logging.getLogger("tsunagu.jobs")
 _SUPERVISE_S = 0.5
 #: A child that dies sooner than this after its start is restarted after a growing pause.
 _QUICK_DEATH_S = 10.0
+#: What the server sends a child over its pipe.
+_WAKE, _STOP = b"wake", b"stop"
 
 
 def default_processes() -> int:
@@ -69,9 +77,8 @@ class WorkerProcesses:
                         "poll_s": float(poll_s),
                         "nice": int(settings.job_nice if nice is None else nice)}
         self._ctx = multiprocessing.get_context("spawn")
-        self._stop = self._ctx.Event()
-        self._wake = self._ctx.Event()
         self._children: list = [None] * self.processes
+        self._channels: list = [None] * self.processes  # the server's sending end of each child's pipe
         self._started_at = [0.0] * self.processes
         self._pause = [0.0] * self.processes
         self._lock = threading.Lock()
@@ -92,7 +99,7 @@ class WorkerProcesses:
 
     def wake(self) -> None:
         """Tell the children a job was queued (they look at once instead of at their next poll)."""
-        self._wake.set()
+        self._tell(_WAKE)
 
     def pids(self) -> list[int]:
         """Process ids of the children alive now."""
@@ -106,8 +113,7 @@ class WorkerProcesses:
                 return
             self._closing.set()
         atexit.unregister(self.shutdown)
-        self._stop.set()
-        self._wake.set()
+        self._tell(_STOP)
         supervisor = self._supervisor
         if supervisor is not None and supervisor is not threading.current_thread():
             supervisor.join(timeout=5)
@@ -125,13 +131,40 @@ class WorkerProcesses:
         for child in children:
             with contextlib.suppress(ValueError):  # already closed
                 child.close()
+        with self._lock:
+            self._children = [None] * self.processes  # closed: pids() is empty from now on
+            for slot, channel in enumerate(self._channels):
+                if channel is not None:
+                    channel.close()
+                    self._channels[slot] = None
 
     # ------------------------------------------------------------------ private
 
+    def _tell(self, message: bytes) -> None:
+        """Send ``message`` to every child; a dead child's pipe, or a full one, is passed over."""
+        with self._lock:
+            channels = [channel for channel in self._channels if channel is not None]
+        for channel in channels:
+            # BrokenPipeError: the child died (the supervisor restarts it); BlockingIOError: the pipe
+            # is full of unread messages, so one like this is waiting already; OSError: closed meanwhile
+            with contextlib.suppress(OSError):
+                channel.send_bytes(message)
+
     def _spawn(self, slot: int) -> None:
+        receiving, sending = self._ctx.Pipe(duplex=False)
+        os.set_blocking(sending.fileno(), False)  # wake() must never hold up a request
         child = self._ctx.Process(target=_child_main, name=f"tsunagu-job-{slot + 1}",
-                                  args=(self.settings, self.options, self._stop, self._wake, os.getpid()))
-        child.start()
+                                  args=(self.settings, self.options, receiving, os.getpid()))
+        try:
+            child.start()
+        except BaseException:
+            receiving.close()
+            sending.close()
+            raise
+        receiving.close()  # the child has its own copy: once it dies, sending to it fails instead of filling up
+        if self._channels[slot] is not None:
+            self._channels[slot].close()
+        self._channels[slot] = sending
         self._children[slot] = child
         self._started_at[slot] = time.monotonic()
         log.info("job process %s started (slot %d of %d)", child.pid, slot + 1, self.processes)
@@ -200,8 +233,9 @@ class _FolderWorkspaces:
                 store.close()
 
 
-def _child_main(settings, options: dict, stop, wake, parent_pid: int) -> None:
-    """A job process: run the claim loop over the folder's workspaces until ``stop`` is set or the server is gone."""
+def _child_main(settings, options: dict, channel, parent_pid: int) -> None:
+    """A job process: run the claim loop over the folder's workspaces until told to stop or the server is gone."""
+    stop, wake = threading.Event(), threading.Event()  # this process's own: nothing shared with the server
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server reaches its children too: the server stops us
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -214,8 +248,8 @@ def _child_main(settings, options: dict, stop, wake, parent_pid: int) -> None:
 
     lower_priority(options.get("nice", 0))  # the API process keeps the CPU whenever a request waits
     load_analyses(settings.analysis_module_names())
-    threading.Thread(target=_watch_parent, args=(parent_pid, stop, options["lease_s"]), daemon=True,
-                     name="tsunagu-parent-watch").start()
+    threading.Thread(target=_listen_to_server, args=(channel, parent_pid, stop, wake, options["lease_s"]),
+                     daemon=True, name="tsunagu-server-listener").start()
     worker_id = default_worker_id()
     try:
         data_dir = find_data_dir(settings.data_dir)
@@ -236,12 +270,31 @@ def _child_main(settings, options: dict, stop, wake, parent_pid: int) -> None:
         stores.close()
 
 
-def _watch_parent(parent_pid: int, stop, grace_s: float) -> None:
-    """Stop this child when its server is gone; exit outright if the running job does not stop in time."""
+def _listen_to_server(channel, parent_pid: int, stop: threading.Event, wake: threading.Event,
+                      grace_s: float) -> None:
+    """Turn the server's messages into this child's events; when the server is gone, stop (exit if the job lingers).
+
+    The server is gone when its end of the pipe closes, or when this process was handed to
+    another parent (a process the server forked may hold the pipe open after the server died).
+    """
     while not stop.is_set():
-        if os.getppid() != parent_pid:
-            log.warning("the server (pid %s) is gone: job process %s stops", parent_pid, os.getpid())
+        try:
+            if not channel.poll(1.0):
+                if os.getppid() != parent_pid:
+                    break
+                continue
+            message = channel.recv_bytes()
+        except (EOFError, OSError):
+            break
+        if message == _STOP:
             stop.set()
-            time.sleep(grace_s)
-            os._exit(0)
-        time.sleep(1.0)
+            wake.set()
+            return
+        wake.set()
+    if stop.is_set():  # SIGTERM: the claim loop ends by itself
+        return
+    log.warning("the server (pid %s) is gone: job process %s stops", parent_pid, os.getpid())
+    stop.set()
+    wake.set()
+    time.sleep(grace_s)
+    os._exit(0)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -92,6 +93,35 @@ def test_a_killed_child_is_restarted_and_its_job_finished(tmp_path):
         assert record["status"] == "done" and record["attempts"] == 2
         assert _pid(record) != killed and _pid(record) in runner.pids()
         assert not _alive(killed)
+
+
+def test_a_child_killed_while_idle_does_not_hold_up_the_server(tmp_path):
+    """An idle child sleeps waiting for a wake-up; killed there, it must not block the next POST or the shutdown.
+
+    (With a shared ``multiprocessing.Event`` the dead sleeper stayed counted and the server's
+    next ``set()`` waited for it for ever.)
+    """
+    settings = _settings(tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        runner = runner_of(app)
+        login(client, "planner")
+        store = GeoPackageStore(settings.workspace, create=False)
+        warm_up = client.post("/jobs", json={"analysis": fake.NAME, "params": {}}).json()["job_id"]
+        assert wait_for_job(store, warm_up, timeout=90)["status"] == "done"  # the child is in its claim loop
+        (first,) = runner.pids()
+        time.sleep(1.0)  # and waiting for work now
+        os.kill(first, signal.SIGKILL)
+        _wait_until(lambda: not _alive(first), 10, "the child did not die")
+        posted: dict = {}
+        poster = threading.Thread(target=lambda: posted.update(
+            client.post("/jobs", json={"analysis": fake.NAME, "params": {}}).json()), daemon=True)
+        poster.start()
+        poster.join(30)
+        assert not poster.is_alive(), "POST /jobs hung after a child was killed"
+        record = wait_for_job(store, posted["job_id"], timeout=90)
+        assert record["status"] == "done" and _pid(record) != first
+    assert not runner.pids()  # shut down without hanging, children gone
 
 
 def test_the_default_runs_cores_minus_one_jobs_at_once(monkeypatch):
